@@ -120,6 +120,15 @@ pub enum Reason {
     },
     /// A record cannot point at itself (a grid whose parent is itself).
     SelfReference,
+    /// No grid has this code (or it was deleted).
+    NoSuchGrid {
+        code: String,
+    },
+    /// No record of this kind has this id (or it was deleted).
+    NoSuchRecord {
+        kind: &'static str,
+        id: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -155,6 +164,8 @@ impl fmt::Display for Reason {
             Reason::Duplicate { value } => write!(f, "`{value}` appears twice"),
             Reason::Disagrees { other } => write!(f, "disagrees with field `{other}`"),
             Reason::SelfReference => f.write_str("a record cannot refer to itself"),
+            Reason::NoSuchGrid { code } => write!(f, "there is no grid with code `{code}`"),
+            Reason::NoSuchRecord { kind, id } => write!(f, "there is no {kind} with id {id}"),
         }
     }
 }
@@ -181,6 +192,8 @@ impl Reason {
             Reason::Duplicate { value } => format!("“{value}”重复出现"),
             Reason::Disagrees { other } => format!("与字段“{other}”不一致"),
             Reason::SelfReference => "记录不能引用自身".into(),
+            Reason::NoSuchGrid { code } => format!("不存在编码为“{code}”的网格"),
+            Reason::NoSuchRecord { kind, id } => format!("不存在编号为{id}的{kind}记录"),
         }
     }
 }

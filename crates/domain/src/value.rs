@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A field value as it travels and as the merge engine keeps it. Which shape
 /// a field accepts is its [`crate::FieldType`]'s business; in JSON a value is
-/// `null`, a boolean, a number, a string or an array of strings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(untagged)]
+/// `null`, a boolean, a number, a string or an array of strings. In binary
+/// formats (which cannot guess a shape) it is a tagged enum.
+#[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     #[default]
     Null,
@@ -67,6 +67,84 @@ impl Value {
             Value::Int(_) | Value::Float(_) => 8,
             Value::Text(text) => text.len(),
             Value::List(items) => items.iter().map(String::len).sum(),
+        }
+    }
+}
+
+/// The JSON form, read back: the shape alone says which variant it is.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Untagged {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// The binary form, read back: a variant index, then the payload.
+#[derive(Deserialize)]
+#[serde(rename = "Value")]
+enum Tagged {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    List(Vec<String>),
+}
+
+macro_rules! into_value {
+    ($from:ident) => {
+        impl From<$from> for Value {
+            fn from(value: $from) -> Value {
+                match value {
+                    $from::Null => Value::Null,
+                    $from::Bool(b) => Value::Bool(b),
+                    $from::Int(n) => Value::Int(n),
+                    $from::Float(x) => Value::Float(x),
+                    $from::Text(t) => Value::Text(t),
+                    $from::List(l) => Value::List(l),
+                }
+            }
+        }
+    };
+}
+into_value!(Untagged);
+into_value!(Tagged);
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            match self {
+                Value::Null => s.serialize_unit(),
+                Value::Bool(b) => s.serialize_bool(*b),
+                Value::Int(n) => s.serialize_i64(*n),
+                Value::Float(x) => s.serialize_f64(*x),
+                Value::Text(t) => s.serialize_str(t),
+                Value::List(l) => l.serialize(s),
+            }
+        } else {
+            // Variant indices match `Tagged`.
+            match self {
+                Value::Null => s.serialize_unit_variant("Value", 0, "Null"),
+                Value::Bool(b) => s.serialize_newtype_variant("Value", 1, "Bool", b),
+                Value::Int(n) => s.serialize_newtype_variant("Value", 2, "Int", n),
+                Value::Float(x) => s.serialize_newtype_variant("Value", 3, "Float", x),
+                Value::Text(t) => s.serialize_newtype_variant("Value", 4, "Text", t),
+                Value::List(l) => s.serialize_newtype_variant("Value", 5, "List", l),
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            Untagged::deserialize(deserializer).map(Value::from)
+        } else {
+            Tagged::deserialize(deserializer).map(Value::from)
         }
     }
 }

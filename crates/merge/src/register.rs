@@ -116,6 +116,21 @@ impl<V: Clone> Register<V> {
         Some(register)
     }
 
+    /// Rebuilds a register from versions this program stored from a
+    /// register: a frontier, winner first. Nothing is re-compared, so loading
+    /// a field with many concurrent versions stays linear; feed untrusted
+    /// input through [`Register::from_versions`] instead.
+    pub fn from_frontier(versions: Vec<Version<V>>) -> Option<Self> {
+        if versions.is_empty() {
+            return None;
+        }
+        debug_assert!(
+            versions.windows(2).all(|w| w[0].rank() > w[1].rank()),
+            "stored versions are in rank order"
+        );
+        Some(Register { versions: SmallVec::from_vec(versions) })
+    }
+
     pub fn winner(&self) -> &Version<V> {
         &self.versions[0]
     }

@@ -1,0 +1,272 @@
+//! The store: a SQLite database (rusqlite, bundled SQLite) holding records
+//! as plain, indexed tables, each row carrying its fields' registers.
+//!
+//! Used by the handheld app and the headless `gridwork` device
+//! ([`Role::Device`]), and as the server's default embedded database
+//! ([`Role::Server`]).
+//!
+//! - A **local edit** ([`Store::put`]) is one transaction: validate the
+//!   record, stamp the changed fields with the device's clock, write the
+//!   registers and the values, and note the record in the outbox.
+//! - A **remote batch** ([`Store::apply_remote`]) is one transaction: every
+//!   change is checked before anything is written; one bad change refuses
+//!   the whole batch, naming the change and the field.
+//! - **Queries** ([`Store::get`], [`Store::list`], [`Store::search_residents`],
+//!   [`Store::conflicts`]) read the plain columns and their indexes.
+//!
+//! The store does not talk to the network (the client does), does not decide
+//! who may see what (the server does), and reads the clock only through
+//! [`Clock`].
+
+mod clock;
+mod columns;
+mod local;
+mod meta;
+mod migrate;
+mod query;
+mod record;
+mod remote;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError};
+use gridwork_merge::Hlc;
+use rusqlite::{Connection, OpenFlags, Transaction};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use meta::FieldRegister;
+pub use migrate::Migration;
+pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, VersionInfo};
+pub use remote::{ApplyReport, Outgoing};
+
+/// What the store is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A handheld or headless device: local edits go to the outbox.
+    Device,
+    /// The server's embedded database: changes get a sequence number that
+    /// devices pull by.
+    Server,
+}
+
+/// How hard a commit tries to survive a power cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is on disk before it returns (WAL, `synchronous=FULL`).
+    Full,
+    /// Commits survive a crash of the program but the last ones may be lost
+    /// in a power cut (WAL, `synchronous=NORMAL`).
+    Normal,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub durability: Durability,
+    /// SQLite's page cache, in MiB.
+    pub cache_mib: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { durability: Durability::Full, cache_mib: 32 }
+    }
+}
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("there is no {kind} with id {id}")]
+    NotFound { kind: Kind, id: RecordId },
+    #[error("record {id} is a {actual}, not a {expected}")]
+    WrongKind { id: RecordId, expected: Kind, actual: Kind },
+    #[error("this device is not enrolled yet: it has no device number to write with")]
+    NotEnrolled,
+    #[error("this database belongs to device {stored}, not {given}; wipe it to enroll again")]
+    DeviceMismatch { stored: DeviceId, given: DeviceId },
+    #[error("change {index} of the batch (record {id}): {source}")]
+    InBatch {
+        index: usize,
+        id: RecordId,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration {name} failed: {source}")]
+    Migration { name: &'static str, source: rusqlite::Error },
+    #[error(
+        "the database's {set} schema is version {found}, newer than this program's {known}; update the program"
+    )]
+    SchemaTooNew { set: &'static str, found: u32, known: u32 },
+    #[error("the database is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// The validation error inside, if that is what this is (also inside a
+    /// batch error).
+    pub fn validation(&self) -> Option<&ValidationError> {
+        match self {
+            Error::Invalid(e) => Some(e),
+            Error::InBatch { source, .. } => source.validation(),
+            _ => None,
+        }
+    }
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    role: Role,
+    clock: Arc<dyn Clock>,
+    sql: columns::SqlText,
+}
+
+/// The replica's clock and counters, read and written inside a transaction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Replica {
+    pub hlc: Hlc,
+    pub counter: u64,
+    pub seq: u64,
+}
+
+impl Replica {
+    pub(crate) fn load(tx: &Transaction<'_>) -> Result<Replica, Error> {
+        Ok(tx.query_row("SELECT hlc, counter, seq FROM replica", [], |row| {
+            Ok(Replica {
+                hlc: Hlc::from_u64(row.get::<_, i64>(0)? as u64),
+                counter: row.get::<_, i64>(1)? as u64,
+                seq: row.get::<_, i64>(2)? as u64,
+            })
+        })?)
+    }
+
+    pub(crate) fn save(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+        tx.prepare_cached("UPDATE replica SET hlc = ?1, counter = ?2, seq = ?3")?.execute((
+            self.hlc.as_u64() as i64,
+            self.counter as i64,
+            self.seq as i64,
+        ))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and applies pending
+    /// migrations.
+    pub fn open(path: impl AsRef<Path>, role: Role, clock: Arc<dyn Clock>) -> Result<Store, Error> {
+        Store::open_with(path, role, clock, Options::default())
+    }
+
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        role: Role,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> Result<Store, Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        Store::init(conn, role, clock, options)
+    }
+
+    /// A store in memory, gone when dropped: for tests and demos.
+    pub fn open_in_memory(role: Role, clock: Arc<dyn Clock>) -> Result<Store, Error> {
+        Store::init(Connection::open_in_memory()?, role, clock, Options::default())
+    }
+
+    fn init(
+        mut conn: Connection,
+        role: Role,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> Result<Store, Error> {
+        let synchronous = match options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = {synchronous};
+             PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -{};
+             PRAGMA temp_store = MEMORY;",
+            options.cache_mib * 1024
+        ))?;
+        conn.set_prepared_statement_cache_capacity(256);
+        let role_set = match role {
+            Role::Device => ("device", migrate::DEVICE),
+            Role::Server => ("server", migrate::SERVER),
+        };
+        migrate::migrate(&mut conn, &[("common", migrate::COMMON), role_set])?;
+        Ok(Store { conn, role, clock, sql: columns::SqlText::new() })
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The underlying connection, for the server's own tables (accounts,
+    /// devices) that live in the same database file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The number this replica writes with: the enrolled device's, or
+    /// [`DeviceId::SERVER`] for the server.
+    pub fn writer(&self) -> Result<DeviceId, Error> {
+        match self.role {
+            Role::Server => Ok(DeviceId::SERVER),
+            Role::Device => self.device_id()?.ok_or(Error::NotEnrolled),
+        }
+    }
+
+    pub fn device_id(&self) -> Result<Option<DeviceId>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT device FROM replica", [], |row| row.get::<_, Option<u32>>(0))?
+            .map(DeviceId))
+    }
+
+    /// Records the device number the server gave this device at enrollment.
+    /// A database keeps one device number for life.
+    pub fn set_device_id(&mut self, device: DeviceId) -> Result<(), Error> {
+        match self.device_id()? {
+            Some(stored) if stored != device => Err(Error::DeviceMismatch { stored, given: device }),
+            _ => {
+                self.conn.execute("UPDATE replica SET device = ?1", [device.0])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The latest HLC this replica has written or seen.
+    pub fn hlc(&self) -> Result<Hlc, Error> {
+        Ok(Hlc::from_u64(
+            self.conn.query_row("SELECT hlc FROM replica", [], |row| row.get::<_, i64>(0))? as u64
+        ))
+    }
+
+    /// A new record id: UUIDv7 at the store clock's time.
+    pub(crate) fn new_record_id(&self) -> RecordId {
+        let now = self.clock.now_ms();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, now / 1000, (now % 1000) as u32 * 1_000_000);
+        RecordId::from_bytes(*uuid::Uuid::new_v7(ts).as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests;

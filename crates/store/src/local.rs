@@ -1,0 +1,135 @@
+//! Local edits: what a worker types on the device (or centre staff at the
+//! console, on the server). One edit is one transaction.
+
+use gridwork_domain::{FieldType, Kind, Reason, Record, RecordId, ValidationError, Value, apply_edit};
+use gridwork_merge::Register;
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::meta::FieldRegister;
+use crate::record::{self, Row};
+use crate::{Error, Replica, Role, Store};
+
+impl Store {
+    /// Creates or updates a record: `id` `None` creates one with a new id; an
+    /// id that does not exist yet creates the record under that id.
+    ///
+    /// Every field and then the whole record are validated, the grid and
+    /// other referenced records must exist, and nothing is written unless all
+    /// of that holds. Fields whose value does not change are not rewritten.
+    /// Returns the record's id.
+    pub fn put(
+        &mut self,
+        kind: Kind,
+        id: Option<RecordId>,
+        changes: &[(&str, Value)],
+    ) -> Result<RecordId, Error> {
+        let writer = self.writer()?;
+        let now = self.clock.now_ms();
+        let id = id.unwrap_or_else(|| self.new_record_id());
+        let Store { conn, sql, role, .. } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut row = match record::load(&tx, sql, kind, id)? {
+            Some(row) => row,
+            None => {
+                refuse_id_of_other_kind(&tx, kind, id)?;
+                Row::new(kind.def())
+            }
+        };
+        let mut draft = Record { id, kind, values: row.values() };
+        let changed = apply_edit(&mut draft, changes.iter().map(|(name, value)| (*name, value.clone())))?;
+        if changed.is_empty() {
+            return Ok(id);
+        }
+        check_references(&tx, &draft, &changed)?;
+
+        let mut replica = Replica::load(&tx)?;
+        replica.hlc = replica.hlc.tick(now);
+        let was_in_conflict = record::conflict_mask(&row);
+        if *role == Role::Server {
+            replica.seq += 1;
+            row.seq = replica.seq;
+        }
+        let mut mask = 0u64;
+        for &i in &changed {
+            let value = std::mem::take(&mut draft.values[i]);
+            match &mut row.fields[i] {
+                Some(field) => {
+                    field.register.write(value, writer, replica.hlc);
+                    field.seq = row.seq;
+                }
+                empty @ None => {
+                    let register = Register::first_write(value, writer, replica.hlc);
+                    *empty = Some(FieldRegister { seq: row.seq, register });
+                }
+            }
+            mask |= 1 << i;
+        }
+        record::save(&tx, sql, kind, id, &mut row, mask)?;
+        record::note_conflicts(&tx, kind, id, &row, mask, was_in_conflict)?;
+        if *role == Role::Device {
+            replica.counter += 1;
+            let tags = changed.iter().fold(0i64, |bits, &i| bits | 1 << kind.def().fields[i].tag);
+            tx.prepare_cached(
+                "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = fields | excluded.fields",
+            )?
+            .execute((id.as_bytes(), kind.number(), replica.counter as i64, tags))?;
+        }
+        replica.save(&tx)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Deletes a record: sets its `deleted` field. The record's registers stay
+    /// so that later changes merge; queries leave it out.
+    pub fn delete(&mut self, kind: Kind, id: RecordId) -> Result<(), Error> {
+        if self.get(kind, id)?.is_none() {
+            return Err(Error::NotFound { kind, id });
+        }
+        self.put(kind, Some(id), &[("deleted", Value::Bool(true))])?;
+        Ok(())
+    }
+}
+
+/// Refuses to create a record under an id another kind already uses.
+fn refuse_id_of_other_kind(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Result<(), Error> {
+    for other in Kind::ALL.into_iter().filter(|&k| k != kind) {
+        let sql = format!("SELECT 1 FROM {} WHERE id = ?1", other.def().table);
+        if tx.prepare_cached(&sql)?.query_row([id.as_bytes()], |_| Ok(())).optional()?.is_some() {
+            return Err(Error::WrongKind { id, expected: kind, actual: other });
+        }
+    }
+    Ok(())
+}
+
+/// The record's grid (and a grid's parent) must be a grid this store has,
+/// and every reference must point at a live record of the right kind.
+fn check_references(tx: &Transaction<'_>, draft: &Record, changed: &[usize]) -> Result<(), Error> {
+    let def = draft.kind.def();
+    for &i in changed {
+        let field = &def.fields[i];
+        let Some(text) = draft.values[i].as_text() else { continue };
+        let missing = match field.ty {
+            // A grid's own code is what is being created, not a reference.
+            FieldType::GridCode if draft.kind == Kind::Grid && field.name == def.scope_field => None,
+            FieldType::GridCode => {
+                let found = tx
+                    .prepare_cached("SELECT 1 FROM grids WHERE code = ?1 AND deleted IS NOT 1")?
+                    .query_row([text], |_| Ok(()))
+                    .optional()?;
+                found.is_none().then(|| Reason::NoSuchGrid { code: text.to_owned() })
+            }
+            FieldType::Ref { kind } => {
+                let id = RecordId::parse_for(field.name, text)?;
+                let sql = format!("SELECT 1 FROM {} WHERE id = ?1 AND deleted IS NOT 1", kind.def().table);
+                let found = tx.prepare_cached(&sql)?.query_row([id.as_bytes()], |_| Ok(())).optional()?;
+                found.is_none().then(|| Reason::NoSuchRecord { kind: kind.as_str(), id: text.to_owned() })
+            }
+            _ => None,
+        };
+        if let Some(reason) = missing {
+            return Err(ValidationError::invalid(field.name, reason).into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Reading records back: by id, by grid, residents by name / ID number /
+//! phone prefix, the fields in conflict, and what the metadata costs.
+//!
+//! Queries read the plain columns through their indexes; they never decode
+//! registers, except [`Store::conflicts`], [`Store::registers`] and
+//! [`Store::storage_stats`], which are about the registers.
+
+use gridwork_domain::{DeviceId, Kind, Record, RecordId, Value};
+use gridwork_merge::Hlc;
+use rusqlite::{Row as SqlRow, ToSql};
+use serde::Serialize;
+
+use crate::columns;
+use crate::meta::FieldRegister;
+use crate::record;
+use crate::{Error, Store};
+
+/// Which records of a kind to list.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// Only records of this grid (by the kind's scope field).
+    pub grid: Option<String>,
+    pub include_deleted: bool,
+    /// Records with ids after this one (ids grow with creation time), for
+    /// paging.
+    pub after: Option<RecordId>,
+    pub limit: usize,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery { grid: None, include_deleted: false, after: None, limit: 1000 }
+    }
+}
+
+/// A search of residents; every criterion given must match. Texts match as
+/// prefixes.
+#[derive(Clone, Debug, Default)]
+pub struct ResidentSearch {
+    pub name: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub building: Option<RecordId>,
+    pub household: Option<RecordId>,
+    pub limit: usize,
+}
+
+/// One version of a field in conflict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VersionInfo {
+    pub value: Value,
+    pub writer: DeviceId,
+    pub hlc: Hlc,
+}
+
+/// A field holding concurrent versions: the value everyone shows and the
+/// ones that lost, for review.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Conflict {
+    pub kind: Kind,
+    pub id: RecordId,
+    pub field: &'static str,
+    pub winner: VersionInfo,
+    pub losers: Vec<VersionInfo>,
+}
+
+/// What a kind's records cost on disk, split between values and metadata.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StorageStats {
+    pub records: u64,
+    /// Fields that have a register (were ever written).
+    pub fields: u64,
+    /// Bytes of the `meta` blobs: vectors, HLCs, writers, losers' values.
+    pub meta_bytes: u64,
+    /// Bytes of the values themselves (text length, 8 per number).
+    pub value_bytes: u64,
+}
+
+/// The upper bound of a prefix range: every text starting with `prefix`
+/// sorts below `prefix` followed by the last Unicode scalar.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+impl Store {
+    /// A record by id, deleted or not; `None` if this store has no such
+    /// record of this kind.
+    pub fn get(&self, kind: Kind, id: RecordId) -> Result<Option<Record>, Error> {
+        let sql = format!("{} WHERE id = ?1", self.sql.select_records[&kind]);
+        let mut records = self.query_records(kind, &sql, &[&id.as_bytes().as_slice()])?;
+        Ok(records.pop())
+    }
+
+    /// Records of a kind, oldest first.
+    pub fn list(&self, kind: Kind, query: &ListQuery) -> Result<Vec<Record>, Error> {
+        let def = kind.def();
+        let mut sql = format!("{} WHERE 1", self.sql.select_records[&kind]);
+        let mut params: Vec<Box<dyn ToSql>> = Vec::new();
+        if let Some(grid) = &query.grid {
+            params.push(Box::new(grid.clone()));
+            sql += &format!(" AND \"{}\" = ?{}", def.scope_field, params.len());
+        }
+        if !query.include_deleted {
+            sql += " AND deleted IS NOT 1";
+        }
+        if let Some(after) = query.after {
+            params.push(Box::new(after.as_bytes().to_vec()));
+            sql += &format!(" AND id > ?{}", params.len());
+        }
+        params.push(Box::new(query.limit as i64));
+        sql += &format!(" ORDER BY id LIMIT ?{}", params.len());
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        self.query_records(kind, &sql, &refs)
+    }
+
+    /// Residents matching every criterion given, by name.
+    pub fn search_residents(&self, search: &ResidentSearch) -> Result<Vec<Record>, Error> {
+        let mut sql = format!("{} WHERE deleted IS NOT 1", self.sql.select_records[&Kind::Resident]);
+        let mut params: Vec<Box<dyn ToSql>> = Vec::new();
+        for (column, prefix) in
+            [("name", &search.name), ("id_number", &search.id_number), ("phone", &search.phone)]
+        {
+            if let Some(prefix) = prefix {
+                let prefix = if column == "id_number" { prefix.to_ascii_uppercase() } else { prefix.clone() };
+                params.push(Box::new(prefix_end(&prefix)));
+                params.push(Box::new(prefix));
+                sql += &format!(" AND {column} >= ?{} AND {column} < ?{}", params.len(), params.len() - 1);
+            }
+        }
+        for (column, id) in [("building", search.building), ("household", search.household)] {
+            if let Some(id) = id {
+                params.push(Box::new(id.as_bytes().to_vec()));
+                sql += &format!(" AND {column} = ?{}", params.len());
+            }
+        }
+        params.push(Box::new(if search.limit == 0 { 50 } else { search.limit } as i64));
+        sql += &format!(" ORDER BY name LIMIT ?{}", params.len());
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        self.query_records(Kind::Resident, &sql, &refs)
+    }
+
+    fn query_records(&self, kind: Kind, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Record>, Error> {
+        let def = kind.def();
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let mut rows = statement.query(params)?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            records.push(record_from_row(kind, def, row)?);
+        }
+        Ok(records)
+    }
+
+    /// Every field in conflict, at most `limit`.
+    pub fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>, Error> {
+        let fields: Vec<([u8; 16], u8, u8)> = self
+            .conn
+            .prepare_cached("SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT ?1")?
+            .query_map([limit as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut conflicts = Vec::with_capacity(fields.len());
+        for (id, tag, kind_number) in fields {
+            let id = RecordId::from_bytes(id);
+            let kind = Kind::from_number(kind_number)
+                .ok_or_else(|| Error::Corrupt(format!("kind {kind_number}")))?;
+            let Some(registers) = self.registers(kind, id)? else { continue };
+            let Some((field, stored)) =
+                registers.into_iter().find(|(name, _)| kind.def().field(name).unwrap().tag == tag)
+            else {
+                continue;
+            };
+            let info = |v: &gridwork_merge::Version<Value>| VersionInfo {
+                value: v.value.clone(),
+                writer: v.writer,
+                hlc: v.hlc,
+            };
+            conflicts.push(Conflict {
+                kind,
+                id,
+                field,
+                winner: info(stored.register.winner()),
+                losers: stored.register.losers().iter().map(info).collect(),
+            });
+        }
+        Ok(conflicts)
+    }
+
+    /// A record's registers, field by field (only the fields ever written).
+    pub fn registers(
+        &mut self,
+        kind: Kind,
+        id: RecordId,
+    ) -> Result<Option<Vec<(&'static str, FieldRegister)>>, Error> {
+        let tx = self.conn.transaction()?;
+        let Some(row) = record::load(&tx, &self.sql, kind, id)? else { return Ok(None) };
+        Ok(Some(
+            kind.def()
+                .fields
+                .iter()
+                .zip(row.fields)
+                .filter_map(|(def, field)| Some((def.name, field?)))
+                .collect(),
+        ))
+    }
+
+    /// Bytes of metadata against bytes of values for one kind.
+    pub fn storage_stats(&mut self, kind: Kind) -> Result<StorageStats, Error> {
+        let ids = self.ids(kind)?;
+        let mut stats = StorageStats::default();
+        let select = format!("SELECT length(meta) FROM {} WHERE id = ?1", kind.def().table);
+        for id in ids {
+            stats.records += 1;
+            stats.meta_bytes +=
+                self.conn.prepare_cached(&select)?.query_row([id.as_bytes()], |row| row.get::<_, i64>(0))?
+                    as u64;
+            for (_, field) in self.registers(kind, id)?.unwrap_or_default() {
+                stats.fields += 1;
+                stats.value_bytes += field.register.value().payload_len() as u64;
+            }
+        }
+        Ok(stats)
+    }
+}
+
+fn record_from_row(kind: Kind, def: &gridwork_domain::KindDef, row: &SqlRow<'_>) -> Result<Record, Error> {
+    let id: [u8; 16] = row.get(0)?;
+    let mut values = Vec::with_capacity(def.fields.len());
+    for (i, field) in def.fields.iter().enumerate() {
+        values.push(columns::from_sql(&field.ty, field.name, row.get_ref(1 + i)?)?);
+    }
+    Ok(Record { id: RecordId::from_bytes(id), kind, values })
+}
