@@ -1,8 +1,9 @@
 -- Records, one table per kind. Each row holds the record's current values,
 -- one column per field (the winners of the field registers), and `meta`:
--- the registers themselves (version vectors, HLCs, concurrent losers), as a
--- compact binary blob the store encodes. `seq` is the server's change
--- sequence of the record's last change (0 on devices).
+-- the rest of each field's register (its version vector, the winner's
+-- writer and HLC, how many losers it keeps), a compact binary blob the store
+-- encodes. `seq` is the server's change sequence of the record's last
+-- change (0 on devices).
 --
 -- Columns are named after the fields of the domain schema; a test checks
 -- that they match. Deleted records stay (deleted = 1): their registers are
@@ -162,7 +163,24 @@ CREATE TABLE tasks (
 ) STRICT;
 CREATE INDEX tasks_grid_status ON tasks(grid, status);
 
--- Fields whose register holds concurrent losers, for the review list.
+-- Concurrent losers: versions of a field that nobody had seen when a later
+-- write won, kept for the centre to review until a write that has seen them
+-- settles the field. One row per writer and record holds that writer's
+-- losing versions of the record's fields (field tag, HLC, value), a blob the
+-- store encodes. The record's meta counts each field's losers and holds the
+-- field's context, whose entry for the writer is the loser's counter.
+--
+-- Keyed by writer first: the losers one device's batch leaves fall side by
+-- side, so a batch writes few pages however many conflicts the store keeps.
+-- Every lookup knows the writer (from the field's context).
+CREATE TABLE losers (
+    writer INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    entries BLOB NOT NULL,
+    PRIMARY KEY (writer, record)
+) STRICT, WITHOUT ROWID;
+
+-- The fields that have losers, for the review list.
 CREATE TABLE conflicts (
     record BLOB NOT NULL,
     tag INTEGER NOT NULL,

@@ -129,6 +129,11 @@ pub enum Reason {
         kind: &'static str,
         id: String,
     },
+    /// A value received from another replica is valid but not written the
+    /// way every replica writes it (e.g. a phone with spaces).
+    NotCanonical {
+        expected: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -166,6 +171,7 @@ impl fmt::Display for Reason {
             Reason::SelfReference => f.write_str("a record cannot refer to itself"),
             Reason::NoSuchGrid { code } => write!(f, "there is no grid with code `{code}`"),
             Reason::NoSuchRecord { kind, id } => write!(f, "there is no {kind} with id {id}"),
+            Reason::NotCanonical { expected } => write!(f, "not in canonical form, which is `{expected}`"),
         }
     }
 }
@@ -194,6 +200,7 @@ impl Reason {
             Reason::SelfReference => "记录不能引用自身".into(),
             Reason::NoSuchGrid { code } => format!("不存在编码为“{code}”的网格"),
             Reason::NoSuchRecord { kind, id } => format!("不存在编号为{id}的{kind}记录"),
+            Reason::NotCanonical { expected } => format!("格式不规范,规范写法为“{expected}”"),
         }
     }
 }

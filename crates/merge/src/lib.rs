@@ -26,8 +26,8 @@
 //! // Exchanged in either order, they agree: the later write wins and the
 //! // other is kept as a conflict for the centre.
 //! let mut ab = tablet_a.clone();
-//! ab.merge(&tablet_b);
-//! tablet_b.merge(&tablet_a);
+//! ab.merge(tablet_b.clone());
+//! tablet_b.merge(tablet_a);
 //! assert_eq!(ab, tablet_b);
 //! assert_eq!(*ab.value(), "13800000003");
 //! assert_eq!(ab.losers()[0].value, "13800000002");
@@ -41,5 +41,5 @@ pub mod vv;
 mod proptests;
 
 pub use hlc::{ClockAhead, Hlc, MAX_AHEAD_MS, check_not_ahead};
-pub use register::{Merged, Register, Version};
+pub use register::{Malformed, Merged, Register, Version};
 pub use vv::{Causality, VersionVector};

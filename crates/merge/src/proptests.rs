@@ -11,7 +11,8 @@
 //! - each register's versions are exactly the writes no other write had
 //!   seen, so a write made after seeing another always wins over it, whatever
 //!   the clocks said, and no concurrent overwrite is lost;
-//! - the winner is the highest (HLC, device) among them;
+//! - the winner is the highest (HLC, device) among them, and the register's
+//!   context has seen every write;
 //! - merge is commutative, associative and idempotent on the states reached.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,6 +22,7 @@ use proptest::prelude::*;
 
 use crate::hlc::Hlc;
 use crate::register::{Register, Version};
+use crate::vv::VersionVector;
 
 type Key = (u8, u8);
 type Dot = (DeviceId, u32);
@@ -62,7 +64,7 @@ struct Replica {
 
 struct Message {
     to: usize,
-    versions: Vec<(Key, Version<u32>)>,
+    registers: Vec<(Key, Register<u32>)>,
 }
 
 struct World {
@@ -105,19 +107,19 @@ impl World {
             Step::Write { replica, key } => self.write(replica % n, key),
             Step::Send { from, to, key } => {
                 let (from, to) = (from % n, to % n);
-                let versions = self.replicas[from]
+                let registers = self.replicas[from]
                     .state
                     .iter()
                     .filter(|(k, _)| key.is_none_or(|key| **k == key))
-                    .flat_map(|(k, reg)| reg.versions().iter().map(|v| (*k, v.clone())))
+                    .map(|(k, reg)| (*k, reg.clone()))
                     .collect();
-                self.network.push(Message { to, versions });
+                self.network.push(Message { to, registers });
             }
             Step::Deliver { pick, keep } => {
                 if !self.network.is_empty() {
                     let i = pick % self.network.len();
                     let message = if keep {
-                        Message { to: self.network[i].to, versions: self.network[i].versions.clone() }
+                        Message { to: self.network[i].to, registers: self.network[i].registers.clone() }
                     } else {
                         self.network.swap_remove(i)
                     };
@@ -164,14 +166,16 @@ impl World {
 
     fn deliver(&mut self, message: Message) {
         let replica = &mut self.replicas[message.to];
-        for (key, version) in message.versions {
-            replica.clock = replica.clock.observe(version.hlc);
+        for (key, register) in message.registers {
+            for version in register.versions() {
+                replica.clock = replica.clock.observe(version.hlc);
+            }
             match replica.state.get_mut(&key) {
                 Some(reg) => {
-                    reg.merge_version(version);
+                    reg.merge(register);
                 }
                 None => {
-                    replica.state.insert(key, Register::new(version));
+                    replica.state.insert(key, register);
                 }
             }
         }
@@ -183,12 +187,8 @@ impl World {
         let mut messages: Vec<Message> = Vec::new();
         for from in 0..n {
             for to in (0..n).filter(|&to| to != from) {
-                let versions = self.replicas[from]
-                    .state
-                    .iter()
-                    .flat_map(|(k, reg)| reg.versions().iter().map(|v| (*k, v.clone())))
-                    .collect();
-                messages.push(Message { to, versions });
+                let registers = self.replicas[from].state.iter().map(|(k, reg)| (*k, reg.clone())).collect();
+                messages.push(Message { to, registers });
             }
         }
         // Deliver in a scrambled order: pick by the given indices.
@@ -227,7 +227,7 @@ fn skew_strategy() -> impl Strategy<Value = i64> {
 
 fn merged(a: &Register<u32>, b: &Register<u32>) -> Register<u32> {
     let mut out = a.clone();
-    out.merge(b);
+    out.merge(b.clone());
     out
 }
 
@@ -269,6 +269,8 @@ proptest! {
             prop_assert_eq!(&replica.state, first, "replicas differ");
         }
         for (key, reg) in first {
+            let every_write = VersionVector::from_entries(world.writes[key].iter().map(|w| w.0));
+            prop_assert_eq!(reg.context(), &every_write, "the context is every write of the key");
             let kept: BTreeSet<Dot> = reg.versions().iter().map(Version::dot).collect();
             prop_assert_eq!(&kept, &world.unseen_writes(*key), "key {:?}", key);
             let best = world.writes[key]

@@ -83,8 +83,17 @@ impl VersionVector {
         self.0.iter().copied()
     }
 
+    /// Whether the write named by `dot` (device, counter) has been seen.
+    pub fn covers(&self, (device, counter): (DeviceId, u32)) -> bool {
+        self.get(device) >= counter
+    }
+
     /// Whether `self` has seen everything `other` has (`self ≥ other`).
     pub fn dominates(&self, other: &VersionVector) -> bool {
+        if other.0.len() <= 4 {
+            // A write's vector is short: look its entries up.
+            return other.0.iter().all(|&(device, counter)| self.get(device) >= counter);
+        }
         matches!(self.compare(other), Causality::Equal | Causality::After)
     }
 
@@ -133,7 +142,11 @@ impl VersionVector {
 
     /// The pointwise maximum: everything either has seen.
     pub fn join(&mut self, other: &VersionVector) {
-        if other.0.is_empty() {
+        if other.0.len() <= 2 {
+            // A write's vector is usually one or two entries: raise in place.
+            for &(device, counter) in &other.0 {
+                self.raise(device, counter);
+            }
             return;
         }
         let mut joined = SmallVec::with_capacity(self.0.len().max(other.0.len()));

@@ -10,12 +10,12 @@ use gridwork_domain::{Kind, RecordId, Value};
 use gridwork_merge::Register;
 use serde::{Deserialize, Serialize};
 
-/// One field's state as sent: its register's versions (usually one).
+/// One field's state as sent: its register, `{"context": [[device,
+/// counter], ...], "versions": [{"value", "writer", "counter", "hlc"}, ...]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldState {
     /// The field's name in the record kind's schema.
     pub field: String,
-    #[serde(rename = "versions")]
     pub register: Register<Value>,
 }
 
@@ -91,7 +91,7 @@ mod tests {
                 let (value, device, ms) = writes.next().unwrap();
                 let mut register = Register::first_write(value, DeviceId(device), Hlc::new(ms, 0));
                 for (value, device, ms) in writes {
-                    register.merge(&Register::first_write(value, DeviceId(device + 10), Hlc::new(ms, 1)));
+                    register.merge(Register::first_write(value, DeviceId(device + 10), Hlc::new(ms, 1)));
                 }
                 FieldState { field, register }
             });
@@ -123,10 +123,10 @@ mod tests {
     fn garbage_is_a_decode_error_not_a_panic() {
         assert!(Encoding::Json.decode::<Vec<RecordChanges>>(b"[{\"id\": 3}]").is_err());
         assert!(Encoding::Binary.decode::<Vec<RecordChanges>>(&[0xff, 0xff, 0x01]).is_err());
-        // A version whose vector does not count its own write is refused.
+        // A version whose write is not in the register's vector is refused.
         let bad = r#"[{"id":"0190d6a0-0000-7000-8000-000000000000","kind":"resident","fields":[
-            {"field":"name","versions":[{"value":"x","writer":3,"hlc":1,"vv":[[4,1]]}]}]}]"#;
+            {"field":"name","register":{"context":[[4,1]],"versions":[{"value":"x","writer":3,"counter":1,"hlc":1}]}}]}]"#;
         let err = Encoding::Json.decode::<Vec<RecordChanges>>(bad.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("does not count its own write"), "{err}");
+        assert!(err.to_string().contains("has counter 1 but the register's vector says 0"), "{err}");
     }
 }

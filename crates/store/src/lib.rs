@@ -18,9 +18,11 @@
 //! who may see what (the server does), and reads the clock only through
 //! [`Clock`].
 
+mod checkpoint;
 mod clock;
 mod columns;
 mod local;
+mod losers;
 mod meta;
 mod migrate;
 mod query;
@@ -34,10 +36,10 @@ use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError};
 use gridwork_merge::Hlc;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+pub use checkpoint::Checkpointer;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use meta::FieldRegister;
 pub use migrate::Migration;
-pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, VersionInfo};
+pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, StoredField, VersionInfo};
 pub use remote::{ApplyReport, Outgoing};
 
 /// What the store is for.
@@ -65,11 +67,16 @@ pub struct Options {
     pub durability: Durability,
     /// SQLite's page cache, in MiB.
     pub cache_mib: u32,
+    /// Whether a commit may copy the write-ahead log back into the database
+    /// file itself (SQLite's default, every 1,000 pages). A long-running
+    /// program turns this off and runs a [`Checkpointer`], so that no edit
+    /// waits for a checkpoint.
+    pub auto_checkpoint: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { durability: Durability::Full, cache_mib: 32 }
+        Options { durability: Durability::Full, cache_mib: 32, auto_checkpoint: true }
     }
 }
 
@@ -195,8 +202,10 @@ impl Store {
              PRAGMA synchronous = {synchronous};
              PRAGMA busy_timeout = 5000;
              PRAGMA cache_size = -{};
-             PRAGMA temp_store = MEMORY;",
-            options.cache_mib * 1024
+             PRAGMA temp_store = MEMORY;
+             PRAGMA wal_autocheckpoint = {};",
+            options.cache_mib * 1024,
+            if options.auto_checkpoint { 1000 } else { 0 }
         ))?;
         conn.set_prepared_statement_cache_capacity(256);
         let role_set = match role {

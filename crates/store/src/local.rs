@@ -5,7 +5,6 @@ use gridwork_domain::{FieldType, Kind, Reason, Record, RecordId, ValidationError
 use gridwork_merge::Register;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::meta::FieldRegister;
 use crate::record::{self, Row};
 use crate::{Error, Replica, Role, Store};
 
@@ -44,7 +43,6 @@ impl Store {
 
         let mut replica = Replica::load(&tx)?;
         replica.hlc = replica.hlc.tick(now);
-        let was_in_conflict = record::conflict_mask(&row);
         if *role == Role::Server {
             replica.seq += 1;
             row.seq = replica.seq;
@@ -52,20 +50,23 @@ impl Store {
         let mut mask = 0u64;
         for &i in &changed {
             let value = std::mem::take(&mut draft.values[i]);
+            let field_def = &kind.def().fields[i];
             match &mut row.fields[i] {
-                Some(field) => {
-                    field.register.write(value, writer, replica.hlc);
-                    field.seq = row.seq;
-                }
+                Some(field) => record::write_field(&tx, id, field_def, field, value, writer, replica.hlc)?,
                 empty @ None => {
                     let register = Register::first_write(value, writer, replica.hlc);
-                    *empty = Some(FieldRegister { seq: row.seq, register });
+                    // A first write has no losers to store.
+                    *empty = Some(
+                        record::new_field(&mut crate::losers::Pending::default(), id, field_def, register).0,
+                    );
                 }
+            }
+            if let Some(field) = &mut row.fields[i] {
+                field.seq = row.seq;
             }
             mask |= 1 << i;
         }
         record::save(&tx, sql, kind, id, &mut row, mask)?;
-        record::note_conflicts(&tx, kind, id, &row, mask, was_in_conflict)?;
         if *role == Role::Device {
             replica.counter += 1;
             let tags = changed.iter().fold(0i64, |bits, &i| bits | 1 << kind.def().fields[i].tag);

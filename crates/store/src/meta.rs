@@ -1,113 +1,86 @@
-//! The `meta` blob of a record row: every written field's register (its
-//! versions' writers, HLCs and version vectors, and the values of
-//! concurrent losers) and the server sequence of its last change.
+//! The `meta` blob of a record row: for every written field, the server
+//! sequence of its last change, its register's context (a version vector),
+//! its winner's writer and HLC, and how many concurrent losers it keeps.
 //!
-//! The winning value of each register is not in the blob: it is the field's
-//! column, read back by [`crate::columns::from_sql`]. The blob is postcard
-//! (varints), with HLCs as 8 fixed bytes; a field written once by one device
-//! costs about 15 bytes.
+//! Values are not in the blob. The winner's value is the field's column; the
+//! losers (dot, HLC, value) are rows of the `losers` table, so a record with
+//! many conflicting versions is not rewritten whole on every change.
+//! Contexts are stored once per record and shared by the fields that have
+//! the same one: the fields of a record are usually written together.
+//!
+//! The blob is postcard (varints), with HLCs as 8 fixed bytes: a field
+//! written once by one device costs about 14 bytes.
 
 use gridwork_domain::{DeviceId, KindDef, Value};
-use gridwork_merge::{Hlc, Register, Version, VersionVector};
+use gridwork_merge::{Hlc, Version, VersionVector};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::record::Field;
 
-/// A field's register and the server sequence of its last change (0 on
-/// devices).
-#[derive(Clone, Debug, PartialEq)]
-pub struct FieldRegister {
-    pub seq: u64,
-    pub register: Register<Value>,
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    /// Distinct contexts, referred to by index.
+    contexts: Vec<VersionVector>,
+    fields: Vec<MetaField>,
 }
 
-#[derive(Serialize)]
-struct FieldOut<'a> {
+#[derive(Serialize, Deserialize)]
+struct MetaField {
     tag: u8,
     seq: u64,
-    versions: Vec<VersionOut<'a>>,
-}
-
-#[derive(Serialize)]
-struct VersionOut<'a> {
+    context: u32,
+    /// The winner's writer; its counter is the context's entry for it.
     writer: u32,
     #[serde(with = "postcard::fixint::le")]
     hlc: u64,
-    vv: &'a VersionVector,
-    /// `None` for the winner, whose value is in its column.
-    value: Option<&'a Value>,
+    losers: u32,
 }
 
-#[derive(Deserialize)]
-struct FieldIn {
-    tag: u8,
-    seq: u64,
-    versions: Vec<VersionIn>,
+/// Encodes a record's fields (aligned with `def.fields`).
+pub(crate) fn encode(def: &KindDef, fields: &[Option<Field>]) -> Vec<u8> {
+    let mut meta = Meta { contexts: Vec::new(), fields: Vec::new() };
+    for (field_def, field) in def.fields.iter().zip(fields) {
+        let Some(field) = field else { continue };
+        let context = match meta.contexts.iter().position(|c| *c == field.context) {
+            Some(i) => i,
+            None => {
+                meta.contexts.push(field.context.clone());
+                meta.contexts.len() - 1
+            }
+        };
+        meta.fields.push(MetaField {
+            tag: field_def.tag,
+            seq: field.seq,
+            context: context as u32,
+            writer: field.winner.writer.0,
+            hlc: field.winner.hlc.as_u64(),
+            losers: field.losers,
+        });
+    }
+    postcard::to_stdvec(&meta).expect("metadata serialises")
 }
 
-#[derive(Deserialize)]
-struct VersionIn {
-    writer: u32,
-    #[serde(with = "postcard::fixint::le")]
-    hlc: u64,
-    vv: VersionVector,
-    value: Option<Value>,
-}
-
-/// Encodes the registers of a record's fields (aligned with `def.fields`).
-pub(crate) fn encode(def: &KindDef, fields: &[Option<FieldRegister>]) -> Vec<u8> {
-    let out: Vec<FieldOut<'_>> = def
-        .fields
-        .iter()
-        .zip(fields)
-        .filter_map(|(field, stored)| {
-            let stored = stored.as_ref()?;
-            let versions = stored
-                .register
-                .versions()
-                .iter()
-                .enumerate()
-                .map(|(i, v)| VersionOut {
-                    writer: v.writer.0,
-                    hlc: v.hlc.as_u64(),
-                    vv: &v.vv,
-                    value: (i > 0).then_some(&v.value),
-                })
-                .collect();
-            Some(FieldOut { tag: field.tag, seq: stored.seq, versions })
-        })
-        .collect();
-    postcard::to_stdvec(&out).expect("metadata serialises")
-}
-
-/// Decodes a record's registers; `columns` holds the winners' values, which
-/// are moved into the registers.
-pub(crate) fn decode(
-    def: &KindDef,
-    bytes: &[u8],
-    columns: &mut [Value],
-) -> Result<Vec<Option<FieldRegister>>, Error> {
-    let stored: Vec<FieldIn> =
+/// Decodes a record's fields; `winners` holds the columns' values, which
+/// become the winners' values.
+pub(crate) fn decode(def: &KindDef, bytes: &[u8], winners: Vec<Value>) -> Result<Vec<Option<Field>>, Error> {
+    let meta: Meta =
         postcard::from_bytes(bytes).map_err(|e| Error::Corrupt(format!("record metadata: {e}")))?;
-    let mut fields: Vec<Option<FieldRegister>> = vec![None; def.fields.len()];
-    for field in stored {
-        let (index, _) = def.by_tag(field.tag).ok_or_else(|| {
-            Error::Corrupt(format!("{} metadata names unknown field tag {}", def.kind, field.tag))
-        })?;
-        let mut versions = Vec::with_capacity(field.versions.len());
-        for (i, v) in field.versions.into_iter().enumerate() {
-            let value = match (i, v.value) {
-                (0, _) => std::mem::take(&mut columns[index]),
-                (_, Some(value)) => value,
-                (_, None) => {
-                    return Err(Error::Corrupt(format!("a loser of field tag {} has no value", field.tag)));
-                }
-            };
-            versions.push(Version { value, writer: DeviceId(v.writer), hlc: Hlc::from_u64(v.hlc), vv: v.vv });
+    let mut winners: Vec<Option<Value>> = winners.into_iter().map(Some).collect();
+    let mut fields: Vec<Option<Field>> = vec![None; def.fields.len()];
+    for stored in meta.fields {
+        let corrupt = |what: &str| Error::Corrupt(format!("{} field tag {}: {what}", def.kind, stored.tag));
+        let (index, _) = def.by_tag(stored.tag).ok_or_else(|| corrupt("unknown tag"))?;
+        let context =
+            meta.contexts.get(stored.context as usize).ok_or_else(|| corrupt("no such context"))?.clone();
+        let writer = DeviceId(stored.writer);
+        let counter = context.get(writer);
+        if counter == 0 {
+            return Err(corrupt("the winner's write is not in the context"));
         }
-        let register = Register::from_frontier(versions)
-            .ok_or_else(|| Error::Corrupt(format!("field tag {} has no versions", field.tag)))?;
-        fields[index] = Some(FieldRegister { seq: field.seq, register });
+        let value = winners[index].take().ok_or_else(|| corrupt("stored twice"))?;
+        let winner = Version { value, writer, counter, hlc: Hlc::from_u64(stored.hlc) };
+        fields[index] = Some(Field { seq: stored.seq, context, winner, losers: stored.losers });
     }
     Ok(fields)
 }

@@ -11,7 +11,6 @@ use rusqlite::{Row as SqlRow, ToSql};
 use serde::Serialize;
 
 use crate::columns;
-use crate::meta::FieldRegister;
 use crate::record;
 use crate::{Error, Store};
 
@@ -64,6 +63,15 @@ pub struct Conflict {
     pub losers: Vec<VersionInfo>,
 }
 
+/// A field's register as stored, every value at hand.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredField {
+    pub field: &'static str,
+    /// The server's change sequence of the field's last change (0 on devices).
+    pub seq: u64,
+    pub register: gridwork_merge::Register<Value>,
+}
+
 /// What a kind's records cost on disk, split between values and metadata.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StorageStats {
@@ -72,8 +80,11 @@ pub struct StorageStats {
     pub fields: u64,
     /// Bytes of the `meta` blobs: vectors, HLCs, writers, losers' values.
     pub meta_bytes: u64,
-    /// Bytes of the values themselves (text length, 8 per number).
+    /// Bytes of the winning values (text length, 8 per number).
     pub value_bytes: u64,
+    /// Concurrent losers kept for review, and the bytes of their values.
+    pub losers: u64,
+    pub loser_value_bytes: u64,
 }
 
 /// The upper bound of a prefix range: every text starting with `prefix`
@@ -162,12 +173,12 @@ impl Store {
             let id = RecordId::from_bytes(id);
             let kind = Kind::from_number(kind_number)
                 .ok_or_else(|| Error::Corrupt(format!("kind {kind_number}")))?;
-            let Some(registers) = self.registers(kind, id)? else { continue };
-            let Some((field, stored)) =
-                registers.into_iter().find(|(name, _)| kind.def().field(name).unwrap().tag == tag)
-            else {
-                continue;
-            };
+            let stored = self
+                .registers(kind, id)?
+                .and_then(|fields| {
+                    fields.into_iter().find(|f| kind.def().field(f.field).is_ok_and(|d| d.tag == tag))
+                })
+                .ok_or_else(|| Error::Corrupt(format!("loser of {kind} {id} tag {tag} without its field")))?;
             let info = |v: &gridwork_merge::Version<Value>| VersionInfo {
                 value: v.value.clone(),
                 writer: v.writer,
@@ -176,7 +187,7 @@ impl Store {
             conflicts.push(Conflict {
                 kind,
                 id,
-                field,
+                field: stored.field,
                 winner: info(stored.register.winner()),
                 losers: stored.register.losers().iter().map(info).collect(),
             });
@@ -185,21 +196,17 @@ impl Store {
     }
 
     /// A record's registers, field by field (only the fields ever written).
-    pub fn registers(
-        &mut self,
-        kind: Kind,
-        id: RecordId,
-    ) -> Result<Option<Vec<(&'static str, FieldRegister)>>, Error> {
+    pub fn registers(&mut self, kind: Kind, id: RecordId) -> Result<Option<Vec<StoredField>>, Error> {
         let tx = self.conn.transaction()?;
         let Some(row) = record::load(&tx, &self.sql, kind, id)? else { return Ok(None) };
-        Ok(Some(
-            kind.def()
-                .fields
-                .iter()
-                .zip(row.fields)
-                .filter_map(|(def, field)| Some((def.name, field?)))
-                .collect(),
-        ))
+        let mut fields = Vec::new();
+        for (def, field) in kind.def().fields.iter().zip(&row.fields) {
+            if let Some(field) = field {
+                let register = record::full_register(&tx, id, def, field)?;
+                fields.push(StoredField { field: def.name, seq: field.seq, register });
+            }
+        }
+        Ok(Some(fields))
     }
 
     /// Bytes of metadata against bytes of values for one kind.
@@ -212,9 +219,13 @@ impl Store {
             stats.meta_bytes +=
                 self.conn.prepare_cached(&select)?.query_row([id.as_bytes()], |row| row.get::<_, i64>(0))?
                     as u64;
-            for (_, field) in self.registers(kind, id)?.unwrap_or_default() {
+            for field in self.registers(kind, id)?.unwrap_or_default() {
                 stats.fields += 1;
                 stats.value_bytes += field.register.value().payload_len() as u64;
+                for loser in field.register.losers() {
+                    stats.losers += 1;
+                    stats.loser_value_bytes += loser.value.payload_len() as u64;
+                }
             }
         }
         Ok(stats)

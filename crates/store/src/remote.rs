@@ -8,13 +8,12 @@
 
 use std::collections::HashMap;
 
-use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
-use gridwork_merge::{Hlc, Merged, Register};
+use gridwork_domain::{FieldDef, Kind, Reason, RecordId, ValidationError, Value};
+use gridwork_merge::{Hlc, Register};
 use gridwork_protocol::{FieldState, RecordChanges};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
-use crate::meta::FieldRegister;
-use crate::record::{self, Row};
+use crate::record::{self, Field, Row};
 use crate::{Error, Replica, Role, Store};
 
 /// What applying a batch did.
@@ -26,8 +25,9 @@ pub struct ApplyReport {
     pub versions: usize,
     /// Field registers that changed.
     pub changed_fields: usize,
-    /// Versions that arrived concurrent with what the store held.
-    pub concurrent: usize,
+    /// Versions the batch left kept as concurrent losers (a winner it
+    /// outranked included).
+    pub new_losers: usize,
     /// Records created by the batch.
     pub created: usize,
 }
@@ -40,21 +40,13 @@ pub struct Outgoing {
     pub records: Vec<RecordChanges>,
 }
 
-/// A checked change: which record, which field (index), which versions.
-struct Checked<'a> {
-    index: usize,
-    id: RecordId,
-    kind: Kind,
-    fields: Vec<(usize, &'a Register<Value>)>,
-}
-
 fn in_batch(index: usize, id: RecordId, error: impl Into<Error>) -> Error {
     Error::InBatch { index, id, source: Box::new(error.into()) }
 }
 
-/// Checks every version of every change: known field, well-formed version,
-/// valid value in its canonical form.
-fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Checked<'_>>, Error> {
+/// Checks every version of every change (known field, valid value in its
+/// canonical form) and returns each change's field indices.
+fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Error> {
     let mut checked = Vec::with_capacity(batch.len());
     for (index, change) in batch.iter().enumerate() {
         let def = change.kind.def();
@@ -63,9 +55,9 @@ fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Checked<'_>>, Error> {
             let i = def.index_of(field).map_err(|e| in_batch(index, change.id, e))?;
             let ty = &def.fields[i].ty;
             for version in register.versions() {
-                if !version.is_well_formed() || version.hlc == Hlc::ZERO {
+                if version.hlc == Hlc::ZERO {
                     let reason =
-                        format!("a version of field `{field}` by device {} is malformed", version.writer);
+                        format!("a version of field `{field}` by device {} has no timestamp", version.writer);
                     return Err(in_batch(index, change.id, Error::Corrupt(reason)));
                 }
                 let canonical =
@@ -73,14 +65,14 @@ fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Checked<'_>>, Error> {
                 if canonical != version.value {
                     let e = ValidationError::invalid(
                         field,
-                        gridwork_domain::Reason::Disagrees { other: "its canonical form" },
+                        Reason::NotCanonical { expected: canonical.to_string() },
                     );
                     return Err(in_batch(index, change.id, e));
                 }
             }
-            fields.push((i, register));
+            fields.push(i);
         }
-        checked.push(Checked { index, id: change.id, kind: change.kind, fields });
+        checked.push(fields);
     }
     Ok(checked)
 }
@@ -89,20 +81,21 @@ impl Store {
     /// Applies changes received from another replica, in one transaction.
     /// Records are merged field by field; a record new to this store must
     /// carry its required fields (its grid first of all).
-    pub fn apply_remote(&mut self, batch: &[RecordChanges]) -> Result<ApplyReport, Error> {
-        let checked = check_batch(batch)?;
+    pub fn apply_remote(&mut self, batch: Vec<RecordChanges>) -> Result<ApplyReport, Error> {
+        let indices = check_batch(&batch)?;
         // Each record is read and written once per batch, however many
         // changes name it.
         let mut order: Vec<RecordId> = Vec::new();
-        let mut by_record: HashMap<RecordId, Vec<&Checked<'_>>> = HashMap::with_capacity(checked.len());
-        for change in &checked {
+        let mut by_record: HashMap<RecordId, Vec<(usize, RecordChanges, Vec<usize>)>> =
+            HashMap::with_capacity(batch.len());
+        for (index, (change, fields)) in batch.into_iter().zip(indices).enumerate() {
             by_record
                 .entry(change.id)
                 .or_insert_with(|| {
                     order.push(change.id);
                     Vec::new()
                 })
-                .push(change);
+                .push((index, change, fields));
         }
 
         let Store { conn, sql, role, .. } = self;
@@ -110,41 +103,52 @@ impl Store {
         let mut replica = Replica::load(&tx)?;
         let mut report = ApplyReport { records: order.len(), ..ApplyReport::default() };
         let mut max_hlc = Hlc::ZERO;
+        let mut new_losers = crate::losers::Pending::default();
         for id in order {
-            let changes = &by_record[&id];
-            let first = changes[0];
-            if let Some(other) = changes.iter().find(|c| c.kind != first.kind) {
-                let e = Error::WrongKind { id, expected: first.kind, actual: other.kind };
-                return Err(in_batch(other.index, id, e));
+            let changes = by_record.remove(&id).expect("every id in order was grouped");
+            let (first_index, kind) = (changes[0].0, changes[0].1.kind);
+            if let Some((index, other, _)) = changes.iter().find(|c| c.1.kind != kind) {
+                return Err(in_batch(
+                    *index,
+                    id,
+                    Error::WrongKind { id, expected: kind, actual: other.kind },
+                ));
             }
-            let kind = first.kind;
             let def = kind.def();
             let existing = record::load(&tx, sql, kind, id)?;
             let is_new = existing.is_none();
             let mut row = existing.unwrap_or_else(|| Row::new(def));
-            let was_in_conflict = record::conflict_mask(&row);
-            let mut changed = 0u64;
-            for change in changes {
-                for &(i, register) in &change.fields {
-                    for version in register.versions() {
-                        report.versions += 1;
-                        max_hlc = max_hlc.max(version.hlc);
-                        let outcome = match &mut row.fields[i] {
-                            Some(field) => field.register.merge_version(version.clone()),
-                            empty @ None => {
-                                let register = Register::new(version.clone());
-                                *empty = Some(FieldRegister { seq: 0, register });
-                                Merged::Superseded
-                            }
-                        };
-                        if outcome.changed() {
-                            changed |= 1 << i;
+            // Registers for the same field are merged in memory first, so
+            // the stored field is merged once per batch.
+            let mut incoming: Vec<Option<Register<Value>>> = vec![None; def.fields.len()];
+            for (_, change, fields) in changes {
+                for (state, i) in change.fields.into_iter().zip(fields) {
+                    report.versions += state.register.versions().len();
+                    max_hlc = state.register.versions().iter().map(|v| v.hlc).fold(max_hlc, Hlc::max);
+                    match &mut incoming[i] {
+                        Some(register) => {
+                            register.merge(state.register);
                         }
-                        if matches!(outcome, Merged::Concurrent { .. }) {
-                            report.concurrent += 1;
-                        }
+                        empty @ None => *empty = Some(state.register),
                     }
                 }
+            }
+            let mut changed = 0u64;
+            for (i, register) in incoming.into_iter().enumerate() {
+                let Some(register) = register else { continue };
+                let field_def = &def.fields[i];
+                let merged = match &mut row.fields[i] {
+                    Some(field) => record::merge_field(&tx, &mut new_losers, id, field_def, field, register)?,
+                    empty @ None => {
+                        let (field, kept) = record::new_field(&mut new_losers, id, field_def, register);
+                        *empty = Some(field);
+                        record::FieldMerge { changed: true, new_losers: kept }
+                    }
+                };
+                if merged.changed {
+                    changed |= 1 << i;
+                }
+                report.new_losers += merged.new_losers;
             }
             if changed == 0 {
                 continue;
@@ -153,8 +157,7 @@ impl Store {
                 if let Some(missing) =
                     def.fields.iter().enumerate().find(|(i, f)| f.required && row.value(*i).is_null())
                 {
-                    let e = ValidationError::required(missing.1.name);
-                    return Err(in_batch(first.index, id, e));
+                    return Err(in_batch(first_index, id, ValidationError::required(missing.1.name)));
                 }
                 report.created += 1;
             }
@@ -167,8 +170,8 @@ impl Store {
             }
             report.changed_fields += changed.count_ones() as usize;
             record::save(&tx, sql, kind, id, &mut row, changed)?;
-            record::note_conflicts(&tx, kind, id, &row, changed, was_in_conflict)?;
         }
+        new_losers.write(&tx)?;
         replica.hlc = replica.hlc.observe(max_hlc);
         replica.save(&tx)?;
         tx.commit()?;
@@ -176,10 +179,10 @@ impl Store {
     }
 
     /// What this device has to push: up to `max_records` records from the
-    /// outbox, oldest edit first, each with this device's own latest version
-    /// of every field edited since the last acknowledgement.
+    /// outbox, oldest edit first, each with the registers of the fields
+    /// edited since the last acknowledgement (whole: a register sent without
+    /// some of its versions would tell the receiver to drop them).
     pub fn outgoing(&mut self, max_records: usize) -> Result<Outgoing, Error> {
-        let device = self.writer()?;
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
         let pending: Vec<(Vec<u8>, u8, i64, i64)> = tx
@@ -195,7 +198,7 @@ impl Store {
                 .ok_or_else(|| Error::Corrupt(format!("outbox kind {kind_number}")))?;
             out.up_to_counter = out.up_to_counter.max(counter as u64);
             let Some(row) = record::load(&tx, sql, kind, id)? else { continue };
-            let fields = own_versions(kind, &row, tags as u64, device);
+            let fields = field_states(&tx, id, kind, &row, |def, _| tags & (1 << def.tag) != 0)?;
             if !fields.is_empty() {
                 out.records.push(RecordChanges { id, kind, fields });
             }
@@ -247,16 +250,7 @@ impl Store {
         for (seq, kind, id) in found {
             let row =
                 record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
-            let fields = kind
-                .def()
-                .fields
-                .iter()
-                .zip(&row.fields)
-                .filter_map(|(def, field)| {
-                    let field = field.as_ref().filter(|f| f.seq > cursor)?;
-                    Some(FieldState { field: def.name.to_owned(), register: field.register.clone() })
-                })
-                .collect();
+            let fields = field_states(&tx, id, kind, &row, |_, field| field.seq > cursor)?;
             changes.push(RecordChanges { id, kind, fields });
             next = seq;
         }
@@ -270,16 +264,7 @@ impl Store {
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
         let Some(row) = record::load(&tx, sql, kind, id)? else { return Ok(None) };
-        let fields = kind
-            .def()
-            .fields
-            .iter()
-            .zip(&row.fields)
-            .filter_map(|(def, field)| {
-                let field = field.as_ref()?;
-                Some(FieldState { field: def.name.to_owned(), register: field.register.clone() })
-            })
-            .collect();
+        let fields = field_states(&tx, id, kind, &row, |_, _| true)?;
         Ok(Some(RecordChanges { id, kind, fields }))
     }
 
@@ -307,16 +292,22 @@ impl Store {
     }
 }
 
-/// The device's own latest version of each field whose tag bit is set.
-fn own_versions(kind: Kind, row: &Row, tags: u64, device: DeviceId) -> Vec<FieldState> {
-    kind.def()
-        .fields
-        .iter()
-        .zip(&row.fields)
-        .filter(|(def, _)| tags & (1 << def.tag) != 0)
-        .filter_map(|(def, field)| {
-            let own = field.as_ref()?.register.versions().iter().find(|v| v.writer == device)?;
-            Some(FieldState { field: def.name.to_owned(), register: Register::new(own.clone()) })
-        })
-        .collect()
+/// The whole registers of the fields `wanted` picks, ready to send.
+fn field_states(
+    tx: &rusqlite::Transaction<'_>,
+    id: RecordId,
+    kind: Kind,
+    row: &Row,
+    wanted: impl Fn(&FieldDef, &Field) -> bool,
+) -> Result<Vec<FieldState>, Error> {
+    let mut states = Vec::new();
+    for (def, field) in kind.def().fields.iter().zip(&row.fields) {
+        if let Some(field) = field.as_ref().filter(|f| wanted(def, f)) {
+            states.push(FieldState {
+                field: def.name.to_owned(),
+                register: record::full_register(tx, id, def, field)?,
+            });
+        }
+    }
+    Ok(states)
 }

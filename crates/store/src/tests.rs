@@ -55,7 +55,7 @@ fn sync_noting(device: &mut Store, server: &mut Store, cursor: &mut u64, pushed:
         for field in &record.fields {
             match pushed.get_mut(&(record.id, field.field.clone())) {
                 Some(joined) => {
-                    joined.merge(&field.register);
+                    joined.merge(field.register.clone());
                 }
                 None => {
                     pushed.insert((record.id, field.field.clone()), field.register.clone());
@@ -63,14 +63,14 @@ fn sync_noting(device: &mut Store, server: &mut Store, cursor: &mut u64, pushed:
             }
         }
     }
-    server.apply_remote(&outgoing.records).unwrap();
+    server.apply_remote(outgoing.records.clone()).unwrap();
     device.acknowledge(outgoing.up_to_counter).unwrap();
     loop {
         let (changes, next) = server.changes_since(*cursor, 100).unwrap();
         if changes.is_empty() {
             break;
         }
-        device.apply_remote(&changes).unwrap();
+        device.apply_remote(changes).unwrap();
         *cursor = next;
     }
 }
@@ -135,7 +135,7 @@ fn a_local_edit_is_stored_found_and_queued_and_survives_reopening() {
     let id = {
         let mut store = Store::open(&path, Role::Device, clock.clone()).unwrap();
         store.set_device_id(DeviceId(7)).unwrap();
-        store.apply_remote(&[export_grid("G1")]).unwrap();
+        store.apply_remote(vec![export_grid("G1")]).unwrap();
         let mut fields = resident("张秀英");
         fields.push(("id_number", "11010519491231002X".into()));
         fields.push(("phone", "138-1234-5678".into()));
@@ -165,7 +165,7 @@ fn export_grid(code: &str) -> gridwork_protocol::RecordChanges {
 fn bad_input_names_the_field_and_changes_nothing() {
     let clock = clock();
     let mut store = device(3, &clock);
-    store.apply_remote(&[export_grid("G1")]).unwrap();
+    store.apply_remote(vec![export_grid("G1")]).unwrap();
     let good = store.put(Kind::Resident, None, &resident("李明")).unwrap();
     let snapshot = |s: &Store| {
         (
@@ -227,26 +227,26 @@ fn a_bad_change_refuses_the_whole_batch() {
         gridwork_merge::Hlc::new(T0, 9),
     );
     tampered[1].fields.push(gridwork_protocol::FieldState { field: "phone".into(), register: phone });
-    let err = receiver.apply_remote(&tampered).unwrap_err();
+    let err = receiver.apply_remote(tampered).unwrap_err();
     assert!(matches!(&err, Error::InBatch { index: 1, id, .. } if *id == b), "{err}");
     assert_eq!(err.validation().and_then(|v| v.field()), Some("phone"));
     assert!(receiver.get(Kind::Resident, a).unwrap().is_none(), "the good change was not applied either");
 
     let mut unknown = good_batch.clone();
     unknown[0].fields[0].field = "nickname".into();
-    let err = receiver.apply_remote(&unknown).unwrap_err();
+    let err = receiver.apply_remote(unknown).unwrap_err();
     assert_eq!(err.validation().and_then(|v| v.field()), Some("nickname"), "{err}");
 
     let mut no_grid = good_batch.clone();
     no_grid[0].fields.retain(|f| f.field != "grid");
-    let err = receiver.apply_remote(&no_grid).unwrap_err();
+    let err = receiver.apply_remote(no_grid).unwrap_err();
     assert_eq!(err.validation(), Some(&ValidationError::required("grid")), "{err}");
     assert_eq!(count(&receiver, "SELECT count(*) FROM residents"), 0);
 
-    let report = receiver.apply_remote(&good_batch).unwrap();
+    let report = receiver.apply_remote(good_batch.clone()).unwrap();
     assert_eq!((report.records, report.created), (2, 2));
     // Applying it again changes nothing.
-    let again = receiver.apply_remote(&good_batch).unwrap();
+    let again = receiver.apply_remote(good_batch).unwrap();
     assert_eq!(again.changed_fields, 0);
 }
 
@@ -318,7 +318,7 @@ fn a_write_after_seeing_another_wins_even_from_a_clock_a_year_behind() {
         assert!(store.conflicts(10).unwrap().is_empty());
     }
     // B's HLC moved past A's timestamp although its wall clock is a year behind.
-    assert!(b.hlc().unwrap() > a.registers(Kind::Resident, id).unwrap().unwrap()[0].1.register.winner().hlc);
+    assert!(b.hlc().unwrap() > a.registers(Kind::Resident, id).unwrap().unwrap()[0].register.winner().hlc);
 }
 
 #[test]
@@ -357,7 +357,7 @@ fn a_delete_hides_the_record_and_a_concurrent_edit_is_kept_not_resurrecting() {
 fn residents_are_found_by_name_id_number_and_phone_prefix() {
     let clock = clock();
     let mut store = device(1, &clock);
-    store.apply_remote(&[export_grid("G1")]).unwrap();
+    store.apply_remote(vec![export_grid("G1")]).unwrap();
     let birth = chrono::NaiveDate::from_ymd_opt(1980, 3, 4).unwrap();
     for (i, name) in ["张三", "张三丰", "张伟", "李四"].into_iter().enumerate() {
         let mut fields = resident(name);
@@ -467,7 +467,7 @@ proptest! {
         // The server holds exactly the join of everything pushed...
         for ((id, field), joined) in &pushed {
             let registers = hub.registers(Kind::Resident, *id).unwrap().unwrap();
-            let held = &registers.iter().find(|(name, _)| name == field).unwrap().1.register;
+            let held = &registers.iter().find(|f| f.field == field).unwrap().register;
             prop_assert_eq!(held, joined);
         }
         // ...and every device shows what the server shows.
@@ -477,4 +477,129 @@ proptest! {
             prop_assert_eq!(d.pending_count().unwrap(), 0);
         }
     }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A replica writes a field, with any timestamp (clocks need not agree
+    /// with causality here, so every merge path is taken).
+    Write { replica: usize, field: usize, ms: u64 },
+    /// One replica merges another's register.
+    Exchange { from: usize, to: usize, field: usize },
+    /// The store receives a replica's register.
+    Deliver { from: usize, field: usize },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0usize..4, 0usize..3, 1u64..60).prop_map(|(replica, field, ms)| Step::Write { replica, field, ms }),
+        2 => (0usize..4, 0usize..4, 0usize..3).prop_map(|(from, to, field)| Step::Exchange { from, to, field }),
+        3 => (0usize..4, 0usize..3).prop_map(|(from, field)| Step::Deliver { from, field }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).map_or(500, |c: u32| c / 4),
+        ..ProptestConfig::default()
+    })]
+
+    /// The store keeps registers in its own layout (winner in the row,
+    /// losers in a table) and merges with SQL; after every delivery, in any
+    /// order, it must hold exactly what the merge engine's own merge gives.
+    #[test]
+    fn the_stored_merge_matches_the_merge_engine(steps in prop::collection::vec(step(), 1..120)) {
+        use gridwork_merge::{Hlc, Register};
+        use gridwork_protocol::{FieldState, RecordChanges};
+        let fields = ["phone", "room", "notes"];
+        let id = RecordId::from_parts(T0, [9; 10]);
+        let mut store = device(99, &clock());
+        // The record exists with its required fields, written by device 50.
+        let base = |field: &str, value: &str| FieldState {
+            field: field.into(),
+            register: Register::first_write(Value::from(value), DeviceId(50), Hlc::new(T0, 0)),
+        };
+        store.apply_remote(vec![RecordChanges { id, kind: Kind::Resident, fields: vec![base("grid", "G1"), base("name", "测试")] }]).unwrap();
+        let mut replicas: Vec<Vec<Option<Register<Value>>>> = vec![vec![None; 3]; 4];
+        let mut reference: Vec<Option<Register<Value>>> = vec![None; 3];
+        let mut written = 0u32;
+        for step in steps {
+            match step {
+                Step::Write { replica, field, ms } => {
+                    written += 1;
+                    let value: Value = match fields[field] {
+                        "phone" => format!("139{:08}", written).into(),
+                        other => format!("{other}-{written}").into(),
+                    };
+                    let (device, hlc) = (DeviceId(replica as u32 + 1), Hlc::new(T0 + ms, 0));
+                    match &mut replicas[replica][field] {
+                        Some(register) => { register.write(value, device, hlc); }
+                        empty @ None => *empty = Some(Register::first_write(value, device, hlc)),
+                    }
+                }
+                Step::Exchange { from, to, field } => {
+                    if let Some(theirs) = replicas[from][field].clone() {
+                        match &mut replicas[to][field] {
+                            Some(ours) => { ours.merge(theirs); }
+                            empty @ None => *empty = Some(theirs),
+                        }
+                    }
+                }
+                Step::Deliver { from, field } => {
+                    let Some(register) = replicas[from][field].clone() else { continue };
+                    match &mut reference[field] {
+                        Some(ours) => { ours.merge(register.clone()); }
+                        empty @ None => *empty = Some(register.clone()),
+                    }
+                    let change = RecordChanges { id, kind: Kind::Resident, fields: vec![FieldState { field: fields[field].into(), register }] };
+                    store.apply_remote(vec![change]).unwrap();
+                    let stored = store.registers(Kind::Resident, id).unwrap().unwrap();
+                    let held = stored.iter().find(|f| f.field == fields[field]).map(|f| &f.register);
+                    prop_assert_eq!(held, reference[field].as_ref());
+                    let shown = store.get(Kind::Resident, id).unwrap().unwrap().get(fields[field]).cloned();
+                    prop_assert_eq!(shown.as_ref(), reference[field].as_ref().map(|r| r.value()));
+                    let conflicted = store.conflicts(10).unwrap().len();
+                    prop_assert_eq!(conflicted, reference.iter().flatten().filter(|r| r.in_conflict()).count());
+                }
+            }
+        }
+    }
+}
+
+/// The winner is overwritten by a write that had not seen a loser which
+/// outranks it (possible with a clock running ahead): the loser is
+/// promoted, and the new write becomes a loser.
+#[test]
+fn a_loser_that_outranks_the_write_replacing_the_winner_is_promoted() {
+    use gridwork_merge::{Hlc, Register};
+    use gridwork_protocol::{FieldState, RecordChanges};
+    let id = RecordId::from_parts(T0, [3; 10]);
+    let mut store = device(99, &clock());
+    let deliver = |store: &mut Store, field: &str, register: &Register<Value>| {
+        let fields = vec![FieldState { field: field.into(), register: register.clone() }];
+        store.apply_remote(vec![RecordChanges { id, kind: Kind::Resident, fields }]).unwrap();
+    };
+    let base = |field: &str, value: &str| FieldState {
+        field: field.into(),
+        register: Register::first_write(Value::from(value), DeviceId(50), Hlc::new(T0, 0)),
+    };
+    store
+        .apply_remote(vec![RecordChanges {
+            id,
+            kind: Kind::Resident,
+            fields: vec![base("grid", "G1"), base("name", "名")],
+        }])
+        .unwrap();
+    let mut on_a = Register::first_write(Value::from("a1"), DeviceId(1), Hlc::new(T0 + 30, 0));
+    let on_b = Register::first_write(Value::from("b1"), DeviceId(2), Hlc::new(T0 + 20, 0));
+    deliver(&mut store, "room", &on_a);
+    deliver(&mut store, "room", &on_b);
+    on_a.write(Value::from("a2"), DeviceId(1), Hlc::new(T0 + 10, 0));
+    deliver(&mut store, "room", &on_a);
+    let mut expected = on_a.clone();
+    expected.merge(on_b);
+    assert_eq!(expected.value(), &Value::from("b1"));
+    let stored = store.registers(Kind::Resident, id).unwrap().unwrap();
+    assert_eq!(&stored.iter().find(|f| f.field == "room").unwrap().register, &expected);
+    assert_eq!(store.get(Kind::Resident, id).unwrap().unwrap().get("room"), Some(&Value::from("b1")));
 }
