@@ -28,6 +28,9 @@ struct Args {
     /// Run only one part: apply, meta, edit or search.
     #[arg(long)]
     only: Option<String>,
+    /// Only this apply workload: full or low.
+    #[arg(long)]
+    workload: Option<String>,
     /// Residents in the database for the edit and search figures.
     #[arg(long, default_value_t = 100_000)]
     residents: usize,
@@ -191,43 +194,58 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+const REPEATS: usize = 3;
+
 fn apply(title: &str, batches: Vec<Vec<RecordChanges>>) -> Result<()> {
-    let dir = tempfile::tempdir()?;
     let versions: usize = batches.iter().flatten().map(RecordChanges::version_count).sum();
-    let (raw_rows, raw_time) = raw_upserts(&batches, dir.path(), false)?;
-    let (_, raw_batched) = raw_upserts(&batches, dir.path(), true)?;
-    assert_eq!(raw_rows, versions);
+    let (mut raw_one, mut raw_batched, mut one, mut batched) = (vec![], vec![], vec![], vec![]);
+    let (mut new_losers, mut conflicts, mut stats) = (0, 0, None);
+    for _ in 0..REPEATS {
+        let dir = tempfile::tempdir()?;
+        let (raw_rows, raw_time) = raw_upserts(&batches, dir.path(), false)?;
+        assert_eq!(raw_rows, versions);
+        raw_one.push(raw_time);
+        raw_batched.push(raw_upserts(&batches, dir.path(), true)?.1);
 
-    let mut store = open_device(&dir.path().join("batches.db"), Durability::Full)?;
-    store.apply_remote(grids())?;
-    let start = Instant::now();
-    let mut new_losers = 0;
-    for batch in &batches {
-        new_losers += store.apply_remote(batch.clone())?.new_losers;
+        let mut store = open_device(&dir.path().join("batches.db"), Durability::Full)?;
+        store.apply_remote(grids())?;
+        let copies = batches.clone();
+        let start = Instant::now();
+        new_losers = 0;
+        for batch in copies {
+            new_losers += store.apply_remote(batch)?.new_losers;
+        }
+        batched.push(start.elapsed());
+        conflicts =
+            store.connection().query_row("SELECT count(*) FROM conflicts", [], |r| r.get::<_, i64>(0))?;
+        stats = Some(store.storage_stats(Kind::Resident)?);
+        drop(store);
+
+        let mut store = open_device(&dir.path().join("one.db"), Durability::Full)?;
+        store.apply_remote(grids())?;
+        let all: Vec<RecordChanges> = batches.iter().flatten().cloned().collect();
+        let start = Instant::now();
+        store.apply_remote(all)?;
+        one.push(start.elapsed());
     }
-    let batched = start.elapsed();
-    let conflicts =
-        store.connection().query_row("SELECT count(*) FROM conflicts", [], |r| r.get::<_, i64>(0))?;
-    let stats = store.storage_stats(Kind::Resident)?;
-    drop(store);
-
-    let mut store = open_device(&dir.path().join("one.db"), Durability::Full)?;
-    store.apply_remote(grids())?;
-    let all: Vec<RecordChanges> = batches.into_iter().flatten().collect();
-    let start = Instant::now();
-    store.apply_remote(all)?;
-    let one = start.elapsed();
-
-    let raw_rate = rate(versions, raw_time);
+    let stats = stats.expect("at least one repeat");
+    let (raw_one, raw_batched, one, batched) =
+        (median(raw_one), median(raw_batched), median(one), median(batched));
+    let raw_rate = rate(versions, raw_one);
     let raw_batched_rate = rate(versions, raw_batched);
     println!("\n### Applying remote changes: {title}\n");
     println!(
-        "{versions} field changes; {new_losers} versions kept as concurrent losers along the way; {conflicts} fields end in conflict.\n"
+        "{versions} field changes; {new_losers} versions kept as concurrent losers along the way; {conflicts} fields end in conflict. Median of {REPEATS} runs.\n"
     );
     println!("| what | time | field changes/s | vs raw, same transactions |");
     println!("|---|---:|---:|---:|");
     let rows = [
-        ("raw SQLite: prepared `INSERT … ON CONFLICT DO UPDATE`, one transaction", raw_time, raw_rate),
+        ("raw SQLite: prepared `INSERT … ON CONFLICT DO UPDATE`, one transaction", raw_one, raw_rate),
         ("store `apply_remote`, everything in one transaction", one, raw_rate),
         ("raw SQLite, one transaction per device's batch", raw_batched, raw_batched_rate),
         ("store `apply_remote`, one transaction per device's batch", batched, raw_batched_rate),
@@ -237,16 +255,18 @@ fn apply(title: &str, batches: Vec<Vec<RecordChanges>>) -> Result<()> {
         println!("| {what} | {:.2} s | {:.0} | {:.2} |", elapsed.as_secs_f64(), r, r / ceiling);
     }
     println!(
-        "\nStored: {} records, {} fields, {:.1} metadata bytes per field against {:.1} value bytes per field.",
+        "\nStored: {} records, {} fields, {:.1} metadata bytes per field against {:.1} value bytes per field; {} losers holding {:.1} value bytes each.",
         stats.records,
         stats.fields,
         stats.meta_bytes as f64 / stats.fields as f64,
-        stats.value_bytes as f64 / stats.fields as f64
+        stats.value_bytes as f64 / stats.fields as f64,
+        stats.losers,
+        stats.loser_value_bytes as f64 / stats.losers.max(1) as f64
     );
     Ok(())
 }
 
-fn apply_benches() -> Result<()> {
+fn apply_benches(workload: Option<&str>) -> Result<()> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Full contention: every one of 100 devices edits all 10 fields of every
     // one of 1,000 records, each without having seen the others.
@@ -259,7 +279,9 @@ fn apply_benches() -> Result<()> {
                 .collect()
         })
         .collect();
-    apply("full contention (100 devices × 1,000 records × 10 fields)", full)?;
+    if workload.is_none_or(|w| w == "full") {
+        apply("full contention (100 devices × 1,000 records × 10 fields)", full)?;
+    }
     // Low contention: each device edits its own 100 records.
     let low: Vec<Vec<RecordChanges>> = (1..=100u32)
         .map(|device| {
@@ -271,7 +293,10 @@ fn apply_benches() -> Result<()> {
                 .collect()
         })
         .collect();
-    apply("low contention (100 devices × their own 100 records × 10 fields)", low)
+    if workload.is_none_or(|w| w == "low") {
+        apply("low contention (100 devices × their own 100 records × 10 fields)", low)?;
+    }
+    Ok(())
 }
 
 fn meta_benches() -> Result<()> {
@@ -529,7 +554,7 @@ fn main() -> Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     if only.is_none_or(|o| o == "apply") {
-        apply_benches()?;
+        apply_benches(args.workload.as_deref())?;
     }
     if only.is_none_or(|o| o == "meta") {
         meta_benches()?;

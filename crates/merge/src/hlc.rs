@@ -29,9 +29,34 @@ const LOGICAL_MASK: u64 = (1 << LOGICAL_BITS) - 1;
 
 /// A hybrid logical clock timestamp: 48 bits of Unix milliseconds (until the
 /// year 10889) and a 16-bit logical counter, ordered as one `u64`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// In JSON it is the `u64` as a decimal string: a JavaScript number cannot
+/// hold it exactly. In binary formats it is the `u64`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Hlc(u64);
+
+impl Serialize for Hlc {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(&self.0)
+        } else {
+            serializer.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hlc {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+            text.parse()
+                .map(Hlc)
+                .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a timestamp")))
+        } else {
+            u64::deserialize(deserializer).map(Hlc)
+        }
+    }
+}
 
 impl Hlc {
     pub const ZERO: Hlc = Hlc(0);

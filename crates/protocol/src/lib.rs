@@ -125,7 +125,7 @@ mod tests {
         assert!(Encoding::Binary.decode::<Vec<RecordChanges>>(&[0xff, 0xff, 0x01]).is_err());
         // A version whose write is not in the register's vector is refused.
         let bad = r#"[{"id":"0190d6a0-0000-7000-8000-000000000000","kind":"resident","fields":[
-            {"field":"name","register":{"context":[[4,1]],"versions":[{"value":"x","writer":3,"counter":1,"hlc":1}]}}]}]"#;
+            {"field":"name","register":{"context":[[4,1]],"versions":[{"value":"x","writer":3,"counter":1,"hlc":"1"}]}}]}]"#;
         let err = Encoding::Json.decode::<Vec<RecordChanges>>(bad.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("has counter 1 but the register's vector says 0"), "{err}");
     }

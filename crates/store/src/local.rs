@@ -66,7 +66,7 @@ impl Store {
             }
             mask |= 1 << i;
         }
-        record::save(&tx, sql, kind, id, &mut row, mask)?;
+        record::save(&tx, sql, kind, id, &mut row, mask, mask)?;
         if *role == Role::Device {
             replica.counter += 1;
             let tags = changed.iter().fold(0i64, |bits, &i| bits | 1 << kind.def().fields[i].tag);

@@ -50,6 +50,8 @@ pub struct VersionInfo {
     pub value: Value,
     pub writer: DeviceId,
     pub hlc: Hlc,
+    /// When it was written, by its writer's (corrected) clock: Unix ms.
+    pub at_ms: u64,
 }
 
 /// A field holding concurrent versions: the value everyone shows and the
@@ -183,6 +185,7 @@ impl Store {
                 value: v.value.clone(),
                 writer: v.writer,
                 hlc: v.hlc,
+                at_ms: v.hlc.physical_ms(),
             };
             conflicts.push(Conflict {
                 kind,

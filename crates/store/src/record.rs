@@ -101,18 +101,21 @@ pub(crate) fn load(
     Ok(Some(Row { rowid: Some(rowid), seq: seq as u64, fields, saved_losers }))
 }
 
-/// Writes a record: inserts it if new, otherwise updates the columns whose
-/// bit is set in `changed` (bit i = field i), with its metadata.
+/// Writes a record: inserts it if new, otherwise updates its metadata and
+/// the columns whose value changed (bit i of `values` = field i). `touched`
+/// has a bit for every field whose register changed.
 pub(crate) fn save(
     tx: &Transaction<'_>,
     sql: &mut SqlText,
     kind: Kind,
     id: RecordId,
     row: &mut Row,
-    changed: u64,
+    touched: u64,
+    values: u64,
 ) -> Result<(), Error> {
     let def = kind.def();
-    for (i, field_def) in def.fields.iter().enumerate().filter(|(i, _)| changed & (1 << i) != 0) {
+    let changed = values;
+    for (i, field_def) in def.fields.iter().enumerate().filter(|(i, _)| touched & (1 << i) != 0) {
         let now = row.fields[i].as_ref().map_or(0, |f| f.losers);
         match (row.saved_losers[i], now) {
             (0, 1..) => {

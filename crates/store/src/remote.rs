@@ -133,10 +133,11 @@ impl Store {
                     }
                 }
             }
-            let mut changed = 0u64;
+            let (mut changed, mut values_changed) = (0u64, 0u64);
             for (i, register) in incoming.into_iter().enumerate() {
                 let Some(register) = register else { continue };
                 let field_def = &def.fields[i];
+                let before = row.value(i).clone();
                 let merged = match &mut row.fields[i] {
                     Some(field) => record::merge_field(&tx, &mut new_losers, id, field_def, field, register)?,
                     empty @ None => {
@@ -147,6 +148,9 @@ impl Store {
                 };
                 if merged.changed {
                     changed |= 1 << i;
+                }
+                if *row.value(i) != before {
+                    values_changed |= 1 << i;
                 }
                 report.new_losers += merged.new_losers;
             }
@@ -169,7 +173,7 @@ impl Store {
                 }
             }
             report.changed_fields += changed.count_ones() as usize;
-            record::save(&tx, sql, kind, id, &mut row, changed)?;
+            record::save(&tx, sql, kind, id, &mut row, changed, values_changed)?;
         }
         new_losers.write(&tx)?;
         replica.hlc = replica.hlc.observe(max_hlc);

@@ -1,0 +1,3 @@
+//! Gridwork's integration tests, in one binary.
+
+mod architecture;
