@@ -1,14 +1,20 @@
-//! `gridwork`: the command line. Binary glue over the library crates; every
-//! command prints JSON on stdout, errors go to stderr with a non-zero exit.
+//! `gridwork`: the command line, for admins and as a headless device.
+//! Binary glue over the client and the store: every command prints JSON on
+//! stdout; errors go to stderr, in English and Chinese, with a non-zero exit.
 
 mod demo;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use gridwork_client::{Admin, ClientError, Device, Progress};
+use gridwork_domain::{Kind, RecordId, Value};
+use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "gridwork", version, about = "Gridwork: grid management records that work offline")]
+#[command(name = "gridwork", version, about = "Gridwork 网格通: grid management records that work offline")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,20 +22,332 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Two devices edit the same resident offline, sync through an in-memory
-    /// server store, and end identical; the centre settles the conflict.
+    /// Administration, with an admin token.
+    Admin {
+        #[arg(long)]
+        server: String,
+        #[arg(long, env = "GRIDWORK_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// A headless device, its data in one database file.
+    Device {
+        #[arg(long)]
+        db: PathBuf,
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Two devices edit the same resident offline and merge through an
+    /// in-memory centre: the merge engine at work, no server needed.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    Grid {
+        #[command(subcommand)]
+        command: GridCommand,
+    },
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// A one-time code (and QR payload) to enroll a device for a user.
+    EnrollCode {
+        #[arg(long)]
+        user: String,
+        /// How long the code stays valid.
+        #[arg(long, default_value_t = 30)]
+        ttl_minutes: u64,
+    },
+    Device {
+        #[command(subcommand)]
+        command: AdminDeviceCommand,
+    },
+    Conflicts {
+        #[command(subcommand)]
+        command: ListCommand,
+    },
+    /// Changes the server refused from devices.
+    Parked {
+        #[command(subcommand)]
+        command: ListCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GridCommand {
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        /// city, district, street, community, unit or micro; by default one
+        /// below the parent's.
+        #[arg(long)]
+        level: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// A grid the user is responsible for (and all grids below it).
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        /// For people who log in at the console.
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminDeviceCommand {
+    List,
+    Revoke {
+        #[arg(long)]
+        device: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListCommand {
+    List,
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Trades an enrollment code for this device's identity.
+    Enroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+    },
+    /// Creates or updates a record: FIELD=VALUE pairs (an empty VALUE
+    /// clears the field; lists are comma-separated).
+    Put {
+        kind: String,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(required = true)]
+        fields: Vec<String>,
+    },
+    Get {
+        kind: String,
+        id: String,
+    },
+    List {
+        kind: String,
+    },
+    /// Deletes a record (it stays as a tombstone, hidden).
+    Delete {
+        kind: String,
+        id: String,
+    },
+    /// Pushes local edits, then pulls the changes of this device's grids.
+    Sync,
+    /// Pending changes, last sync, the server, refused edits.
+    Status,
+    /// Uploads a file (a case photo) and prints its SHA-256 for a case's
+    /// `attachments` field.
+    Upload {
+        file: PathBuf,
+    },
+    /// Lists fields with concurrent versions on this device.
+    Conflicts,
+}
+
+fn print(value: serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+fn kind(text: &str) -> Result<Kind> {
+    Kind::parse(text).map_err(|_| {
+        let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        anyhow::anyhow!("unknown record kind `{text}`: one of {}", kinds.join(", "))
+    })
+}
+
+fn record_id(text: &str) -> Result<RecordId> {
+    text.parse().map_err(|_| anyhow::anyhow!("`{text}` is not a record id (a UUID)"))
+}
+
+async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
+    let admin = Admin::new(server, token)?;
+    let answer = match command {
+        AdminCommand::Grid { command: GridCommand::Add { code, name, parent, level } } => {
+            admin
+                .post("/admin/grids", &json!({"code": code, "name": name, "parent": parent, "level": level}))
+                .await?
+        }
+        AdminCommand::User { command: UserCommand::Add { name, role, grids, password } } => {
+            admin
+                .post(
+                    "/admin/users",
+                    &json!({"name": name, "role": role, "grids": grids, "password": password}),
+                )
+                .await?
+        }
+        AdminCommand::EnrollCode { user, ttl_minutes } => {
+            let mut code = admin
+                .post("/admin/enrollment-codes", &json!({"user_id": user, "ttl_minutes": ttl_minutes}))
+                .await?;
+            let text = code["code"].as_str().unwrap_or_default().to_owned();
+            code["qr"] = json!(format!("gridwork://enroll?server={}&code={text}", admin.server()));
+            code
+        }
+        AdminCommand::Device { command: AdminDeviceCommand::List } => admin.get("/admin/devices").await?,
+        AdminCommand::Device { command: AdminDeviceCommand::Revoke { device } } => {
+            admin.post(&format!("/admin/devices/{device}/revoke"), &json!({})).await?
+        }
+        AdminCommand::Conflicts { command: ListCommand::List } => admin.get("/admin/conflicts").await?,
+        AdminCommand::Parked { command: ListCommand::List } => admin.get("/admin/parked").await?,
+    };
+    print(answer)
+}
+
+async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
+    if !matches!(command, DeviceCommand::Enroll { .. }) && !db.exists() {
+        bail!(
+            "{} does not exist: enroll this device first (gridwork device --db FILE enroll --server URL --code CODE)",
+            db.display()
+        );
+    }
+    let device = Device::open(&db)?;
+    match command {
+        DeviceCommand::Enroll { server, code } => {
+            let enrolled =
+                device.enroll(&server, &code, concat!("gridwork-cli/", env!("CARGO_PKG_VERSION"))).await?;
+            print(
+                json!({"device_id": enrolled.device_id, "device_number": enrolled.device_number, "user": enrolled.user_name}),
+            )
+        }
+        DeviceCommand::Put { kind: kind_text, id, fields } => {
+            let kind = kind(&kind_text)?;
+            let def = kind.def();
+            let mut changes: Vec<(&str, Value)> = Vec::new();
+            for pair in &fields {
+                let (name, text) =
+                    pair.split_once('=').with_context(|| format!("`{pair}` is not FIELD=VALUE"))?;
+                let field = def.field(name)?;
+                changes.push((field.name, field.ty.parse_text(field.name, text)?));
+            }
+            let id = id.as_deref().map(record_id).transpose()?;
+            let id = device.store().put(kind, id, &changes)?;
+            print(json!({"id": id.to_string()}))
+        }
+        DeviceCommand::Get { kind: kind_text, id } => {
+            let kind = kind(&kind_text)?;
+            let record = device.store().get(kind, record_id(&id)?)?;
+            match record {
+                Some(record) => print(record.to_json()),
+                None => bail!("this device has no {kind} with id {id}"),
+            }
+        }
+        DeviceCommand::List { kind: kind_text } => {
+            let kind = kind(&kind_text)?;
+            print(json!(gridwork_client::records_json(&device.store(), kind)?))
+        }
+        DeviceCommand::Delete { kind: kind_text, id } => {
+            let kind = kind(&kind_text)?;
+            device.store().delete(kind, record_id(&id)?)?;
+            print(json!({"deleted": id}))
+        }
+        DeviceCommand::Sync => {
+            let report = device
+                .sync(|progress| match progress {
+                    Progress::Pushing { pushed, pending } => eprintln!("pushed {pushed}, {pending} waiting"),
+                    Progress::Pulling { pulled } => eprintln!("pulled {pulled}"),
+                    Progress::Uploading { .. } => {}
+                })
+                .await?;
+            print(serde_json::to_value(report)?)
+        }
+        DeviceCommand::Status => {
+            let store = device.store();
+            let session = store.session()?;
+            print(json!({
+                "enrolled": session.is_some(),
+                "server": session.as_ref().map(|s| s.server.clone()),
+                "device_id": session.as_ref().map(|s| s.device_id.clone()),
+                "user": session.as_ref().map(|s| s.user_name.clone()),
+                "pending": store.pending_count()?,
+                "last_sync_ms": session.as_ref().and_then(|s| s.last_sync_ms),
+                "cursor": session.as_ref().map(|s| s.cursor),
+                "grids": session.as_ref().map(|s| s.scope.clone()),
+                "refused": store.refused()?,
+            }))
+        }
+        DeviceCommand::Upload { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let sha = device
+                .upload(&bytes, |p| {
+                    if let Progress::Uploading { sent, size } = p {
+                        eprintln!("uploaded {sent} of {size} bytes");
+                    }
+                })
+                .await?;
+            print(json!({"sha256": sha, "size": bytes.len()}))
+        }
+        DeviceCommand::Conflicts => print(serde_json::to_value(device.store().conflicts(10_000)?)?),
+    }
+}
+
+/// The error for a person: the English message, the Chinese one when the
+/// server or the validation gave one.
+fn explain(error: &anyhow::Error) -> String {
+    if let Some(client) = error.downcast_ref::<ClientError>() {
+        if let ClientError::Api { error: api, .. } | ClientError::Revoked(api) = client {
+            return format!("{client}\n{}", api.message_zh);
+        }
+        if let ClientError::Store(store) = client
+            && let Some(invalid) = store.validation()
+        {
+            return format!("{client}\n{}", invalid.zh());
+        }
+    }
+    if let Some(store) = error.downcast_ref::<gridwork_store::Error>()
+        && let Some(invalid) = store.validation()
+    {
+        return format!("{error}\n{}", invalid.zh());
+    }
+    if let Some(invalid) = error.downcast_ref::<gridwork_domain::ValidationError>() {
+        return format!("{error}\n{}", invalid.zh());
+    }
+    format!("{error:#}")
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => demo::run(),
+        command => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|runtime| {
+                runtime.block_on(async move {
+                    match command {
+                        Command::Admin { server, token, command } => admin(&server, &token, command).await,
+                        Command::Device { db, command } => device(db, command).await,
+                        Command::Demo => unreachable!("handled above"),
+                    }
+                })
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("gridwork: {error:#}");
+            eprintln!("gridwork: {}", explain(&error));
             ExitCode::FAILURE
         }
     }

@@ -3,7 +3,8 @@
 //! clock; the store reads this one once per local edit.
 
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time in Unix milliseconds.
@@ -42,5 +43,38 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Another clock corrected by an offset: a device's clock set to the
+/// server's time, as learnt from the server's answers.
+#[derive(Debug)]
+pub struct OffsetClock {
+    inner: Arc<dyn Clock>,
+    offset_ms: AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn new(inner: Arc<dyn Clock>, offset_ms: i64) -> Self {
+        OffsetClock { inner, offset_ms: AtomicI64::new(offset_ms) }
+    }
+
+    pub fn set_offset(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::SeqCst);
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// The uncorrected clock's time.
+    pub fn raw_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> u64 {
+        self.inner.now_ms().saturating_add_signed(self.offset())
     }
 }

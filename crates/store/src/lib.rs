@@ -21,6 +21,7 @@
 mod checkpoint;
 mod clock;
 mod columns;
+mod device;
 mod local;
 mod losers;
 mod meta;
@@ -28,6 +29,7 @@ mod migrate;
 mod query;
 mod record;
 mod remote;
+mod scope;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,10 +39,12 @@ use gridwork_merge::Hlc;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use checkpoint::Checkpointer;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use device::{Refused, Session};
 pub use migrate::Migration;
 pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, StoredField, VersionInfo};
 pub use remote::{ApplyReport, Outgoing};
+pub use scope::{Preview, ScopedChanges};
 
 /// What the store is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +95,12 @@ pub enum Error {
     WrongKind { id: RecordId, expected: Kind, actual: Kind },
     #[error("this device is not enrolled yet: it has no device number to write with")]
     NotEnrolled,
+    #[error("this device is already enrolled; wipe its database to enroll it again")]
+    AlreadyEnrolled,
+    #[error("this operation needs a {wanted:?} store")]
+    WrongRole { wanted: Role },
+    #[error("{}: {source}", path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("this database belongs to device {stored}, not {given}; wipe it to enroll again")]
     DeviceMismatch { stored: DeviceId, given: DeviceId },
     #[error("change {index} of the batch (record {id}): {source}")]
@@ -113,6 +123,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The validation error inside, owned, or the error itself.
+    pub fn into_validation(self) -> Result<ValidationError, Error> {
+        match self {
+            Error::Invalid(e) => Ok(e),
+            Error::InBatch { source, index, id } => match source.into_validation() {
+                Ok(e) => Ok(e),
+                Err(source) => Err(Error::InBatch { index, id, source: Box::new(source) }),
+            },
+            other => Err(other),
+        }
+    }
+
     /// The validation error inside, if that is what this is (also inside a
     /// batch error).
     pub fn validation(&self) -> Option<&ValidationError> {
@@ -137,27 +159,28 @@ pub struct Store {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Replica {
     pub hlc: Hlc,
+    /// The latest HLC received from elsewhere.
+    pub remote_hlc: Hlc,
     pub counter: u64,
     pub seq: u64,
 }
 
 impl Replica {
     pub(crate) fn load(tx: &Transaction<'_>) -> Result<Replica, Error> {
-        Ok(tx.query_row("SELECT hlc, counter, seq FROM replica", [], |row| {
+        Ok(tx.query_row("SELECT hlc, remote_hlc, counter, seq FROM replica", [], |row| {
             Ok(Replica {
                 hlc: Hlc::from_u64(row.get::<_, i64>(0)? as u64),
-                counter: row.get::<_, i64>(1)? as u64,
-                seq: row.get::<_, i64>(2)? as u64,
+                remote_hlc: Hlc::from_u64(row.get::<_, i64>(1)? as u64),
+                counter: row.get::<_, i64>(2)? as u64,
+                seq: row.get::<_, i64>(3)? as u64,
             })
         })?)
     }
 
     pub(crate) fn save(&self, tx: &Transaction<'_>) -> Result<(), Error> {
-        tx.prepare_cached("UPDATE replica SET hlc = ?1, counter = ?2, seq = ?3")?.execute((
-            self.hlc.as_u64() as i64,
-            self.counter as i64,
-            self.seq as i64,
-        ))?;
+        tx.prepare_cached("UPDATE replica SET hlc = ?1, remote_hlc = ?2, counter = ?3, seq = ?4")?.execute(
+            (self.hlc.as_u64() as i64, self.remote_hlc.as_u64() as i64, self.counter as i64, self.seq as i64),
+        )?;
         Ok(())
     }
 }

@@ -22,6 +22,33 @@ impl Store {
         id: Option<RecordId>,
         changes: &[(&str, Value)],
     ) -> Result<RecordId, Error> {
+        self.put_with(kind, id, changes, |_, _| Ok::<(), Error>(()))
+    }
+
+    /// [`Store::put`], running `also` in the same transaction before it
+    /// commits (the server writes its audit trail this way). Not run when
+    /// the edit changes nothing.
+    pub fn put_with<E: From<Error>>(
+        &mut self,
+        kind: Kind,
+        id: Option<RecordId>,
+        changes: &[(&str, Value)],
+        also: impl FnOnce(&rusqlite::Transaction<'_>, RecordId) -> Result<(), E>,
+    ) -> Result<RecordId, E> {
+        match self.put_in(kind, id, changes, also) {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(hook)) => Err(hook),
+            Err(store) => Err(store.into()),
+        }
+    }
+
+    fn put_in<E>(
+        &mut self,
+        kind: Kind,
+        id: Option<RecordId>,
+        changes: &[(&str, Value)],
+        also: impl FnOnce(&rusqlite::Transaction<'_>, RecordId) -> Result<(), E>,
+    ) -> Result<Result<RecordId, E>, Error> {
         let writer = self.writer()?;
         let now = self.clock.now_ms();
         let id = id.unwrap_or_else(|| self.new_record_id());
@@ -37,12 +64,14 @@ impl Store {
         let mut draft = Record { id, kind, values: row.values() };
         let changed = apply_edit(&mut draft, changes.iter().map(|(name, value)| (*name, value.clone())))?;
         if changed.is_empty() {
-            return Ok(id);
+            return Ok(Ok(id));
         }
         check_references(&tx, &draft, &changed)?;
 
         let mut replica = Replica::load(&tx)?;
         replica.hlc = replica.hlc.tick(now);
+        let scope_index = kind.def().scope_index();
+        let scope_before = row.value(scope_index).as_text().map(str::to_owned);
         if *role == Role::Server {
             replica.seq += 1;
             row.seq = replica.seq;
@@ -67,6 +96,9 @@ impl Store {
             mask |= 1 << i;
         }
         record::save(&tx, sql, kind, id, &mut row, mask, mask)?;
+        if let (Role::Server, Some(old)) = (*role, &scope_before) {
+            record::note_move(&tx, kind, id, replica.seq, old, row.value(scope_index))?;
+        }
         if *role == Role::Device {
             replica.counter += 1;
             let tags = changed.iter().fold(0i64, |bits, &i| bits | 1 << kind.def().fields[i].tag);
@@ -77,8 +109,11 @@ impl Store {
             .execute((id.as_bytes(), kind.number(), replica.counter as i64, tags))?;
         }
         replica.save(&tx)?;
+        if let Err(hook) = also(&tx, id) {
+            return Ok(Err(hook)); // dropping `tx` rolls everything back
+        }
         tx.commit()?;
-        Ok(id)
+        Ok(Ok(id))
     }
 
     /// Deletes a record: sets its `deleted` field. The record's registers stay
@@ -94,13 +129,10 @@ impl Store {
 
 /// Refuses to create a record under an id another kind already uses.
 fn refuse_id_of_other_kind(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Result<(), Error> {
-    for other in Kind::ALL.into_iter().filter(|&k| k != kind) {
-        let sql = format!("SELECT 1 FROM {} WHERE id = ?1", other.def().table);
-        if tx.prepare_cached(&sql)?.query_row([id.as_bytes()], |_| Ok(())).optional()?.is_some() {
-            return Err(Error::WrongKind { id, expected: kind, actual: other });
-        }
+    match record::kind_of(tx, id)? {
+        Some(other) if other != kind => Err(Error::WrongKind { id, expected: kind, actual: other }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The record's grid (and a grid's parent) must be a grid this store has,

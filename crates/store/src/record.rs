@@ -329,3 +329,31 @@ pub(crate) fn full_register(
     }
     Ok(register)
 }
+
+/// On the server: a record's grid changed, so devices that saw the old grid
+/// and not the new one must drop it.
+pub(crate) fn note_move(
+    tx: &Transaction<'_>,
+    kind: Kind,
+    id: RecordId,
+    seq: u64,
+    old: &str,
+    new: &Value,
+) -> Result<(), Error> {
+    if new.as_text() != Some(old) {
+        tx.prepare_cached("INSERT OR REPLACE INTO moves (seq, record, kind, old_grid, new_grid) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute((seq as i64, id.as_bytes(), kind.number(), old, new.as_text()))?;
+    }
+    Ok(())
+}
+
+/// The kind of the record with this id, if any table has it.
+pub(crate) fn kind_of(conn: &rusqlite::Connection, id: RecordId) -> Result<Option<Kind>, Error> {
+    for kind in Kind::ALL {
+        let query = format!("SELECT 1 FROM {} WHERE id = ?1", kind.def().table);
+        if conn.prepare_cached(&query)?.query_row([id.as_bytes()], |_| Ok(())).optional()?.is_some() {
+            return Ok(Some(kind));
+        }
+    }
+    Ok(None)
+}

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use gridwork_domain::{FieldDef, Kind, Reason, RecordId, ValidationError, Value};
 use gridwork_merge::{Hlc, Register};
 use gridwork_protocol::{FieldState, RecordChanges};
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 
 use crate::record::{self, Field, Row};
 use crate::{Error, Replica, Role, Store};
@@ -46,7 +46,7 @@ fn in_batch(index: usize, id: RecordId, error: impl Into<Error>) -> Error {
 
 /// Checks every version of every change (known field, valid value in its
 /// canonical form) and returns each change's field indices.
-fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Error> {
+pub(crate) fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Error> {
     let mut checked = Vec::with_capacity(batch.len());
     for (index, change) in batch.iter().enumerate() {
         let def = change.kind.def();
@@ -82,6 +82,31 @@ impl Store {
     /// Records are merged field by field; a record new to this store must
     /// carry its required fields (its grid first of all).
     pub fn apply_remote(&mut self, batch: Vec<RecordChanges>) -> Result<ApplyReport, Error> {
+        self.apply_remote_with(batch, |_, _| Ok::<(), Error>(()))
+    }
+
+    /// [`Store::apply_remote`], running `also` inside the same transaction
+    /// before it commits (the server records who sent the batch and how far
+    /// it is acknowledged, atomically with the changes).
+    pub fn apply_remote_with<E: From<Error>>(
+        &mut self,
+        batch: Vec<RecordChanges>,
+        also: impl FnOnce(&rusqlite::Transaction<'_>, &ApplyReport) -> Result<(), E>,
+    ) -> Result<ApplyReport, E> {
+        match self.apply_batch(batch, also) {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(hook)) => Err(hook),
+            Err(store) => Err(store.into()),
+        }
+    }
+
+    /// The batch is applied and `also` run in one transaction, committed
+    /// only if both succeed; `also`'s own error comes back inside `Ok`.
+    fn apply_batch<E>(
+        &mut self,
+        batch: Vec<RecordChanges>,
+        also: impl FnOnce(&rusqlite::Transaction<'_>, &ApplyReport) -> Result<(), E>,
+    ) -> Result<Result<ApplyReport, E>, Error> {
         let indices = check_batch(&batch)?;
         // Each record is read and written once per batch, however many
         // changes name it.
@@ -118,6 +143,7 @@ impl Store {
             let existing = record::load(&tx, sql, kind, id)?;
             let is_new = existing.is_none();
             let mut row = existing.unwrap_or_else(|| Row::new(def));
+            let scope_before = row.value(def.scope_index()).as_text().map(str::to_owned);
             // Registers for the same field are merged in memory first, so
             // the stored field is merged once per batch.
             let mut incoming: Vec<Option<Register<Value>>> = vec![None; def.fields.len()];
@@ -171,15 +197,22 @@ impl Store {
                 for i in (0..def.fields.len()).filter(|i| changed & (1 << i) != 0) {
                     row.fields[i].as_mut().expect("changed fields have registers").seq = replica.seq;
                 }
+                if let Some(old) = &scope_before {
+                    record::note_move(&tx, kind, id, replica.seq, old, row.value(def.scope_index()))?;
+                }
             }
             report.changed_fields += changed.count_ones() as usize;
             record::save(&tx, sql, kind, id, &mut row, changed, values_changed)?;
         }
         new_losers.write(&tx)?;
         replica.hlc = replica.hlc.observe(max_hlc);
+        replica.remote_hlc = replica.remote_hlc.observe(max_hlc);
         replica.save(&tx)?;
+        if let Err(hook) = also(&tx, &report) {
+            return Ok(Err(hook)); // dropping `tx` rolls everything back
+        }
         tx.commit()?;
-        Ok(report)
+        Ok(Ok(report))
     }
 
     /// What this device has to push: up to `max_records` records from the
@@ -285,19 +318,12 @@ impl Store {
 
     /// Whether a record exists, and of which kind.
     pub fn kind_of(&self, id: RecordId) -> Result<Option<Kind>, Error> {
-        for kind in Kind::ALL {
-            let query = format!("SELECT 1 FROM {} WHERE id = ?1", kind.def().table);
-            if self.conn.prepare_cached(&query)?.query_row([id.as_bytes()], |_| Ok(())).optional()?.is_some()
-            {
-                return Ok(Some(kind));
-            }
-        }
-        Ok(None)
+        record::kind_of(&self.conn, id)
     }
 }
 
 /// The whole registers of the fields `wanted` picks, ready to send.
-fn field_states(
+pub(crate) fn field_states(
     tx: &rusqlite::Transaction<'_>,
     id: RecordId,
     kind: Kind,

@@ -1,0 +1,245 @@
+//! One server, spoken to over HTTP: every request names the protocol
+//! version, sync bodies go compressed in the chosen encoding, and requests
+//! that fail for reasons that pass (the network, a busy or restarting
+//! server) are retried with exponential backoff and jitter. Requests the
+//! server refuses for good (4xx) are not retried.
+
+use std::time::Duration;
+
+use gridwork_protocol::Encoding;
+use gridwork_protocol::sync::{
+    APP_VERSION_HEADER, ApiError, BINARY_CONTENT_TYPE, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ClientError;
+
+/// How hard to try before giving up on a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { attempts: 6, first_delay: Duration::from_millis(200), max_delay: Duration::from_secs(10) }
+    }
+}
+
+impl Retry {
+    /// The wait before attempt `n` (1-based, after a failure): doubling,
+    /// capped, with "full jitter" so a thousand devices that lost the
+    /// network together do not come back together.
+    pub fn delay(&self, n: u32) -> Duration {
+        let exp = self.first_delay.saturating_mul(1 << n.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_delay);
+        cap.mul_f64(fastrand::f64())
+    }
+}
+
+/// A connection to one server.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    app_version: String,
+    pub encoding: Encoding,
+    pub retry: Retry,
+}
+
+fn transient(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+impl Http {
+    pub fn new(server: &str, token: Option<String>) -> Result<Http, ClientError> {
+        let base = server.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::BadServer(server.to_owned()));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(ClientError::Network)?;
+        Ok(Http {
+            client,
+            base,
+            token,
+            app_version: concat!("gridwork-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            encoding: Encoding::Binary,
+            retry: Retry::default(),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(APP_VERSION_HEADER, &self.app_version)
+            .header(ACCEPT_ENCODING, "zstd");
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request
+    }
+
+    /// Sends a request built by `build` until it gets an answer that is not
+    /// transient, or runs out of attempts.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = build().send().await;
+            let retry = match &outcome {
+                Ok(response) => transient(response.status()),
+                Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
+            };
+            if !retry || attempt >= self.retry.attempts {
+                return match outcome {
+                    Ok(response) if response.status().is_success() => Ok(response),
+                    Ok(response) => Err(api_error(response).await),
+                    Err(error) => Err(ClientError::Network(error)),
+                };
+            }
+            let delay = self.retry.delay(attempt);
+            tracing::debug!(attempt, ?delay, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// A sync call: the body in the connection's encoding, zstd-compressed.
+    pub async fn sync_call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<(Resp, u64), ClientError> {
+        let encoded = self.encoding.encode(body);
+        let compressed =
+            zstd::bulk::compress(&encoded, 3).map_err(|e| ClientError::Decode(format!("zstd: {e}")))?;
+        let content_type = match self.encoding {
+            Encoding::Json => "application/json",
+            Encoding::Binary => BINARY_CONTENT_TYPE,
+        };
+        let sent = compressed.len() as u64;
+        let response = self
+            .send(|| {
+                self.request(reqwest::Method::POST, path)
+                    .header(CONTENT_TYPE, content_type)
+                    .header(ACCEPT, content_type)
+                    .header(CONTENT_ENCODING, "zstd")
+                    .body(compressed.clone())
+            })
+            .await?;
+        let encoding = match response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+            Some(v) if v.starts_with(BINARY_CONTENT_TYPE) => Encoding::Binary,
+            _ => Encoding::Json,
+        };
+        let zstd = response.headers().get(CONTENT_ENCODING).is_some_and(|v| v == "zstd");
+        let wire = response.bytes().await.map_err(ClientError::Network)?;
+        let bytes = if zstd {
+            zstd::stream::decode_all(&wire[..]).map_err(|e| ClientError::Decode(format!("zstd: {e}")))?
+        } else {
+            wire.to_vec()
+        };
+        let value = encoding.decode(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok((value, sent + wire.len() as u64))
+    }
+
+    /// A JSON call (administration).
+    pub async fn json<Resp: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Resp, ClientError> {
+        let response = self
+            .send(|| {
+                let request = self.request(method.clone(), path);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await?;
+        response.json().await.map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// A raw call returning the response whatever its status (uploads read
+    /// the body of a 409).
+    pub async fn raw(
+        &self,
+        build: impl Fn(&Http) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = build(self).send().await;
+            let retry = match &outcome {
+                Ok(response) => transient(response.status()),
+                Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
+            };
+            if !retry || attempt >= self.retry.attempts {
+                return outcome.map_err(ClientError::Network);
+            }
+            tokio::time::sleep(self.retry.delay(attempt)).await;
+        }
+    }
+
+    pub fn builder(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request(method, path)
+    }
+}
+
+/// Turns an error answer into a [`ClientError`].
+pub async fn api_error(response: reqwest::Response) -> ClientError {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let error = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| ApiError {
+        code: "http".into(),
+        message: format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
+        message_zh: format!("HTTP错误{status}"),
+    });
+    if error.code == gridwork_protocol::sync::DEVICE_REVOKED {
+        ClientError::Revoked(error)
+    } else {
+        ClientError::Api { status, error }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_jitters_below_it() {
+        let retry = Retry {
+            attempts: 10,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        };
+        for n in 1..12 {
+            let cap = Duration::from_millis(100 * (1 << (n - 1).min(16))).min(Duration::from_secs(2));
+            let delays: Vec<Duration> = (0..200).map(|_| retry.delay(n)).collect();
+            assert!(delays.iter().all(|d| *d <= cap), "attempt {n}");
+            // Jitter: not all the same.
+            assert!(delays.iter().any(|d| *d != delays[0]), "attempt {n}");
+        }
+    }
+}

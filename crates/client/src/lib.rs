@@ -1,0 +1,450 @@
+//! The sync client, used by the `gridwork` command line and the app: a
+//! device's enrollment, its sync (push, then pull), resumable attachment
+//! uploads, and the administration API.
+//!
+//! Sync never holds the store while waiting on the network: each step takes
+//! the store's lock for one short transaction (read the outbox, record an
+//! acknowledgement, apply a page), so the worker keeps editing while a sync
+//! runs. Everything a sync does is resumable: an unacknowledged push is sent
+//! again (the server recognises it by its counter), the pull cursor is saved
+//! after every page, and an upload restarts from the bytes the server holds.
+//!
+//! This crate does not decide what is valid (the domain and the store do)
+//! nor what a device may see (the server does).
+
+mod http;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use gridwork_domain::Kind;
+use gridwork_protocol::sync::{
+    ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
+};
+use gridwork_store::{Clock, OffsetClock, Refused, Role, Session, Store, SystemClock};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use http::{Http, Retry};
+
+/// Records per push and per pull page.
+pub const PAGE: usize = 1000;
+/// Bytes per upload request.
+pub const CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("`{0}` is not a server address: it starts with http:// or https://")]
+    BadServer(String),
+    #[error("cannot reach the server: {0}")]
+    Network(reqwest::Error),
+    #[error("the server refused: {} ({})", error.message, error.code)]
+    Api { status: u16, error: ApiError },
+    /// The device was revoked; [`Device::sync`] has already wiped its data.
+    #[error("this device was revoked by an administrator; its local data has been wiped")]
+    Revoked(ApiError),
+    #[error("the server's answer could not be read: {0}")]
+    Decode(String),
+    #[error("this device is not enrolled: run `gridwork device --db FILE enroll --server URL --code CODE`")]
+    NotEnrolled,
+    #[error(transparent)]
+    Store(#[from] gridwork_store::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The server's error code, for programs.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { error, .. } | ClientError::Revoked(error) => Some(&error.code),
+            _ => None,
+        }
+    }
+}
+
+fn raw_now() -> u64 {
+    SystemClock.now_ms()
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SyncReport {
+    /// Records pushed and applied by the server.
+    pub pushed: usize,
+    /// Records received.
+    pub pulled: usize,
+    /// Records that left this device's scope and were dropped.
+    pub dropped: usize,
+    /// Edits the server refused, rolled back here.
+    pub rejected: Vec<Refused>,
+    /// Bytes sent and received (compressed bodies).
+    pub bytes: u64,
+    /// Set when the server had been restored from a backup and this device
+    /// sent it everything again.
+    pub server_restored: bool,
+    pub cursor: u64,
+}
+
+/// Where a sync is, for progress displays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Progress {
+    Pushing { pushed: usize, pending: u64 },
+    Pulling { pulled: usize },
+    Uploading { sent: u64, size: u64 },
+}
+
+/// A device: its store, its corrected clock, its database file.
+#[derive(Debug)]
+pub struct Device {
+    store: Mutex<Store>,
+    clock: Arc<OffsetClock>,
+    path: PathBuf,
+}
+
+impl Device {
+    /// Opens (creating if needed) a device database.
+    pub fn open(path: &Path) -> Result<Device, ClientError> {
+        let clock = Arc::new(OffsetClock::new(Arc::new(SystemClock), 0));
+        let store = Store::open(path, Role::Device, clock.clone())?;
+        if let Some(session) = store.session()? {
+            clock.set_offset(session.clock_offset_ms);
+        }
+        Ok(Device { store: Mutex::new(store), clock, path: path.to_owned() })
+    }
+
+    /// The store, for local reads and edits (briefly: sync waits for it).
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Trades an enrollment code for this device's identity.
+    pub async fn enroll(
+        &self,
+        server: &str,
+        code: &str,
+        app_version: &str,
+    ) -> Result<EnrollResponse, ClientError> {
+        if self.store().session()?.is_some() {
+            return Err(gridwork_store::Error::AlreadyEnrolled.into());
+        }
+        let http = Http::new(server, None)?;
+        let before = raw_now();
+        let request = EnrollRequest { code: code.to_owned(), app_version: app_version.to_owned() };
+        let (response, _): (EnrollResponse, u64) = http.sync_call("/enroll", &request).await?;
+        let offset = offset(response.server_time_ms, before, raw_now());
+        self.clock.set_offset(offset);
+        let session = Session {
+            server: http.server().to_owned(),
+            device_id: response.device_id.clone(),
+            token: response.token.clone(),
+            user_id: response.user_id.clone(),
+            user_name: response.user_name.clone(),
+            epoch: response.epoch.clone(),
+            cursor: 0,
+            scope: Vec::new(),
+            scope_hash: String::new(),
+            clock_offset_ms: offset,
+            enrolled_at_ms: response.server_time_ms,
+            last_sync_ms: None,
+        };
+        self.store().start_session(&session, response.device_number)?;
+        Ok(response)
+    }
+
+    fn connection(&self) -> Result<(Session, Http), ClientError> {
+        let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
+        let http = Http::new(&session.server, Some(session.token.clone()))?;
+        Ok((session, http))
+    }
+
+    /// Wipes the device's data (it was revoked).
+    fn wipe(&self) -> Result<(), ClientError> {
+        let mut store = self.store();
+        // Replace the open store by one in memory so the files can go.
+        *store = Store::open_in_memory(Role::Device, self.clock.clone())?;
+        Store::wipe(&self.path)?;
+        Ok(())
+    }
+
+    /// Runs `call`; if the server says the device is revoked, wipes it.
+    async fn guarded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        match call.await {
+            Err(ClientError::Revoked(error)) => {
+                self.wipe()?;
+                Err(ClientError::Revoked(error))
+            }
+            other => other,
+        }
+    }
+
+    fn learn_time(
+        &self,
+        server_time_ms: u64,
+        before: u64,
+        after: u64,
+        synced: bool,
+    ) -> Result<(), ClientError> {
+        let offset = offset(server_time_ms, before, after);
+        self.clock.set_offset(offset);
+        self.store().note_server_time(offset, synced.then(|| self.clock.now_ms()))?;
+        Ok(())
+    }
+
+    /// The server's epoch changed: it was restored from a backup. Everything
+    /// goes into the outbox again and the pull starts over.
+    fn restored(&self, epoch: &str, report: &mut SyncReport) -> Result<(), ClientError> {
+        let mut store = self.store();
+        store.requeue_everything()?;
+        store.set_epoch(epoch)?;
+        report.server_restored = true;
+        tracing::warn!(epoch, "the server was restored from a backup: sending everything again");
+        Ok(())
+    }
+
+    /// Pushes every local edit, then pulls every change of this device's
+    /// scope. Progress is reported through `progress`.
+    pub async fn sync(&self, mut progress: impl FnMut(Progress)) -> Result<SyncReport, ClientError> {
+        self.guarded(self.sync_inner(&mut progress)).await
+    }
+
+    async fn sync_inner(&self, progress: &mut impl FnMut(Progress)) -> Result<SyncReport, ClientError> {
+        let (session, http) = self.connection()?;
+        let mut epoch = session.epoch.clone();
+        let mut report = SyncReport::default();
+        let mut restamped: BTreeSet<gridwork_domain::RecordId> = BTreeSet::new();
+
+        // Push, a page at a time, at least once (the server records the
+        // device's pending count and last sync).
+        loop {
+            let (outgoing, pending) = {
+                let mut store = self.store();
+                let outgoing = store.outgoing(PAGE)?;
+                let pending = store.pending_count()?.saturating_sub(outgoing.records.len() as u64);
+                (outgoing, pending)
+            };
+            let empty = outgoing.records.is_empty();
+            let request =
+                PushRequest { up_to_counter: outgoing.up_to_counter, pending, records: outgoing.records };
+            let before = raw_now();
+            let (answer, bytes): (PushResponse, u64) = http.sync_call("/sync/push", &request).await?;
+            report.bytes += bytes;
+            self.learn_time(answer.server_time_ms, before, raw_now(), false)?;
+            if answer.epoch != epoch {
+                self.restored(&answer.epoch, &mut report)?;
+                epoch = answer.epoch.clone();
+                continue;
+            }
+            let mut again = false;
+            {
+                let mut store = self.store();
+                store.acknowledge(answer.acked_up_to)?;
+                for rejection in answer.rejected {
+                    if rejection.code == "clock_ahead" && restamped.insert(rejection.id) {
+                        // The clock is corrected now: stamp again, send again.
+                        again |= store.restamp(rejection.kind, rejection.id)?;
+                        continue;
+                    }
+                    let refused = Refused {
+                        at_ms: self.clock.now_ms(),
+                        id: rejection.id.to_string(),
+                        kind: rejection.kind.as_str().to_owned(),
+                        code: rejection.code,
+                        field: rejection.field,
+                        message: rejection.message,
+                        message_zh: rejection.message_zh,
+                        local: None,
+                    };
+                    store.roll_back(&refused, rejection.kind, rejection.id, rejection.server_state)?;
+                    report.rejected.push(refused);
+                }
+            }
+            report.pushed += answer.applied;
+            progress(Progress::Pushing { pushed: report.pushed, pending });
+            if empty && !again {
+                break;
+            }
+        }
+
+        // Pull, a page at a time, saving the cursor after each.
+        let mut resynced = false;
+        loop {
+            let (cursor, scope_hash, scope) = {
+                let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
+                (session.cursor, session.scope_hash, session.scope)
+            };
+            let request = PullRequest { cursor, limit: PAGE as u32, scope_hash };
+            let before = raw_now();
+            let (page, bytes): (PullResponse, u64) = http.sync_call("/sync/pull", &request).await?;
+            report.bytes += bytes;
+            self.learn_time(page.server_time_ms, before, raw_now(), false)?;
+            if page.epoch != epoch {
+                // Restored between our push and this pull: push everything.
+                self.restored(&page.epoch, &mut report)?;
+                return Box::pin(self.sync_inner(progress)).await.map(|mut again| {
+                    again.server_restored = true;
+                    again
+                });
+            }
+            let mut store = self.store();
+            if let Some(new_scope) = &page.scope {
+                report.dropped += store.set_scope(new_scope, &page.scope_hash)?;
+                let old: BTreeSet<&String> = scope.iter().collect();
+                if cursor != 0 && new_scope.iter().any(|g| !old.contains(g)) {
+                    // New grids: their records are older than the cursor.
+                    store.set_cursor(0)?;
+                    continue;
+                }
+            }
+            for id in &page.removed {
+                report.dropped += usize::from(store.drop_record(*id)?);
+            }
+            let received = page.records.len();
+            match store.apply_remote(page.records) {
+                Ok(_) => {}
+                Err(error) if !resynced && error.validation().is_some() => {
+                    // A change to a record this device lacks: start over.
+                    tracing::warn!(%error, "pulled a change this device cannot place; pulling everything again");
+                    resynced = true;
+                    store.set_cursor(0)?;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            store.set_cursor(page.next_cursor)?;
+            report.cursor = page.next_cursor;
+            report.pulled += received;
+            drop(store);
+            progress(Progress::Pulling { pulled: report.pulled });
+            if !page.more {
+                break;
+            }
+        }
+        let now = raw_now();
+        let offset = self.clock.offset();
+        self.store().note_server_time(offset, Some(now.saturating_add_signed(offset)))?;
+        Ok(report)
+    }
+
+    /// Uploads an attachment, resuming from what the server already holds.
+    /// Returns its SHA-256 (what a case's `attachments` field lists).
+    pub async fn upload(
+        &self,
+        bytes: &[u8],
+        mut progress: impl FnMut(Progress),
+    ) -> Result<String, ClientError> {
+        let (_, http) = self.connection()?;
+        self.guarded(upload(&http, bytes, CHUNK, &mut progress)).await
+    }
+}
+
+/// The offset between the server's clock and ours, taking the answer as
+/// made halfway through the round trip.
+fn offset(server_time_ms: u64, before: u64, after: u64) -> i64 {
+    server_time_ms as i64 - (before / 2 + after / 2) as i64
+}
+
+/// The SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(serde::Deserialize)]
+struct UploadStatus {
+    size: u64,
+    received: u64,
+    complete: bool,
+}
+
+/// Uploads `bytes` in chunks of `chunk` bytes, starting from what the server
+/// holds.
+pub async fn upload(
+    http: &Http,
+    bytes: &[u8],
+    chunk: usize,
+    progress: &mut impl FnMut(Progress),
+) -> Result<String, ClientError> {
+    let sha = sha256_hex(bytes);
+    let size = bytes.len() as u64;
+    let status = http.raw(|h| h.builder(reqwest::Method::GET, &format!("/attachments/{sha}/status"))).await?;
+    let mut offset = match status.status().as_u16() {
+        200 => {
+            let status: UploadStatus = status.json().await.map_err(|e| ClientError::Decode(e.to_string()))?;
+            if status.complete {
+                return Ok(sha);
+            }
+            status.received
+        }
+        404 => 0,
+        _ => return Err(http::api_error(status).await),
+    };
+    loop {
+        let end = (offset as usize + chunk).min(bytes.len());
+        let body = bytes[offset as usize..end].to_vec();
+        let response = http
+            .raw(|h| {
+                h.builder(reqwest::Method::PUT, &format!("/attachments/{sha}?offset={offset}&size={size}"))
+                    .body(body.clone())
+            })
+            .await?;
+        let code = response.status().as_u16();
+        let status: UploadStatus = match code {
+            200 => response.json().await.map_err(|e| ClientError::Decode(e.to_string()))?,
+            409 => {
+                // The server holds a different amount: continue from there.
+                let body: serde_json::Value =
+                    response.json().await.map_err(|e| ClientError::Decode(e.to_string()))?;
+                serde_json::from_value(body["status"].clone())
+                    .map_err(|e| ClientError::Decode(e.to_string()))?
+            }
+            _ => return Err(http::api_error(response).await),
+        };
+        if status.size != size {
+            return Err(ClientError::Decode(format!("the server expects {} bytes, not {size}", status.size)));
+        }
+        progress(Progress::Uploading { sent: status.received, size });
+        if status.complete {
+            return Ok(sha);
+        }
+        offset = status.received;
+    }
+}
+
+/// The administration API, with an admin's token.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    http: Http,
+}
+
+impl Admin {
+    pub fn new(server: &str, token: &str) -> Result<Admin, ClientError> {
+        Ok(Admin { http: Http::new(server, Some(token.to_owned()))? })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.http.json(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+        self.http.json(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub fn server(&self) -> &str {
+        self.http.server()
+    }
+}
+
+/// A kind's records as JSON objects, for listing.
+pub fn records_json(store: &Store, kind: Kind) -> Result<Vec<serde_json::Value>, ClientError> {
+    let query = gridwork_store::ListQuery { limit: usize::MAX >> 1, ..Default::default() };
+    Ok(store.list(kind, &query)?.iter().map(|r| r.to_json()).collect())
+}

@@ -1,0 +1,187 @@
+//! What the server needs to serve devices their part of the city: the grid
+//! tree below a set of grids, the changes of a scope after a cursor (with
+//! the records that moved out of it), and a dry run of a pushed record to
+//! decide whether its device may write it.
+//!
+//! Who may see which grids is the server's decision; this module only
+//! answers questions about the data.
+
+use std::collections::{BTreeSet, HashMap};
+
+use gridwork_domain::{Kind, RecordId, Value};
+use gridwork_protocol::RecordChanges;
+
+use crate::record;
+use crate::remote::field_states;
+use crate::{Error, Store};
+
+/// A page of a scope's changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScopedChanges {
+    pub records: Vec<RecordChanges>,
+    /// Records that moved from a grid of the scope to one outside it.
+    pub removed: Vec<RecordId>,
+    pub next_cursor: u64,
+    pub more: bool,
+}
+
+/// What a pushed record would do, worked out without writing anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preview {
+    /// Whether the store has the record already.
+    pub exists: bool,
+    /// Its grid now (its scope field's value), if it exists.
+    pub scope_now: Option<String>,
+    /// Its grid once the change is merged.
+    pub scope_after: Option<String>,
+}
+
+impl Store {
+    /// The grids at or below `roots`, following `parent` links between live
+    /// grid records.
+    pub fn grids_below(&self, roots: &[String]) -> Result<Vec<String>, Error> {
+        let roots = serde_json::to_string(roots).expect("strings serialise");
+        let mut statement = self.conn.prepare_cached(
+            "WITH RECURSIVE below(code) AS (
+                 SELECT code FROM grids WHERE code IN (SELECT value FROM json_each(?1)) AND deleted IS NOT 1
+                 UNION
+                 SELECT g.code FROM grids g JOIN below b ON g.parent = b.code WHERE g.deleted IS NOT 1
+             )
+             SELECT code FROM below ORDER BY code",
+        )?;
+        let codes = statement.query_map([roots], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        Ok(codes)
+    }
+
+    /// The grids above `codes` (their parents, their parents' parents...),
+    /// which a device needs to name where its grids sit.
+    pub fn grids_above(&self, codes: &[String]) -> Result<Vec<String>, Error> {
+        let codes = serde_json::to_string(codes).expect("strings serialise");
+        let mut statement = self.conn.prepare_cached(
+            "WITH RECURSIVE above(code) AS (
+                 SELECT parent FROM grids WHERE code IN (SELECT value FROM json_each(?1)) AND parent IS NOT NULL
+                 UNION
+                 SELECT g.parent FROM grids g JOIN above a ON g.code = a.code WHERE g.parent IS NOT NULL
+             )
+             SELECT code FROM above ORDER BY code",
+        )?;
+        let codes = statement.query_map([codes], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        Ok(codes)
+    }
+
+    /// The changes after `cursor` to records of the grids in `scope` (and to
+    /// the grid records of `visible_grids`), oldest first, at most
+    /// `max_records`, with the records that moved out of the scope.
+    pub fn changes_in_scope(
+        &mut self,
+        cursor: u64,
+        scope: &[String],
+        visible_grids: &[String],
+        max_records: usize,
+    ) -> Result<ScopedChanges, Error> {
+        let scope_json = serde_json::to_string(scope).expect("strings serialise");
+        let visible_json = serde_json::to_string(visible_grids).expect("strings serialise");
+        let Store { conn, sql, .. } = self;
+        let tx = conn.transaction()?;
+        let head: u64 = tx.query_row("SELECT seq FROM replica", [], |row| row.get::<_, i64>(0))? as u64;
+        let mut found: Vec<(u64, Kind, RecordId)> = Vec::new();
+        for kind in Kind::ALL {
+            let def = kind.def();
+            let query = format!(
+                "SELECT seq, id FROM {} WHERE \"{}\" IN (SELECT value FROM json_each(?1)) AND seq > ?2 ORDER BY seq LIMIT ?3",
+                def.table, def.scope_field
+            );
+            let codes = if kind == Kind::Grid { &visible_json } else { &scope_json };
+            let mut statement = tx.prepare_cached(&query)?;
+            let rows = statement.query_map((codes, cursor as i64, max_records as i64 + 1), |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, [u8; 16]>(1)?))
+            })?;
+            for row in rows {
+                let (seq, id) = row?;
+                found.push((seq, kind, RecordId::from_bytes(id)));
+            }
+        }
+        found.sort_unstable_by_key(|f| f.0);
+        let more = found.len() > max_records;
+        found.truncate(max_records);
+        let next_cursor = if more { found.last().map_or(cursor, |f| f.0) } else { head.max(cursor) };
+
+        // Moves after the cursor: out of the scope (the device drops the
+        // record) and into it (the device has never had the record).
+        let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
+        let visible_set: BTreeSet<&str> = visible_grids.iter().map(String::as_str).collect();
+        let (mut removed, mut moved_in) = (Vec::new(), BTreeSet::new());
+        {
+            let mut statement = tx.prepare_cached(
+                "SELECT record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+            )?;
+            let mut rows = statement.query((cursor as i64, next_cursor as i64))?;
+            while let Some(row) = rows.next()? {
+                let (id, kind): ([u8; 16], u8) = (row.get(0)?, row.get(1)?);
+                let (old, new): (String, Option<String>) = (row.get(2)?, row.get(3)?);
+                let seen =
+                    if Kind::from_number(kind) == Some(Kind::Grid) { &visible_set } else { &scope_set };
+                let (was_in, is_in) =
+                    (seen.contains(old.as_str()), new.as_deref().is_some_and(|n| seen.contains(n)));
+                if was_in && !is_in {
+                    removed.push(RecordId::from_bytes(id));
+                } else if is_in && !was_in {
+                    moved_in.insert(RecordId::from_bytes(id));
+                }
+            }
+        }
+
+        let mut records = Vec::with_capacity(found.len());
+        for (_, kind, id) in found {
+            let row =
+                record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
+            // A record the device cannot have yet comes whole; one it has,
+            // with the fields changed after its cursor.
+            let whole = cursor == 0 || moved_in.contains(&id);
+            let fields = field_states(&tx, id, kind, &row, |_, field| whole || field.seq > cursor)?;
+            records.push(RecordChanges { id, kind, fields });
+        }
+        Ok(ScopedChanges { records, removed, next_cursor, more })
+    }
+
+    /// Works out what merging `change` would do to the record's grid,
+    /// without writing. Values are checked as [`Store::apply_remote`] checks
+    /// them; a record new to the store must bring its required fields.
+    pub fn preview(&mut self, change: &RecordChanges) -> Result<Preview, Error> {
+        crate::remote::check_batch(std::slice::from_ref(change))?;
+        let def = change.kind.def();
+        let Store { conn, sql, .. } = self;
+        let tx = conn.transaction()?;
+        let row = record::load(&tx, sql, change.kind, change.id)?;
+        if row.is_none()
+            && let Some(other) = record::kind_of(&tx, change.id)?
+        {
+            return Err(Error::WrongKind { id: change.id, expected: change.kind, actual: other });
+        }
+        let mut merged: HashMap<usize, Value> = HashMap::new();
+        for state in &change.fields {
+            let i = def.index_of(&state.field)?;
+            let mut register = state.register.clone();
+            if let Some(field) = row.as_ref().and_then(|r| r.fields[i].as_ref()) {
+                let mut stored = record::full_register(&tx, change.id, &def.fields[i], field)?;
+                stored.merge(register);
+                register = stored;
+            }
+            merged.insert(i, register.value().clone());
+        }
+        let value = |i: usize| -> Option<Value> {
+            merged.get(&i).cloned().or_else(|| row.as_ref().map(|r| r.value(i).clone()))
+        };
+        let missing =
+            def.fields.iter().enumerate().find(|(i, f)| f.required && value(*i).is_none_or(|v| v.is_null()));
+        if let (None, Some((_, missing))) = (&row, missing) {
+            return Err(gridwork_domain::ValidationError::required(missing.name).into());
+        }
+        let scope_index = def.scope_index();
+        Ok(Preview {
+            exists: row.is_some(),
+            scope_now: row.as_ref().and_then(|r| r.value(scope_index).as_text().map(str::to_owned)),
+            scope_after: value(scope_index).and_then(|v| v.as_text().map(str::to_owned)),
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! A demo city for `gridwork-server init --demo`: a grid tree from city to
+//! micro-grids in Jinhua's Wucheng district, centre staff and one grid
+//! worker per unit grid with enrollment codes, and a few thousand
+//! residents, households, buildings, cases, visits and patrols, in Chinese.
+//!
+//! Everything goes through the same validated paths as real data (the
+//! storage's account methods, the store's `put`), written as the server.
+
+use gridwork_domain::formats::make_id_number;
+use gridwork_domain::{Kind, RecordId, Value};
+use serde::Serialize;
+
+use crate::sqlite::SqliteStorage;
+use crate::storage::{NewGrid, NewUser, Principal, Result, Role, Storage, StorageError};
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何",
+    "林", "罗", "郑",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "秀", "英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
+    "明", "超", "兰", "霞", "平", "刚", "桂", "华", "建", "国", "文", "红", "玉",
+];
+const ROADS: &[&str] =
+    &["八一北街", "解放东路", "人民西路", "双龙南街", "宾虹路", "李渔路", "婺州街", "环城南路"];
+const CASES: &[(&str, &str)] = &[
+    ("public_facilities", "井盖破损,存在安全隐患"),
+    ("fire_safety", "楼道堆放杂物堵塞消防通道"),
+    ("sanitation", "垃圾桶满溢未及时清运"),
+    ("livelihood", "独居老人在家摔倒,需要协助就医"),
+    ("roads_traffic", "路灯损坏,夜间照明不足"),
+    ("dispute", "邻里因噪音问题发生纠纷"),
+    ("housing_safety", "出租房群租,存在安全隐患"),
+    ("environment", "河道漂浮垃圾"),
+    ("utilities", "小区停水,居民反映强烈"),
+    ("city_appearance", "沿街商铺占道经营"),
+];
+
+/// What the demo created, printed for the person who ran `init --demo`.
+#[derive(Debug, Serialize)]
+pub struct DemoSummary {
+    pub grids: usize,
+    pub residents: usize,
+    pub households: usize,
+    pub buildings: usize,
+    pub cases: usize,
+    pub staff: DemoLogin,
+    pub workers: Vec<DemoWorker>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoLogin {
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoWorker {
+    pub name: String,
+    pub user_id: String,
+    pub grid: String,
+    /// A one-time code to enroll a device for this worker (valid 7 days).
+    pub enrollment_code: String,
+}
+
+fn name(rng: &mut fastrand::Rng) -> String {
+    let mut name = SURNAMES[rng.usize(..SURNAMES.len())].to_owned();
+    for _ in 0..rng.usize(1..=2) {
+        name += GIVEN[rng.usize(..GIVEN.len())];
+    }
+    name
+}
+
+fn date_time(day: u32, hour: u32) -> String {
+    format!("2026-11-{:02}T{:02}:{:02}:00+08:00", day.clamp(1, 22), hour % 24, (hour * 7) % 60)
+}
+
+/// Loads the demo city into a freshly initialised server.
+pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<DemoSummary> {
+    let mut rng = fastrand::Rng::with_seed(2026);
+    let mut grids = 0;
+    let mut add_grid = |code: &str, name: &str, parent: Option<&str>| -> Result<()> {
+        storage.add_grid(
+            admin,
+            NewGrid { code: code.into(), name: name.into(), parent: parent.map(Into::into), level: None },
+            now_ms,
+        )?;
+        grids += 1;
+        Ok(())
+    };
+    add_grid("3307", "金华市", None)?;
+    add_grid("330702", "婺城区", Some("3307"))?;
+    let streets = [
+        ("330702001", "城东街道", ["东苑社区", "南苑社区"]),
+        ("330702002", "城西街道", ["西山社区", "青春社区"]),
+    ];
+    let mut units = Vec::new();
+    for (street, street_name, communities) in streets {
+        add_grid(street, street_name, Some("330702"))?;
+        for (c, community_name) in communities.iter().enumerate() {
+            let community = format!("{street}{:03}", c + 1);
+            add_grid(&community, community_name, Some(street))?;
+            for u in 1..=3 {
+                let unit = format!("{community}-{u:02}");
+                add_grid(&unit, &format!("{community_name}第{u}网格"), Some(&community))?;
+                for m in 1..=2 {
+                    add_grid(
+                        &format!("{unit}-{m}"),
+                        &format!("{community_name}第{u}网格{m}号楼栋微网格"),
+                        Some(&unit),
+                    )?;
+                }
+                units.push((unit, community_name.to_string()));
+            }
+        }
+    }
+
+    let staff = DemoLogin { name: "中心值班员".into(), password: "gridwork-demo".into() };
+    storage.create_user(
+        admin,
+        NewUser {
+            name: staff.name.clone(),
+            role: Role::Staff,
+            grids: vec![],
+            password: Some(staff.password.clone()),
+        },
+        now_ms,
+    )?;
+    let mut workers = Vec::new();
+    for (unit, _) in &units {
+        let worker_name = format!("网格员{}", name(&mut rng));
+        let user_id = storage.create_user(
+            admin,
+            NewUser {
+                name: worker_name.clone(),
+                role: Role::Worker,
+                grids: vec![unit.clone()],
+                password: None,
+            },
+            now_ms,
+        )?;
+        let code = storage.create_enrollment_code(admin, &user_id, 7 * 24 * 3600 * 1000, now_ms)?;
+        workers.push(DemoWorker {
+            name: worker_name,
+            user_id,
+            grid: unit.clone(),
+            enrollment_code: code.code,
+        });
+    }
+
+    let (mut buildings, mut households, mut residents, mut cases) = (0, 0, 0, 0);
+    storage.with_store(|store| -> Result<()> {
+        let mut put = |kind: Kind, fields: Vec<(&str, Value)>| -> Result<RecordId> {
+            store.put(kind, None, &fields).map_err(StorageError::from)
+        };
+        for (u, (unit, community_name)) in units.iter().enumerate() {
+            let road = ROADS[u % ROADS.len()];
+            for b in 1..=8 {
+                let micro = format!("{unit}-{}", 1 + (b - 1) / 4);
+                let address = format!("金华市婺城区{road}{}号{community_name}{b}幢", 10 + u * 10 + b);
+                let building = put(
+                    Kind::Building,
+                    vec![
+                        ("grid", micro.as_str().into()),
+                        ("address", address.as_str().into()),
+                        ("name", format!("{b}幢").into()),
+                        ("floors", Value::Int(6 + (b as i64 % 3) * 6)),
+                        ("units", Value::Int(2)),
+                        ("use", "residential".into()),
+                        (
+                            "rental",
+                            ["owner_occupied", "rented", "owner_occupied", "group_rental"][b % 4].into(),
+                        ),
+                        ("risk", if b % 7 == 0 { "medium" } else { "none" }.into()),
+                        ("latitude", Value::Float(29.08 + u as f64 * 0.002 + b as f64 * 0.0003)),
+                        ("longitude", Value::Float(119.64 + u as f64 * 0.002 + b as f64 * 0.0002)),
+                    ],
+                )?;
+                buildings += 1;
+                for h in 0..10 {
+                    let room = format!("{}-{}", 1 + h / 5, 101 + (h % 5) * 100);
+                    let head = name(&mut rng);
+                    let household = put(
+                        Kind::Household,
+                        vec![
+                            ("grid", micro.as_str().into()),
+                            ("address", format!("{address}{room}室").into()),
+                            ("building", building.to_string().into()),
+                            ("room", room.as_str().into()),
+                            ("head", head.as_str().into()),
+                            ("phone", format!("13{:09}", rng.u32(..1_000_000_000)).into()),
+                            ("household_type", if h % 6 == 5 { "rented" } else { "family" }.into()),
+                        ],
+                    )?;
+                    households += 1;
+                    let members = 1 + rng.usize(..4);
+                    for m in 0..members {
+                        let birth = chrono::NaiveDate::from_ymd_opt(
+                            1935 + rng.i32(0..85),
+                            1 + rng.u32(..12),
+                            1 + rng.u32(..28),
+                        )
+                        .expect("a real date");
+                        let sequence = rng.u32(..1000);
+                        let mut tags = Vec::new();
+                        if chrono::Datelike::year(&birth) < 1950 && members == 1 {
+                            tags.push("elderly_alone".to_owned());
+                        }
+                        if rng.u32(..40) == 0 {
+                            tags.push("disabled".to_owned());
+                        }
+                        put(
+                            Kind::Resident,
+                            vec![
+                                ("grid", micro.as_str().into()),
+                                ("name", if m == 0 { head.clone() } else { name(&mut rng) }.into()),
+                                ("id_number", make_id_number(330702, birth, sequence).into()),
+                                ("sex", if sequence % 2 == 1 { "male" } else { "female" }.into()),
+                                ("birth_date", birth.format("%Y-%m-%d").to_string().into()),
+                                ("phone", format!("13{:09}", rng.u32(..1_000_000_000)).into()),
+                                ("household", household.to_string().into()),
+                                ("building", building.to_string().into()),
+                                ("room", room.as_str().into()),
+                                (
+                                    "residence_type",
+                                    ["registered", "permanent", "floating"][rng.usize(..3)].into(),
+                                ),
+                                ("tags", Value::List(tags)),
+                            ],
+                        )?;
+                        residents += 1;
+                    }
+                }
+            }
+            for c in 0..25 {
+                let (category, description) = CASES[rng.usize(..CASES.len())];
+                let status = [
+                    "reported",
+                    "accepted",
+                    "dispatched",
+                    "handling",
+                    "handled",
+                    "closed",
+                    "closed",
+                    "closed",
+                ][rng.usize(..8)];
+                put(
+                    Kind::Case,
+                    vec![
+                        ("grid", unit.as_str().into()),
+                        ("category", category.into()),
+                        ("description", format!("{community_name}:{description}").into()),
+                        ("status", status.into()),
+                        ("urgency", if c % 9 == 0 { "urgent" } else { "normal" }.into()),
+                        ("location", format!("{road}{}号附近", 10 + c).into()),
+                        ("reported_at", date_time(1 + (c % 22) as u32, 8 + c as u32).into()),
+                        ("reporter", "网格员".into()),
+                        ("handled_in_grid", Value::Bool(c % 3 == 0)),
+                    ],
+                )?;
+                cases += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(DemoSummary { grids, residents, households, buildings, cases, staff, workers })
+}

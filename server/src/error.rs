@@ -1,0 +1,121 @@
+//! The one place errors become HTTP answers: a status code and a JSON body
+//! `{"error": {"code", "message", "message_zh"}}` a client can act on.
+//! Internal details (SQL, file paths) are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gridwork_protocol::sync::{ApiError, DEVICE_REVOKED, ErrorBody};
+
+use crate::storage::StorageError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub message_zh: String,
+}
+
+impl AppError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        message_zh: impl Into<String>,
+    ) -> Self {
+        AppError { status, code, message: message.into(), message_zh: message_zh.into() }
+    }
+
+    pub fn unauthorized() -> Self {
+        AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer TOKEN` header is required",
+            "需要有效的访问令牌",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>, message_zh: impl Into<String>) -> Self {
+        AppError::new(StatusCode::FORBIDDEN, "forbidden", message, message_zh)
+    }
+
+    pub fn revoked() -> Self {
+        AppError::new(
+            StatusCode::FORBIDDEN,
+            DEVICE_REVOKED,
+            "this device has been revoked by an administrator: wipe its local data",
+            "本设备已被管理员停用,请清除设备上的数据",
+        )
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        let message = message.into();
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("malformed request: {message}"),
+            format!("请求格式错误:{message}"),
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is larger than {limit} bytes; send smaller batches"),
+            format!("请求内容超过{limit}字节,请分批发送"),
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        let message = message.into();
+        AppError::new(StatusCode::NOT_FOUND, "not_found", message.clone(), format!("未找到:{message}"))
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound(message) => AppError::not_found(message),
+            StorageError::Conflict(message) => {
+                AppError::new(StatusCode::CONFLICT, "conflict", message.clone(), format!("冲突:{message}"))
+            }
+            StorageError::Invalid(invalid) => {
+                AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", invalid.to_string(), invalid.zh())
+            }
+            StorageError::BadEnrollmentCode => AppError::new(
+                StatusCode::FORBIDDEN,
+                "bad_enrollment_code",
+                error.to_string(),
+                "注册码无效、已使用或已过期",
+            ),
+            StorageError::BadLogin => {
+                AppError::new(StatusCode::UNAUTHORIZED, "bad_login", error.to_string(), "用户名或密码错误")
+            }
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server failed to complete the request; nothing was changed, try again",
+                    "服务器处理失败,未做任何更改,请重试",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ApiError {
+                code: self.code.to_owned(),
+                message: self.message,
+                message_zh: self.message_zh,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,391 @@
+//! The Gridwork server: the HTTP API under `/api/v1/` (enrollment, sync,
+//! attachments, administration), over a [`storage::Storage`].
+//!
+//! Handlers only carry messages: they authenticate, decode, call storage on a
+//! blocking thread, and encode the answer. Decisions about data live in the
+//! storage implementation and the store crate below it. See
+//! `docs/sync-protocol.md` for the protocol.
+
+pub mod attachments;
+pub mod demo;
+pub mod error;
+pub mod sqlite;
+pub mod storage;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gridwork_protocol::sync::{APP_VERSION_HEADER, EnrollRequest, PullRequest, PushRequest};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
+use crate::wire::Wire;
+
+/// How long one request may take before it is answered with a timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Failed enrollments an address may make per window before it waits.
+const ENROLL_FAILURES: u32 = 10;
+const ENROLL_WINDOW: Duration = Duration::from_secs(600);
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub data_dir: PathBuf,
+    enroll_failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+    pub uploads: attachments::Uploads,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(storage: Arc<dyn Storage>, data_dir: PathBuf) -> Self {
+        AppState {
+            storage,
+            data_dir,
+            enroll_failures: Arc::default(),
+            uploads: attachments::Uploads::default(),
+        }
+    }
+}
+
+/// Runs a storage call on a blocking thread.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::from(StorageError::Internal(format!("worker thread: {e}"))))?
+        .map_err(AppError::from)
+}
+
+/// The holder of a valid bearer token. A revoked device is told to wipe.
+#[derive(Debug)]
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(AppError::unauthorized)?;
+        let digest = sqlite::digest(token);
+        let storage = state.storage.clone();
+        let principal = blocking(move || storage.authenticate(digest, now_ms()))
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        if principal.device.as_ref().is_some_and(|d| d.revoked) {
+            return Err(AppError::revoked());
+        }
+        Ok(Authed(principal))
+    }
+}
+
+impl Authed {
+    fn admin(self) -> Result<Principal, AppError> {
+        match (&self.0.role, &self.0.device) {
+            (Role::Admin, None) => Ok(self.0),
+            _ => Err(AppError::forbidden("this needs an administrator's token", "此操作需要管理员权限")),
+        }
+    }
+
+    fn staff(self) -> Result<Principal, AppError> {
+        match (&self.0.role, &self.0.device) {
+            (Role::Admin | Role::Staff, None) => Ok(self.0),
+            _ => Err(AppError::forbidden(
+                "this needs a centre staff or administrator's token",
+                "此操作需要中心工作人员权限",
+            )),
+        }
+    }
+
+    fn device(self) -> Result<Principal, AppError> {
+        match &self.0.device {
+            Some(_) => Ok(self.0),
+            None => Err(AppError::forbidden(
+                "sync needs a device's token (enroll the device first)",
+                "同步需要设备令牌,请先注册设备",
+            )),
+        }
+    }
+}
+
+/// A JSON body whose mistakes are answered in JSON, naming what is wrong.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, AppError> {
+        let bytes: Bytes = axum::body::to_bytes(request.into_body(), 1024 * 1024)
+            .await
+            .map_err(|_| AppError::too_large(1024 * 1024))?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| AppError::malformed(e.to_string()))
+    }
+}
+
+async fn require_protocol(request: Request, next: Next) -> Response {
+    match wire::check_protocol(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
+            "请求超时",
+        )
+        .into_response(),
+    }
+}
+
+async fn fallback() -> AppError {
+    AppError::not_found("no such endpoint; the API lives under /api/v1/")
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(
+        serde_json::json!({"status": "ok", "epoch": state.storage.epoch(), "version": env!("CARGO_PKG_VERSION")}),
+    )
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Gridwork 网格通</title>\
+         <h1>Gridwork 网格通</h1><p>同步服务运行中。The sync server is running; its API is under <code>/api/v1/</code>.</p>",
+    )
+}
+
+fn app_version(headers: &HeaderMap) -> Option<String> {
+    headers.get(APP_VERSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Wire<EnrollRequest>,
+) -> Result<Response, AppError> {
+    {
+        let failures = state.enroll_failures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((since, count)) = failures.get(&peer.ip())
+            && since.elapsed() < ENROLL_WINDOW
+            && *count >= ENROLL_FAILURES
+        {
+            return Err(AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many wrong enrollment codes from this address; wait ten minutes",
+                "注册码错误次数过多,请十分钟后再试",
+            ));
+        }
+    }
+    let storage = state.storage.clone();
+    let EnrollRequest { code, app_version } = request.value;
+    match blocking(move || storage.enroll(&code, &app_version, now_ms())).await {
+        Ok(response) => Ok(request.reply.send(&response)),
+        Err(error) => {
+            if error.code == "bad_enrollment_code" {
+                let mut failures = state.enroll_failures.lock().unwrap_or_else(|p| p.into_inner());
+                let entry = failures.entry(peer.ip()).or_insert((Instant::now(), 0));
+                if entry.0.elapsed() >= ENROLL_WINDOW {
+                    *entry = (Instant::now(), 0);
+                }
+                entry.1 += 1;
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn push(
+    State(state): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    request: Wire<PushRequest>,
+) -> Result<Response, AppError> {
+    let device = auth.device()?;
+    let storage = state.storage.clone();
+    let version = app_version(&headers);
+    let reply = request.reply;
+    let answer = blocking(move || {
+        if let (Some(version), Some(d)) = (&version, &device.device) {
+            storage.touch_device(&d.id, Some(version), now_ms())?;
+        }
+        storage.push(&device, request.value, now_ms())
+    })
+    .await?;
+    Ok(reply.send(&answer))
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    auth: Authed,
+    request: Wire<PullRequest>,
+) -> Result<Response, AppError> {
+    let device = auth.device()?;
+    let storage = state.storage.clone();
+    let reply = request.reply;
+    let answer = blocking(move || storage.pull(&device, request.value, now_ms())).await?;
+    Ok(reply.send(&answer))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Body(login): Body<Login>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let storage = state.storage.clone();
+    let token = blocking(move || storage.login(&login.name, &login.password, now_ms())).await?;
+    Ok(Json(serde_json::json!({"token": token})))
+}
+
+async fn add_grid(
+    State(state): State<AppState>,
+    auth: Authed,
+    Body(grid): Body<NewGrid>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = auth.admin()?;
+    let storage = state.storage.clone();
+    let id = blocking(move || storage.add_grid(&admin, grid, now_ms())).await?;
+    Ok(Json(serde_json::json!({"id": id.to_string()})))
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    auth: Authed,
+    Body(user): Body<NewUser>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = auth.admin()?;
+    let storage = state.storage.clone();
+    let id = blocking(move || storage.create_user(&admin, user, now_ms())).await?;
+    Ok(Json(serde_json::json!({"id": id})))
+}
+
+#[derive(Deserialize)]
+struct CodeRequest {
+    user_id: String,
+    ttl_minutes: Option<u64>,
+}
+
+async fn enrollment_code(
+    State(state): State<AppState>,
+    auth: Authed,
+    Body(request): Body<CodeRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = auth.admin()?;
+    let ttl_minutes = request.ttl_minutes.unwrap_or(30);
+    if !(1..=7 * 24 * 60).contains(&ttl_minutes) {
+        return Err(StorageError::Invalid(gridwork_domain::ValidationError::invalid(
+            "ttl_minutes",
+            gridwork_domain::Reason::OutOfRange { min: 1, max: 7 * 24 * 60 },
+        ))
+        .into());
+    }
+    let storage = state.storage.clone();
+    let code = blocking(move || {
+        storage.create_enrollment_code(&admin, &request.user_id, ttl_minutes * 60_000, now_ms())
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(code).expect("codes serialise")))
+}
+
+async fn devices(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
+    auth.admin()?;
+    let storage = state.storage.clone();
+    let devices = blocking(move || storage.devices()).await?;
+    Ok(Json(serde_json::to_value(devices).expect("devices serialise")))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = auth.admin()?;
+    let storage = state.storage.clone();
+    let device = id.clone();
+    blocking(move || storage.revoke_device(&admin, &device, now_ms())).await?;
+    Ok(Json(serde_json::json!({"revoked": id})))
+}
+
+async fn conflicts(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
+    auth.staff()?;
+    let storage = state.storage.clone();
+    let conflicts = blocking(move || storage.conflicts(10_000)).await?;
+    Ok(Json(serde_json::to_value(conflicts).expect("conflicts serialise")))
+}
+
+async fn parked(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
+    auth.staff()?;
+    let storage = state.storage.clone();
+    let parked = blocking(move || storage.parked(10_000)).await?;
+    Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/enroll", post(enroll))
+        .route("/login", post(login))
+        .route("/sync/push", post(push))
+        .route("/sync/pull", post(pull))
+        .route("/attachments/{sha256}", axum::routing::put(attachments::upload).get(attachments::download))
+        .route("/attachments/{sha256}/status", get(attachments::status))
+        .route("/admin/grids", post(add_grid))
+        .route("/admin/users", post(add_user))
+        .route("/admin/enrollment-codes", post(enrollment_code))
+        .route("/admin/devices", get(devices))
+        .route("/admin/devices/{id}/revoke", post(revoke))
+        .route("/admin/conflicts", get(conflicts))
+        .route("/admin/parked", get(parked))
+        .fallback(fallback)
+        .layer(middleware::from_fn(require_protocol));
+    Router::new()
+        .route("/", get(index))
+        .route("/api/v1/health", get(health))
+        .nest("/api/v1", api)
+        .fallback(fallback)
+        .layer(middleware::from_fn(time_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

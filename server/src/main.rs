@@ -1,0 +1,169 @@
+//! `gridwork-server`: set up a data directory, serve it, back it up and
+//! restore it. Binary glue; the server itself is the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use gridwork_server::sqlite::SqliteStorage;
+use gridwork_server::storage::{Principal, Role, Storage};
+use gridwork_server::{AppState, now_ms, router};
+
+#[derive(Parser)]
+#[command(name = "gridwork-server", version, about = "Gridwork's sync server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the data directory's database and prints, once, the admin
+    /// token as JSON: {"admin_token": "..."}.
+    Init {
+        #[arg(long)]
+        data: PathBuf,
+        /// Also load a demo city (grids, accounts, enrollment codes,
+        /// residents, cases) and print how to use it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Serves the API on ADDR (port 0 picks a free port); prints
+    /// {"listening": "ADDR"} on stdout once ready.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Writes a consistent copy of the database to FILE (safe while serving).
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replaces the database with a backup and gives it a new epoch, so
+    /// devices send again what the backup lacks. Stop the server first.
+    Restore {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+fn database(data: &Path) -> PathBuf {
+    data.join("gridwork.db")
+}
+
+fn init(data: &Path, demo: bool) -> Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let db = database(data);
+    let token = SqliteStorage::init(&db, now_ms())?;
+    let mut out = serde_json::json!({"admin_token": token});
+    if demo {
+        let storage = SqliteStorage::open(&db)?;
+        let digest = gridwork_server::sqlite::digest(&token);
+        let admin: Principal =
+            storage.authenticate(digest, now_ms())?.context("the new admin token works")?;
+        debug_assert_eq!(admin.role, Role::Admin);
+        let summary = gridwork_server::demo::load(&storage, &admin, now_ms())?;
+        out["demo"] = serde_json::to_value(summary)?;
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn serve(data: &Path, listen: SocketAddr) -> Result<()> {
+    let storage = SqliteStorage::open(&database(data))?;
+    let epoch = storage.epoch();
+    let state = AppState::new(Arc::new(storage), data.to_owned());
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, %epoch, "serving");
+    println!("{}", serde_json::json!({"listening": address.to_string()}));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM: requests in flight finish, new ones are
+/// refused, and every acknowledged change is already committed.
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn backup(data: &Path, to: &Path) -> Result<()> {
+    if to.exists() {
+        bail!("{} exists already; choose a new file", to.display());
+    }
+    let conn = rusqlite::Connection::open(database(data))?;
+    conn.execute("VACUUM INTO ?1", [to.to_str().context("the backup path is not UTF-8")?])?;
+    println!("{}", serde_json::json!({"backup": to.display().to_string()}));
+    Ok(())
+}
+
+fn restore(data: &Path, from: &Path) -> Result<()> {
+    if !from.exists() {
+        bail!("{} does not exist", from.display());
+    }
+    let db = database(data);
+    for suffix in ["-wal", "-shm"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    std::fs::copy(from, &db).with_context(|| format!("copying {} to {}", from.display(), db.display()))?;
+    let epoch = SqliteStorage::renew_epoch(&db)?;
+    println!("{}", serde_json::json!({"restored": from.display().to_string(), "epoch": epoch}));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GRIDWORK_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init { data, demo } => init(&data, demo),
+        Command::Serve { data, listen } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|runtime| runtime.block_on(serve(&data, listen))),
+        Command::Backup { data, to } => backup(&data, &to),
+        Command::Restore { data, from } => restore(&data, &from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gridwork-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,886 @@
+//! The embedded-SQLite implementation of [`Storage`]: the records through
+//! the store crate, accounts and devices in SQL beside them, all in one
+//! database file in the data directory.
+//!
+//! One writer connection (behind a mutex: SQLite has one writer anyway) and
+//! a few readers, which see committed data only (WAL), so pulls never wait
+//! for pushes. A background thread checkpoints the log.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use gridwork_domain::{DeviceId, Kind, Reason, RecordId, ValidationError, Value};
+use gridwork_merge::{MAX_AHEAD_MS, check_not_ahead};
+use gridwork_protocol::RecordChanges;
+use gridwork_protocol::sync::{
+    EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, scope_hash,
+};
+use gridwork_store::{Checkpointer, Conflict, Durability, Options, Role as StoreRole, Store, SystemClock};
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use crate::storage::{
+    AttachmentStatus, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange, Principal,
+    Result, Role, Storage, StorageError,
+};
+
+const READERS: usize = 4;
+
+/// The digest tokens and codes are stored as.
+pub fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new bearer token: 256 random bits.
+fn new_token() -> String {
+    format!("gw_{}", hex(&random::<32>()))
+}
+
+/// Crockford's base32, without the letters people misread.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new enrollment code: 40 random bits as `XXXX-XXXX`.
+fn new_enrollment_code() -> String {
+    let bits = random::<5>().iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+    let chars: String =
+        (0..8).rev().map(|i| CODE_ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect();
+    format!("{}-{}", &chars[..4], &chars[4..])
+}
+
+/// A typed code as stored: uppercase, separators gone, look-alikes mapped.
+fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let hash: PasswordHash = Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &random::<16>())
+        .map_err(|e| StorageError::Internal(format!("password hash: {e}")))?;
+    Ok(hash.to_string())
+}
+
+fn audit(
+    tx: &rusqlite::Connection,
+    at_ms: u64,
+    actor: Option<&Principal>,
+    action: &str,
+    record: Option<(Kind, RecordId)>,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit (at_ms, user_id, device_id, action, record, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        at_ms as i64,
+        actor.map(|a| a.user_id.as_str()),
+        actor.and_then(|a| a.device.as_ref()).map(|d| d.id.as_str()),
+        action,
+        record.map(|(_, id)| id.as_bytes().to_vec()),
+        record.map(|(kind, _)| kind.number()),
+        detail.to_string(),
+    ])?;
+    Ok(())
+}
+
+/// The next level down the grid tree.
+fn level_below(level: &str) -> &'static str {
+    match level {
+        "city" => "district",
+        "district" => "street",
+        "street" => "community",
+        "community" => "unit",
+        _ => "micro",
+    }
+}
+
+pub struct SqliteStorage {
+    writer: Mutex<Store>,
+    readers: Vec<Mutex<Store>>,
+    next_reader: AtomicUsize,
+    epoch: String,
+    _checkpointer: Checkpointer,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").field("epoch", &self.epoch).finish_non_exhaustive()
+    }
+}
+
+fn open_store(path: &Path) -> Result<Store> {
+    let options = Options { durability: Durability::Full, cache_mib: 64, auto_checkpoint: false };
+    Ok(Store::open_with(path, StoreRole::Server, Arc::new(SystemClock), options)?)
+}
+
+fn meta(store: &Store, key: &str) -> Result<Option<String>> {
+    Ok(store
+        .connection()
+        .query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |row| row.get(0))
+        .optional()?)
+}
+
+impl SqliteStorage {
+    /// Creates the database with its epoch and the first admin, whose token
+    /// is returned (and shown once). Refuses a database already set up.
+    pub fn init(path: &Path, now_ms: u64) -> Result<String> {
+        let mut store = open_store(path)?;
+        if meta(&store, "epoch")?.is_some() {
+            return Err(StorageError::Conflict(format!(
+                "{} is already initialised; its admin token was printed when it was",
+                path.display()
+            )));
+        }
+        let token = new_token();
+        let tx = store.connection_mut().transaction()?;
+        tx.execute("INSERT INTO server_meta (key, value) VALUES ('epoch', ?1)", [hex(&random::<16>())])?;
+        let admin = new_id();
+        tx.execute(
+            "INSERT INTO users (id, name, role, created_at_ms) VALUES (?1, 'admin', 'admin', ?2)",
+            params![admin, now_ms as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO tokens (hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
+            params![digest(&token).to_vec(), admin, now_ms as i64],
+        )?;
+        audit(&tx, now_ms, None, "init", None, &serde_json::json!({"admin": admin}))?;
+        tx.commit()?;
+        Ok(token)
+    }
+
+    /// Gives the database a new epoch: what a restore from a backup does, so
+    /// that devices notice and send again what it may have lost.
+    pub fn renew_epoch(path: &Path) -> Result<String> {
+        let store = open_store(path)?;
+        let epoch = hex(&random::<16>());
+        let updated =
+            store.connection().execute("UPDATE server_meta SET value = ?1 WHERE key = 'epoch'", [&epoch])?;
+        if updated == 0 {
+            return Err(StorageError::NotFound(format!(
+                "{} is not an initialised Gridwork database",
+                path.display()
+            )));
+        }
+        Ok(epoch)
+    }
+
+    /// Opens an initialised database.
+    pub fn open(path: &Path) -> Result<SqliteStorage> {
+        if !path.exists() {
+            return Err(StorageError::NotFound(format!(
+                "{} does not exist: run `gridwork-server init --data DIR` first",
+                path.display()
+            )));
+        }
+        let writer = open_store(path)?;
+        let epoch = meta(&writer, "epoch")?.ok_or_else(|| {
+            StorageError::NotFound(format!(
+                "{} is not initialised: run `gridwork-server init` first",
+                path.display()
+            ))
+        })?;
+        let readers = (0..READERS).map(|_| open_store(path).map(Mutex::new)).collect::<Result<_>>()?;
+        let checkpointer = Checkpointer::spawn(path, Duration::from_millis(500))?;
+        Ok(SqliteStorage {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            epoch,
+            _checkpointer: checkpointer,
+        })
+    }
+
+    /// Runs `f` on the writer's store: for loading demo data.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.writer())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Store> {
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Store> {
+        // Take a free reader if there is one, else wait for the next in turn.
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The grids a user may see records of.
+    fn scope_of(store: &Store, user_id: &str, role: Role) -> Result<Vec<String>> {
+        if role != Role::Worker {
+            let mut statement =
+                store.connection().prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1")?;
+            let codes = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            return Ok(codes);
+        }
+        let mut statement =
+            store.connection().prepare_cached("SELECT grid FROM user_grids WHERE user_id = ?1")?;
+        let roots: Vec<String> =
+            statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        Ok(store.grids_below(&roots)?)
+    }
+
+    fn grid_exists(store: &Store, code: &str) -> Result<bool> {
+        Ok(store
+            .connection()
+            .prepare_cached("SELECT 1 FROM grids WHERE code = ?1 AND deleted IS NOT 1")?
+            .query_row([code], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+/// Why a pushed record is refused.
+struct Refusal {
+    code: &'static str,
+    field: Option<String>,
+    message: String,
+    message_zh: String,
+    /// Whether the device may see the record as the server has it (to roll
+    /// back to); otherwise it depends on the record's grid.
+    device_may_see: bool,
+}
+
+impl Refusal {
+    fn new(
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+        message_zh: String,
+        device_may_see: bool,
+    ) -> Refusal {
+        Refusal { code, field, message, message_zh, device_may_see }
+    }
+
+    fn invalid(invalid: &ValidationError) -> Refusal {
+        Refusal::new("invalid", invalid.field().map(str::to_owned), invalid.to_string(), invalid.zh(), true)
+    }
+}
+
+/// Why a pushed record is refused, if it is, decided before anything is
+/// written.
+fn refusal(
+    store: &mut Store,
+    device: DeviceId,
+    change: &RecordChanges,
+    scope: &BTreeSet<String>,
+    now_ms: u64,
+) -> Result<Option<Refusal>> {
+    if change.kind == Kind::Grid {
+        return Ok(Some(Refusal::new(
+            "forbidden",
+            None,
+            "grids are drawn by admins, not changed from devices".into(),
+            "网格由管理员划分,设备不能修改".into(),
+            false,
+        )));
+    }
+    for state in &change.fields {
+        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+            if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
+                return Ok(Some(Refusal::new(
+                    "clock_ahead",
+                    Some(state.field.clone()),
+                    ahead.to_string(),
+                    format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
+                    true,
+                )));
+            }
+        }
+    }
+    let preview = match store.preview(change) {
+        Ok(preview) => preview,
+        Err(error) => {
+            return match error.into_validation() {
+                Ok(invalid) => Ok(Some(Refusal::invalid(&invalid))),
+                Err(gridwork_store::Error::WrongKind { .. }) => Ok(Some(Refusal::new(
+                    "invalid",
+                    None,
+                    format!("record {} already exists as another kind", change.id),
+                    format!("记录{}已作为其他类型存在", change.id),
+                    false,
+                ))),
+                Err(other) => Err(other.into()),
+            };
+        }
+    };
+    let in_scope = |grid: &Option<String>| grid.as_ref().is_some_and(|g| scope.contains(g));
+    let out_of_scope = || {
+        Some(Refusal::new(
+            "out_of_scope",
+            Some(change.kind.def().scope_field.to_owned()),
+            format!("{} {} is not in this device's grids", change.kind, change.id),
+            format!("{}记录{}不在本设备负责的网格内", change.kind.def().label.zh, change.id),
+            false,
+        ))
+    };
+    if preview.exists && !in_scope(&preview.scope_now) {
+        return Ok(out_of_scope());
+    }
+    if !preview.exists && !in_scope(&preview.scope_after) {
+        return Ok(out_of_scope());
+    }
+    // An existing record may move to any grid that exists (a resident
+    // moving away); the device drops it afterwards.
+    if let Some(after) = &preview.scope_after
+        && !scope.contains(after)
+        && !SqliteStorage::grid_exists(store, after)?
+    {
+        let invalid = ValidationError::invalid(
+            change.kind.def().scope_field,
+            Reason::NoSuchGrid { code: after.clone() },
+        );
+        return Ok(Some(Refusal::invalid(&invalid)));
+    }
+    Ok(None)
+}
+
+impl Storage for SqliteStorage {
+    fn epoch(&self) -> String {
+        self.epoch.clone()
+    }
+
+    fn authenticate(&self, token_digest: [u8; 32], _now_ms: u64) -> Result<Option<Principal>> {
+        let store = self.reader();
+        let row = store
+            .connection()
+            .prepare_cached(
+                "SELECT u.id, u.name, u.role, t.device_id, d.number, d.revoked_at_ms, t.revoked_at_ms
+                 FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN devices d ON d.id = t.device_id
+                 WHERE t.hash = ?1",
+            )?
+            .query_row([token_digest.to_vec()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Option<u32>>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
+                ))
+            })
+            .optional()?;
+        let Some((user_id, user_name, role, device_id, number, device_revoked, token_revoked)) = row else {
+            return Ok(None);
+        };
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
+        let device = match (device_id, number) {
+            (Some(id), Some(number)) => {
+                Some(DeviceAuth { id, number: DeviceId(number), revoked: device_revoked.is_some() })
+            }
+            _ => None,
+        };
+        if token_revoked.is_some() && device.as_ref().is_none_or(|d| !d.revoked) {
+            return Ok(None);
+        }
+        Ok(Some(Principal { user_id, user_name, role, device }))
+    }
+
+    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<String> {
+        let mut store = self.writer();
+        let found: Option<(String, Option<String>)> = store
+            .connection()
+            .query_row("SELECT id, password_hash FROM users WHERE name = ?1", [name], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let Some((user_id, Some(hash))) = found else { return Err(StorageError::BadLogin) };
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| StorageError::Internal(format!("stored hash: {e}")))?;
+        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+            return Err(StorageError::BadLogin);
+        }
+        let token = new_token();
+        let tx = store.connection_mut().transaction()?;
+        tx.execute(
+            "INSERT INTO tokens (hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
+            params![digest(&token).to_vec(), user_id, now_ms as i64],
+        )?;
+        tx.commit()?;
+        Ok(token)
+    }
+
+    fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String> {
+        let name = user.name.trim();
+        if name.is_empty() || name.chars().count() > 50 {
+            return Err(ValidationError::invalid(
+                "name",
+                if name.is_empty() { Reason::Empty } else { Reason::TooLong { max: 50 } },
+            )
+            .into());
+        }
+        if user.role == Role::Worker && user.grids.is_empty() {
+            return Err(ValidationError::required("grid").into());
+        }
+        if let Some(password) = &user.password
+            && password.chars().count() < 8
+        {
+            return Err(ValidationError::invalid("password", Reason::OutOfRange { min: 8, max: 1024 }).into());
+        }
+        let password_hash = user.password.as_deref().map(hash_password).transpose()?;
+        let mut store = self.writer();
+        for grid in &user.grids {
+            if !SqliteStorage::grid_exists(&store, grid)? {
+                return Err(
+                    ValidationError::invalid("grid", Reason::NoSuchGrid { code: grid.clone() }).into()
+                );
+            }
+        }
+        let id = new_id();
+        let tx = store.connection_mut().transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO users (id, name, role, password_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO NOTHING",
+            params![id, name, user.role.as_str(), password_hash, now_ms as i64],
+        )?;
+        if inserted == 0 {
+            return Err(StorageError::Conflict(format!("a user named `{name}` exists already")));
+        }
+        for grid in &user.grids {
+            tx.execute(
+                "INSERT OR IGNORE INTO user_grids (user_id, grid) VALUES (?1, ?2)",
+                params![id, grid],
+            )?;
+        }
+        audit(
+            &tx,
+            now_ms,
+            Some(actor),
+            "user_add",
+            None,
+            &serde_json::json!({"id": id, "name": name, "role": user.role, "grids": user.grids}),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId> {
+        let mut store = self.writer();
+        if SqliteStorage::grid_exists(&store, grid.code.trim())? {
+            return Err(StorageError::Conflict(format!(
+                "a grid with code `{}` exists already",
+                grid.code.trim()
+            )));
+        }
+        let level = match (&grid.level, &grid.parent) {
+            (Some(level), _) => level.clone(),
+            (None, None) => "city".to_owned(),
+            (None, Some(parent)) => {
+                let parent_level: Option<String> = store
+                    .connection()
+                    .query_row(
+                        "SELECT level FROM grids WHERE code = ?1 AND deleted IS NOT 1",
+                        [parent],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let parent_level = parent_level.ok_or_else(|| {
+                    ValidationError::invalid("parent", Reason::NoSuchGrid { code: parent.clone() })
+                })?;
+                level_below(&parent_level).to_owned()
+            }
+        };
+        let mut fields: Vec<(&str, Value)> = vec![
+            ("code", grid.code.as_str().into()),
+            ("name", grid.name.as_str().into()),
+            ("level", level.into()),
+        ];
+        if let Some(parent) = &grid.parent {
+            fields.push(("parent", parent.as_str().into()));
+        }
+        let detail = serde_json::json!({"code": grid.code, "name": grid.name, "parent": grid.parent});
+        let actor = actor.clone();
+        let id = store.put_with(Kind::Grid, None, &fields, move |tx, id| {
+            audit(tx, now_ms, Some(&actor), "grid_add", Some((Kind::Grid, id)), &detail)
+        })?;
+        Ok(id)
+    }
+
+    fn create_enrollment_code(
+        &self,
+        actor: &Principal,
+        user_id: &str,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<EnrollmentCode> {
+        let mut store = self.writer();
+        let exists = store
+            .connection()
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [user_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Err(StorageError::NotFound(format!("there is no user with id {user_id}")));
+        }
+        let code = new_enrollment_code();
+        let expires_at_ms = now_ms + ttl_ms;
+        let tx = store.connection_mut().transaction()?;
+        tx.execute(
+            "INSERT INTO enrollment_codes (hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![digest(&normalize_code(&code)).to_vec(), user_id, now_ms as i64, expires_at_ms as i64],
+        )?;
+        audit(
+            &tx,
+            now_ms,
+            Some(actor),
+            "enroll_code",
+            None,
+            &serde_json::json!({"user": user_id, "expires_at_ms": expires_at_ms}),
+        )?;
+        tx.commit()?;
+        Ok(EnrollmentCode { code, user_id: user_id.to_owned(), expires_at_ms })
+    }
+
+    fn enroll(&self, code: &str, app_version: &str, now_ms: u64) -> Result<EnrollResponse> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        let hash = digest(&normalize_code(code)).to_vec();
+        let found: Option<(String, String)> = tx
+            .query_row(
+                "SELECT c.user_id, u.name FROM enrollment_codes c JOIN users u ON u.id = c.user_id
+                 WHERE c.hash = ?1 AND c.used_at_ms IS NULL AND c.expires_at_ms > ?2",
+                params![hash, now_ms as i64],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((user_id, user_name)) = found else { return Err(StorageError::BadEnrollmentCode) };
+        let device_id = new_id();
+        let number: u32 =
+            tx.query_row("SELECT coalesce(max(number), 0) + 1 FROM devices", [], |row| row.get(0))?;
+        tx.execute(
+            "INSERT INTO devices (id, number, user_id, app_version, enrolled_at_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![device_id, number, user_id, app_version, now_ms as i64],
+        )?;
+        tx.execute(
+            "UPDATE enrollment_codes SET used_at_ms = ?1, device_id = ?2 WHERE hash = ?3",
+            params![now_ms as i64, device_id, hash],
+        )?;
+        let token = new_token();
+        tx.execute(
+            "INSERT INTO tokens (hash, user_id, device_id, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![digest(&token).to_vec(), user_id, device_id, now_ms as i64],
+        )?;
+        let actor = Principal {
+            user_id: user_id.clone(),
+            user_name: user_name.clone(),
+            role: Role::Worker,
+            device: None,
+        };
+        audit(
+            &tx,
+            now_ms,
+            Some(&actor),
+            "enroll",
+            None,
+            &serde_json::json!({"device": device_id, "number": number}),
+        )?;
+        tx.commit()?;
+        Ok(EnrollResponse {
+            device_id,
+            device_number: DeviceId(number),
+            token,
+            user_id,
+            user_name,
+            epoch: self.epoch.clone(),
+            server_time_ms: now_ms,
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        let store = self.reader();
+        let mut statement = store.connection().prepare(
+            "SELECT d.id, d.number, d.user_id, u.name, d.app_version, d.enrolled_at_ms, d.last_seen_ms, d.last_sync_ms,
+                    d.pending, d.acked_counter, d.revoked_at_ms
+             FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.number",
+        )?;
+        let devices = statement
+            .query_map([], |row| {
+                let revoked_at_ms = row.get::<_, Option<i64>>(10)?.map(|v| v as u64);
+                Ok(DeviceInfo {
+                    id: row.get(0)?,
+                    number: row.get(1)?,
+                    user_id: row.get(2)?,
+                    user_name: row.get(3)?,
+                    app_version: row.get(4)?,
+                    enrolled_at_ms: row.get::<_, i64>(5)? as u64,
+                    last_seen_ms: row.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                    last_sync_ms: row.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                    pending: row.get::<_, i64>(8)? as u64,
+                    acked_counter: row.get::<_, i64>(9)? as u64,
+                    revoked: revoked_at_ms.is_some(),
+                    revoked_at_ms,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(devices)
+    }
+
+    fn revoke_device(&self, actor: &Principal, device_id: &str, now_ms: u64) -> Result<()> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        let updated = tx.execute(
+            "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE id = ?2",
+            params![now_ms as i64, device_id],
+        )?;
+        if updated == 0 {
+            return Err(StorageError::NotFound(format!("there is no device with id {device_id}")));
+        }
+        tx.execute(
+            "UPDATE tokens SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE device_id = ?2",
+            params![now_ms as i64, device_id],
+        )?;
+        audit(&tx, now_ms, Some(actor), "device_revoke", None, &serde_json::json!({"device": device_id}))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn touch_device(&self, device_id: &str, app_version: Option<&str>, now_ms: u64) -> Result<()> {
+        let store = self.writer();
+        store.connection().execute(
+            "UPDATE devices SET last_seen_ms = ?1, app_version = coalesce(?2, app_version) WHERE id = ?3",
+            params![now_ms as i64, app_version, device_id],
+        )?;
+        Ok(())
+    }
+
+    fn push(&self, principal: &Principal, request: PushRequest, now_ms: u64) -> Result<PushResponse> {
+        let device = principal
+            .device
+            .as_ref()
+            .ok_or_else(|| StorageError::Internal("push without a device".into()))?;
+        let mut store = self.writer();
+        let acked: u64 = store.connection().query_row(
+            "SELECT acked_counter FROM devices WHERE id = ?1",
+            [&device.id],
+            |row| row.get::<_, i64>(0),
+        )? as u64;
+        if request.up_to_counter <= acked && !request.records.is_empty() {
+            // A retry of a push already applied: its acknowledgement was lost.
+            return Ok(PushResponse {
+                acked_up_to: acked,
+                applied: 0,
+                rejected: Vec::new(),
+                epoch: self.epoch.clone(),
+                server_time_ms: now_ms,
+            });
+        }
+        let scope: BTreeSet<String> =
+            SqliteStorage::scope_of(&store, &principal.user_id, principal.role)?.into_iter().collect();
+        let mut accepted = Vec::with_capacity(request.records.len());
+        let mut rejected = Vec::new();
+        let mut parked = Vec::new();
+        for change in request.records {
+            match refusal(&mut store, device.number, &change, &scope, now_ms)? {
+                None => accepted.push(change),
+                Some(Refusal { code, field, message, message_zh, device_may_see }) => {
+                    let visible = device_may_see
+                        || store
+                            .get(change.kind, change.id)?
+                            .and_then(|r| r.scope().map(|s| scope.contains(s)))
+                            .unwrap_or(false);
+                    let server_state = if visible { store.export(change.kind, change.id)? } else { None };
+                    let payload = serde_json::to_string(&change).expect("changes serialise");
+                    parked.push((change.id, change.kind, code, field.clone(), message.clone(), payload));
+                    rejected.push(Rejection {
+                        id: change.id,
+                        kind: change.kind,
+                        code: code.to_owned(),
+                        field,
+                        message,
+                        message_zh,
+                        server_state,
+                    });
+                }
+            }
+        }
+        let audits: Vec<(Kind, RecordId, Vec<String>)> = accepted
+            .iter()
+            .map(|c| (c.kind, c.id, c.fields.iter().map(|f| f.field.clone()).collect()))
+            .collect();
+        let device_id = device.id.clone();
+        let principal = principal.clone();
+        let up_to = request.up_to_counter.max(acked);
+        let report = store.apply_remote_with(accepted, |tx, _report| -> Result<()> {
+                tx.execute(
+                    "UPDATE devices SET acked_counter = ?1, pending = ?2, last_sync_ms = ?3, last_seen_ms = ?3 WHERE id = ?4",
+                    params![up_to as i64, request.pending as i64, now_ms as i64, device_id],
+                )?;
+                for (kind, id, fields) in &audits {
+                    audit(tx, now_ms, Some(&principal), "push", Some((*kind, *id)), &serde_json::json!({"fields": fields}))?;
+                }
+                for (id, kind, code, field, message, payload) in &parked {
+                    tx.execute(
+                        "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![now_ms as i64, device_id, id.as_bytes().to_vec(), kind.number(), code, field, message, payload],
+                    )?;
+                }
+                Ok(())
+        })?;
+        Ok(PushResponse {
+            acked_up_to: up_to,
+            applied: report.records,
+            rejected,
+            epoch: self.epoch.clone(),
+            server_time_ms: now_ms,
+        })
+    }
+
+    fn pull(&self, principal: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse> {
+        let mut store = self.reader();
+        let scope = SqliteStorage::scope_of(&store, &principal.user_id, principal.role)?;
+        let hash = scope_hash(&scope);
+        let mut visible = scope.clone();
+        visible.extend(store.grids_above(&scope)?);
+        let limit = request.limit.clamp(1, 5000) as usize;
+        let page = store.changes_in_scope(request.cursor, &scope, &visible, limit)?;
+        Ok(PullResponse {
+            records: page.records,
+            removed: page.removed,
+            next_cursor: page.next_cursor,
+            more: page.more,
+            scope: (request.scope_hash != hash).then_some(scope),
+            scope_hash: hash,
+            epoch: self.epoch.clone(),
+            server_time_ms: now_ms,
+        })
+    }
+
+    fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>> {
+        Ok(self.reader().conflicts(limit)?)
+    }
+
+    fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>> {
+        let store = self.reader();
+        let mut statement = store.connection().prepare(
+            "SELECT at_ms, device_id, record, kind, code, field, message FROM parked ORDER BY id DESC LIMIT ?1",
+        )?;
+        let parked = statement
+            .query_map([limit as i64], |row| {
+                let kind: u8 = row.get(3)?;
+                Ok(ParkedChange {
+                    at_ms: row.get::<_, i64>(0)? as u64,
+                    device_id: row.get(1)?,
+                    record: RecordId::from_bytes(row.get(2)?).to_string(),
+                    kind: Kind::from_number(kind).map_or("unknown", Kind::as_str).to_owned(),
+                    code: row.get(4)?,
+                    field: row.get(5)?,
+                    message: row.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(parked)
+    }
+
+    fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>> {
+        let store = self.reader();
+        Ok(store
+            .connection()
+            .query_row(
+                "SELECT size, received, complete FROM attachments WHERE sha256 = ?1",
+                [sha256],
+                |row| {
+                    Ok(AttachmentStatus {
+                        size: row.get::<_, i64>(0)? as u64,
+                        received: row.get::<_, i64>(1)? as u64,
+                        complete: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn attachment_begin(
+        &self,
+        sha256: &str,
+        size: u64,
+        uploader: &str,
+        now_ms: u64,
+    ) -> Result<AttachmentStatus> {
+        let store = self.writer();
+        store.connection().execute(
+            "INSERT INTO attachments (sha256, size, uploaded_by, created_at_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, size as i64, uploader, now_ms as i64],
+        )?;
+        drop(store);
+        let status = self
+            .attachment_status(sha256)?
+            .ok_or_else(|| StorageError::Internal("attachment vanished".into()))?;
+        if status.size != size {
+            return Err(ValidationError::invalid(
+                "size",
+                Reason::Disagrees { other: "the upload in progress" },
+            )
+            .into());
+        }
+        Ok(status)
+    }
+
+    fn attachment_progress(&self, sha256: &str, received: u64, complete: bool) -> Result<()> {
+        let store = self.writer();
+        store.connection().execute(
+            "UPDATE attachments SET received = ?1, complete = ?2 WHERE sha256 = ?3",
+            params![received as i64, complete, sha256],
+        )?;
+        Ok(())
+    }
+
+    fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
+        let store = self.reader();
+        let uploader: Option<Option<String>> = store
+            .connection()
+            .query_row("SELECT uploaded_by FROM attachments WHERE sha256 = ?1", [sha256], |row| row.get(0))
+            .optional()?;
+        let Some(uploader) = uploader else { return Ok(false) };
+        let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
+        if uploader.as_deref() == Some(me) {
+            return Ok(true);
+        }
+        let scope = SqliteStorage::scope_of(&store, &who.user_id, who.role)?;
+        let on_a_case = store
+            .connection()
+            .prepare_cached(
+                "SELECT 1 FROM cases, json_each(cases.attachments) AS a
+                 WHERE a.value = ?1 AND cases.deleted IS NOT 1 AND cases.grid IN (SELECT value FROM json_each(?2))
+                 LIMIT 1",
+            )?
+            .query_row(params![sha256, serde_json::to_string(&scope).expect("strings serialise")], |_| Ok(()))
+            .optional()?
+            .is_some();
+        Ok(on_a_case)
+    }
+}

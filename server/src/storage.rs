@@ -1,0 +1,200 @@
+//! The server's storage interface: every question the HTTP layer asks of
+//! the database, and nothing about how it is answered.
+//!
+//! [`crate::sqlite::SqliteStorage`] answers them with the embedded store; a
+//! PostgreSQL implementation for cities that outgrow one machine implements
+//! the same trait. Handlers call these methods on a blocking thread; each
+//! method is one transaction, or a read of committed data.
+
+use gridwork_domain::{DeviceId, RecordId};
+use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
+use gridwork_store::Conflict;
+use serde::{Deserialize, Serialize};
+
+/// What storage can fail with, in terms the HTTP layer maps to answers.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what exists (a name taken, a server
+    /// already initialised).
+    #[error("{0}")]
+    Conflict(String),
+    /// Input that breaks a rule, naming the field.
+    #[error(transparent)]
+    Invalid(#[from] gridwork_domain::ValidationError),
+    #[error("the enrollment code is unknown, already used or expired")]
+    BadEnrollmentCode,
+    #[error("the user name or password is wrong")]
+    BadLogin,
+    #[error(transparent)]
+    Store(gridwork_store::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<gridwork_store::Error> for StorageError {
+    fn from(error: gridwork_store::Error) -> Self {
+        match error.into_validation() {
+            Ok(invalid) => StorageError::Invalid(invalid),
+            Err(other) => StorageError::Store(other),
+        }
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A person's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Draws grids, creates accounts, hands out and revokes devices.
+    Admin,
+    /// Centre staff: review and dispatch; see the whole city.
+    Staff,
+    /// A grid worker: sees the grids assigned and every grid below them.
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Worker => "worker",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Admin, Role::Staff, Role::Worker].into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The device a token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAuth {
+    pub id: String,
+    pub number: DeviceId,
+    pub revoked: bool,
+}
+
+/// Who is asking: the holder of a valid token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub user_name: String,
+    pub role: Role,
+    /// Set when the token is a device's.
+    pub device: Option<DeviceAuth>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub grids: Vec<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewGrid {
+    pub code: String,
+    pub name: String,
+    pub parent: Option<String>,
+    /// Inferred from the parent's level when not given.
+    pub level: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EnrollmentCode {
+    pub code: String,
+    pub user_id: String,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub number: u32,
+    pub user_id: String,
+    pub user_name: String,
+    pub app_version: String,
+    pub enrolled_at_ms: u64,
+    pub last_seen_ms: Option<u64>,
+    pub last_sync_ms: Option<u64>,
+    pub pending: u64,
+    pub acked_counter: u64,
+    pub revoked: bool,
+    pub revoked_at_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ParkedChange {
+    pub at_ms: u64,
+    pub device_id: String,
+    pub record: String,
+    pub kind: String,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// How far an attachment has been received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentStatus {
+    pub size: u64,
+    pub received: u64,
+    pub complete: bool,
+}
+
+/// Everything the HTTP layer needs from the database.
+pub trait Storage: Send + Sync + 'static {
+    /// The epoch: a new one after every restore from a backup.
+    fn epoch(&self) -> String;
+
+    /// The holder of a token (given as its SHA-256 digest), if any.
+    fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>>;
+    /// A console session token for a person with a password.
+    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<String>;
+
+    fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String>;
+    fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId>;
+    fn create_enrollment_code(
+        &self,
+        actor: &Principal,
+        user_id: &str,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<EnrollmentCode>;
+    /// Trades a code for a new device and its token.
+    fn enroll(&self, code: &str, app_version: &str, now_ms: u64) -> Result<EnrollResponse>;
+    fn devices(&self) -> Result<Vec<DeviceInfo>>;
+    fn revoke_device(&self, actor: &Principal, device_id: &str, now_ms: u64) -> Result<()>;
+    /// Records a device's request (last seen, app version).
+    fn touch_device(&self, device_id: &str, app_version: Option<&str>, now_ms: u64) -> Result<()>;
+
+    fn push(&self, device: &Principal, request: PushRequest, now_ms: u64) -> Result<PushResponse>;
+    fn pull(&self, device: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse>;
+
+    /// Fields with concurrent versions waiting for review.
+    fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>>;
+    /// Changes refused at push time.
+    fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>>;
+
+    fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>>;
+    /// Starts (or finds) an upload of `size` bytes.
+    fn attachment_begin(
+        &self,
+        sha256: &str,
+        size: u64,
+        uploader: &str,
+        now_ms: u64,
+    ) -> Result<AttachmentStatus>;
+    fn attachment_progress(&self, sha256: &str, received: u64, complete: bool) -> Result<()>;
+    /// Whether `who` may read the attachment: they uploaded it, or it is on
+    /// a record of their scope.
+    fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
+}

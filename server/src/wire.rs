@@ -1,0 +1,156 @@
+//! Sync bodies on the wire: the protocol version check, JSON or postcard,
+//! zstd or plain, with limits on both the compressed and the decompressed
+//! size. A request that breaks any of this is refused before anything is
+//! read from the database.
+
+use std::io::Read;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gridwork_protocol::Encoding;
+use gridwork_protocol::sync::{
+    BINARY_CONTENT_TYPE, OLDEST_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// Largest request body as sent (compressed or not).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest request body once decompressed.
+pub const MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
+
+/// Checks the protocol version a request names.
+pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
+    let named =
+        headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    match named {
+        Some(v) if (OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v) => Ok(()),
+        Some(v) if v > PROTOCOL_VERSION => Err(AppError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_unsupported",
+            format!(
+                "this server speaks sync protocol {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION}, the app speaks {v}: the server needs updating"
+            ),
+            format!(
+                "服务器支持的同步协议为{OLDEST_PROTOCOL_VERSION}至{PROTOCOL_VERSION},应用为{v}:请升级服务器"
+            ),
+        )),
+        Some(v) => Err(AppError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_unsupported",
+            format!(
+                "this app speaks sync protocol {v}, which this server no longer accepts (oldest: {OLDEST_PROTOCOL_VERSION}): update the app"
+            ),
+            format!("应用的同步协议版本{v}过旧(最低{OLDEST_PROTOCOL_VERSION}),请更新应用"),
+        )),
+        None => Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "protocol_missing",
+            format!("every request must name its sync protocol version in the `{PROTOCOL_HEADER}` header"),
+            format!("请求缺少`{PROTOCOL_HEADER}`协议版本头"),
+        )),
+    }
+}
+
+fn encoding_of(content_type: Option<&HeaderValue>) -> Result<Encoding, AppError> {
+    match content_type.and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or("").trim()) {
+        None | Some("application/json") => Ok(Encoding::Json),
+        Some(BINARY_CONTENT_TYPE) => Ok(Encoding::Binary),
+        Some(other) => Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("content type `{other}` is not one of application/json, {BINARY_CONTENT_TYPE}"),
+            format!("不支持的内容类型`{other}`"),
+        )),
+    }
+}
+
+/// Reads a body that may be zstd-compressed, within the limits.
+pub fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, AppError> {
+    match headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        None | Some("identity") => Ok(body.to_vec()),
+        Some("zstd") => {
+            let decoder = zstd::stream::read::Decoder::new(&body[..])
+                .map_err(|e| AppError::malformed(format!("zstd: {e}")))?;
+            let mut out = Vec::new();
+            decoder
+                .take(MAX_DECOMPRESSED as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| AppError::malformed(format!("zstd: {e}")))?;
+            if out.len() > MAX_DECOMPRESSED {
+                return Err(AppError::too_large(MAX_DECOMPRESSED));
+            }
+            Ok(out)
+        }
+        Some(other) => Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("content encoding `{other}` is not one of zstd, identity"),
+            format!("不支持的压缩方式`{other}`"),
+        )),
+    }
+}
+
+/// A decoded sync request body, and how to answer in kind.
+#[derive(Debug)]
+pub struct Wire<T> {
+    pub value: T,
+    pub reply: Reply,
+}
+
+/// How the client wants its answer encoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply {
+    pub encoding: Encoding,
+    pub zstd: bool,
+}
+
+impl Reply {
+    pub fn of(headers: &HeaderMap) -> Result<Reply, AppError> {
+        let accept = headers.get(ACCEPT).or(headers.get(CONTENT_TYPE));
+        let encoding = match accept.and_then(|v| v.to_str().ok()) {
+            Some(v) if v.contains(BINARY_CONTENT_TYPE) => Encoding::Binary,
+            _ => Encoding::Json,
+        };
+        let zstd =
+            headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("zstd"));
+        Ok(Reply { encoding, zstd })
+    }
+
+    pub fn send<T: Serialize>(self, value: &T) -> Response {
+        let body = self.encoding.encode(value);
+        let content_type = match self.encoding {
+            Encoding::Json => "application/json",
+            Encoding::Binary => BINARY_CONTENT_TYPE,
+        };
+        if self.zstd
+            && body.len() > 512
+            && let Ok(compressed) = zstd::bulk::compress(&body, 3)
+        {
+            return ([(CONTENT_TYPE, content_type), (CONTENT_ENCODING, "zstd")], compressed).into_response();
+        }
+        ([(CONTENT_TYPE, content_type)], body).into_response()
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        check_protocol(&headers)?;
+        let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
+        let reply = Reply::of(&headers)?;
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| AppError::too_large(MAX_BODY))?;
+        let bytes = decompress(&headers, body)?;
+        let value = encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))?;
+        Ok(Wire { value, reply })
+    }
+}
