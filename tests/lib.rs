@@ -1,7 +1,13 @@
-//! Shared helpers for the integration tests in `tests/`.
+//! Shared helpers for the integration tests in `tests/`: the workspace's
+//! real binaries, a real `gridwork-server` on a loopback port with a
+//! temporary data directory, and the `gridwork` command line.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
@@ -13,4 +19,239 @@ pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(workspace_root());
     command
+}
+
+/// Where the binaries are, built once per test run (same profile and
+/// target directory as this test binary).
+pub fn bin(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let status = cargo()
+            .args(["build", "--locked", "-p", "gridwork-server", "-p", "gridwork-cli"])
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building the binaries failed");
+        // target/<profile>/deps/<this test> -> target/<profile>
+        std::env::current_exe()
+            .expect("test path")
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_owned()
+    });
+    dir.join(name)
+}
+
+/// A running `gridwork-server` on its own data directory.
+pub struct Server {
+    pub data: tempfile::TempDir,
+    pub url: String,
+    pub admin_token: String,
+    child: Option<Child>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+impl Server {
+    /// Initialises a data directory and serves it.
+    pub fn start() -> Server {
+        let data = tempfile::tempdir().expect("temporary directory");
+        let output = Command::new(bin("gridwork-server"))
+            .args(["init", "--data"])
+            .arg(data.path())
+            .output()
+            .expect("gridwork-server init runs");
+        assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
+        let admin_token = json_of(&output)["admin_token"].as_str().expect("an admin token").to_owned();
+        let mut server = Server { data, url: String::new(), admin_token, child: None };
+        server.serve();
+        server
+    }
+
+    /// Starts serving: on a free loopback port the first time, on the same
+    /// address again after a stop, so devices find it where they left it.
+    pub fn serve(&mut self) {
+        let listen = self.url.strip_prefix("http://").unwrap_or("127.0.0.1:0").to_owned();
+        let mut child = Command::new(bin("gridwork-server"))
+            .args(["serve", "--listen", &listen, "--data"])
+            .arg(self.data.path())
+            .env("GRIDWORK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("gridwork-server serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("a first line");
+        let announced: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("`{line}` is not JSON: {e}"));
+        self.url = format!("http://{}", announced["listening"].as_str().expect("an address"));
+        self.child = Some(child);
+    }
+
+    /// Kills the server with SIGKILL: no shutdown, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to finish.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// `gridwork-server SUBCOMMAND ... --data DIR` (backup, restore).
+    pub fn admin_command(&self, args: &[&str]) -> Value {
+        let output = Command::new(bin("gridwork-server"))
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        json_of(&output)
+    }
+
+    /// `gridwork admin --server URL --token TOKEN ARGS...`, which must
+    /// succeed.
+    pub fn admin(&self, args: &[&str]) -> Value {
+        let output =
+            gridwork(&[&["admin", "--server", &self.url, "--token", &self.admin_token], args].concat());
+        assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        json_of(&output)
+    }
+
+    /// Adds a grid.
+    pub fn grid(&self, code: &str, name: &str, parent: Option<&str>) {
+        let mut args = vec!["grid", "add", "--code", code, "--name", name];
+        if let Some(parent) = parent {
+            args.extend(["--parent", parent]);
+        }
+        self.admin(&args);
+    }
+
+    /// Adds a worker for `grids` and returns a fresh enrollment code.
+    pub fn worker(&self, name: &str, grids: &[&str]) -> (String, String) {
+        let mut args = vec!["user", "add", "--name", name, "--role", "worker"];
+        for grid in grids {
+            args.extend(["--grid", grid]);
+        }
+        let id = self.admin(&args)["id"].as_str().expect("a user id").to_owned();
+        let code = self.enroll_code(&id);
+        (id, code)
+    }
+
+    pub fn enroll_code(&self, user_id: &str) -> String {
+        self.admin(&["enroll-code", "--user", user_id])["code"].as_str().expect("a code").to_owned()
+    }
+
+    /// A small city: 3307 → 330702 → 330702001 → communities C1 and C2,
+    /// each with unit grids.
+    pub fn city(&self) {
+        self.grid("3307", "金华市", None);
+        self.grid("330702", "婺城区", Some("3307"));
+        self.grid("330702001", "城东街道", Some("330702"));
+        self.grid("C1", "东苑社区", Some("330702001"));
+        self.grid("C1-01", "东苑社区第一网格", Some("C1"));
+        self.grid("C1-02", "东苑社区第二网格", Some("C1"));
+        self.grid("C2", "西山社区", Some("330702001"));
+        self.grid("C2-01", "西山社区第一网格", Some("C2"));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `gridwork ARGS...`.
+pub fn gridwork(args: &[&str]) -> Output {
+    Command::new(bin("gridwork")).args(args).env_remove("GRIDWORK_TOKEN").output().expect("gridwork runs")
+}
+
+/// A headless device: `gridwork device --db FILE ...`.
+#[derive(Debug)]
+pub struct CliDevice {
+    pub db: PathBuf,
+    /// Runs the command under `faketime` with this offset when set.
+    pub faketime: Option<String>,
+}
+
+impl CliDevice {
+    pub fn new(dir: &Path, name: &str) -> CliDevice {
+        CliDevice { db: dir.join(format!("{name}.db")), faketime: None }
+    }
+
+    /// Runs a device command; returns its output whatever the status.
+    pub fn try_run(&self, args: &[&str]) -> Output {
+        let db = self.db.to_str().expect("UTF-8 path");
+        let full = [&["device", "--db", db], args].concat();
+        match &self.faketime {
+            Some(offset) => Command::new("faketime")
+                .arg(offset)
+                .arg(bin("gridwork"))
+                .args(&full)
+                .output()
+                .expect("faketime runs (Debian package faketime)"),
+            None => gridwork(&full),
+        }
+    }
+
+    /// Runs a device command that must succeed, returning its JSON.
+    pub fn run(&self, args: &[&str]) -> Value {
+        let output = self.try_run(args);
+        assert!(
+            output.status.success(),
+            "device {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        json_of(&output)
+    }
+
+    pub fn enroll(&self, server: &Server, code: &str) -> Value {
+        self.run(&["enroll", "--server", &server.url, "--code", code])
+    }
+
+    pub fn sync(&self) -> Value {
+        self.run(&["sync"])
+    }
+
+    pub fn put(&self, kind: &str, id: Option<&str>, fields: &[&str]) -> String {
+        let mut args = vec!["put", kind];
+        if let Some(id) = id {
+            args.extend(["--id", id]);
+        }
+        args.extend(fields);
+        self.run(&args)["id"].as_str().expect("an id").to_owned()
+    }
+
+    pub fn get(&self, kind: &str, id: &str) -> Value {
+        self.run(&["get", kind, id])
+    }
+
+    pub fn list(&self, kind: &str) -> Vec<Value> {
+        self.run(&["list", kind]).as_array().expect("a list").clone()
+    }
 }

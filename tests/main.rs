@@ -1,3 +1,4 @@
 //! Gridwork's integration tests, in one binary.
 
 mod architecture;
+mod sync;

@@ -763,8 +763,10 @@ impl Storage for SqliteStorage {
         let mut store = self.reader();
         let scope = SqliteStorage::scope_of(&store, &principal.user_id, principal.role)?;
         let hash = scope_hash(&scope);
-        let mut visible = scope.clone();
-        visible.extend(store.grids_above(&scope)?);
+        // The grid tree itself is organisation, not personal data: every
+        // device has all of it, to name where things are and where a
+        // resident moves to.
+        let visible = SqliteStorage::scope_of(&store, &principal.user_id, Role::Admin)?;
         let limit = request.limit.clamp(1, 5000) as usize;
         let page = store.changes_in_scope(request.cursor, &scope, &visible, limit)?;
         Ok(PullResponse {

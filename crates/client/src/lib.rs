@@ -102,6 +102,7 @@ pub struct Device {
     store: Mutex<Store>,
     clock: Arc<OffsetClock>,
     path: PathBuf,
+    retry: Retry,
 }
 
 impl Device {
@@ -112,7 +113,12 @@ impl Device {
         if let Some(session) = store.session()? {
             clock.set_offset(session.clock_offset_ms);
         }
-        Ok(Device { store: Mutex::new(store), clock, path: path.to_owned() })
+        Ok(Device { store: Mutex::new(store), clock, path: path.to_owned(), retry: Retry::default() })
+    }
+
+    /// How hard requests are retried before a sync gives up.
+    pub fn set_retry(&mut self, retry: Retry) {
+        self.retry = retry;
     }
 
     /// The store, for local reads and edits (briefly: sync waits for it).
@@ -160,7 +166,8 @@ impl Device {
 
     fn connection(&self) -> Result<(Session, Http), ClientError> {
         let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
-        let http = Http::new(&session.server, Some(session.token.clone()))?;
+        let mut http = Http::new(&session.server, Some(session.token.clone()))?;
+        http.retry = self.retry;
         Ok((session, http))
     }
 

@@ -156,19 +156,17 @@ impl Store {
         Ok(())
     }
 
-    /// The grids this device may now see: records of other grids are
-    /// dropped (grid records are kept for the scope's grids and the grids
-    /// above them). Returns how many records were dropped.
+    /// The grids this device may now see records of: records of other
+    /// grids are dropped (grid records themselves are kept: every device has
+    /// the whole tree). Returns how many records were dropped.
     pub fn set_scope(&mut self, scope: &[String], scope_hash: &str) -> Result<usize, Error> {
         self.device_only()?;
         let scope_json = serde_json::to_string(scope).expect("strings serialise");
-        let above = self.grids_above(scope)?;
-        let visible_json = serde_json::to_string(&[scope, &above[..]].concat()).expect("strings serialise");
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut dropped = 0;
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::Grid) {
             let def = kind.def();
-            let allowed = if kind == Kind::Grid { &visible_json } else { &scope_json };
+            let allowed = &scope_json;
             let ids: Vec<[u8; 16]> = tx
                 .prepare(&format!(
                     "SELECT id FROM {} WHERE \"{}\" IS NULL OR \"{}\" NOT IN (SELECT value FROM json_each(?1))",

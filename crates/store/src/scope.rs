@@ -53,22 +53,6 @@ impl Store {
         Ok(codes)
     }
 
-    /// The grids above `codes` (their parents, their parents' parents...),
-    /// which a device needs to name where its grids sit.
-    pub fn grids_above(&self, codes: &[String]) -> Result<Vec<String>, Error> {
-        let codes = serde_json::to_string(codes).expect("strings serialise");
-        let mut statement = self.conn.prepare_cached(
-            "WITH RECURSIVE above(code) AS (
-                 SELECT parent FROM grids WHERE code IN (SELECT value FROM json_each(?1)) AND parent IS NOT NULL
-                 UNION
-                 SELECT g.parent FROM grids g JOIN above a ON g.code = a.code WHERE g.parent IS NOT NULL
-             )
-             SELECT code FROM above ORDER BY code",
-        )?;
-        let codes = statement.query_map([codes], |row| row.get(0))?.collect::<Result<_, _>>()?;
-        Ok(codes)
-    }
-
     /// The changes after `cursor` to records of the grids in `scope` (and to
     /// the grid records of `visible_grids`), oldest first, at most
     /// `max_records`, with the records that moved out of the scope.

@@ -1,0 +1,619 @@
+//! Sync against the real `gridwork-server` binary on a loopback port, with
+//! devices driven through the `gridwork` binary and through the client
+//! library, each on its own SQLite file.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridwork_client::{Device, Http, Progress, Retry};
+use gridwork_domain::{DeviceId, Kind, RecordId, Value};
+use gridwork_merge::{Hlc, Register};
+use gridwork_protocol::sync::{ErrorBody, PushRequest, PushResponse};
+use gridwork_protocol::{FieldState, RecordChanges};
+use gridwork_store::{Clock, Role, Store, SystemClock};
+use gridwork_tests::{CliDevice, Server};
+use serde_json::Value as Json;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+/// A device driven through the client library.
+fn library_device(runtime: &tokio::runtime::Runtime, server: &Server, path: &Path, code: &str) -> Device {
+    let device = Device::open(path).expect("opens");
+    runtime.block_on(device.enroll(&server.url, code, "tests")).expect("enrolls");
+    runtime.block_on(device.sync(|_| {})).expect("first sync");
+    device
+}
+
+fn session_token(db: &Path) -> (String, DeviceId) {
+    let store = Store::open(db, Role::Device, Arc::new(SystemClock)).expect("opens");
+    let token = store.session().expect("reads").expect("enrolled").token;
+    (token, store.device_id().expect("reads").expect("numbered"))
+}
+
+fn field<'a>(record: &'a Json, name: &str) -> &'a Json {
+    &record[name]
+}
+
+#[test]
+fn devices_that_edit_offline_converge_and_the_overwrite_is_listed() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("网格员甲", &["C1"]);
+    let (_, code_b) = server.worker("网格员乙", &["C1"]);
+    let (_, code_c) = server.worker("网格员丙", &["C1"]);
+    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+    let a_number = a.enroll(&server, &code_a)["device_number"].as_u64().unwrap();
+    b.enroll(&server, &code_b);
+    a.sync();
+    b.sync();
+    let runtime = runtime();
+    let c = library_device(&runtime, &server, &dir.path().join("c.db"), &code_c);
+
+    let id = a.put(
+        "resident",
+        None,
+        &["grid=C1-01", "name=张秀英", "id_number=11010519491231002X", "phone=13800000001"],
+    );
+    a.sync();
+    b.sync();
+    runtime.block_on(c.sync(|_| {})).unwrap();
+
+    // All three edit offline: A and B the same field, B later.
+    a.put("resident", Some(&id), &["phone=13800000002"]);
+    std::thread::sleep(Duration::from_millis(5));
+    b.put("resident", Some(&id), &["phone=13800000003", "room=3-201"]);
+    let rid: RecordId = id.parse().unwrap();
+    c.store().put(Kind::Resident, Some(rid), &[("notes", Value::from("子女每周探望"))]).unwrap();
+
+    // They sync in different orders, some twice.
+    b.sync();
+    runtime.block_on(c.sync(|_| {})).unwrap();
+    a.sync();
+    b.sync();
+    runtime.block_on(c.sync(|_| {})).unwrap();
+    a.sync();
+
+    let on_a = a.get("resident", &id);
+    let on_b = b.get("resident", &id);
+    let on_c = c.store().get(Kind::Resident, rid).unwrap().unwrap().to_json();
+    assert_eq!(on_a, on_b);
+    assert_eq!(on_a, on_c);
+    assert_eq!(field(&on_a, "phone"), "13800000003", "the later concurrent write wins");
+    assert_eq!(field(&on_a, "room"), "3-201");
+    assert_eq!(field(&on_a, "notes"), "子女每周探望");
+
+    // The server holds the same: a device enrolled now pulls it.
+    let (_, code_d) = server.worker("网格员丁", &["C1"]);
+    let d = CliDevice::new(dir.path(), "d");
+    d.enroll(&server, &code_d);
+    d.sync();
+    assert_eq!(d.get("resident", &id), on_a);
+
+    // The overwritten phone is there for the centre to review.
+    let conflicts = server.admin(&["conflicts", "list"]);
+    let conflicts = conflicts.as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["id"], id.as_str());
+    assert_eq!(conflicts[0]["field"], "phone");
+    assert_eq!(conflicts[0]["winner"]["value"], "13800000003");
+    assert_eq!(conflicts[0]["losers"][0]["value"], "13800000002");
+    assert_eq!(conflicts[0]["losers"][0]["writer"].as_u64(), Some(a_number));
+}
+
+#[test]
+fn a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("网格员甲", &["C1"]);
+    let (_, code_b) = server.worker("网格员乙", &["C1"]);
+    let a = CliDevice::new(dir.path(), "a");
+    let mut b = CliDevice::new(dir.path(), "b");
+    a.enroll(&server, &code_a);
+    b.enroll(&server, &code_b);
+    a.sync();
+    b.sync();
+    let id = a.put("resident", None, &["grid=C1-01", "name=钱七"]);
+    a.sync();
+    b.sync();
+
+    // B's clock goes back a year; it edits what it has seen.
+    b.faketime = Some("-365 days".into());
+    let year = b.try_run(&["status"]);
+    assert!(year.status.success());
+    let faked = std::process::Command::new("faketime").args(["-365 days", "date", "+%Y"]).output().unwrap();
+    let this_year = std::process::Command::new("date").arg("+%Y").output().unwrap();
+    assert_ne!(faked.stdout, this_year.stdout, "faketime must move the clock");
+    b.put("resident", Some(&id), &["name=钱七七"]);
+    b.sync();
+    a.sync();
+
+    for device in [&a, &b] {
+        assert_eq!(field(&device.get("resident", &id), "name"), "钱七七");
+    }
+    let conflicts = server.admin(&["conflicts", "list"]);
+    assert!(conflicts.as_array().unwrap().is_empty(), "no conflict: B had seen A's write: {conflicts}");
+}
+
+fn push_as(
+    runtime: &tokio::runtime::Runtime,
+    server: &Server,
+    db: &Path,
+    records: Vec<RecordChanges>,
+) -> PushResponse {
+    let (token, _) = session_token(db);
+    let http = Http::new(&server.url, Some(token)).unwrap();
+    let request = PushRequest { up_to_counter: 1_000_000, pending: 0, records };
+    runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &request)).expect("push answered").0
+}
+
+fn resident_changes(id: RecordId, device: DeviceId, fields: &[(&str, &str)]) -> RecordChanges {
+    let now = SystemClock.now_ms();
+    RecordChanges {
+        id,
+        kind: Kind::Resident,
+        fields: fields
+            .iter()
+            .map(|(name, value)| FieldState {
+                field: (*name).into(),
+                register: Register::first_write(Value::from(*value), device, Hlc::new(now, 0)),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_device_can_neither_pull_nor_push_another_grids_records() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("东苑网格员", &["C1"]);
+    let (_, code_b) = server.worker("西山网格员", &["C2"]);
+    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+    a.enroll(&server, &code_a);
+    b.enroll(&server, &code_b);
+    a.sync();
+    b.sync();
+    let theirs = b.put("resident", None, &["grid=C2-01", "name=西山居民", "phone=13900000009"]);
+    b.sync();
+
+    // Pulling: nothing of C2 reaches A.
+    a.sync();
+    assert!(a.list("resident").is_empty());
+    assert!(!a.try_run(&["get", "resident", &theirs]).status.success());
+
+    // Pushing: a new record in C2, and a change to B's record, both refused.
+    let runtime = runtime();
+    let (_, a_number) = session_token(&a.db);
+    let intruder = RecordId::from_parts(SystemClock.now_ms(), [7; 10]);
+    let answer = push_as(
+        &runtime,
+        &server,
+        &a.db,
+        vec![
+            resident_changes(intruder, a_number, &[("grid", "C2-01"), ("name", "冒名")]),
+            resident_changes(theirs.parse().unwrap(), a_number, &[("name", "篡改")]),
+        ],
+    );
+    assert_eq!(answer.applied, 0);
+    assert_eq!(answer.rejected.len(), 2, "{answer:?}");
+    for rejection in &answer.rejected {
+        assert_eq!(rejection.code, "out_of_scope");
+        assert!(rejection.server_state.is_none(), "A must not learn what B's record holds");
+    }
+
+    b.sync();
+    assert_eq!(field(&b.get("resident", &theirs), "name"), "西山居民");
+    assert_eq!(b.list("resident").len(), 1, "the intruder's record was not created");
+    let parked = server.admin(&["parked", "list"]);
+    assert_eq!(parked.as_array().unwrap().len(), 2, "refused changes are parked for the centre: {parked}");
+}
+
+#[test]
+fn a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("第一网格员", &["C1-01"]);
+    let (_, code_b) = server.worker("第二网格员", &["C1-02"]);
+    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+    a.enroll(&server, &code_a);
+    b.enroll(&server, &code_b);
+    a.sync();
+    b.sync();
+    let id = a.put("resident", None, &["grid=C1-01", "name=搬家的人", "room=1-101"]);
+    a.sync();
+    a.put("resident", Some(&id), &["grid=C1-02"]);
+    let report = a.sync();
+    assert_eq!(report["dropped"], 1, "{report}");
+    assert!(a.list("resident").is_empty());
+    b.sync();
+    let moved = b.get("resident", &id);
+    assert_eq!(field(&moved, "grid"), "C1-02");
+    assert_eq!(field(&moved, "room"), "1-101", "the record arrives whole");
+}
+
+#[test]
+fn a_revoked_device_is_refused_and_wipes_its_data() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = server.worker("网格员", &["C1"]);
+    let a = CliDevice::new(dir.path(), "a");
+    let device_id = a.enroll(&server, &code)["device_id"].as_str().unwrap().to_owned();
+    a.sync();
+    a.put("resident", None, &["grid=C1-01", "name=敏感信息", "id_number=11010519491231002X"]);
+    let devices = server.admin(&["device", "list"]);
+    assert_eq!(devices[0]["id"], device_id.as_str());
+    assert_eq!(devices[0]["revoked"], false);
+
+    server.admin(&["device", "revoke", "--device", &device_id]);
+    let refused = a.try_run(&["sync"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("revoked") && stderr.contains("wiped"), "{stderr}");
+    assert!(stderr.contains("停用"), "and in Chinese: {stderr}");
+    assert!(!a.db.exists(), "the database is gone");
+    let wal = a.db.with_extension("db-wal");
+    assert!(!wal.exists());
+    assert_eq!(server.admin(&["device", "list"])[0]["revoked"], true);
+}
+
+fn copy_database(from: &Path, to: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let (mut source, mut target) = (from.as_os_str().to_owned(), to.as_os_str().to_owned());
+        source.push(suffix);
+        target.push(suffix);
+        if Path::new(&source).exists() {
+            std::fs::copy(&source, &target).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&target);
+        }
+    }
+}
+
+#[test]
+fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = server.worker("网格员", &["C1"]);
+    let a = CliDevice::new(dir.path(), "a");
+    a.enroll(&server, &code);
+    a.sync();
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            a.put(
+                "resident",
+                None,
+                &["grid=C1-01", &format!("name=居民{i}"), &format!("phone=1380000000{i}")],
+            )
+        })
+        .collect();
+    let before = dir.path().join("before-sync.db");
+    copy_database(&a.db, &before);
+    assert_eq!(a.sync()["pushed"], 3);
+    // The acknowledgement is lost: the device is back to before the sync.
+    copy_database(&before, &a.db);
+    assert_eq!(a.run(&["status"])["pending"], 3);
+    let again = a.sync();
+    assert_eq!(again["pushed"], 0, "the server recognised the push it had applied: {again}");
+    assert_eq!(a.run(&["status"])["pending"], 0);
+
+    let (_, code_d) = server.worker("核对员", &["C1"]);
+    let d = CliDevice::new(dir.path(), "d");
+    d.enroll(&server, &code_d);
+    d.sync();
+    let residents = d.list("resident");
+    assert_eq!(residents.len(), 3);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(field(&d.get("resident", id), "name"), format!("居民{i}").as_str());
+    }
+    assert!(server.admin(&["conflicts", "list"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_server_killed_mid_push_keeps_every_change_it_acknowledged() {
+    let mut server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let mut devices = Vec::new();
+    for n in 0..4 {
+        let (_, code) = server.worker(&format!("网格员{n}"), &["C1"]);
+        let mut device = library_device(&runtime, &server, &dir.path().join(format!("{n}.db")), &code);
+        device.set_retry(Retry {
+            attempts: 2,
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(100),
+        });
+        devices.push(Arc::new(device));
+    }
+    let acknowledged: Arc<Mutex<Vec<(RecordId, String)>>> = Arc::default();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let tasks: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(n, device)| {
+            let (device, acknowledged) = (device.clone(), acknowledged.clone());
+            runtime.spawn(async move {
+                for i in 0.. {
+                    let name = format!("设备{n}居民{i}");
+                    let fields = [("grid", Value::from("C1-01")), ("name", Value::from(name.as_str()))];
+                    let id = device.store().put(Kind::Resident, None, &fields).unwrap();
+                    if device.sync(|_| {}).await.is_err() {
+                        return;
+                    }
+                    acknowledged.lock().unwrap().push((id, name));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 10, "the devices should have synced a while: {}", acknowledged.len());
+
+    server.serve();
+    let (_, code) = server.worker("核对员", &["C1"]);
+    let check = CliDevice::new(dir.path(), "check");
+    check.enroll(&server, &code);
+    check.sync();
+    for (id, name) in &acknowledged {
+        let record = check.get("resident", &id.to_string());
+        assert_eq!(field(&record, "name"), name.as_str());
+    }
+    // And the devices carry on where they stopped.
+    runtime.block_on(devices[0].sync(|_| {})).unwrap();
+    assert_eq!(devices[0].store().pending_count().unwrap(), 0);
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+#[test]
+fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let (_, code_a) = server.worker("上报人", &["C1"]);
+    let (_, code_b) = server.worker("隔壁网格员", &["C2"]);
+    let (_, code_c) = server.worker("同社区网格员", &["C1"]);
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), &code_a);
+    let b = library_device(&runtime, &server, &dir.path().join("b.db"), &code_b);
+    let c = library_device(&runtime, &server, &dir.path().join("c.db"), &code_c);
+
+    let photo = pseudo_random(3 * 1024 * 1024 + 123);
+    let sha = gridwork_client::sha256_hex(&photo);
+    // The first megabyte arrives, then the connection drops.
+    let (token, _) = session_token(a.path());
+    let http = Http::new(&server.url, Some(token.clone())).unwrap();
+    let first = runtime
+        .block_on(async {
+            http.builder(reqwest::Method::PUT, &format!("/attachments/{sha}?offset=0&size={}", photo.len()))
+                .body(photo[..1024 * 1024].to_vec())
+                .send()
+                .await
+        })
+        .unwrap();
+    assert_eq!(first.status(), 200);
+
+    let sent: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let seen = sent.clone();
+    let uploaded = runtime
+        .block_on(a.upload(&photo, move |p| {
+            if let Progress::Uploading { sent, .. } = p {
+                seen.lock().unwrap().push(sent);
+            }
+        }))
+        .unwrap();
+    assert_eq!(uploaded, sha);
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.first(), Some(&(2 * 1024 * 1024)), "resumed after the first megabyte: {sent:?}");
+    assert_eq!(sent.last(), Some(&(photo.len() as u64)));
+
+    let download = |device: &Device| {
+        let (token, _) = session_token(device.path());
+        let http = Http::new(&server.url, Some(token)).unwrap();
+        let response = runtime
+            .block_on(async {
+                http.builder(reqwest::Method::GET, &format!("/attachments/{sha}")).send().await
+            })
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, runtime.block_on(response.bytes()).unwrap().to_vec())
+    };
+    let (status, bytes) = download(&a);
+    assert_eq!(status, 200);
+    assert_eq!(gridwork_client::sha256_hex(&bytes), sha);
+
+    // A case in C1 names the photo: C1's worker may read it, C2's may not.
+    assert_eq!(download(&c).0, 404);
+    let fields = [
+        ("grid", Value::from("C1-01")),
+        ("category", "public_facilities".into()),
+        ("description", "井盖破损".into()),
+        ("status", "reported".into()),
+        ("attachments", Value::List(vec![sha.clone()])),
+    ];
+    a.store().put(Kind::Case, None, &fields).unwrap();
+    runtime.block_on(a.sync(|_| {})).unwrap();
+    let (status, bytes) = download(&c);
+    assert_eq!(status, 200);
+    assert_eq!(bytes, photo);
+    assert_eq!(download(&b).0, 404);
+    // Uploading it again sends nothing: the server has it.
+    let again = Arc::new(Mutex::new(0));
+    let counter = again.clone();
+    runtime.block_on(c.upload(&photo, move |_| *counter.lock().unwrap() += 1)).unwrap();
+    assert_eq!(*again.lock().unwrap(), 0);
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_change_nothing() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = server.worker("网格员", &["C1"]);
+    let a = CliDevice::new(dir.path(), "a");
+    a.enroll(&server, &code);
+    a.sync();
+    let id = a.put("resident", None, &["grid=C1-01", "name=原值"]);
+    a.sync();
+    let (token, number) = session_token(&a.db);
+    let devices_before = server.admin(&["device", "list"]);
+
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1{path}", server.url);
+    let send = |request: reqwest::RequestBuilder| -> (u16, ErrorBody) {
+        let response = runtime.block_on(async { request.send().await }).unwrap();
+        let status = response.status().as_u16();
+        let body = runtime.block_on(response.text()).unwrap();
+        let error: ErrorBody = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{status}: `{body}` is not an error body: {e}"));
+        assert!(!error.error.message.is_empty() && !error.error.message_zh.is_empty());
+        (status, error)
+    };
+    let bare = || client.post(url("/sync/push")).header("x-gridwork-protocol", "1");
+    let push = || bare().header("content-type", "application/json");
+    let authed = || push().bearer_auth(&token);
+
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+        ("no token", push().body("{}"), 401, "unauthorized"),
+        ("a wrong token", push().bearer_auth("gw_wrong").body("{}"), 401, "unauthorized"),
+        (
+            "no protocol header",
+            client.post(url("/sync/push")).bearer_auth(&token).body("{}"),
+            400,
+            "protocol_missing",
+        ),
+        (
+            "an old protocol",
+            client.post(url("/sync/push")).bearer_auth(&token).header("x-gridwork-protocol", "0").body("{}"),
+            426,
+            "protocol_unsupported",
+        ),
+        (
+            "a newer protocol",
+            client.post(url("/sync/push")).bearer_auth(&token).header("x-gridwork-protocol", "99").body("{}"),
+            426,
+            "protocol_unsupported",
+        ),
+        ("malformed JSON", authed().body("{\"up_to_counter\": "), 400, "malformed"),
+        ("a missing field", authed().body("{\"records\": []}"), 400, "malformed"),
+        (
+            "binary garbage",
+            bare()
+                .bearer_auth(&token)
+                .header("content-type", "application/x-gridwork+postcard")
+                .body(vec![0xff, 0xfe, 0x01]),
+            400,
+            "malformed",
+        ),
+        (
+            "an unknown content type",
+            bare().bearer_auth(&token).header("content-type", "text/plain").body("hi"),
+            415,
+            "unsupported_media_type",
+        ),
+        ("an oversized body", authed().body(vec![b' '; 17 * 1024 * 1024]), 413, "too_large"),
+        (
+            "a compressed bomb",
+            authed()
+                .header("content-encoding", "zstd")
+                .body(zstd::bulk::compress(&vec![b' '; 70 * 1024 * 1024], 19).unwrap()),
+            413,
+            "too_large",
+        ),
+        (
+            "an admin call with a device token",
+            client.get(url("/admin/devices")).header("x-gridwork-protocol", "1").bearer_auth(&token),
+            403,
+            "forbidden",
+        ),
+        (
+            "an unknown endpoint",
+            client.get(url("/nowhere")).header("x-gridwork-protocol", "1"),
+            404,
+            "not_found",
+        ),
+        (
+            "a wrong enrollment code",
+            client
+                .post(url("/enroll"))
+                .header("x-gridwork-protocol", "1")
+                .header("content-type", "application/json")
+                .body("{\"code\":\"AAAA-AAAA\",\"app_version\":\"x\"}"),
+            403,
+            "bad_enrollment_code",
+        ),
+    ];
+    for (what, request, status, code) in cases {
+        let (got_status, error) = send(request);
+        assert_eq!(
+            (got_status, error.error.code.as_str()),
+            (status, code),
+            "{what}: {}",
+            error.error.message
+        );
+    }
+
+    // A well-formed push with an invalid value: refused for that record,
+    // named by field, parked; nothing applied.
+    let bad = resident_changes(id.parse().unwrap(), number, &[("phone", "12345")]);
+    let answer = push_as(&runtime, &server, &a.db, vec![bad]);
+    assert_eq!(answer.rejected.len(), 1);
+    assert_eq!(answer.rejected[0].code, "invalid");
+    assert_eq!(answer.rejected[0].field.as_deref(), Some("phone"));
+
+    // Nothing changed: the record, the device registry, no conflicts.
+    a.sync();
+    let record = a.get("resident", &id);
+    assert_eq!(field(&record, "name"), "原值");
+    assert!(record.get("phone").is_none());
+    let devices_after = server.admin(&["device", "list"]);
+    assert_eq!(devices_after.as_array().unwrap().len(), devices_before.as_array().unwrap().len());
+    assert!(server.admin(&["conflicts", "list"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
+    let mut server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = server.worker("网格员", &["C1"]);
+    let a = CliDevice::new(dir.path(), "a");
+    a.enroll(&server, &code);
+    a.sync();
+    let kept = a.put("resident", None, &["grid=C1-01", "name=备份前"]);
+    a.sync();
+    let backup = dir.path().join("backup.db");
+    server.admin_command(&["backup", "--to", backup.to_str().unwrap()]);
+    let lost = a.put("resident", None, &["grid=C1-01", "name=备份后"]);
+    a.sync();
+
+    server.stop();
+    let restored = server.admin_command(&["restore", "--from", backup.to_str().unwrap()]);
+    assert!(restored["epoch"].is_string());
+    server.serve();
+
+    let report = a.sync();
+    assert_eq!(report["server_restored"], true, "{report}");
+    let (_, code_d) = server.worker("核对员", &["C1"]);
+    let d = CliDevice::new(dir.path(), "d");
+    d.enroll(&server, &code_d);
+    d.sync();
+    assert_eq!(field(&d.get("resident", &kept), "name"), "备份前");
+    assert_eq!(field(&d.get("resident", &lost), "name"), "备份后", "sent again after the restore");
+}
