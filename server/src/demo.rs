@@ -265,3 +265,40 @@ pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<D
     })?;
     Ok(DemoSummary { grids, residents, households, buildings, cases, staff, workers })
 }
+
+/// How to use the demo, for people: printed by `scripts/run`, with
+/// `{SERVER}` standing for the server's address.
+pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
+    let worker = &summary.workers[0];
+    let mut guide = format!(
+        "Gridwork 网格通 demo city 演示数据: {} grids 网格, {} residents 人口, {} households 户, {} buildings 楼栋, {} cases 事件\n\n\
+         Server 服务器:        {{SERVER}}   (health: {{SERVER}}/api/v1/health)\n\
+         Admin token 管理员令牌: {admin_token}\n\
+         Centre staff 中心值班员: {} / {}\n\n\
+         Enroll a headless device for {} (grid 网格 {}) and sync it 注册一台设备并同步:\n\
+         \x20 target/release/gridwork device --db worker.db enroll --server {{SERVER}} --code {}\n\
+         \x20 target/release/gridwork device --db worker.db sync\n\
+         \x20 target/release/gridwork device --db worker.db list resident\n\
+         \x20 target/release/gridwork device --db worker.db put case grid={} category=public_facilities status=reported description=井盖破损\n\
+         \x20 target/release/gridwork device --db worker.db sync\n\n\
+         Administration 管理:\n\
+         \x20 target/release/gridwork admin --server {{SERVER}} --token {admin_token} device list\n\
+         \x20 target/release/gridwork admin --server {{SERVER}} --token {admin_token} conflicts list\n\n\
+         Enrollment codes for the other workers 其他网格员的注册码 (valid 7 days 七天内有效):\n",
+        summary.grids,
+        summary.residents,
+        summary.households,
+        summary.buildings,
+        summary.cases,
+        summary.staff.name,
+        summary.staff.password,
+        worker.name,
+        worker.grid,
+        worker.enrollment_code,
+        worker.grid,
+    );
+    for worker in &summary.workers[1..] {
+        guide += &format!("  {}  {}  {}\n", worker.enrollment_code, worker.grid, worker.name);
+    }
+    guide
+}

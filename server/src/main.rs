@@ -72,6 +72,9 @@ fn init(data: &Path, demo: bool) -> Result<()> {
             storage.authenticate(digest, now_ms())?.context("the new admin token works")?;
         debug_assert_eq!(admin.role, Role::Admin);
         let summary = gridwork_server::demo::load(&storage, &admin, now_ms())?;
+        let guide = data.join("demo-guide.txt");
+        std::fs::write(&guide, gridwork_server::demo::guide(&summary, &token))
+            .with_context(|| format!("writing {}", guide.display()))?;
         out["demo"] = serde_json::to_value(summary)?;
     }
     println!("{}", serde_json::to_string_pretty(&out)?);

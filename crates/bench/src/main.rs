@@ -12,6 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod sync;
+
 use anyhow::Result;
 use clap::Parser;
 use gridwork_domain::formats::make_id_number;
@@ -25,7 +27,7 @@ use rusqlite::{Connection, params};
 
 #[derive(Parser)]
 struct Args {
-    /// Run only one part: apply, meta, edit or search.
+    /// Run only one part: apply, meta, edit, search or sync.
     #[arg(long)]
     only: Option<String>,
     /// Only this apply workload: full or low.
@@ -564,6 +566,9 @@ fn main() -> Result<()> {
     }
     if only.is_none_or(|o| o == "search") {
         search_benches(args.residents)?;
+    }
+    if only.is_none_or(|o| o == "sync") {
+        sync::run()?;
     }
     Ok(())
 }

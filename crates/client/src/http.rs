@@ -61,15 +61,29 @@ fn transient(status: StatusCode) -> bool {
 
 impl Http {
     pub fn new(server: &str, token: Option<String>) -> Result<Http, ClientError> {
+        Http::with_client(Http::client()?, server, token)
+    }
+
+    /// An HTTP client with the timeouts sync expects; clone it to share
+    /// connections between many [`Http`]s.
+    pub fn client() -> Result<reqwest::Client, ClientError> {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(ClientError::Network)
+    }
+
+    /// A connection sharing `client`'s connection pool.
+    pub fn with_client(
+        client: reqwest::Client,
+        server: &str,
+        token: Option<String>,
+    ) -> Result<Http, ClientError> {
         let base = server.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::BadServer(server.to_owned()));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(ClientError::Network)?;
         Ok(Http {
             client,
             base,

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridwork_domain::Kind;
+use gridwork_protocol::Encoding;
 use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
 };
@@ -103,6 +104,7 @@ pub struct Device {
     clock: Arc<OffsetClock>,
     path: PathBuf,
     retry: Retry,
+    encoding: Encoding,
 }
 
 impl Device {
@@ -113,12 +115,24 @@ impl Device {
         if let Some(session) = store.session()? {
             clock.set_offset(session.clock_offset_ms);
         }
-        Ok(Device { store: Mutex::new(store), clock, path: path.to_owned(), retry: Retry::default() })
+        Ok(Device {
+            store: Mutex::new(store),
+            clock,
+            path: path.to_owned(),
+            retry: Retry::default(),
+            encoding: Encoding::Binary,
+        })
     }
 
     /// How hard requests are retried before a sync gives up.
     pub fn set_retry(&mut self, retry: Retry) {
         self.retry = retry;
+    }
+
+    /// How sync bodies are encoded: binary (postcard, the default) or JSON
+    /// (readable, for debugging).
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.encoding = encoding;
     }
 
     /// The store, for local reads and edits (briefly: sync waits for it).
@@ -168,6 +182,7 @@ impl Device {
         let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
         let mut http = Http::new(&session.server, Some(session.token.clone()))?;
         http.retry = self.retry;
+        http.encoding = self.encoding;
         Ok((session, http))
     }
 

@@ -263,7 +263,8 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut replica = Replica::load(&tx)?;
         let mut queued = 0;
-        for kind in Kind::ALL {
+        // Grids are the server's: devices never send them.
+        for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::Grid) {
             let all_tags = kind.def().fields.iter().fold(0i64, |bits, f| bits | 1 << f.tag);
             let ids: Vec<[u8; 16]> = tx
                 .prepare(&format!("SELECT id FROM {}", kind.def().table))?

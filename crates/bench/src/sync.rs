@@ -1,0 +1,330 @@
+//! Sync figures: push and pull over loopback against the server (its
+//! library, served in this process over real TCP and a real database file),
+//! beside the store's own apply rate; a community's first sync; bytes on the
+//! wire per field change; and what each encoding costs.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use gridwork_client::{Admin, Device};
+use gridwork_domain::formats::make_id_number;
+use gridwork_domain::{Kind, Value};
+use gridwork_protocol::sync::PushRequest;
+use gridwork_protocol::{Encoding, RecordChanges};
+use gridwork_server::sqlite::SqliteStorage;
+use gridwork_server::{AppState, now_ms, router};
+use gridwork_store::{Role, Store, SystemClock};
+
+/// A server on a loopback port, on a database in `dir`.
+pub struct LocalServer {
+    pub url: String,
+    pub admin: Admin,
+    pub storage: Arc<SqliteStorage>,
+}
+
+impl LocalServer {
+    pub async fn start(dir: &Path) -> Result<LocalServer> {
+        let db = dir.join("gridwork.db");
+        let token = SqliteStorage::init(&db, now_ms())?;
+        let storage = Arc::new(SqliteStorage::open(&db)?);
+        let state = AppState::new(storage.clone(), dir.to_owned());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.expect("serving");
+        });
+        let admin = Admin::new(&url, &token)?;
+        admin
+            .post(
+                "/admin/grids",
+                &serde_json::json!({"code": "C1", "name": "东苑社区", "level": "community"}),
+            )
+            .await?;
+        admin
+            .post("/admin/grids", &serde_json::json!({"code": "C1-01", "name": "第一网格", "parent": "C1"}))
+            .await?;
+        Ok(LocalServer { url, admin, storage })
+    }
+
+    /// A device of a new worker of grid C1, enrolled and synced.
+    pub async fn device(&self, path: &Path, name: &str, encoding: Encoding) -> Result<Device> {
+        let user = self
+            .admin
+            .post("/admin/users", &serde_json::json!({"name": name, "role": "worker", "grids": ["C1"]}))
+            .await?;
+        let code =
+            self.admin.post("/admin/enrollment-codes", &serde_json::json!({"user_id": user["id"]})).await?;
+        let mut device = Device::open(path)?;
+        device.set_encoding(encoding);
+        device.enroll(&self.url, code["code"].as_str().context("a code")?, "bench").await?;
+        device.sync(|_| {}).await?;
+        Ok(device)
+    }
+}
+
+fn resident(n: usize) -> Vec<(&'static str, Value)> {
+    let birth =
+        chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Days::new((n * 37 % 25_000) as u64);
+    let sequence = (n % 1000) as u32;
+    vec![
+        ("grid", "C1-01".into()),
+        ("name", format!("居民{n}").into()),
+        ("id_number", make_id_number(330702, birth, sequence).into()),
+        ("sex", if sequence % 2 == 1 { "male" } else { "female" }.into()),
+        ("birth_date", birth.format("%Y-%m-%d").to_string().into()),
+        ("phone", format!("138{:08}", n).into()),
+        ("room", format!("{}-{}", 1 + n % 30, 101 + n % 20).into()),
+        ("residence_type", "registered".into()),
+        ("notes", format!("第{n}号").into()),
+        ("tags", Value::List(vec![])),
+    ]
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// Push and pull of 20,000 residents (200,000 field changes) over loopback.
+async fn push_and_pull() -> Result<()> {
+    const RECORDS: usize = 20_000;
+    println!("\n### Push and pull over loopback\n");
+    println!(
+        "One device pushes {RECORDS} new residents of 10 fields ({} field changes) in pages of 1,000 records; a second device then pulls them all. Server in this process on a real socket and a real database file (`synchronous=FULL`); the ceiling is the store applying the same pages directly, in the same run.\n",
+        RECORDS * 10
+    );
+    println!(
+        "| encoding | push: time | push: field changes/s | pull: time | pull: field changes/s | bytes on the wire per field change (push) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut pages_for_ceiling = Vec::new();
+    for (name, encoding) in [("binary (postcard) + zstd", Encoding::Binary), ("JSON + zstd", Encoding::Json)]
+    {
+        let run = tempfile::tempdir()?;
+        let server = LocalServer::start(run.path()).await?;
+        let writer = server.device(&run.path().join("writer.db"), "写入员", encoding).await?;
+        for n in 0..RECORDS {
+            writer.store().put(Kind::Resident, None, &resident(n))?;
+        }
+        if pages_for_ceiling.is_empty() {
+            let mut store = writer.store();
+            while store.pending_count()? > 0 {
+                let page = store.outgoing(1000)?;
+                store.acknowledge(page.up_to_counter)?;
+                pages_for_ceiling.push(page.records);
+            }
+            drop(store);
+            // Put them back in the outbox for the real push.
+            writer.store().requeue_everything()?;
+        }
+        let start = Instant::now();
+        let pushed = writer.sync(|_| {}).await?;
+        let push_time = start.elapsed();
+        let reader = server.device(&run.path().join("reader.db"), "读取员", encoding).await?;
+        // `device()` synced the reader already; pull again from scratch to time it.
+        let reader_path = reader.path().to_owned();
+        drop(reader);
+        let fresh = Device::open(&reader_path)?;
+        fresh.store().set_cursor(0)?;
+        let start = Instant::now();
+        let pulled = fresh.sync(|_| {}).await?;
+        let pull_time = start.elapsed();
+        let changes = RECORDS * 10;
+        println!(
+            "| {name} | {:.2} s | {:.0} | {:.2} s | {:.0} | {:.1} |",
+            push_time.as_secs_f64(),
+            rate(changes, push_time),
+            pull_time.as_secs_f64(),
+            rate(changes, pull_time),
+            pushed.bytes as f64 / changes as f64
+        );
+        assert!(pulled.pulled >= RECORDS, "the reader got everything: {}", pulled.pulled);
+    }
+    let ceiling_dir = tempfile::tempdir()?;
+    let mut store = Store::open(ceiling_dir.path().join("ceiling.db"), Role::Server, Arc::new(SystemClock))?;
+    let grid = |code: &str| RecordChanges {
+        id: gridwork_domain::RecordId::from_parts(1, [code.len() as u8; 10]),
+        kind: Kind::Grid,
+        fields: [("code", code), ("name", "网格"), ("level", "unit")]
+            .into_iter()
+            .map(|(f, v)| gridwork_protocol::FieldState {
+                field: f.into(),
+                register: gridwork_merge::Register::first_write(
+                    Value::from(v),
+                    gridwork_domain::DeviceId::SERVER,
+                    gridwork_merge::Hlc::new(1, 0),
+                ),
+            })
+            .collect(),
+    };
+    store.apply_remote(vec![grid("C1-01")])?;
+    let start = Instant::now();
+    for page in pages_for_ceiling {
+        store.apply_remote(page)?;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "| ceiling: the store's `apply_remote` of the same pages, no network | {:.2} s | {:.0} | | | |",
+        elapsed.as_secs_f64(),
+        rate(RECORDS * 10, elapsed)
+    );
+    Ok(())
+}
+
+/// A community's first sync: 2,000 residents, 600 households, 100
+/// buildings, 5,000 cases.
+async fn first_sync(dir: &Path) -> Result<()> {
+    println!("\n### First sync of one community grid\n");
+    println!(
+        "2,000 residents, 600 households, 100 buildings and 5,000 cases in the worker's grid, written at the server; a newly enrolled device pulls them in pages of 1,000 records.\n"
+    );
+    println!("| encoding | records | requests | time | bytes on the wire | bytes per record |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let server = LocalServer::start(dir).await?;
+    server.storage.with_store(|store| -> Result<()> {
+        let mut buildings = Vec::new();
+        for b in 0..100 {
+            buildings.push(store.put(
+                Kind::Building,
+                None,
+                &[
+                    ("grid", "C1-01".into()),
+                    ("address", format!("东苑小区{b}幢").into()),
+                    ("floors", Value::Int(6)),
+                    ("use", "residential".into()),
+                ],
+            )?);
+        }
+        let mut households = Vec::new();
+        for h in 0..600 {
+            households.push(store.put(
+                Kind::Household,
+                None,
+                &[
+                    ("grid", "C1-01".into()),
+                    ("address", format!("东苑小区{}幢{}室", h % 100, 101 + h / 100).into()),
+                    ("building", buildings[h % 100].to_string().into()),
+                    ("head", format!("户主{h}").into()),
+                ],
+            )?);
+        }
+        for n in 0..2000 {
+            let mut fields = resident(n);
+            fields.push(("household", households[n % 600].to_string().into()));
+            store.put(Kind::Resident, None, &fields)?;
+        }
+        for c in 0..5000 {
+            store.put(
+                Kind::Case,
+                None,
+                &[
+                    ("grid", "C1-01".into()),
+                    ("category", "sanitation".into()),
+                    ("description", format!("第{c}号事件:垃圾桶满溢未及时清运").into()),
+                    ("status", if c % 3 == 0 { "closed" } else { "reported" }.into()),
+                    ("urgency", "normal".into()),
+                    ("reported_at", "2026-11-20T09:30:00+08:00".into()),
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    for (name, encoding) in [("binary (postcard) + zstd", Encoding::Binary), ("JSON + zstd", Encoding::Json)]
+    {
+        let start = Instant::now();
+        let path = dir.join(format!("first-{name}.db").replace(' ', "-"));
+        let user = server
+            .admin
+            .post("/admin/users", &serde_json::json!({"name": name, "role": "worker", "grids": ["C1"]}))
+            .await?;
+        let code =
+            server.admin.post("/admin/enrollment-codes", &serde_json::json!({"user_id": user["id"]})).await?;
+        let mut device = Device::open(&path)?;
+        device.set_encoding(encoding);
+        device.enroll(&server.url, code["code"].as_str().context("a code")?, "bench").await?;
+        let enrolled = start.elapsed();
+        let start = Instant::now();
+        let mut requests = 0;
+        let report = device.sync(|_| requests += 1).await?;
+        let elapsed = start.elapsed();
+        println!(
+            "| {name} | {} | {} | {:.2} s (+ {:.0} ms to enroll) | {} | {:.0} |",
+            report.pulled,
+            requests,
+            elapsed.as_secs_f64(),
+            enrolled.as_secs_f64() * 1000.0,
+            report.bytes,
+            report.bytes as f64 / report.pulled as f64
+        );
+    }
+    println!(
+        "\nRequests: one push (nothing to push) and the pull pages, as counted by the progress reports."
+    );
+    Ok(())
+}
+
+/// What each encoding costs to encode and decode, and its size.
+fn encodings() -> Result<()> {
+    println!("\n### Encodings\n");
+    println!(
+        "A push of 10,000 residents (100,000 field changes) as built by a device, encoded and decoded in memory on one core.\n"
+    );
+    println!(
+        "| encoding | bytes per field change | bytes per field change, zstd | encode: field changes/s | decode: field changes/s |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("device.db"), Role::Device, Arc::new(SystemClock))?;
+    store.set_device_id(gridwork_domain::DeviceId(7))?;
+    store.apply_remote(vec![RecordChanges {
+        id: gridwork_domain::RecordId::from_parts(1, [1; 10]),
+        kind: Kind::Grid,
+        fields: [("code", "C1-01"), ("name", "网格"), ("level", "unit")]
+            .into_iter()
+            .map(|(f, v)| gridwork_protocol::FieldState {
+                field: f.into(),
+                register: gridwork_merge::Register::first_write(
+                    Value::from(v),
+                    gridwork_domain::DeviceId::SERVER,
+                    gridwork_merge::Hlc::new(1, 0),
+                ),
+            })
+            .collect(),
+    }])?;
+    for n in 0..10_000 {
+        store.put(Kind::Resident, None, &resident(n))?;
+    }
+    let records = store.outgoing(10_000)?.records;
+    let request = PushRequest { up_to_counter: 10_000, pending: 0, records };
+    let changes = 100_000;
+    for (name, encoding) in [("binary (postcard)", Encoding::Binary), ("JSON", Encoding::Json)] {
+        let start = Instant::now();
+        let bytes = encoding.encode(&request);
+        let encode = start.elapsed();
+        let start = Instant::now();
+        let back: PushRequest = encoding.decode(&bytes)?;
+        let decode = start.elapsed();
+        assert_eq!(back.records.len(), request.records.len());
+        let compressed = zstd::bulk::compress(&bytes, 3)?;
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            bytes.len() as f64 / changes as f64,
+            compressed.len() as f64 / changes as f64,
+            rate(changes, encode),
+            rate(changes, decode)
+        );
+    }
+    Ok(())
+}
+
+pub fn run() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    encodings()?;
+    runtime.block_on(push_and_pull())?;
+    let dir = tempfile::tempdir()?;
+    runtime.block_on(first_sync(dir.path()))?;
+    Ok(())
+}
