@@ -21,7 +21,9 @@ use gridwork_protocol::RecordChanges;
 use gridwork_protocol::sync::{
     EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, scope_hash,
 };
-use gridwork_store::{Checkpointer, Conflict, Durability, Options, Role as StoreRole, Store, SystemClock};
+use gridwork_store::{
+    Checkpointer, Conflict, Durability, Options, Preview, Role as StoreRole, Store, SystemClock,
+};
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -291,9 +293,10 @@ impl Refusal {
 /// Why a pushed record is refused, if it is, decided before anything is
 /// written.
 fn refusal(
-    store: &mut Store,
+    store: &Store,
     device: DeviceId,
     change: &RecordChanges,
+    preview: std::result::Result<Preview, gridwork_store::Error>,
     scope: &BTreeSet<String>,
     now_ms: u64,
 ) -> Result<Option<Refusal>> {
@@ -319,7 +322,7 @@ fn refusal(
             }
         }
     }
-    let preview = match store.preview(change) {
+    let preview = match preview {
         Ok(preview) => preview,
         Err(error) => {
             return match error.into_validation() {
@@ -702,8 +705,9 @@ impl Storage for SqliteStorage {
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
-        for change in request.records {
-            match refusal(&mut store, device.number, &change, &scope, now_ms)? {
+        let previews = store.preview(&request.records)?;
+        for (change, preview) in request.records.into_iter().zip(previews) {
+            match refusal(&store, device.number, &change, preview, &scope, now_ms)? {
                 None => accepted.push(change),
                 Some(Refusal { code, field, message, message_zh, device_may_see }) => {
                     let visible = device_may_see
@@ -768,7 +772,8 @@ impl Storage for SqliteStorage {
         // resident moves to.
         let visible = SqliteStorage::scope_of(&store, &principal.user_id, Role::Admin)?;
         let limit = request.limit.clamp(1, 5000) as usize;
-        let page = store.changes_in_scope(request.cursor, &scope, &visible, limit)?;
+        let viewer = principal.device.as_ref().map(|d| d.number);
+        let page = store.changes_in_scope(request.cursor, &scope, &visible, viewer, limit)?;
         Ok(PullResponse {
             records: page.records,
             removed: page.removed,

@@ -239,14 +239,45 @@ impl Device {
         self.guarded(self.sync_inner(&mut progress)).await
     }
 
+    /// Pushes every local edit, without pulling.
+    pub async fn push(&self, mut progress: impl FnMut(Progress)) -> Result<SyncReport, ClientError> {
+        self.guarded(async {
+            let (session, http) = self.connection()?;
+            let mut report = SyncReport::default();
+            self.push_phase(&http, &mut session.epoch.clone(), &mut report, &mut progress).await?;
+            Ok(report)
+        })
+        .await
+    }
+
     async fn sync_inner(&self, progress: &mut impl FnMut(Progress)) -> Result<SyncReport, ClientError> {
         let (session, http) = self.connection()?;
         let mut epoch = session.epoch.clone();
         let mut report = SyncReport::default();
-        let mut restamped: BTreeSet<gridwork_domain::RecordId> = BTreeSet::new();
+        self.push_phase(&http, &mut epoch, &mut report, progress).await?;
+        if !self.pull_phase(&http, &epoch, &mut report, progress).await? {
+            // Restored between our push and this pull: push everything.
+            return Box::pin(self.sync_inner(progress)).await.map(|mut again| {
+                again.server_restored = true;
+                again
+            });
+        }
+        let now = raw_now();
+        let offset = self.clock.offset();
+        self.store().note_server_time(offset, Some(now.saturating_add_signed(offset)))?;
+        Ok(report)
+    }
 
-        // Push, a page at a time, at least once (the server records the
-        // device's pending count and last sync).
+    /// Pushes the outbox a page at a time, at least once (the server records
+    /// the device's pending count and last sync).
+    async fn push_phase(
+        &self,
+        http: &Http,
+        epoch: &mut String,
+        report: &mut SyncReport,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<(), ClientError> {
+        let mut restamped: BTreeSet<gridwork_domain::RecordId> = BTreeSet::new();
         loop {
             let (outgoing, pending) = {
                 let mut store = self.store();
@@ -261,9 +292,9 @@ impl Device {
             let (answer, bytes): (PushResponse, u64) = http.sync_call("/sync/push", &request).await?;
             report.bytes += bytes;
             self.learn_time(answer.server_time_ms, before, raw_now(), false)?;
-            if answer.epoch != epoch {
-                self.restored(&answer.epoch, &mut report)?;
-                epoch = answer.epoch.clone();
+            if answer.epoch != *epoch {
+                self.restored(&answer.epoch, report)?;
+                *epoch = answer.epoch.clone();
                 continue;
             }
             let mut again = false;
@@ -297,7 +328,19 @@ impl Device {
             }
         }
 
-        // Pull, a page at a time, saving the cursor after each.
+        Ok(())
+    }
+
+    /// Pulls the scope's changes a page at a time, saving the cursor after
+    /// each. Returns `false` if the server turned out to have been restored
+    /// (a new epoch): everything was queued to be sent again.
+    async fn pull_phase(
+        &self,
+        http: &Http,
+        epoch: &str,
+        report: &mut SyncReport,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<bool, ClientError> {
         let mut resynced = false;
         loop {
             let (cursor, scope_hash, scope) = {
@@ -310,12 +353,8 @@ impl Device {
             report.bytes += bytes;
             self.learn_time(page.server_time_ms, before, raw_now(), false)?;
             if page.epoch != epoch {
-                // Restored between our push and this pull: push everything.
-                self.restored(&page.epoch, &mut report)?;
-                return Box::pin(self.sync_inner(progress)).await.map(|mut again| {
-                    again.server_restored = true;
-                    again
-                });
+                self.restored(&page.epoch, report)?;
+                return Ok(false);
             }
             let mut store = self.store();
             if let Some(new_scope) = &page.scope {
@@ -348,13 +387,9 @@ impl Device {
             drop(store);
             progress(Progress::Pulling { pulled: report.pulled });
             if !page.more {
-                break;
+                return Ok(true);
             }
         }
-        let now = raw_now();
-        let offset = self.clock.offset();
-        self.store().note_server_time(offset, Some(now.saturating_add_signed(offset)))?;
-        Ok(report)
     }
 
     /// Uploads an attachment, resuming from what the server already holds.

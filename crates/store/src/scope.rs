@@ -6,9 +6,9 @@
 //! Who may see which grids is the server's decision; this module only
 //! answers questions about the data.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use gridwork_domain::{Kind, RecordId, Value};
+use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_protocol::RecordChanges;
 
 use crate::record;
@@ -56,11 +56,15 @@ impl Store {
     /// The changes after `cursor` to records of the grids in `scope` (and to
     /// the grid records of `visible_grids`), oldest first, at most
     /// `max_records`, with the records that moved out of the scope.
+    ///
+    /// Fields whose only version is `viewer`'s own are left out (the viewer
+    /// has them: it sent them), unless the record comes whole.
     pub fn changes_in_scope(
         &mut self,
         cursor: u64,
         scope: &[String],
         visible_grids: &[String],
+        viewer: Option<DeviceId>,
         max_records: usize,
     ) -> Result<ScopedChanges, Error> {
         let scope_json = serde_json::to_string(scope).expect("strings serialise");
@@ -122,50 +126,69 @@ impl Store {
             // A record the device cannot have yet comes whole; one it has,
             // with the fields changed after its cursor.
             let whole = cursor == 0 || moved_in.contains(&id);
-            let fields = field_states(&tx, id, kind, &row, |_, field| whole || field.seq > cursor)?;
-            records.push(RecordChanges { id, kind, fields });
+            let echo =
+                |field: &crate::record::Field| Some(field.winner.writer) == viewer && field.losers == 0;
+            let fields =
+                field_states(&tx, id, kind, &row, |_, field| whole || field.seq > cursor && !echo(field))?;
+            if !fields.is_empty() {
+                records.push(RecordChanges { id, kind, fields });
+            }
         }
         Ok(ScopedChanges { records, removed, next_cursor, more })
     }
 
-    /// Works out what merging `change` would do to the record's grid,
-    /// without writing. Values are checked as [`Store::apply_remote`] checks
-    /// them; a record new to the store must bring its required fields.
-    pub fn preview(&mut self, change: &RecordChanges) -> Result<Preview, Error> {
-        crate::remote::check_batch(std::slice::from_ref(change))?;
-        let def = change.kind.def();
+    /// Works out what merging each change would do to its record's grid,
+    /// without writing, in one read transaction. Values are checked as
+    /// [`Store::apply_remote`] checks them; a record new to the store must
+    /// bring its required fields. Each change gets its own answer.
+    pub fn preview(&mut self, changes: &[RecordChanges]) -> Result<Vec<Result<Preview, Error>>, Error> {
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
-        let row = record::load(&tx, sql, change.kind, change.id)?;
-        if row.is_none()
-            && let Some(other) = record::kind_of(&tx, change.id)?
-        {
+        let mut previews = Vec::with_capacity(changes.len());
+        for change in changes {
+            previews.push(match crate::remote::check_batch(std::slice::from_ref(change)) {
+                Ok(_) => preview_one(&tx, sql, change),
+                Err(error) => Err(error),
+            });
+        }
+        Ok(previews)
+    }
+}
+
+fn preview_one(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &crate::columns::SqlText,
+    change: &RecordChanges,
+) -> Result<Preview, Error> {
+    let def = change.kind.def();
+    let scope_index = def.scope_index();
+    let incoming =
+        |i: usize| change.fields.iter().find(|f| def.index_of(&f.field).ok() == Some(i)).map(|f| &f.register);
+    let Some(row) = record::load(tx, sql, change.kind, change.id)? else {
+        if let Some(other) = record::kind_of(tx, change.id)? {
             return Err(Error::WrongKind { id: change.id, expected: change.kind, actual: other });
         }
-        let mut merged: HashMap<usize, Value> = HashMap::new();
-        for state in &change.fields {
-            let i = def.index_of(&state.field)?;
-            let mut register = state.register.clone();
-            if let Some(field) = row.as_ref().and_then(|r| r.fields[i].as_ref()) {
-                let mut stored = record::full_register(&tx, change.id, &def.fields[i], field)?;
-                stored.merge(register);
-                register = stored;
-            }
-            merged.insert(i, register.value().clone());
+        // A new record: its values are what it brings.
+        let value = |i: usize| incoming(i).map(|r| r.value().clone()).unwrap_or(Value::Null);
+        if let Some(missing) = def.fields.iter().enumerate().find(|(i, f)| f.required && value(*i).is_null())
+        {
+            return Err(gridwork_domain::ValidationError::required(missing.1.name).into());
         }
-        let value = |i: usize| -> Option<Value> {
-            merged.get(&i).cloned().or_else(|| row.as_ref().map(|r| r.value(i).clone()))
-        };
-        let missing =
-            def.fields.iter().enumerate().find(|(i, f)| f.required && value(*i).is_none_or(|v| v.is_null()));
-        if let (None, Some((_, missing))) = (&row, missing) {
-            return Err(gridwork_domain::ValidationError::required(missing.name).into());
+        return Ok(Preview {
+            exists: false,
+            scope_now: None,
+            scope_after: value(scope_index).as_text().map(str::to_owned),
+        });
+    };
+    let scope_now = row.value(scope_index).as_text().map(str::to_owned);
+    let scope_after = match (incoming(scope_index), row.fields[scope_index].as_ref()) {
+        (None, _) => scope_now.clone(),
+        (Some(theirs), None) => theirs.value().as_text().map(str::to_owned),
+        (Some(theirs), Some(field)) => {
+            let mut stored = record::full_register(tx, change.id, &def.fields[scope_index], field)?;
+            stored.merge(theirs.clone());
+            stored.value().as_text().map(str::to_owned)
         }
-        let scope_index = def.scope_index();
-        Ok(Preview {
-            exists: row.is_some(),
-            scope_now: row.as_ref().and_then(|r| r.value(scope_index).as_text().map(str::to_owned)),
-            scope_after: value(scope_index).and_then(|v| v.as_text().map(str::to_owned)),
-        })
-    }
+    };
+    Ok(Preview { exists: true, scope_now, scope_after })
 }
