@@ -617,3 +617,82 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
     assert_eq!(field(&d.get("resident", &kept), "name"), "备份前");
     assert_eq!(field(&d.get("resident", &lost), "name"), "备份后", "sent again after the restore");
 }
+
+#[test]
+fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("第一网格员", &["C1-01"]);
+    let (_, code_b) = server.worker("社区网格长", &["C1", "C2"]);
+    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+    a.enroll(&server, &code_a);
+    b.enroll(&server, &code_b);
+    a.sync();
+    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
+    a.sync();
+    b.sync();
+    // B moves the resident to C2 while A, offline, edits her.
+    b.put("resident", Some(&id), &["grid=C2-01"]);
+    b.sync();
+    a.put("resident", Some(&id), &["phone=13700000007"]);
+    let report = a.sync();
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert_eq!(rejected[0]["code"], "out_of_scope");
+    // A may not see the record any more: it is gone from A, the refusal is
+    // listed with what A had typed.
+    assert!(!a.try_run(&["get", "resident", &id]).status.success());
+    let status = a.run(&["status"]);
+    assert_eq!(status["pending"], 0);
+    assert_eq!(status["refused"][0]["id"], id.as_str());
+    assert_eq!(
+        status["refused"][0]["local"]["phone"], "13700000007",
+        "what the worker typed is kept: {status}"
+    );
+    // The server kept B's move, without A's phone, and parked A's change.
+    b.sync();
+    let record = b.get("resident", &id);
+    assert_eq!(field(&record, "grid"), "C2-01");
+    assert!(record.get("phone").is_none());
+    let parked = server.admin(&["parked", "list"]);
+    assert_eq!(parked[0]["record"], id.as_str());
+    assert_eq!(parked[0]["code"], "out_of_scope");
+}
+
+#[test]
+fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code_a) = server.worker("网格员甲", &["C1"]);
+    let (_, code_b) = server.worker("网格员乙", &["C1"]);
+    let mut a = CliDevice::new(dir.path(), "a");
+    let b = CliDevice::new(dir.path(), "b");
+    a.enroll(&server, &code_a);
+    b.enroll(&server, &code_b);
+    a.sync();
+    let id = a.put("resident", None, &["grid=C1-01", "name=钟快"]);
+    a.sync();
+    b.sync();
+
+    // A's clock runs a day ahead. Its edit would win every concurrent edit
+    // for a day; the server refuses it, A corrects its clock and stamps the
+    // edit again.
+    a.faketime = Some("+1 day".into());
+    a.put("resident", Some(&id), &["phone=13600000001"]);
+    let report = a.sync();
+    assert!(report["rejected"].as_array().unwrap().is_empty(), "re-stamped and accepted: {report}");
+    assert_eq!(report["pushed"], 1, "{report}");
+    // B, with a right clock, edits the same field after A's sync: B is the
+    // later write and must win.
+    std::thread::sleep(Duration::from_millis(20));
+    b.put("resident", Some(&id), &["phone=13600000002"]);
+    b.sync();
+    a.sync();
+    for device in [&a, &b] {
+        assert_eq!(field(&device.get("resident", &id), "phone"), "13600000002");
+    }
+    let conflicts = server.admin(&["conflicts", "list"]);
+    assert_eq!(conflicts[0]["losers"][0]["value"], "13600000001", "{conflicts}");
+}
