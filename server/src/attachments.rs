@@ -75,9 +75,7 @@ pub async fn upload(
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
     let who = auth.0;
-    let body: Bytes = axum::body::to_bytes(request.into_body(), MAX_CHUNK)
-        .await
-        .map_err(|_| AppError::too_large(MAX_CHUNK))?;
+    let body: Bytes = crate::wire::read_body(request.into_body(), MAX_CHUNK).await?;
     check_digest(&sha256)?;
     if query.size == 0 || query.size > MAX_ATTACHMENT {
         return Err(AppError::new(

@@ -147,9 +147,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, AppError> {
-        let bytes: Bytes = axum::body::to_bytes(request.into_body(), 1024 * 1024)
-            .await
-            .map_err(|_| AppError::too_large(1024 * 1024))?;
+        let bytes: Bytes = wire::read_body(request.into_body(), 1024 * 1024).await?;
         serde_json::from_slice(&bytes).map(Body).map_err(|e| AppError::malformed(e.to_string()))
     }
 }
@@ -242,13 +240,7 @@ async fn push(
     let storage = state.storage.clone();
     let version = app_version(&headers);
     let reply = request.reply;
-    let answer = blocking(move || {
-        if let (Some(version), Some(d)) = (&version, &device.device) {
-            storage.touch_device(&d.id, Some(version), now_ms())?;
-        }
-        storage.push(&device, request.value, now_ms())
-    })
-    .await?;
+    let answer = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;
     Ok(reply.send(&answer))
 }
 

@@ -6,7 +6,7 @@
 //! a few readers, which see committed data only (WAL), so pulls never wait
 //! for pushes. A background thread checkpoints the log.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +33,9 @@ use crate::storage::{
 };
 
 const READERS: usize = 4;
+
+/// The grid codes a user may see records of.
+type Scope = Arc<[String]>;
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -127,6 +130,7 @@ pub struct SqliteStorage {
     readers: Vec<Mutex<Store>>,
     next_reader: AtomicUsize,
     epoch: String,
+    scopes: Mutex<HashMap<(String, Role), Scope>>,
     _checkpointer: Checkpointer,
 }
 
@@ -214,6 +218,7 @@ impl SqliteStorage {
             readers,
             next_reader: AtomicUsize::new(0),
             epoch,
+            scopes: Mutex::default(),
             _checkpointer: checkpointer,
         })
     }
@@ -238,19 +243,32 @@ impl SqliteStorage {
         self.readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The grids a user may see records of.
-    fn scope_of(store: &Store, user_id: &str, role: Role) -> Result<Vec<String>> {
-        if role != Role::Worker {
+    /// The grids a user may see records of: cached, since it is asked on
+    /// every sync and changes only when grids or users do.
+    fn scope_of(&self, store: &Store, user_id: &str, role: Role) -> Result<Scope> {
+        let key = (user_id.to_owned(), role);
+        if let Some(scope) = self.scopes.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(scope.clone());
+        }
+        let scope: Scope = if role == Role::Worker {
+            let mut statement =
+                store.connection().prepare_cached("SELECT grid FROM user_grids WHERE user_id = ?1")?;
+            let roots: Vec<String> =
+                statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            store.grids_below(&roots)?.into()
+        } else {
             let mut statement =
                 store.connection().prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1")?;
-            let codes = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
-            return Ok(codes);
-        }
-        let mut statement =
-            store.connection().prepare_cached("SELECT grid FROM user_grids WHERE user_id = ?1")?;
-        let roots: Vec<String> =
-            statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
-        Ok(store.grids_below(&roots)?)
+            let codes: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            codes.into()
+        };
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner()).insert(key, scope.clone());
+        Ok(scope)
+    }
+
+    /// Grids or assignments changed: scopes are worked out again.
+    fn forget_scopes(&self) {
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn grid_exists(store: &Store, code: &str) -> Result<bool> {
@@ -487,6 +505,7 @@ impl Storage for SqliteStorage {
             &serde_json::json!({"id": id, "name": name, "role": user.role, "grids": user.grids}),
         )?;
         tx.commit()?;
+        self.forget_scopes();
         Ok(id)
     }
 
@@ -529,6 +548,7 @@ impl Storage for SqliteStorage {
         let id = store.put_with(Kind::Grid, None, &fields, move |tx, id| {
             audit(tx, now_ms, Some(&actor), "grid_add", Some((Kind::Grid, id)), &detail)
         })?;
+        self.forget_scopes();
         Ok(id)
     }
 
@@ -670,16 +690,13 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    fn touch_device(&self, device_id: &str, app_version: Option<&str>, now_ms: u64) -> Result<()> {
-        let store = self.writer();
-        store.connection().execute(
-            "UPDATE devices SET last_seen_ms = ?1, app_version = coalesce(?2, app_version) WHERE id = ?3",
-            params![now_ms as i64, app_version, device_id],
-        )?;
-        Ok(())
-    }
-
-    fn push(&self, principal: &Principal, request: PushRequest, now_ms: u64) -> Result<PushResponse> {
+    fn push(
+        &self,
+        principal: &Principal,
+        request: PushRequest,
+        app_version: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PushResponse> {
         let device = principal
             .device
             .as_ref()
@@ -701,7 +718,7 @@ impl Storage for SqliteStorage {
             });
         }
         let scope: BTreeSet<String> =
-            SqliteStorage::scope_of(&store, &principal.user_id, principal.role)?.into_iter().collect();
+            self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
@@ -738,21 +755,38 @@ impl Storage for SqliteStorage {
         let principal = principal.clone();
         let up_to = request.up_to_counter.max(acked);
         let report = store.apply_remote_with(accepted, |tx, _report| -> Result<()> {
-                tx.execute(
-                    "UPDATE devices SET acked_counter = ?1, pending = ?2, last_sync_ms = ?3, last_seen_ms = ?3 WHERE id = ?4",
-                    params![up_to as i64, request.pending as i64, now_ms as i64, device_id],
+            tx.execute(
+                "UPDATE devices SET acked_counter = ?1, pending = ?2, last_sync_ms = ?3, last_seen_ms = ?3,
+                     app_version = coalesce(?5, app_version) WHERE id = ?4",
+                params![up_to as i64, request.pending as i64, now_ms as i64, device_id, app_version],
+            )?;
+            for (kind, id, fields) in &audits {
+                audit(
+                    tx,
+                    now_ms,
+                    Some(&principal),
+                    "push",
+                    Some((*kind, *id)),
+                    &serde_json::json!({"fields": fields}),
                 )?;
-                for (kind, id, fields) in &audits {
-                    audit(tx, now_ms, Some(&principal), "push", Some((*kind, *id)), &serde_json::json!({"fields": fields}))?;
-                }
-                for (id, kind, code, field, message, payload) in &parked {
-                    tx.execute(
-                        "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
+            }
+            for (id, kind, code, field, message, payload) in &parked {
+                tx.execute(
+                    "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        params![now_ms as i64, device_id, id.as_bytes().to_vec(), kind.number(), code, field, message, payload],
-                    )?;
-                }
-                Ok(())
+                    params![
+                        now_ms as i64,
+                        device_id,
+                        id.as_bytes().to_vec(),
+                        kind.number(),
+                        code,
+                        field,
+                        message,
+                        payload
+                    ],
+                )?;
+            }
+            Ok(())
         })?;
         Ok(PushResponse {
             acked_up_to: up_to,
@@ -765,21 +799,19 @@ impl Storage for SqliteStorage {
 
     fn pull(&self, principal: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse> {
         let mut store = self.reader();
-        let scope = SqliteStorage::scope_of(&store, &principal.user_id, principal.role)?;
+        let scope = self.scope_of(&store, &principal.user_id, principal.role)?;
         let hash = scope_hash(&scope);
-        // The grid tree itself is organisation, not personal data: every
-        // device has all of it, to name where things are and where a
-        // resident moves to.
-        let visible = SqliteStorage::scope_of(&store, &principal.user_id, Role::Admin)?;
         let limit = request.limit.clamp(1, 5000) as usize;
         let viewer = principal.device.as_ref().map(|d| d.number);
-        let page = store.changes_in_scope(request.cursor, &scope, &visible, viewer, limit)?;
+        // The grid tree itself is organisation, not personal data: every
+        // device gets all of it, to name places and where a resident moves.
+        let page = store.changes_in_scope(request.cursor, &scope, viewer, limit)?;
         Ok(PullResponse {
             records: page.records,
             removed: page.removed,
             next_cursor: page.next_cursor,
             more: page.more,
-            scope: (request.scope_hash != hash).then_some(scope),
+            scope: (request.scope_hash != hash).then(|| scope.to_vec()),
             scope_hash: hash,
             epoch: self.epoch.clone(),
             server_time_ms: now_ms,
@@ -877,7 +909,7 @@ impl Storage for SqliteStorage {
         if uploader.as_deref() == Some(me) {
             return Ok(true);
         }
-        let scope = SqliteStorage::scope_of(&store, &who.user_id, who.role)?;
+        let scope = self.scope_of(&store, &who.user_id, who.role)?;
         let on_a_case = store
             .connection()
             .prepare_cached(
@@ -885,7 +917,7 @@ impl Storage for SqliteStorage {
                  WHERE a.value = ?1 AND cases.deleted IS NOT 1 AND cases.grid IN (SELECT value FROM json_each(?2))
                  LIMIT 1",
             )?
-            .query_row(params![sha256, serde_json::to_string(&scope).expect("strings serialise")], |_| Ok(()))
+            .query_row(params![sha256, serde_json::to_string(&scope[..]).expect("strings serialise")], |_| Ok(()))
             .optional()?
             .is_some();
         Ok(on_a_case)

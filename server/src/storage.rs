@@ -47,7 +47,7 @@ impl From<gridwork_store::Error> for StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A person's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Draws grids, creates accounts, hands out and revokes devices.
@@ -173,10 +173,16 @@ pub trait Storage: Send + Sync + 'static {
     fn enroll(&self, code: &str, app_version: &str, now_ms: u64) -> Result<EnrollResponse>;
     fn devices(&self) -> Result<Vec<DeviceInfo>>;
     fn revoke_device(&self, actor: &Principal, device_id: &str, now_ms: u64) -> Result<()>;
-    /// Records a device's request (last seen, app version).
-    fn touch_device(&self, device_id: &str, app_version: Option<&str>, now_ms: u64) -> Result<()>;
 
-    fn push(&self, device: &Principal, request: PushRequest, now_ms: u64) -> Result<PushResponse>;
+    /// Applies a device's push; records its app version, pending count and
+    /// last sync in the same transaction.
+    fn push(
+        &self,
+        device: &Principal,
+        request: PushRequest,
+        app_version: Option<&str>,
+        now_ms: u64,
+    ) -> Result<PushResponse>;
     fn pull(&self, device: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse>;
 
     /// Fields with concurrent versions waiting for review.

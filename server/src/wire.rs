@@ -24,6 +24,34 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Largest request body once decompressed.
 pub const MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
 
+/// How much of an oversized body is still read (and dropped) before the
+/// answer, so that the client finishes sending and can read the error.
+const DRAIN: usize = 2 * MAX_DECOMPRESSED;
+
+/// Reads a body of at most `limit` bytes. A larger one is read on (and
+/// dropped) up to a bound, then refused as too large: the client gets the
+/// error instead of a connection reset in the middle of its upload.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, AppError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| AppError::malformed(format!("the body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        } else if seen > DRAIN {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(AppError::too_large(limit));
+    }
+    Ok(Bytes::from(kept))
+}
+
 /// Checks the protocol version a request names.
 pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
     let named =
@@ -146,9 +174,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
         check_protocol(&headers)?;
         let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
         let reply = Reply::of(&headers)?;
-        let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| AppError::too_large(MAX_BODY))?;
+        let body = read_body(request.into_body(), MAX_BODY).await?;
         let bytes = decompress(&headers, body)?;
         let value = encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))?;
         Ok(Wire { value, reply })

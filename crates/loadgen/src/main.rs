@@ -95,6 +95,17 @@ impl ServerProcess {
         Ok(ServerProcess { child, url, token, _data: data })
     }
 
+    /// CPU seconds the server has used (user + system), from /proc.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15 of stat; here 11 and 12.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// Resident memory now and at its peak, in MiB, from /proc.
     fn memory(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
@@ -269,6 +280,7 @@ async fn main() -> Result<()> {
             }
         })
     };
+    let cpu_before = server.cpu_seconds();
     let start = Instant::now();
     let mut runs = Vec::new();
     for mut device in devices {
@@ -289,6 +301,7 @@ async fn main() -> Result<()> {
         latencies.extend(run.await??);
     }
     let elapsed = start.elapsed();
+    let server_cpu = server.cpu_seconds() - cpu_before;
     sampling.store(false, Ordering::Relaxed);
     sampler.await?;
     latencies.sort_unstable();
@@ -301,16 +314,17 @@ async fn main() -> Result<()> {
         args.rounds, args.changes, args.grids, args.concurrency
     );
     println!(
-        "| syncs | time | syncs/s | field changes pushed/s | sync p50 ms | sync p99 ms | server RSS before / peak during / high-water MiB |"
+        "| syncs | time | syncs/s | field changes pushed/s | sync p50 ms | sync p99 ms | server CPU per sync | server RSS before / peak during / high-water MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
     println!(
-        "| {syncs} | {:.1} s | {:.0} | {:.0} | {:.1} | {:.1} | {:.0} / {:.0} / {:.0} |",
+        "| {syncs} | {:.1} s | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} ms | {:.0} / {:.0} / {:.0} |",
         elapsed.as_secs_f64(),
         syncs as f64 / elapsed.as_secs_f64(),
         (syncs * args.changes * 3) as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
+        server_cpu * 1000.0 / syncs as f64,
         rss_before,
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
         hwm

@@ -53,8 +53,8 @@ impl Store {
         Ok(codes)
     }
 
-    /// The changes after `cursor` to records of the grids in `scope` (and to
-    /// the grid records of `visible_grids`), oldest first, at most
+    /// The changes after `cursor` to records of the grids in `scope`, and
+    /// to grid records (the tree is everyone's), oldest first, at most
     /// `max_records`, with the records that moved out of the scope.
     ///
     /// Fields whose only version is `viewer`'s own are left out (the viewer
@@ -63,31 +63,36 @@ impl Store {
         &mut self,
         cursor: u64,
         scope: &[String],
-        visible_grids: &[String],
         viewer: Option<DeviceId>,
         max_records: usize,
     ) -> Result<ScopedChanges, Error> {
         let scope_json = serde_json::to_string(scope).expect("strings serialise");
-        let visible_json = serde_json::to_string(visible_grids).expect("strings serialise");
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
         let head: u64 = tx.query_row("SELECT seq FROM replica", [], |row| row.get::<_, i64>(0))? as u64;
         let mut found: Vec<(u64, Kind, RecordId)> = Vec::new();
+        let limit = max_records as i64 + 1;
         for kind in Kind::ALL {
             let def = kind.def();
-            let query = format!(
-                "SELECT seq, id FROM {} WHERE \"{}\" IN (SELECT value FROM json_each(?1)) AND seq > ?2 ORDER BY seq LIMIT ?3",
-                def.table, def.scope_field
-            );
-            let codes = if kind == Kind::Grid { &visible_json } else { &scope_json };
-            let mut statement = tx.prepare_cached(&query)?;
-            let rows = statement.query_map((codes, cursor as i64, max_records as i64 + 1), |row| {
-                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, [u8; 16]>(1)?))
-            })?;
-            for row in rows {
-                let (seq, id) = row?;
-                found.push((seq, kind, RecordId::from_bytes(id)));
+            let mut rows: Vec<(i64, [u8; 16])> = Vec::new();
+            let read = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?));
+            if kind == Kind::Grid {
+                let mut statement =
+                    tx.prepare_cached("SELECT seq, id FROM grids WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                for row in statement.query_map((cursor as i64, limit), read)? {
+                    rows.push(row?);
+                }
+            } else {
+                let query = format!(
+                    "SELECT seq, id FROM {} WHERE \"{}\" IN (SELECT value FROM json_each(?1)) AND seq > ?2 ORDER BY seq LIMIT ?3",
+                    def.table, def.scope_field
+                );
+                let mut statement = tx.prepare_cached(&query)?;
+                for row in statement.query_map((&scope_json, cursor as i64, limit), read)? {
+                    rows.push(row?);
+                }
             }
+            found.extend(rows.into_iter().map(|(seq, id)| (seq as u64, kind, RecordId::from_bytes(id))));
         }
         found.sort_unstable_by_key(|f| f.0);
         let more = found.len() > max_records;
@@ -97,7 +102,6 @@ impl Store {
         // Moves after the cursor: out of the scope (the device drops the
         // record) and into it (the device has never had the record).
         let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
-        let visible_set: BTreeSet<&str> = visible_grids.iter().map(String::as_str).collect();
         let (mut removed, mut moved_in) = (Vec::new(), BTreeSet::new());
         {
             let mut statement = tx.prepare_cached(
@@ -106,11 +110,12 @@ impl Store {
             let mut rows = statement.query((cursor as i64, next_cursor as i64))?;
             while let Some(row) = rows.next()? {
                 let (id, kind): ([u8; 16], u8) = (row.get(0)?, row.get(1)?);
+                if Kind::from_number(kind) == Some(Kind::Grid) {
+                    continue; // every device has every grid
+                }
                 let (old, new): (String, Option<String>) = (row.get(2)?, row.get(3)?);
-                let seen =
-                    if Kind::from_number(kind) == Some(Kind::Grid) { &visible_set } else { &scope_set };
                 let (was_in, is_in) =
-                    (seen.contains(old.as_str()), new.as_deref().is_some_and(|n| seen.contains(n)));
+                    (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
                 if was_in && !is_in {
                     removed.push(RecordId::from_bytes(id));
                 } else if is_in && !was_in {
