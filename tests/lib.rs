@@ -161,6 +161,16 @@ impl Server {
         (id, code)
     }
 
+    /// A new worker of `grids` and their headless device, enrolled and
+    /// synced once, its database `dir/FILE.db`.
+    pub fn enrolled(&self, dir: &Path, file: &str, worker: &str, grids: &[&str]) -> CliDevice {
+        let (_, code) = self.worker(worker, grids);
+        let device = CliDevice::new(dir, file);
+        device.enroll(self, &code);
+        device.sync();
+        device
+    }
+
     pub fn enroll_code(&self, user_id: &str) -> String {
         self.admin(&["enroll-code", "--user", user_id])["code"].as_str().expect("a code").to_owned()
     }

@@ -87,10 +87,7 @@ fn devices_that_edit_offline_converge_and_the_overwrite_is_listed() {
     assert_eq!(field(&on_a, "notes"), "子女每周探望");
 
     // The server holds the same: a device enrolled now pulls it.
-    let (_, code_d) = server.worker("网格员丁", &["C1"]);
-    let d = CliDevice::new(dir.path(), "d");
-    d.enroll(&server, &code_d);
-    d.sync();
+    let d = server.enrolled(dir.path(), "d", "网格员丁", &["C1"]);
     assert_eq!(d.get("resident", &id), on_a);
 
     // The overwritten phone is there for the centre to review.
@@ -109,14 +106,8 @@ fn a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code_a) = server.worker("网格员甲", &["C1"]);
-    let (_, code_b) = server.worker("网格员乙", &["C1"]);
-    let a = CliDevice::new(dir.path(), "a");
-    let mut b = CliDevice::new(dir.path(), "b");
-    a.enroll(&server, &code_a);
-    b.enroll(&server, &code_b);
-    a.sync();
-    b.sync();
+    let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    let mut b = server.enrolled(dir.path(), "b", "网格员乙", &["C1"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=钱七"]);
     a.sync();
     b.sync();
@@ -171,13 +162,8 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code_a) = server.worker("东苑网格员", &["C1"]);
-    let (_, code_b) = server.worker("西山网格员", &["C2"]);
-    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
-    a.enroll(&server, &code_a);
-    b.enroll(&server, &code_b);
-    a.sync();
-    b.sync();
+    let a = server.enrolled(dir.path(), "a", "东苑网格员", &["C1"]);
+    let b = server.enrolled(dir.path(), "b", "西山网格员", &["C2"]);
     let theirs = b.put("resident", None, &["grid=C2-01", "name=西山居民", "phone=13900000009"]);
     b.sync();
 
@@ -218,13 +204,8 @@ fn a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new() 
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code_a) = server.worker("第一网格员", &["C1-01"]);
-    let (_, code_b) = server.worker("第二网格员", &["C1-02"]);
-    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
-    a.enroll(&server, &code_a);
-    b.enroll(&server, &code_b);
-    a.sync();
-    b.sync();
+    let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
+    let b = server.enrolled(dir.path(), "b", "第二网格员", &["C1-02"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=搬家的人", "room=1-101"]);
     a.sync();
     a.put("resident", Some(&id), &["grid=C1-02"]);
@@ -281,10 +262,7 @@ fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code) = server.worker("网格员", &["C1"]);
-    let a = CliDevice::new(dir.path(), "a");
-    a.enroll(&server, &code);
-    a.sync();
+    let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
     let ids: Vec<String> = (0..3)
         .map(|i| {
             a.put(
@@ -304,10 +282,7 @@ fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates() {
     assert_eq!(again["pushed"], 0, "the server recognised the push it had applied: {again}");
     assert_eq!(a.run(&["status"])["pending"], 0);
 
-    let (_, code_d) = server.worker("核对员", &["C1"]);
-    let d = CliDevice::new(dir.path(), "d");
-    d.enroll(&server, &code_d);
-    d.sync();
+    let d = server.enrolled(dir.path(), "d", "核对员", &["C1"]);
     let residents = d.list("resident");
     assert_eq!(residents.len(), 3);
     for (i, id) in ids.iter().enumerate() {
@@ -362,10 +337,7 @@ fn a_server_killed_mid_push_keeps_every_change_it_acknowledged() {
     assert!(acknowledged.len() > 10, "the devices should have synced a while: {}", acknowledged.len());
 
     server.serve();
-    let (_, code) = server.worker("核对员", &["C1"]);
-    let check = CliDevice::new(dir.path(), "check");
-    check.enroll(&server, &code);
-    check.sync();
+    let check = server.enrolled(dir.path(), "check", "核对员", &["C1"]);
     for (id, name) in &acknowledged {
         let record = check.get("resident", &id.to_string());
         assert_eq!(field(&record, "name"), name.as_str());
@@ -464,10 +436,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code) = server.worker("网格员", &["C1"]);
-    let a = CliDevice::new(dir.path(), "a");
-    a.enroll(&server, &code);
-    a.sync();
+    let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=原值"]);
     a.sync();
     let (token, number) = session_token(&a.db);
@@ -592,10 +561,7 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
     let mut server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code) = server.worker("网格员", &["C1"]);
-    let a = CliDevice::new(dir.path(), "a");
-    a.enroll(&server, &code);
-    a.sync();
+    let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
     let kept = a.put("resident", None, &["grid=C1-01", "name=备份前"]);
     a.sync();
     let backup = dir.path().join("backup.db");
@@ -610,10 +576,7 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
 
     let report = a.sync();
     assert_eq!(report["server_restored"], true, "{report}");
-    let (_, code_d) = server.worker("核对员", &["C1"]);
-    let d = CliDevice::new(dir.path(), "d");
-    d.enroll(&server, &code_d);
-    d.sync();
+    let d = server.enrolled(dir.path(), "d", "核对员", &["C1"]);
     assert_eq!(field(&d.get("resident", &kept), "name"), "备份前");
     assert_eq!(field(&d.get("resident", &lost), "name"), "备份后", "sent again after the restore");
 }
@@ -623,12 +586,8 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code_a) = server.worker("第一网格员", &["C1-01"]);
-    let (_, code_b) = server.worker("社区网格长", &["C1", "C2"]);
-    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
-    a.enroll(&server, &code_a);
-    b.enroll(&server, &code_b);
-    a.sync();
+    let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
+    let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
     a.sync();
     b.sync();
@@ -665,13 +624,8 @@ fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again() {
     let server = Server::start();
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let (_, code_a) = server.worker("网格员甲", &["C1"]);
-    let (_, code_b) = server.worker("网格员乙", &["C1"]);
-    let mut a = CliDevice::new(dir.path(), "a");
-    let b = CliDevice::new(dir.path(), "b");
-    a.enroll(&server, &code_a);
-    b.enroll(&server, &code_b);
-    a.sync();
+    let mut a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    let b = server.enrolled(dir.path(), "b", "网格员乙", &["C1"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=钟快"]);
     a.sync();
     b.sync();

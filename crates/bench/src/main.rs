@@ -110,20 +110,7 @@ fn first_writes(n: usize, device: u32, hlc: Hlc, rng: &mut Rng) -> RecordChanges
 }
 
 fn grids() -> Vec<RecordChanges> {
-    ["G1", "G2"]
-        .iter()
-        .enumerate()
-        .map(|(i, code)| {
-            let fields = [("code", *code), ("name", "网格"), ("level", "unit")]
-                .into_iter()
-                .map(|(field, value)| FieldState {
-                    field: field.to_owned(),
-                    register: Register::first_write(Value::from(value), DeviceId::SERVER, Hlc::new(T0, 0)),
-                })
-                .collect();
-            RecordChanges { id: record_id(10_000_000 + i), kind: Kind::Grid, fields }
-        })
-        .collect()
+    vec![sync::grid_changes("G1"), sync::grid_changes("G2")]
 }
 
 fn open_device(path: &Path, durability: Durability) -> Result<Store> {

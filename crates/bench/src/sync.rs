@@ -84,6 +84,26 @@ fn resident(n: usize) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// A grid record as the server sends it.
+pub fn grid_changes(code: &str) -> RecordChanges {
+    let fields = [("code", code), ("name", "网格"), ("level", "unit")]
+        .into_iter()
+        .map(|(field, value)| gridwork_protocol::FieldState {
+            field: field.into(),
+            register: gridwork_merge::Register::first_write(
+                Value::from(value),
+                gridwork_domain::DeviceId::SERVER,
+                gridwork_merge::Hlc::new(1, 0),
+            ),
+        })
+        .collect();
+    let mut random = [0u8; 10];
+    for (slot, byte) in random.iter_mut().zip(code.bytes()) {
+        *slot = byte;
+    }
+    RecordChanges { id: gridwork_domain::RecordId::from_parts(1, random), kind: Kind::Grid, fields }
+}
+
 fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
@@ -161,22 +181,7 @@ async fn push_and_pull() -> Result<()> {
     }
     let ceiling_dir = tempfile::tempdir()?;
     let mut store = Store::open(ceiling_dir.path().join("ceiling.db"), Role::Server, Arc::new(SystemClock))?;
-    let grid = |code: &str| RecordChanges {
-        id: gridwork_domain::RecordId::from_parts(1, [code.len() as u8; 10]),
-        kind: Kind::Grid,
-        fields: [("code", code), ("name", "网格"), ("level", "unit")]
-            .into_iter()
-            .map(|(f, v)| gridwork_protocol::FieldState {
-                field: f.into(),
-                register: gridwork_merge::Register::first_write(
-                    Value::from(v),
-                    gridwork_domain::DeviceId::SERVER,
-                    gridwork_merge::Hlc::new(1, 0),
-                ),
-            })
-            .collect(),
-    };
-    store.apply_remote(vec![grid("C1-01")])?;
+    store.apply_remote(vec![grid_changes("C1-01")])?;
     let start = Instant::now();
     for page in pages_for_ceiling {
         store.apply_remote(page)?;
@@ -303,21 +308,7 @@ fn encodings() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut store = Store::open(dir.path().join("device.db"), Role::Device, Arc::new(SystemClock))?;
     store.set_device_id(gridwork_domain::DeviceId(7))?;
-    store.apply_remote(vec![RecordChanges {
-        id: gridwork_domain::RecordId::from_parts(1, [1; 10]),
-        kind: Kind::Grid,
-        fields: [("code", "C1-01"), ("name", "网格"), ("level", "unit")]
-            .into_iter()
-            .map(|(f, v)| gridwork_protocol::FieldState {
-                field: f.into(),
-                register: gridwork_merge::Register::first_write(
-                    Value::from(v),
-                    gridwork_domain::DeviceId::SERVER,
-                    gridwork_merge::Hlc::new(1, 0),
-                ),
-            })
-            .collect(),
-    }])?;
+    store.apply_remote(vec![grid_changes("C1-01")])?;
     for n in 0..10_000 {
         store.put(Kind::Resident, None, &resident(n))?;
     }

@@ -272,11 +272,7 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             for id in ids {
                 replica.counter += 1;
-                tx.prepare_cached(
-                    "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = excluded.fields",
-                )?
-                .execute((id, kind.number(), replica.counter as i64, all_tags))?;
+                record::queue(&tx, kind, RecordId::from_bytes(id), replica.counter, all_tags)?;
                 queued += 1;
             }
         }
@@ -324,11 +320,7 @@ impl Store {
         }
         record::save(&tx, sql, kind, id, &mut row, changed, 0)?;
         replica.counter += 1;
-        tx.prepare_cached(
-            "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = fields | excluded.fields",
-        )?
-        .execute((id.as_bytes(), kind.number(), replica.counter as i64, tags))?;
+        record::queue(&tx, kind, id, replica.counter, tags)?;
         replica.save(&tx)?;
         tx.commit()?;
         Ok(true)

@@ -102,11 +102,7 @@ impl Store {
         if *role == Role::Device {
             replica.counter += 1;
             let tags = changed.iter().fold(0i64, |bits, &i| bits | 1 << kind.def().fields[i].tag);
-            tx.prepare_cached(
-                "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = fields | excluded.fields",
-            )?
-            .execute((id.as_bytes(), kind.number(), replica.counter as i64, tags))?;
+            record::queue(&tx, kind, id, replica.counter, tags)?;
         }
         replica.save(&tx)?;
         if let Err(hook) = also(&tx, id) {

@@ -357,3 +357,20 @@ pub(crate) fn kind_of(conn: &rusqlite::Connection, id: RecordId) -> Result<Optio
     }
     Ok(None)
 }
+
+/// Queues a device's edit of a record's fields (bits of their tags) in the
+/// outbox under a new counter, adding to what is already queued for it.
+pub(crate) fn queue(
+    tx: &Transaction<'_>,
+    kind: Kind,
+    id: RecordId,
+    counter: u64,
+    tags: i64,
+) -> Result<(), Error> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = fields | excluded.fields",
+    )?
+    .execute((id.as_bytes(), kind.number(), counter as i64, tags))?;
+    Ok(())
+}
