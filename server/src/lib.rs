@@ -257,6 +257,7 @@ async fn pull(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Login {
     name: String,
     password: String,
@@ -294,6 +295,7 @@ async fn add_user(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CodeRequest {
     user_id: String,
     ttl_minutes: Option<u64>,

@@ -91,6 +91,7 @@ pub struct Principal {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
     pub role: Role,
@@ -100,6 +101,7 @@ pub struct NewUser {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewGrid {
     pub code: String,
     pub name: String,
