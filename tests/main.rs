@@ -1,4 +1,5 @@
 //! Gridwork's integration tests, in one binary.
 
+mod admin;
 mod architecture;
 mod sync;
