@@ -302,9 +302,13 @@ impl Device {
                 let mut store = self.store();
                 store.acknowledge(answer.acked_up_to)?;
                 for rejection in answer.rejected {
-                    if rejection.code == "clock_ahead" && restamped.insert(rejection.id) {
-                        // The clock is corrected now: stamp again, send again.
-                        again |= store.restamp(rejection.kind, rejection.id)?;
+                    // The clock is corrected now: stamp again, send again
+                    // (once; a second refusal is kept like any other).
+                    if rejection.code == "clock_ahead"
+                        && restamped.insert(rejection.id)
+                        && store.restamp(rejection.kind, rejection.id)?
+                    {
+                        again = true;
                         continue;
                     }
                     let refused = Refused {
