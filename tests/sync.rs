@@ -183,10 +183,13 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
         vec![
             resident_changes(intruder, a_number, &[("grid", "C2-01"), ("name", "冒名")]),
             resident_changes(theirs.parse().unwrap(), a_number, &[("name", "篡改")]),
+            // Even an invalid change is refused as out of scope, and the
+            // answer shows nothing of the record.
+            resident_changes(theirs.parse().unwrap(), a_number, &[("phone", "12345")]),
         ],
     );
     assert_eq!(answer.applied, 0);
-    assert_eq!(answer.rejected.len(), 2, "{answer:?}");
+    assert_eq!(answer.rejected.len(), 3, "{answer:?}");
     for rejection in &answer.rejected {
         assert_eq!(rejection.code, "out_of_scope");
         assert!(rejection.server_state.is_none(), "A must not learn what B's record holds");
@@ -196,7 +199,7 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     assert_eq!(field(&b.get("resident", &theirs), "name"), "西山居民");
     assert_eq!(b.list("resident").len(), 1, "the intruder's record was not created");
     let parked = server.admin(&["parked", "list"]);
-    assert_eq!(parked.as_array().unwrap().len(), 2, "refused changes are parked for the centre: {parked}");
+    assert_eq!(parked.as_array().unwrap().len(), 3, "refused changes are parked for the centre: {parked}");
 }
 
 #[test]

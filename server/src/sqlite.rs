@@ -287,24 +287,15 @@ struct Refusal {
     field: Option<String>,
     message: String,
     message_zh: String,
-    /// Whether the device may see the record as the server has it (to roll
-    /// back to); otherwise it depends on the record's grid.
-    device_may_see: bool,
 }
 
 impl Refusal {
-    fn new(
-        code: &'static str,
-        field: Option<String>,
-        message: String,
-        message_zh: String,
-        device_may_see: bool,
-    ) -> Refusal {
-        Refusal { code, field, message, message_zh, device_may_see }
+    fn new(code: &'static str, field: Option<String>, message: String, message_zh: String) -> Refusal {
+        Refusal { code, field, message, message_zh }
     }
 
     fn invalid(invalid: &ValidationError) -> Refusal {
-        Refusal::new("invalid", invalid.field().map(str::to_owned), invalid.to_string(), invalid.zh(), true)
+        Refusal::new("invalid", invalid.field().map(str::to_owned), invalid.to_string(), invalid.zh())
     }
 }
 
@@ -324,7 +315,6 @@ fn refusal(
             None,
             "grids are drawn by admins, not changed from devices".into(),
             "网格由管理员划分,设备不能修改".into(),
-            false,
         )));
     }
     for state in &change.fields {
@@ -335,14 +325,36 @@ fn refusal(
                     Some(state.field.clone()),
                     ahead.to_string(),
                     format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
-                    true,
                 )));
             }
         }
     }
+    let in_scope = |grid: Option<&str>| grid.is_some_and(|g| scope.contains(g));
+    let out_of_scope = || {
+        Some(Refusal::new(
+            "out_of_scope",
+            Some(change.kind.def().scope_field.to_owned()),
+            format!("{} {} is not in this device's grids", change.kind, change.id),
+            format!("{}记录{}不在本设备负责的网格内", change.kind.def().label.zh, change.id),
+        ))
+    };
     let preview = match preview {
         Ok(preview) => preview,
         Err(error) => {
+            // Whatever is wrong with it, a record outside the device's grids
+            // is refused as that first: the answer tells nothing about it.
+            let scope_field = change.kind.def().scope_field;
+            let outside = match store.get(change.kind, change.id)? {
+                Some(record) => !in_scope(record.scope()),
+                None => change
+                    .fields
+                    .iter()
+                    .find(|f| f.field == scope_field)
+                    .is_some_and(|f| !in_scope(f.register.value().as_text())),
+            };
+            if outside {
+                return Ok(out_of_scope());
+            }
             return match error.into_validation() {
                 Ok(invalid) => Ok(Some(Refusal::invalid(&invalid))),
                 Err(gridwork_store::Error::WrongKind { .. }) => Ok(Some(Refusal::new(
@@ -350,26 +362,15 @@ fn refusal(
                     None,
                     format!("record {} already exists as another kind", change.id),
                     format!("记录{}已作为其他类型存在", change.id),
-                    false,
                 ))),
                 Err(other) => Err(other.into()),
             };
         }
     };
-    let in_scope = |grid: &Option<String>| grid.as_ref().is_some_and(|g| scope.contains(g));
-    let out_of_scope = || {
-        Some(Refusal::new(
-            "out_of_scope",
-            Some(change.kind.def().scope_field.to_owned()),
-            format!("{} {} is not in this device's grids", change.kind, change.id),
-            format!("{}记录{}不在本设备负责的网格内", change.kind.def().label.zh, change.id),
-            false,
-        ))
-    };
-    if preview.exists && !in_scope(&preview.scope_now) {
+    if preview.exists && !in_scope(preview.scope_now.as_deref()) {
         return Ok(out_of_scope());
     }
-    if !preview.exists && !in_scope(&preview.scope_after) {
+    if !preview.exists && !in_scope(preview.scope_after.as_deref()) {
         return Ok(out_of_scope());
     }
     // An existing record may move to any grid that exists (a resident
@@ -726,12 +727,14 @@ impl Storage for SqliteStorage {
         for (change, preview) in request.records.into_iter().zip(previews) {
             match refusal(&store, device.number, &change, preview, &scope, now_ms)? {
                 None => accepted.push(change),
-                Some(Refusal { code, field, message, message_zh, device_may_see }) => {
-                    let visible = device_may_see
-                        || store
-                            .get(change.kind, change.id)?
-                            .and_then(|r| r.scope().map(|s| scope.contains(s)))
-                            .unwrap_or(false);
+                Some(Refusal { code, field, message, message_zh }) => {
+                    // What the server holds goes back only if the device may
+                    // see it: whatever the refusal, never a record of
+                    // another grid.
+                    let visible = store
+                        .get(change.kind, change.id)?
+                        .and_then(|r| r.scope().map(|s| scope.contains(s)))
+                        .unwrap_or(false);
                     let server_state = if visible { store.export(change.kind, change.id)? } else { None };
                     let payload = serde_json::to_string(&change).expect("changes serialise");
                     parked.push((change.id, change.kind, code, field.clone(), message.clone(), payload));
