@@ -521,6 +521,22 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
             "not_found",
         ),
         (
+            "a wrong method",
+            client.get(url("/sync/push")).header("x-gridwork-protocol", "1").bearer_auth(&token),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "an upload without its offset",
+            client
+                .put(url(&format!("/attachments/{}", "a".repeat(64))))
+                .header("x-gridwork-protocol", "1")
+                .bearer_auth(&token)
+                .body("x"),
+            400,
+            "malformed",
+        ),
+        (
             "a wrong enrollment code",
             client
                 .post(url("/enroll"))
@@ -541,13 +557,32 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
         );
     }
 
-    // A well-formed push with an invalid value: refused for that record,
-    // named by field, parked; nothing applied.
-    let bad = resident_changes(id.parse().unwrap(), number, &[("phone", "12345")]);
-    let answer = push_as(&runtime, &server, &a.db, vec![bad]);
-    assert_eq!(answer.rejected.len(), 1);
-    assert_eq!(answer.rejected[0].code, "invalid");
-    assert_eq!(answer.rejected[0].field.as_deref(), Some("phone"));
+    // Well-formed pushes with bad contents: each record refused, naming the
+    // field, parked; nothing applied.
+    let rid: RecordId = id.parse().unwrap();
+    let one_field = |field: &str, value: Value, hlc: Hlc| RecordChanges {
+        id: rid,
+        kind: Kind::Resident,
+        fields: vec![FieldState { field: field.into(), register: Register::first_write(value, number, hlc) }],
+    };
+    let now = Hlc::new(SystemClock.now_ms(), 0);
+    let bad = vec![
+        one_field("phone", Value::from("12345"), now),
+        one_field("grid", Value::Null, now),
+        one_field("room", Value::from("1-101"), Hlc::ZERO),
+    ];
+    let expected = [("invalid", "phone"), ("invalid", "grid"), ("invalid", "room")];
+    let answer = push_as(&runtime, &server, &a.db, bad.clone());
+    let got: Vec<(&str, &str)> =
+        answer.rejected.iter().map(|r| (r.code.as_str(), r.field.as_deref().unwrap_or(""))).collect();
+    assert_eq!(got, expected, "{answer:?}");
+    // Sent again under the same counter (its answer lost), the refusals come
+    // back again, and nothing is parked twice.
+    let again = push_as(&runtime, &server, &a.db, bad);
+    let got: Vec<(&str, &str)> =
+        again.rejected.iter().map(|r| (r.code.as_str(), r.field.as_deref().unwrap_or(""))).collect();
+    assert_eq!(got, expected, "{again:?}");
+    assert_eq!(server.admin(&["parked", "list"]).as_array().unwrap().len(), 3);
 
     // Nothing changed: the record, the device registry, no conflicts.
     a.sync();
@@ -580,6 +615,8 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
     let report = a.sync();
     assert_eq!(report["server_restored"], true, "{report}");
     let d = server.enrolled(dir.path(), "d", "核对员", &["C1"]);
+    let number = d.run(&["status"])["device_number"].as_u64().unwrap();
+    assert!(number > 100_000, "numbers of devices enrolled after the backup are not given again: {number}");
     assert_eq!(field(&d.get("resident", &kept), "name"), "备份前");
     assert_eq!(field(&d.get("resident", &lost), "name"), "备份后", "sent again after the restore");
 }

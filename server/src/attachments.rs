@@ -71,10 +71,11 @@ pub async fn upload(
     State(state): State<AppState>,
     auth: Authed,
     Path(sha256): Path<String>,
-    Query(query): Query<UploadQuery>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
     let who = auth.0;
+    let Query(query) = query.map_err(|e| AppError::malformed(format!("{e} (expected ?offset=N&size=S)")))?;
     let body: Bytes = crate::wire::read_body(request.into_body(), MAX_CHUNK).await?;
     check_digest(&sha256)?;
     if query.size == 0 || query.size > MAX_ATTACHMENT {
@@ -176,15 +177,20 @@ pub async fn upload(
 
 pub async fn status(
     State(state): State<AppState>,
-    _auth: Authed,
+    auth: Authed,
     Path(sha256): Path<String>,
 ) -> Result<Response, AppError> {
     check_digest(&sha256)?;
     let storage = state.storage.clone();
-    let sha = sha256.clone();
-    match blocking(move || storage.attachment_status(&sha)).await? {
+    let (who, sha) = (auth.0, sha256.clone());
+    // Only its uploader and those who may read it learn that it exists.
+    let status = blocking(move || {
+        Ok(if storage.attachment_readable(&who, &sha)? { storage.attachment_status(&sha)? } else { None })
+    })
+    .await?;
+    match status {
         Some(status) => Ok(Json(status).into_response()),
-        None => Err(AppError::not_found(format!("no upload of attachment {sha256} has started"))),
+        None => Err(AppError::not_found(format!("no upload of attachment {sha256} that you may see"))),
     }
 }
 

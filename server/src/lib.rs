@@ -176,6 +176,15 @@ async fn fallback() -> AppError {
     AppError::not_found("no such endpoint; the API lives under /api/v1/")
 }
 
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see docs/sync-protocol.md",
+        "此接口不支持该请求方法",
+    )
+}
+
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(
         serde_json::json!({"status": "ok", "epoch": state.storage.epoch(), "version": env!("CARGO_PKG_VERSION")}),
@@ -219,6 +228,7 @@ async fn enroll(
         Err(error) => {
             if error.code == "bad_enrollment_code" {
                 let mut failures = state.enroll_failures.lock().unwrap_or_else(|p| p.into_inner());
+                failures.retain(|_, (since, _)| since.elapsed() < ENROLL_WINDOW);
                 let entry = failures.entry(peer.ip()).or_insert((Instant::now(), 0));
                 if entry.0.elapsed() >= ENROLL_WINDOW {
                     *entry = (Instant::now(), 0);
@@ -373,12 +383,14 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/conflicts", get(conflicts))
         .route("/admin/parked", get(parked))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_protocol));
     Router::new()
         .route("/", get(index))
         .route("/api/v1/health", get(health))
         .nest("/api/v1", api)
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

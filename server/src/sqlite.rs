@@ -22,7 +22,7 @@ use gridwork_protocol::sync::{
     EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, scope_hash,
 };
 use gridwork_store::{
-    Checkpointer, Conflict, Durability, Options, Preview, Role as StoreRole, Store, SystemClock,
+    Checkpointer, Conflict, Durability, Options, Preview, PullPosition, Role as StoreRole, Store, SystemClock,
 };
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -181,18 +181,27 @@ impl SqliteStorage {
     }
 
     /// Gives the database a new epoch: what a restore from a backup does, so
-    /// that devices notice and send again what it may have lost.
+    /// that devices notice and send again what it may have lost. New device
+    /// numbers start well above the backup's, since devices enrolled after
+    /// the backup keep theirs (room is left for 100,000 of them).
     pub fn renew_epoch(path: &Path) -> Result<String> {
-        let store = open_store(path)?;
+        let mut store = open_store(path)?;
         let epoch = hex(&random::<16>());
-        let updated =
-            store.connection().execute("UPDATE server_meta SET value = ?1 WHERE key = 'epoch'", [&epoch])?;
+        let tx = store.connection_mut().transaction()?;
+        let updated = tx.execute("UPDATE server_meta SET value = ?1 WHERE key = 'epoch'", [&epoch])?;
         if updated == 0 {
             return Err(StorageError::NotFound(format!(
                 "{} is not an initialised Gridwork database",
                 path.display()
             )));
         }
+        tx.execute(
+            "INSERT INTO server_meta (key, value)
+             SELECT 'device_number_floor', coalesce((SELECT max(number) FROM devices), 0) + 100001 WHERE true
+             ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER) + 100000, CAST(excluded.value AS INTEGER))",
+            [],
+        )?;
+        tx.commit()?;
         Ok(epoch)
     }
 
@@ -602,8 +611,14 @@ impl Storage for SqliteStorage {
             .optional()?;
         let Some((user_id, user_name)) = found else { return Err(StorageError::BadEnrollmentCode) };
         let device_id = new_id();
-        let number: u32 =
-            tx.query_row("SELECT coalesce(max(number), 0) + 1 FROM devices", [], |row| row.get(0))?;
+        // Above every number in the registry and above the floor a restore
+        // sets (devices enrolled after the backup kept theirs).
+        let number: u32 = tx.query_row(
+            "SELECT max(coalesce((SELECT max(number) FROM devices), 0) + 1,
+                        coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'device_number_floor'), 1))",
+            [],
+            |row| row.get(0),
+        )?;
         tx.execute(
             "INSERT INTO devices (id, number, user_id, app_version, enrolled_at_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             params![device_id, number, user_id, app_version, now_ms as i64],
@@ -708,24 +723,29 @@ impl Storage for SqliteStorage {
             [&device.id],
             |row| row.get::<_, i64>(0),
         )? as u64;
-        if request.up_to_counter <= acked && !request.records.is_empty() {
-            // A retry of a push already applied: its acknowledgement was lost.
-            return Ok(PushResponse {
-                acked_up_to: acked,
-                applied: 0,
-                rejected: Vec::new(),
-                epoch: self.epoch.clone(),
-                server_time_ms: now_ms,
-            });
-        }
+        // A retry of a push already applied (its answer was lost) is worked
+        // through again: merging is idempotent, so what was applied changes
+        // nothing, and the refusals come back, which the device needs to
+        // roll back. Nothing is audited or parked a second time.
+        let replay = request.up_to_counter <= acked && !request.records.is_empty();
         let scope: BTreeSet<String> =
             self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
         let previews = store.preview(&request.records)?;
+        let mut kinds: HashMap<RecordId, Kind> = HashMap::new();
         for (change, preview) in request.records.into_iter().zip(previews) {
-            match refusal(&store, device.number, &change, preview, &scope, now_ms)? {
+            let mut verdict = refusal(&store, device.number, &change, preview, &scope, now_ms)?;
+            if verdict.is_none() && *kinds.entry(change.id).or_insert(change.kind) != change.kind {
+                verdict = Some(Refusal::new(
+                    "invalid",
+                    None,
+                    format!("record {} is sent twice as two kinds", change.id),
+                    format!("记录{}以两种类型重复发送", change.id),
+                ));
+            }
+            match verdict {
                 None => accepted.push(change),
                 Some(Refusal { code, field, message, message_zh }) => {
                     // What the server holds goes back only if the device may
@@ -763,6 +783,9 @@ impl Storage for SqliteStorage {
                      app_version = coalesce(?5, app_version) WHERE id = ?4",
                 params![up_to as i64, request.pending as i64, now_ms as i64, device_id, app_version],
             )?;
+            if replay {
+                return Ok(());
+            }
             for (kind, id, fields) in &audits {
                 audit(
                     tx,
@@ -793,7 +816,7 @@ impl Storage for SqliteStorage {
         })?;
         Ok(PushResponse {
             acked_up_to: up_to,
-            applied: report.records,
+            applied: report.changed_records,
             rejected,
             epoch: self.epoch.clone(),
             server_time_ms: now_ms,
@@ -808,11 +831,12 @@ impl Storage for SqliteStorage {
         let viewer = principal.device.as_ref().map(|d| d.number);
         // The grid tree itself is organisation, not personal data: every
         // device gets all of it, to name places and where a resident moves.
-        let page = store.changes_in_scope(request.cursor, &scope, viewer, limit)?;
+        let position = PullPosition { since: request.cursor, after: request.after };
+        let page = store.changes_in_scope(position, Some(&scope), viewer, limit)?;
         Ok(PullResponse {
             records: page.records,
             removed: page.removed,
-            next_cursor: page.next_cursor,
+            next_cursor: page.next,
             more: page.more,
             scope: (request.scope_hash != hash).then(|| scope.to_vec()),
             scope_hash: hash,

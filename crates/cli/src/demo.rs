@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gridwork_domain::{DeviceId, Kind, RecordId, Value};
-use gridwork_store::{ManualClock, Role, Store};
+use gridwork_store::{ManualClock, PullPosition, Role, Store};
 use serde_json::json;
 
 /// A sync without a network: push the outbox, pull what is new.
@@ -25,14 +25,16 @@ impl Link {
         server.apply_remote(outgoing.records)?;
         device.acknowledge(outgoing.up_to_counter)?;
         let mut pulled = 0;
+        let mut position = PullPosition::start(self.cursor);
         loop {
-            let (changes, next) = server.changes_since(self.cursor, 500)?;
-            if changes.is_empty() {
+            let page = server.changes_in_scope(position, None, None, 500)?;
+            pulled += page.records.len();
+            device.apply_remote(page.records)?;
+            if !page.more {
+                self.cursor = page.next;
                 break;
             }
-            pulled += changes.len();
-            device.apply_remote(changes)?;
-            self.cursor = next;
+            position.after = page.next;
         }
         Ok((pushed, pulled))
     }

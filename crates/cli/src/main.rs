@@ -284,6 +284,7 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
                 "enrolled": session.is_some(),
                 "server": session.as_ref().map(|s| s.server.clone()),
                 "device_id": session.as_ref().map(|s| s.device_id.clone()),
+                "device_number": store.device_id()?.map(|d| d.0),
                 "user": session.as_ref().map(|s| s.user_name.clone()),
                 "pending": store.pending_count()?,
                 "last_sync_ms": session.as_ref().and_then(|s| s.last_sync_ms),

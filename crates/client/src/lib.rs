@@ -168,6 +168,7 @@ impl Device {
             user_name: response.user_name.clone(),
             epoch: response.epoch.clone(),
             cursor: 0,
+            page_after: 0,
             scope: Vec::new(),
             scope_hash: String::new(),
             clock_offset_ms: offset,
@@ -347,11 +348,11 @@ impl Device {
     ) -> Result<bool, ClientError> {
         let mut resynced = false;
         loop {
-            let (cursor, scope_hash, scope) = {
+            let (cursor, after, scope_hash, scope) = {
                 let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
-                (session.cursor, session.scope_hash, session.scope)
+                (session.cursor, session.page_after, session.scope_hash, session.scope)
             };
-            let request = PullRequest { cursor, limit: PAGE as u32, scope_hash };
+            let request = PullRequest { cursor, after: after.max(cursor), limit: PAGE as u32, scope_hash };
             let before = raw_now();
             let (page, bytes): (PullResponse, u64) = http.sync_call("/sync/pull", &request).await?;
             report.bytes += bytes;
@@ -385,7 +386,11 @@ impl Device {
                 }
                 Err(error) => return Err(error.into()),
             }
-            store.set_cursor(page.next_cursor)?;
+            if page.more {
+                store.set_page_after(page.next_cursor)?;
+            } else {
+                store.set_cursor(page.next_cursor)?;
+            }
             report.cursor = page.next_cursor;
             report.pulled += received;
             drop(store);

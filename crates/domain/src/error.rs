@@ -134,6 +134,8 @@ pub enum Reason {
     NotCanonical {
         expected: String,
     },
+    /// A change received without the timestamp every write carries.
+    NoTimestamp,
 }
 
 impl fmt::Display for Reason {
@@ -172,6 +174,7 @@ impl fmt::Display for Reason {
             Reason::NoSuchGrid { code } => write!(f, "there is no grid with code `{code}`"),
             Reason::NoSuchRecord { kind, id } => write!(f, "there is no {kind} with id {id}"),
             Reason::NotCanonical { expected } => write!(f, "not in canonical form, which is `{expected}`"),
+            Reason::NoTimestamp => f.write_str("a version without a timestamp (HLC 0)"),
         }
     }
 }
@@ -201,6 +204,7 @@ impl Reason {
             Reason::NoSuchGrid { code } => format!("不存在编码为“{code}”的网格"),
             Reason::NoSuchRecord { kind, id } => format!("不存在编号为{id}的{kind}记录"),
             Reason::NotCanonical { expected } => format!("格式不规范,规范写法为“{expected}”"),
+            Reason::NoTimestamp => "修改缺少时间戳".into(),
         }
     }
 }

@@ -169,14 +169,17 @@ impl SimDevice {
         if !answer.rejected.is_empty() {
             bail!("the server refused: {:?}", answer.rejected[0]);
         }
+        let mut after = self.cursor;
         loop {
-            let pull = PullRequest { cursor: self.cursor, limit: 1000, scope_hash: self.scope_hash.clone() };
+            let pull =
+                PullRequest { cursor: self.cursor, after, limit: 1000, scope_hash: self.scope_hash.clone() };
             let (page, _): (PullResponse, u64) = self.http.sync_call("/sync/pull", &pull).await?;
-            self.cursor = page.next_cursor;
             self.scope_hash = page.scope_hash;
             if !page.more {
+                self.cursor = page.next_cursor;
                 return Ok(());
             }
+            after = page.next_cursor;
         }
     }
 }

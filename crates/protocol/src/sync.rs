@@ -59,7 +59,7 @@ pub struct PushRequest {
 pub struct Rejection {
     pub id: RecordId,
     pub kind: Kind,
-    /// `out_of_scope`, `invalid`, `clock_ahead`, `forged_version`.
+    /// `out_of_scope`, `invalid`, `clock_ahead`, `forbidden`.
     pub code: String,
     pub field: Option<String>,
     pub message: String,
@@ -81,10 +81,14 @@ pub struct PushResponse {
     pub server_time_ms: u64,
 }
 
-/// Asks for the changes in the device's scope after `cursor`.
+/// Asks for a page of the changes in the device's scope after `cursor`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PullRequest {
+    /// The device has every change up to here.
     pub cursor: u64,
+    /// Where the previous page of this pull ended (`cursor` on the first
+    /// page). Records come from after it; their fields from after `cursor`.
+    pub after: u64,
     /// At most this many records per page.
     pub limit: u32,
     /// The scope the device holds, as [`scope_hash`] gave it; the server
@@ -98,6 +102,8 @@ pub struct PullResponse {
     /// Records that left the device's scope (moved to another grid): the
     /// device drops them.
     pub removed: Vec<RecordId>,
+    /// Where this page ends: the next page's `after`, or, when `more` is
+    /// false, the device's new `cursor`.
     pub next_cursor: u64,
     /// Whether another page follows.
     pub more: bool,

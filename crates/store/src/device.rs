@@ -28,7 +28,11 @@ pub struct Session {
     pub user_id: String,
     pub user_name: String,
     pub epoch: String,
+    /// The device has every change up to this server sequence.
     pub cursor: u64,
+    /// Where the pages of an unfinished pull have got to (`cursor` between
+    /// pulls).
+    pub page_after: u64,
     pub scope: Vec<String>,
     pub scope_hash: String,
     pub clock_offset_ms: i64,
@@ -79,7 +83,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT server, device_id, token, user_id, user_name, epoch, cursor, scope, scope_hash,
-                        clock_offset_ms, enrolled_at_ms, last_sync_ms FROM session",
+                        clock_offset_ms, enrolled_at_ms, last_sync_ms, page_after FROM session",
                 [],
                 |row| {
                     Ok((
@@ -91,6 +95,7 @@ impl Store {
                             user_name: row.get(4)?,
                             epoch: row.get(5)?,
                             cursor: row.get::<_, i64>(6)? as u64,
+                            page_after: row.get::<_, i64>(12)? as u64,
                             scope: Vec::new(),
                             scope_hash: row.get(8)?,
                             clock_offset_ms: row.get(9)?,
@@ -140,9 +145,16 @@ impl Store {
         Ok(())
     }
 
-    /// Saves how far the device has pulled.
+    /// Saves that the device has every change up to `cursor` (a pull is
+    /// complete, or starts over from 0).
     pub fn set_cursor(&mut self, cursor: u64) -> Result<(), Error> {
-        self.conn.execute("UPDATE session SET cursor = ?1", [cursor as i64])?;
+        self.conn.execute("UPDATE session SET cursor = ?1, page_after = ?1", [cursor as i64])?;
+        Ok(())
+    }
+
+    /// Saves where the pages of the pull in progress have got to.
+    pub fn set_page_after(&mut self, after: u64) -> Result<(), Error> {
+        self.conn.execute("UPDATE session SET page_after = ?1", [after as i64])?;
         Ok(())
     }
 
@@ -277,7 +289,7 @@ impl Store {
             }
         }
         replica.save(&tx)?;
-        tx.execute("UPDATE session SET cursor = 0", [])?;
+        tx.execute("UPDATE session SET cursor = 0, page_after = 0", [])?;
         tx.commit()?;
         Ok(queued)
     }

@@ -44,7 +44,7 @@ pub use device::{Refused, Session};
 pub use migrate::Migration;
 pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, StoredField, VersionInfo};
 pub use remote::{ApplyReport, Outgoing};
-pub use scope::{Preview, ScopedChanges};
+pub use scope::{Preview, PullPosition, ScopedChanges};
 
 /// What the store is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

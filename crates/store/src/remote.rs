@@ -23,7 +23,8 @@ pub struct ApplyReport {
     pub records: usize,
     /// Versions received.
     pub versions: usize,
-    /// Field registers that changed.
+    /// Records and field registers that changed.
+    pub changed_records: usize,
     pub changed_fields: usize,
     /// Versions the batch left kept as concurrent losers (a winner it
     /// outranked included).
@@ -53,12 +54,19 @@ pub(crate) fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Er
         let mut fields = Vec::with_capacity(change.fields.len());
         for FieldState { field, register } in &change.fields {
             let i = def.index_of(field).map_err(|e| in_batch(index, change.id, e))?;
-            let ty = &def.fields[i].ty;
+            let (ty, required) = (&def.fields[i].ty, def.fields[i].required);
             for version in register.versions() {
                 if version.hlc == Hlc::ZERO {
-                    let reason =
-                        format!("a version of field `{field}` by device {} has no timestamp", version.writer);
-                    return Err(in_batch(index, change.id, Error::Corrupt(reason)));
+                    return Err(in_batch(
+                        index,
+                        change.id,
+                        ValidationError::invalid(field, Reason::NoTimestamp),
+                    ));
+                }
+                // A required field is never cleared, by anyone: a record
+                // without its grid would belong to no one.
+                if required && version.value.is_null() {
+                    return Err(in_batch(index, change.id, ValidationError::required(field)));
                 }
                 let canonical =
                     ty.check(field, version.value.clone()).map_err(|e| in_batch(index, change.id, e))?;
@@ -201,6 +209,7 @@ impl Store {
                     record::note_move(&tx, kind, id, replica.seq, old, row.value(def.scope_index()))?;
                 }
             }
+            report.changed_records += 1;
             report.changed_fields += changed.count_ones() as usize;
             record::save(&tx, sql, kind, id, &mut row, changed, values_changed)?;
         }
@@ -252,46 +261,6 @@ impl Store {
     /// How many records have edits the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, Error> {
         Ok(self.conn.query_row("SELECT count(*) FROM outbox", [], |row| row.get::<_, i64>(0))? as u64)
-    }
-
-    /// The server's changes after `cursor`, oldest first, at most
-    /// `max_records` records: each record with the registers of the fields
-    /// that changed after the cursor. Returns the changes and the cursor to
-    /// ask from next time (unchanged when there is nothing new).
-    pub fn changes_since(
-        &mut self,
-        cursor: u64,
-        max_records: usize,
-    ) -> Result<(Vec<RecordChanges>, u64), Error> {
-        let Store { conn, sql, .. } = self;
-        let tx = conn.transaction()?;
-        // The next `max_records` sequence numbers across all kinds.
-        let mut found: Vec<(u64, Kind, RecordId)> = Vec::new();
-        for kind in Kind::ALL {
-            let query =
-                format!("SELECT seq, id FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2", kind.def().table);
-            let mut statement = tx.prepare_cached(&query)?;
-            let rows = statement.query_map((cursor as i64, max_records as i64), |row| {
-                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Vec<u8>>(1)?))
-            })?;
-            for row in rows {
-                let (seq, id) = row?;
-                let id: [u8; 16] = id.try_into().map_err(|_| Error::Corrupt("record id".into()))?;
-                found.push((seq, kind, RecordId::from_bytes(id)));
-            }
-        }
-        found.sort_unstable_by_key(|f| f.0);
-        found.truncate(max_records);
-        let mut next = cursor;
-        let mut changes = Vec::with_capacity(found.len());
-        for (seq, kind, id) in found {
-            let row =
-                record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
-            let fields = field_states(&tx, id, kind, &row, |_, field| field.seq > cursor)?;
-            changes.push(RecordChanges { id, kind, fields });
-            next = seq;
-        }
-        Ok((changes, next))
     }
 
     /// The records and fields whose registers this store holds, whole: what a

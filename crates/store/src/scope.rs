@@ -15,13 +15,30 @@ use crate::record;
 use crate::remote::field_states;
 use crate::{Error, Store};
 
-/// A page of a scope's changes.
+/// Where a pull stands: the puller has every change up to `since`; the
+/// pages of the pull in progress have gone up to `after` (at least `since`).
+/// When the last page is in, both move to its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PullPosition {
+    pub since: u64,
+    pub after: u64,
+}
+
+impl PullPosition {
+    pub fn start(since: u64) -> PullPosition {
+        PullPosition { since, after: since }
+    }
+}
+
+/// A page of changes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScopedChanges {
     pub records: Vec<RecordChanges>,
     /// Records that moved from a grid of the scope to one outside it.
     pub removed: Vec<RecordId>,
-    pub next_cursor: u64,
+    /// Where this page ends: the next page starts after it; when there is
+    /// no next page (`more` false), the puller has everything up to it.
+    pub next: u64,
     pub more: bool,
 }
 
@@ -53,20 +70,29 @@ impl Store {
         Ok(codes)
     }
 
-    /// The changes after `cursor` to records of the grids in `scope`, and
-    /// to grid records (the tree is everyone's), oldest first, at most
-    /// `max_records`, with the records that moved out of the scope.
+    /// A page of the changes after `position.since`: the records changed
+    /// after `position.after` (where the previous page of this pull ended),
+    /// oldest first, at most `max_records`, each with every field changed
+    /// after `since`; with the records that moved out of the scope up to the
+    /// page's end. Every grid record is everyone's; other records only
+    /// those of the grids in `scope` (`None`: every record).
     ///
-    /// Fields whose only version is `viewer`'s own are left out (the viewer
-    /// has them: it sent them), unless the record comes whole.
+    /// Fields are chosen by `since`, not by `after`: a record changed at
+    /// seq 5 and again at seq 9 lands in the page that reaches 9 and must
+    /// still bring its seq-5 change. A record that moved into the scope
+    /// after `since`, or any record when `since` is 0, comes whole. Fields
+    /// whose only version is `viewer`'s own are left out (the viewer sent
+    /// them).
     pub fn changes_in_scope(
         &mut self,
-        cursor: u64,
-        scope: &[String],
+        position: PullPosition,
+        scope: Option<&[String]>,
         viewer: Option<DeviceId>,
         max_records: usize,
     ) -> Result<ScopedChanges, Error> {
-        let scope_json = serde_json::to_string(scope).expect("strings serialise");
+        let PullPosition { since, after } = position;
+        let after = after.max(since);
+        let scope_json = scope.map(|s| serde_json::to_string(s).expect("strings serialise"));
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
         let head: u64 = tx.query_row("SELECT seq FROM replica", [], |row| row.get::<_, i64>(0))? as u64;
@@ -76,20 +102,25 @@ impl Store {
             let def = kind.def();
             let mut rows: Vec<(i64, [u8; 16])> = Vec::new();
             let read = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?));
-            if kind == Kind::Grid {
-                let mut statement =
-                    tx.prepare_cached("SELECT seq, id FROM grids WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-                for row in statement.query_map((cursor as i64, limit), read)? {
-                    rows.push(row?);
+            match (&scope_json, kind) {
+                (Some(codes), kind) if kind != Kind::Grid => {
+                    let query = format!(
+                        "SELECT seq, id FROM {} WHERE \"{}\" IN (SELECT value FROM json_each(?1)) AND seq > ?2
+                         ORDER BY seq LIMIT ?3",
+                        def.table, def.scope_field
+                    );
+                    let mut statement = tx.prepare_cached(&query)?;
+                    for row in statement.query_map((codes, after as i64, limit), read)? {
+                        rows.push(row?);
+                    }
                 }
-            } else {
-                let query = format!(
-                    "SELECT seq, id FROM {} WHERE \"{}\" IN (SELECT value FROM json_each(?1)) AND seq > ?2 ORDER BY seq LIMIT ?3",
-                    def.table, def.scope_field
-                );
-                let mut statement = tx.prepare_cached(&query)?;
-                for row in statement.query_map((&scope_json, cursor as i64, limit), read)? {
-                    rows.push(row?);
+                _ => {
+                    let query =
+                        format!("SELECT seq, id FROM {} WHERE seq > ?1 ORDER BY seq LIMIT ?2", def.table);
+                    let mut statement = tx.prepare_cached(&query)?;
+                    for row in statement.query_map((after as i64, limit), read)? {
+                        rows.push(row?);
+                    }
                 }
             }
             found.extend(rows.into_iter().map(|(seq, id)| (seq as u64, kind, RecordId::from_bytes(id))));
@@ -97,26 +128,28 @@ impl Store {
         found.sort_unstable_by_key(|f| f.0);
         let more = found.len() > max_records;
         found.truncate(max_records);
-        let next_cursor = if more { found.last().map_or(cursor, |f| f.0) } else { head.max(cursor) };
+        let next = if more { found.last().map_or(after, |f| f.0) } else { head.max(after) };
 
-        // Moves after the cursor: out of the scope (the device drops the
-        // record) and into it (the device has never had the record).
-        let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
+        // Moves: out of the scope within this page (the device drops the
+        // record), and into it at any time after `since` (the device cannot
+        // have the record, so it comes whole).
         let (mut removed, mut moved_in) = (Vec::new(), BTreeSet::new());
-        {
+        if let Some(scope) = scope {
+            let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
             let mut statement = tx.prepare_cached(
-                "SELECT record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+                "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 ORDER BY seq",
             )?;
-            let mut rows = statement.query((cursor as i64, next_cursor as i64))?;
+            let mut rows = statement.query([since as i64])?;
             while let Some(row) = rows.next()? {
-                let (id, kind): ([u8; 16], u8) = (row.get(0)?, row.get(1)?);
+                let (seq, id, kind): (i64, [u8; 16], u8) = (row.get(0)?, row.get(1)?, row.get(2)?);
                 if Kind::from_number(kind) == Some(Kind::Grid) {
                     continue; // every device has every grid
                 }
-                let (old, new): (String, Option<String>) = (row.get(2)?, row.get(3)?);
+                let (old, new): (String, Option<String>) = (row.get(3)?, row.get(4)?);
                 let (was_in, is_in) =
                     (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
-                if was_in && !is_in {
+                let seq = seq as u64;
+                if was_in && !is_in && seq > after && seq <= next {
                     removed.push(RecordId::from_bytes(id));
                 } else if is_in && !was_in {
                     moved_in.insert(RecordId::from_bytes(id));
@@ -128,18 +161,16 @@ impl Store {
         for (_, kind, id) in found {
             let row =
                 record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
-            // A record the device cannot have yet comes whole; one it has,
-            // with the fields changed after its cursor.
-            let whole = cursor == 0 || moved_in.contains(&id);
+            let whole = since == 0 || moved_in.contains(&id);
             let echo =
                 |field: &crate::record::Field| Some(field.winner.writer) == viewer && field.losers == 0;
             let fields =
-                field_states(&tx, id, kind, &row, |_, field| whole || field.seq > cursor && !echo(field))?;
+                field_states(&tx, id, kind, &row, |_, field| whole || field.seq > since && !echo(field))?;
             if !fields.is_empty() {
                 records.push(RecordChanges { id, kind, fields });
             }
         }
-        Ok(ScopedChanges { records, removed, next_cursor, more })
+        Ok(ScopedChanges { records, removed, next, more })
     }
 
     /// Works out what merging each change would do to its record's grid,

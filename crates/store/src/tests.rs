@@ -65,13 +65,15 @@ fn sync_noting(device: &mut Store, server: &mut Store, cursor: &mut u64, pushed:
     }
     server.apply_remote(outgoing.records.clone()).unwrap();
     device.acknowledge(outgoing.up_to_counter).unwrap();
+    let mut position = PullPosition::start(*cursor);
     loop {
-        let (changes, next) = server.changes_since(*cursor, 100).unwrap();
-        if changes.is_empty() {
+        let page = server.changes_in_scope(position, None, None, 100).unwrap();
+        device.apply_remote(page.records).unwrap();
+        if !page.more {
+            *cursor = page.next;
             break;
         }
-        device.apply_remote(changes).unwrap();
-        *cursor = next;
+        position.after = page.next;
     }
 }
 
@@ -602,4 +604,79 @@ fn a_loser_that_outranks_the_write_replacing_the_winner_is_promoted() {
     let stored = store.registers(Kind::Resident, id).unwrap().unwrap();
     assert_eq!(&stored.iter().find(|f| f.field == "room").unwrap().register, &expected);
     assert_eq!(store.get(Kind::Resident, id).unwrap().unwrap().get("room"), Some(&Value::from("b1")));
+}
+
+/// A record that moved into a scope and changed again later reaches a
+/// device whole, whichever page it falls in.
+#[test]
+fn a_record_moved_into_the_scope_arrives_whole_in_any_page() {
+    let clock = clock();
+    let mut hub = server(&clock);
+    let outsider = hub
+        .put(
+            Kind::Resident,
+            None,
+            &[("grid", "G2".into()), ("name", "外来户".into()), ("room", "1-1".into())],
+        )
+        .unwrap();
+    let cursor = hub.changes_in_scope(PullPosition::start(0), None, None, 1000).unwrap().next;
+    // After the device's cursor: the move in, other changes, a later edit.
+    hub.put(Kind::Resident, Some(outsider), &[("grid", "G1".into())]).unwrap();
+    for n in 0..3 {
+        hub.put(Kind::Resident, None, &[("grid", "G1".into()), ("name", format!("本地{n}").into())]).unwrap();
+    }
+    hub.put(Kind::Resident, Some(outsider), &[("room", "2-2".into())]).unwrap();
+
+    let scope = vec!["G1".to_owned()];
+    let mut position = PullPosition::start(cursor);
+    let mut seen = None;
+    loop {
+        let page = hub.changes_in_scope(position, Some(&scope), None, 1).unwrap();
+        for record in &page.records {
+            if record.id == outsider {
+                seen = Some(record.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
+            }
+        }
+        position.after = page.next;
+        if !page.more {
+            break;
+        }
+    }
+    let fields = seen.expect("the moved record is sent");
+    for field in ["grid", "name", "room"] {
+        assert!(fields.iter().any(|f| f == field), "{field} missing from {fields:?}");
+    }
+}
+
+/// A record changed twice with other records' changes between lands in the
+/// page of its last change, and still brings its first.
+#[test]
+fn a_page_brings_every_change_of_its_records_since_the_cursor() {
+    let clock = clock();
+    let mut hub = server(&clock);
+    let mut device = device(5, &clock);
+    let mut cursor = 0;
+    let id = hub.put(Kind::Resident, None, &resident("两次修改")).unwrap();
+    sync(&mut device, &mut hub, &mut cursor);
+    hub.put(Kind::Resident, Some(id), &[("room", "1-101".into())]).unwrap();
+    for n in 0..3 {
+        hub.put(Kind::Resident, None, &resident(&format!("其他{n}"))).unwrap();
+    }
+    hub.put(Kind::Resident, Some(id), &[("phone", "13900000001".into())]).unwrap();
+
+    let mut position = PullPosition::start(cursor);
+    let mut pages = 0;
+    loop {
+        let page = hub.changes_in_scope(position, Some(&["G1".to_owned()]), None, 1).unwrap();
+        device.apply_remote(page.records).unwrap();
+        pages += 1;
+        if !page.more {
+            break;
+        }
+        position.after = page.next;
+    }
+    assert!(pages >= 4, "one record a page: {pages}");
+    let record = device.get(Kind::Resident, id).unwrap().unwrap();
+    assert_eq!(record.get("room"), Some(&Value::from("1-101")), "the first change came too");
+    assert_eq!(record.get("phone"), Some(&Value::from("13900000001")));
 }
