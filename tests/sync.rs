@@ -9,7 +9,9 @@ use std::time::Duration;
 use gridwork_client::{Device, Http, Progress, Retry};
 use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_merge::{Hlc, Register};
-use gridwork_protocol::sync::{ErrorBody, PushRequest, PushResponse};
+use gridwork_protocol::sync::{
+    EnrollRequest, EnrollResponse, ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse,
+};
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_store::{Clock, Role, Store, SystemClock};
 use gridwork_tests::{CliDevice, Server};
@@ -689,4 +691,92 @@ fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again() {
     }
     let conflicts = server.admin(&["conflicts", "list"]);
     assert_eq!(conflicts[0]["losers"][0]["value"], "13600000001", "{conflicts}");
+}
+
+#[test]
+fn an_enrollment_whose_answer_was_lost_is_retried_without_using_up_the_code() {
+    let server = Server::start();
+    server.city();
+    let (user, code) = server.worker("网格员", &["C1"]);
+    let runtime = runtime();
+    let anonymous = Http::new(&server.url, None).unwrap();
+    let enroll = |code: &str, request_id: Option<&str>| {
+        let request = EnrollRequest {
+            code: code.to_owned(),
+            app_version: "tests".into(),
+            request_id: request_id.map(str::to_owned),
+        };
+        runtime
+            .block_on(anonymous.sync_call::<_, EnrollResponse>("/enroll", &request))
+            .map(|(response, _)| response)
+    };
+    let refused_code = |result: Result<EnrollResponse, gridwork_client::ClientError>| match result {
+        Err(gridwork_client::ClientError::Api { status, error }) => {
+            assert_eq!((status, error.code.as_str()), (403, "bad_enrollment_code"));
+        }
+        other => panic!("expected bad_enrollment_code, got {other:?}"),
+    };
+    let pulls = |token: &str| {
+        let http = Http::new(&server.url, Some(token.to_owned())).unwrap();
+        let request = PullRequest { cursor: 0, after: 0, limit: 10, scope_hash: String::new() };
+        runtime.block_on(http.sync_call::<_, PullResponse>("/sync/pull", &request)).is_ok()
+    };
+
+    let first = enroll(&code, Some("request-1")).expect("enrolls");
+    // The answer is lost; the device sends the same request again.
+    let again = enroll(&code, Some("request-1")).expect("the retry is answered");
+    assert_eq!(
+        (again.device_id.as_str(), again.device_number),
+        (first.device_id.as_str(), first.device_number)
+    );
+    assert_ne!(again.token, first.token);
+    assert!(!pulls(&first.token), "the token of the lost answer no longer works");
+    assert!(pulls(&again.token), "the token of the retry works");
+
+    // Anyone else with the code, or a request without the id, is refused.
+    refused_code(enroll(&code, Some("request-2")));
+    refused_code(enroll(&code, None));
+    let devices = server.admin(&["device", "list"]);
+    let mine: Vec<_> = devices.as_array().unwrap().iter().filter(|d| d["user_id"] == user.as_str()).collect();
+    assert_eq!(mine.len(), 1, "one device, not one per attempt: {devices}");
+
+    // Once the device is revoked, the retry no longer revives it.
+    server.admin(&["device", "revoke", "--device", &first.device_id]);
+    refused_code(enroll(&code, Some("request-1")));
+}
+
+#[test]
+fn guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait() {
+    let server = Server::start();
+    server.city();
+    let (_, code) = server.worker("网格员", &["C1"]);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let attempt = |code: &str| {
+        let request = client
+            .post(format!("{}/api/v1/enroll", server.url))
+            .header("x-gridwork-protocol", "1")
+            .json(&serde_json::json!({"code": code, "app_version": "tests"}));
+        let response = runtime.block_on(request.send()).unwrap();
+        let status = response.status().as_u16();
+        let wait = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        let body: ErrorBody = runtime.block_on(response.json()).unwrap();
+        (status, body.error.code, wait)
+    };
+    for guess in 0..10 {
+        let (status, error, _) = attempt(&format!("AAAA-{guess:04}"));
+        assert_eq!((status, error.as_str()), (403, "bad_enrollment_code"));
+    }
+    let (status, error, wait) = attempt(&code);
+    assert_eq!((status, error.as_str()), (429, "too_many_attempts"), "even a right code waits");
+    assert!(wait.is_some_and(|seconds| (1..=601).contains(&seconds)), "Retry-After: {wait:?}");
+    // The client reports it instead of retrying for ten minutes.
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::open(&dir.path().join("d.db")).unwrap();
+    match runtime.block_on(device.enroll(&server.url, &code, "tests")) {
+        Err(gridwork_client::ClientError::Api { status: 429, error }) => {
+            assert!(error.message_zh.contains("分钟"), "{error:?}")
+        }
+        other => panic!("expected too_many_attempts, got {other:?}"),
+    }
 }

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -213,17 +213,24 @@ async fn enroll(
             && since.elapsed() < ENROLL_WINDOW
             && *count >= ENROLL_FAILURES
         {
-            return Err(AppError::new(
+            let wait = ENROLL_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
+            let mut response = AppError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
-                "too many wrong enrollment codes from this address; wait ten minutes",
-                "注册码错误次数过多,请十分钟后再试",
-            ));
+                format!(
+                    "too many wrong enrollment codes from this address; try again in {} minutes",
+                    wait.div_ceil(60)
+                ),
+                format!("注册码错误次数过多,请 {} 分钟后再试", wait.div_ceil(60)),
+            )
+            .into_response();
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
+            return Ok(response);
         }
     }
     let storage = state.storage.clone();
-    let EnrollRequest { code, app_version } = request.value;
-    match blocking(move || storage.enroll(&code, &app_version, now_ms())).await {
+    let EnrollRequest { code, app_version, request_id } = request.value;
+    match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now_ms())).await {
         Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
             if error.code == "bad_enrollment_code" {

@@ -597,36 +597,67 @@ impl Storage for SqliteStorage {
         Ok(EnrollmentCode { code, user_id: user_id.to_owned(), expires_at_ms })
     }
 
-    fn enroll(&self, code: &str, app_version: &str, now_ms: u64) -> Result<EnrollResponse> {
+    fn enroll(
+        &self,
+        code: &str,
+        app_version: &str,
+        request_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<EnrollResponse> {
         let mut store = self.writer();
         let tx = store.connection_mut().transaction()?;
         let hash = digest(&normalize_code(code)).to_vec();
-        let found: Option<(String, String)> = tx
+        let request_hash = request_id.filter(|id| !id.is_empty()).map(|id| digest(id).to_vec());
+        let found: Option<(String, String, Option<String>)> = tx
             .query_row(
-                "SELECT c.user_id, u.name FROM enrollment_codes c JOIN users u ON u.id = c.user_id
-                 WHERE c.hash = ?1 AND c.used_at_ms IS NULL AND c.expires_at_ms > ?2",
-                params![hash, now_ms as i64],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                "SELECT c.user_id, u.name, c.device_id FROM enrollment_codes c JOIN users u ON u.id = c.user_id
+                 WHERE c.hash = ?1 AND c.expires_at_ms > ?2
+                   AND (c.used_at_ms IS NULL
+                        -- A retry of the enrollment that used the code (its
+                        -- answer was lost): same request id, within ten
+                        -- minutes, and the device has neither pushed nor
+                        -- been revoked since.
+                        OR (?3 IS NOT NULL AND c.request_hash = ?3 AND c.used_at_ms > ?2 - 600000 AND EXISTS (
+                              SELECT 1 FROM devices d WHERE d.id = c.device_id
+                                AND d.last_sync_ms IS NULL AND d.revoked_at_ms IS NULL)))",
+                params![hash, now_ms as i64, request_hash],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
             .optional()?;
-        let Some((user_id, user_name)) = found else { return Err(StorageError::BadEnrollmentCode) };
-        let device_id = new_id();
-        // Above every number in the registry and above the floor a restore
-        // sets (devices enrolled after the backup kept theirs).
-        let number: u32 = tx.query_row(
-            "SELECT max(coalesce((SELECT max(number) FROM devices), 0) + 1,
-                        coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'device_number_floor'), 1))",
-            [],
-            |row| row.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO devices (id, number, user_id, app_version, enrolled_at_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![device_id, number, user_id, app_version, now_ms as i64],
-        )?;
-        tx.execute(
-            "UPDATE enrollment_codes SET used_at_ms = ?1, device_id = ?2 WHERE hash = ?3",
-            params![now_ms as i64, device_id, hash],
-        )?;
+        let Some((user_id, user_name, retried)) = found else { return Err(StorageError::BadEnrollmentCode) };
+        let is_retry = retried.is_some();
+        let (device_id, number) = match retried {
+            Some(device_id) => {
+                // The earlier answer never arrived, so neither did its token.
+                tx.execute(
+                    "UPDATE tokens SET revoked_at_ms = ?1 WHERE device_id = ?2 AND revoked_at_ms IS NULL",
+                    params![now_ms as i64, device_id],
+                )?;
+                let number: u32 =
+                    tx.query_row("SELECT number FROM devices WHERE id = ?1", [&device_id], |row| row.get(0))?;
+                (device_id, number)
+            }
+            None => {
+                let device_id = new_id();
+                // Above every number in the registry and above the floor a
+                // restore sets (devices enrolled after the backup kept theirs).
+                let number: u32 = tx.query_row(
+                    "SELECT max(coalesce((SELECT max(number) FROM devices), 0) + 1,
+                                coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'device_number_floor'), 1))",
+                    [],
+                    |row| row.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO devices (id, number, user_id, app_version, enrolled_at_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![device_id, number, user_id, app_version, now_ms as i64],
+                )?;
+                tx.execute(
+                    "UPDATE enrollment_codes SET used_at_ms = ?1, device_id = ?2, request_hash = ?3 WHERE hash = ?4",
+                    params![now_ms as i64, device_id, request_hash, hash],
+                )?;
+                (device_id, number)
+            }
+        };
         let token = new_token();
         tx.execute(
             "INSERT INTO tokens (hash, user_id, device_id, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -642,7 +673,7 @@ impl Storage for SqliteStorage {
             &tx,
             now_ms,
             Some(&actor),
-            "enroll",
+            if is_retry { "enroll_retry" } else { "enroll" },
             None,
             &serde_json::json!({"device": device_id, "number": number}),
         )?;

@@ -172,7 +172,13 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: u64,
     ) -> Result<EnrollmentCode>;
     /// Trades a code for a new device and its token.
-    fn enroll(&self, code: &str, app_version: &str, now_ms: u64) -> Result<EnrollResponse>;
+    fn enroll(
+        &self,
+        code: &str,
+        app_version: &str,
+        request_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<EnrollResponse>;
     fn devices(&self) -> Result<Vec<DeviceInfo>>;
     fn revoke_device(&self, actor: &Principal, device_id: &str, now_ms: u64) -> Result<()>;
 

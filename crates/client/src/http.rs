@@ -11,7 +11,7 @@ use gridwork_protocol::sync::{
     APP_VERSION_HEADER, ApiError, BINARY_CONTENT_TYPE, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -53,11 +53,24 @@ pub struct Http {
     pub retry: Retry,
 }
 
-fn transient(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
+/// Whether an answer is worth retrying: server errors, timeouts, and "too
+/// many requests" unless the server asks for a wait longer than a retry
+/// should sit through (then the caller hears the server's message at once).
+fn transient(response: &reqwest::Response) -> bool {
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let wait = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return wait.is_none_or(|seconds| seconds <= MAX_RETRY_AFTER_SECS);
+    }
+    status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT
 }
+
+/// The longest `Retry-After` a retry waits out.
+const MAX_RETRY_AFTER_SECS: u64 = 30;
 
 impl Http {
     pub fn new(server: &str, token: Option<String>) -> Result<Http, ClientError> {
@@ -122,7 +135,7 @@ impl Http {
             attempt += 1;
             let outcome = build().send().await;
             let retry = match &outcome {
-                Ok(response) => transient(response.status()),
+                Ok(response) => transient(response),
                 Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
             };
             if !retry || attempt >= self.retry.attempts {
@@ -206,7 +219,7 @@ impl Http {
             attempt += 1;
             let outcome = build(self).send().await;
             let retry = match &outcome {
-                Ok(response) => transient(response.status()),
+                Ok(response) => transient(response),
                 Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
             };
             if !retry || attempt >= self.retry.attempts {

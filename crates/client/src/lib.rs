@@ -65,6 +65,13 @@ impl ClientError {
     }
 }
 
+/// 128 random bits naming one enrollment across its retries.
+pub fn enrollment_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn raw_now() -> u64 {
     SystemClock.now_ms()
 }
@@ -156,7 +163,11 @@ impl Device {
         }
         let http = Http::new(server, None)?;
         let before = raw_now();
-        let request = EnrollRequest { code: code.to_owned(), app_version: app_version.to_owned() };
+        let request = EnrollRequest {
+            code: code.to_owned(),
+            app_version: app_version.to_owned(),
+            request_id: Some(enrollment_request_id()),
+        };
         let (response, _): (EnrollResponse, u64) = http.sync_call("/enroll", &request).await?;
         let offset = offset(response.server_time_ms, before, raw_now());
         self.clock.set_offset(offset);

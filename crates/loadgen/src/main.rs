@@ -238,6 +238,7 @@ async fn main() -> Result<()> {
             let request = EnrollRequest {
                 code: code["code"].as_str().context("a code")?.to_owned(),
                 app_version: "loadgen".into(),
+                request_id: Some(gridwork_client::enrollment_request_id()),
             };
             let (enrolled, _): (EnrollResponse, u64) = anonymous.sync_call("/enroll", &request).await?;
             anyhow::Ok(SimDevice {

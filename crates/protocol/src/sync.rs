@@ -27,6 +27,13 @@ pub const BINARY_CONTENT_TYPE: &str = "application/x-gridwork+postcard";
 pub struct EnrollRequest {
     pub code: String,
     pub app_version: String,
+    /// A random value the device draws once per enrollment and sends with
+    /// every retry of it: if the server committed an enrollment but its
+    /// answer was lost, the retry with the same code and the same value gets
+    /// the same device a fresh token instead of "code already used". The
+    /// server keeps only its digest.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
