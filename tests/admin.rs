@@ -49,3 +49,55 @@ fn administration_mistakes_are_named_and_change_nothing() {
         admin_fails(&server, &["user", "add", "--name", "正常网格员", "--role", "worker", "--grid", "C1"]);
     assert!(stderr.contains("exists"), "a name is taken once: {stderr}");
 }
+
+#[test]
+fn console_logins_end_at_logout_and_password_guessing_is_stopped() {
+    let server = Server::start();
+    server.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = reqwest::Client::new();
+    let call = |path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
+        let url = format!("{}/api/v1{path}", server.url);
+        let mut request = match &body {
+            Some(body) => client.post(url).json(body),
+            None => client.get(url),
+        };
+        request = request.header("x-gridwork-protocol", "1");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = runtime.block_on(request.send()).unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").is_some();
+        let body: serde_json::Value = runtime.block_on(response.json()).unwrap();
+        (status, body, retry_after)
+    };
+    let login = |password: &str| {
+        call("/login", None, Some(serde_json::json!({"name": "值班员", "password": password})))
+    };
+
+    let (status, body, _) = login("wrong horse");
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("bad_login")), "{body}");
+    let (status, session, _) = login("correct horse");
+    assert_eq!(status, 200, "{session}");
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert!(session["expires_at_ms"].as_u64().is_some(), "{session}");
+    let (status, conflicts, _) = call("/admin/conflicts", Some(&token), None);
+    assert_eq!(status, 200, "staff read the conflicts: {conflicts}");
+
+    let (status, body, _) = call("/logout", Some(&token), Some(serde_json::json!({})));
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = call("/admin/conflicts", Some(&token), None);
+    assert_eq!(status, 401, "the session ended");
+    let (status, body, _) = call("/logout", Some(&server.admin_token), Some(serde_json::json!({})));
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not_a_session")), "{body}");
+    assert_eq!(call("/admin/devices", Some(&server.admin_token), None).0, 200, "the admin token still works");
+
+    // Nine more wrong passwords make ten; then even the right one waits.
+    for _ in 0..9 {
+        assert_eq!(login("guess").0, 401);
+    }
+    let (status, body, retry_after) = login("correct horse");
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
+    assert!(retry_after, "says how long to wait");
+}

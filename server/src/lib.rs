@@ -9,21 +9,21 @@
 pub mod attachments;
 pub mod demo;
 pub mod error;
+pub mod guesses;
 pub mod sqlite;
 pub mod storage;
 pub mod wire;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,14 +33,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use crate::guesses::Guesses;
 use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
 use crate::wire::Wire;
 
 /// How long one request may take before it is answered with a timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// Failed enrollments an address may make per window before it waits.
-const ENROLL_FAILURES: u32 = 10;
-const ENROLL_WINDOW: Duration = Duration::from_secs(600);
+/// Failed enrollments or logins an address may make per window before it
+/// waits.
+const GUESSES: u32 = 10;
+const GUESS_WINDOW: Duration = Duration::from_secs(600);
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -51,7 +53,8 @@ pub fn now_ms() -> u64 {
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub data_dir: PathBuf,
-    enroll_failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+    enroll_guesses: Guesses,
+    login_guesses: Guesses,
     pub uploads: attachments::Uploads,
 }
 
@@ -66,7 +69,8 @@ impl AppState {
         AppState {
             storage,
             data_dir,
-            enroll_failures: Arc::default(),
+            enroll_guesses: Guesses::new(("wrong enrollment codes", "注册码错误"), GUESSES, GUESS_WINDOW),
+            login_guesses: Guesses::new(("wrong passwords", "用户名或密码错误"), GUESSES, GUESS_WINDOW),
             uploads: attachments::Uploads::default(),
         }
     }
@@ -82,6 +86,16 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(AppError::from)
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// The holder of a valid bearer token. A revoked device is told to wipe.
 #[derive(Debug)]
 pub struct Authed(pub Principal);
@@ -90,14 +104,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(AppError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(AppError::unauthorized)?;
         let digest = sqlite::digest(token);
         let storage = state.storage.clone();
         let principal = blocking(move || storage.authenticate(digest, now_ms()))
@@ -207,26 +214,8 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Wire<EnrollRequest>,
 ) -> Result<Response, AppError> {
-    {
-        let failures = state.enroll_failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((since, count)) = failures.get(&peer.ip())
-            && since.elapsed() < ENROLL_WINDOW
-            && *count >= ENROLL_FAILURES
-        {
-            let wait = ENROLL_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
-            let mut response = AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!(
-                    "too many wrong enrollment codes from this address; try again in {} minutes",
-                    wait.div_ceil(60)
-                ),
-                format!("注册码错误次数过多,请 {} 分钟后再试", wait.div_ceil(60)),
-            )
-            .into_response();
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
-            return Ok(response);
-        }
+    if let Some(refusal) = state.enroll_guesses.check(peer.ip()) {
+        return Ok(refusal);
     }
     let storage = state.storage.clone();
     let EnrollRequest { code, app_version, request_id } = request.value;
@@ -234,13 +223,7 @@ async fn enroll(
         Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
             if error.code == "bad_enrollment_code" {
-                let mut failures = state.enroll_failures.lock().unwrap_or_else(|p| p.into_inner());
-                failures.retain(|_, (since, _)| since.elapsed() < ENROLL_WINDOW);
-                let entry = failures.entry(peer.ip()).or_insert((Instant::now(), 0));
-                if entry.0.elapsed() >= ENROLL_WINDOW {
-                    *entry = (Instant::now(), 0);
-                }
-                entry.1 += 1;
+                state.enroll_guesses.failed(peer.ip());
             }
             Err(error)
         }
@@ -282,11 +265,41 @@ struct Login {
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(login): Body<Login>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
+    if let Some(refusal) = state.login_guesses.check(peer.ip()) {
+        return Ok(refusal);
+    }
     let storage = state.storage.clone();
-    let token = blocking(move || storage.login(&login.name, &login.password, now_ms())).await?;
-    Ok(Json(serde_json::json!({"token": token})))
+    match blocking(move || storage.login(&login.name, &login.password, now_ms())).await {
+        Ok(session) => Ok(Json(session).into_response()),
+        Err(error) => {
+            if error.code == "bad_login" {
+                state.login_guesses.failed(peer.ip());
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Ends the console session whose token the request carries.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let token = bearer(&headers).ok_or_else(AppError::unauthorized)?;
+    let digest = sqlite::digest(token);
+    let storage = state.storage.clone();
+    if !blocking(move || storage.logout(digest, now_ms())).await? {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "not_a_session",
+            "this token is not a console session; devices are revoked by an admin",
+            "此令牌不是控制台会话;设备须由管理员注销",
+        ));
+    }
+    Ok(Json(serde_json::json!({"logged_out": true})))
 }
 
 async fn add_grid(
@@ -378,6 +391,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/enroll", post(enroll))
         .route("/login", post(login))
+        .route("/logout", post(logout))
         .route("/sync/push", post(push))
         .route("/sync/pull", post(pull))
         .route("/attachments/{sha256}", axum::routing::put(attachments::upload).get(attachments::download))

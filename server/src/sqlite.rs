@@ -28,8 +28,8 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{
-    AttachmentStatus, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange, Principal,
-    Result, Role, Storage, StorageError,
+    AttachmentStatus, ConsoleSession, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
+    Principal, Result, Role, SESSION_MS, Storage, StorageError,
 };
 
 const READERS: usize = 4;
@@ -83,6 +83,11 @@ fn normalize_code(code: &str) -> String {
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// What a login with an unknown name is checked against, so that it costs
+/// what a wrong password costs.
+static STAND_IN_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("stand-in for a user who does not exist").expect("hashes"));
 
 fn hash_password(password: &str) -> Result<String> {
     let hash: PasswordHash = Argon2::default()
@@ -402,16 +407,16 @@ impl Storage for SqliteStorage {
         self.epoch.clone()
     }
 
-    fn authenticate(&self, token_digest: [u8; 32], _now_ms: u64) -> Result<Option<Principal>> {
+    fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>> {
         let store = self.reader();
         let row = store
             .connection()
             .prepare_cached(
                 "SELECT u.id, u.name, u.role, t.device_id, d.number, d.revoked_at_ms, t.revoked_at_ms
                  FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN devices d ON d.id = t.device_id
-                 WHERE t.hash = ?1",
+                 WHERE t.hash = ?1 AND (t.expires_at_ms IS NULL OR t.expires_at_ms > ?2)",
             )?
-            .query_row([token_digest.to_vec()], |row| {
+            .query_row(params![token_digest.to_vec(), now_ms as i64], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
@@ -440,28 +445,74 @@ impl Storage for SqliteStorage {
         Ok(Some(Principal { user_id, user_name, role, device }))
     }
 
-    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<String> {
-        let mut store = self.writer();
-        let found: Option<(String, Option<String>)> = store
+    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<ConsoleSession> {
+        let found: Option<Option<String>> = self
+            .reader()
             .connection()
-            .query_row("SELECT id, password_hash FROM users WHERE name = ?1", [name], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row("SELECT password_hash FROM users WHERE name = ?1", [name], |row| row.get(0))
             .optional()?;
-        let Some((user_id, Some(hash))) = found else { return Err(StorageError::BadLogin) };
+        // Verified without holding any connection (argon2 takes tens of
+        // milliseconds), and against a stand-in when there is no such user
+        // or no password, so the answer takes as long either way.
+        let (user_exists, stored) = match found {
+            Some(Some(hash)) => (true, hash),
+            _ => (false, STAND_IN_HASH.clone()),
+        };
         let parsed =
-            PasswordHash::new(&hash).map_err(|e| StorageError::Internal(format!("stored hash: {e}")))?;
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+            PasswordHash::new(&stored).map_err(|e| StorageError::Internal(format!("stored hash: {e}")))?;
+        let verified = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        if !(user_exists && verified) {
             return Err(StorageError::BadLogin);
         }
         let token = new_token();
+        let expires_at_ms = now_ms + SESSION_MS;
+        let mut store = self.writer();
         let tx = store.connection_mut().transaction()?;
+        let user: Option<(String, String, String)> = tx
+            .query_row("SELECT id, name, role FROM users WHERE name = ?1", [name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        let Some((user_id, user_name, role)) = user else { return Err(StorageError::BadLogin) };
         tx.execute(
-            "INSERT INTO tokens (hash, user_id, created_at_ms) VALUES (?1, ?2, ?3)",
-            params![digest(&token).to_vec(), user_id, now_ms as i64],
+            "INSERT INTO tokens (hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![digest(&token).to_vec(), user_id, now_ms as i64, expires_at_ms as i64],
+        )?;
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
+        let actor = Principal { user_id, user_name, role, device: None };
+        audit(
+            &tx,
+            now_ms,
+            Some(&actor),
+            "login",
+            None,
+            &serde_json::json!({"expires_at_ms": expires_at_ms}),
         )?;
         tx.commit()?;
-        Ok(token)
+        Ok(ConsoleSession { token, expires_at_ms })
+    }
+
+    fn logout(&self, token_digest: [u8; 32], now_ms: u64) -> Result<bool> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        let user_id: Option<String> = tx
+            .query_row(
+                "UPDATE tokens SET revoked_at_ms = ?1
+                 WHERE hash = ?2 AND device_id IS NULL AND expires_at_ms > ?1 AND revoked_at_ms IS NULL
+                 RETURNING user_id",
+                params![now_ms as i64, token_digest.to_vec()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(user_id) = &user_id {
+            tx.execute(
+                "INSERT INTO audit (at_ms, user_id, action, detail) VALUES (?1, ?2, 'logout', '{}')",
+                params![now_ms as i64, user_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(user_id.is_some())
     }
 
     fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String> {
@@ -979,5 +1030,44 @@ impl Storage for SqliteStorage {
             .optional()?
             .is_some();
         Ok(on_a_case)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_sessions_end_after_twelve_hours_or_at_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gridwork.db");
+        let t0 = 1_800_000_000_000;
+        let admin_token = SqliteStorage::init(&path, t0).unwrap();
+        let storage = SqliteStorage::open(&path).unwrap();
+        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().expect("the admin");
+        let staff = NewUser {
+            name: "值班员".into(),
+            role: Role::Staff,
+            grids: vec![],
+            password: Some("correct horse".into()),
+        };
+        storage.create_user(&admin, staff, t0).unwrap();
+
+        assert!(matches!(storage.login("值班员", "wrong horse", t0), Err(StorageError::BadLogin)));
+        assert!(matches!(storage.login("无此人", "correct horse", t0), Err(StorageError::BadLogin)));
+        let session = storage.login("值班员", "correct horse", t0).unwrap();
+        assert_eq!(session.expires_at_ms, t0 + SESSION_MS);
+        let token = digest(&session.token);
+        let who = storage.authenticate(token, t0 + SESSION_MS - 1).unwrap().expect("still valid");
+        assert_eq!((who.user_name.as_str(), who.role), ("值班员", Role::Staff));
+        assert_eq!(storage.authenticate(token, t0 + SESSION_MS).unwrap(), None, "expired");
+        // The admin token does not expire; it is no session to log out of.
+        assert!(storage.authenticate(digest(&admin_token), t0 + 100 * SESSION_MS).unwrap().is_some());
+        assert!(!storage.logout(digest(&admin_token), t0).unwrap());
+
+        let second = storage.login("值班员", "correct horse", t0).unwrap();
+        assert!(storage.logout(digest(&second.token), t0 + 1).unwrap());
+        assert_eq!(storage.authenticate(digest(&second.token), t0 + 2).unwrap(), None, "logged out");
+        assert!(!storage.logout(digest(&second.token), t0 + 3).unwrap(), "only once");
     }
 }

@@ -80,6 +80,16 @@ pub struct DeviceAuth {
     pub revoked: bool,
 }
 
+/// How long a console session lasts: a working day and then some.
+pub const SESSION_MS: u64 = 12 * 60 * 60 * 1000;
+
+/// A console login: its token works until `expires_at_ms`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsoleSession {
+    pub token: String,
+    pub expires_at_ms: u64,
+}
+
 /// Who is asking: the holder of a valid token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
@@ -159,8 +169,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The holder of a token (given as its SHA-256 digest), if any.
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>>;
-    /// A console session token for a person with a password.
-    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<String>;
+    /// A console session for a person with a password.
+    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<ConsoleSession>;
+    /// Ends the console session with this token (given as its digest);
+    /// false if the token is not a live console session.
+    fn logout(&self, token_digest: [u8; 32], now_ms: u64) -> Result<bool>;
 
     fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String>;
     fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId>;

@@ -1,0 +1,62 @@
+//! Slows down guessing: an address that has failed too many times within a
+//! window (wrong enrollment codes, wrong passwords) is refused with 429 and
+//! a `Retry-After` until the window ends.
+//!
+//! In memory, per process: a restart forgets. Addresses are TCP peers, so
+//! behind a proxy every client shares one (see docs/sync-protocol.md).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+/// Failures counted per address, per window.
+#[derive(Clone, Debug)]
+pub struct Guesses {
+    what: (&'static str, &'static str),
+    limit: u32,
+    window: Duration,
+    failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+}
+
+impl Guesses {
+    /// `what` names the failures in English and Chinese ("wrong
+    /// enrollment codes", "注册码错误").
+    pub fn new(what: (&'static str, &'static str), limit: u32, window: Duration) -> Self {
+        Guesses { what, limit, window, failures: Arc::default() }
+    }
+
+    /// The refusal to send instead of trying, if `peer` must wait.
+    pub fn check(&self, peer: IpAddr) -> Option<Response> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (since, count) = failures.get(&peer)?;
+        if since.elapsed() >= self.window || *count < self.limit {
+            return None;
+        }
+        let wait = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
+        let minutes = wait.div_ceil(60);
+        let mut response = AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many {} from this address; try again in {minutes} minutes", self.what.0),
+            format!("{}次数过多,请 {minutes} 分钟后再试", self.what.1),
+        )
+        .into_response();
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
+        Some(response)
+    }
+
+    /// Counts a failure of `peer`.
+    pub fn failed(&self, peer: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|_, (since, _)| since.elapsed() < self.window);
+        let entry = failures.entry(peer).or_insert((Instant::now(), 0));
+        entry.1 += 1;
+    }
+}
