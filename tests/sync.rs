@@ -780,3 +780,70 @@ fn guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait() {
         other => panic!("expected too_many_attempts, got {other:?}"),
     }
 }
+
+#[test]
+fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    let b = server.enrolled(dir.path(), "b", "网格员乙", &["C1"]);
+    let id = a.put("resident", None, &["grid=C1-01", "name=居民", "phone=13700000001"]);
+    a.sync();
+    b.sync();
+    let (_, a_number) = session_token(&a.db);
+    let (_, b_number) = session_token(&b.db);
+    let runtime = runtime();
+    let now = SystemClock.now_ms();
+    let phone = |context: &[(DeviceId, u32)], writer: DeviceId, counter: u32, hlc: Hlc| RecordChanges {
+        id: id.parse().unwrap(),
+        kind: Kind::Resident,
+        fields: vec![FieldState {
+            field: "phone".into(),
+            register: Register::from_parts(
+                gridwork_merge::VersionVector::from_entries(context.iter().copied()),
+                [gridwork_merge::Version { value: Value::from("13900000666"), writer, counter, hlc }],
+            )
+            .unwrap(),
+        }],
+    };
+    let twenty_years = 20 * 365 * 24 * 3600 * 1000;
+    let forgeries = [
+        ("signed as device a", phone(&[(a_number, 2)], a_number, 2, Hlc::new(now, 0))),
+        (
+            "claiming to have seen a thousand of a's writes",
+            phone(&[(a_number, 1000), (b_number, 1)], b_number, 1, Hlc::new(now, 0)),
+        ),
+        ("signed as the server", phone(&[(DeviceId(0), 1)], DeviceId(0), 1, Hlc::new(now, 0))),
+        (
+            "signed as the server, twenty years ahead",
+            phone(&[(DeviceId(0), 1)], DeviceId(0), 1, Hlc::new(now + twenty_years, 0)),
+        ),
+        (
+            "signed as device a, at the end of time",
+            phone(&[(a_number, 2)], a_number, 2, Hlc::from_u64(u64::MAX)),
+        ),
+    ];
+    for (what, change) in forgeries {
+        let answer = push_as(&runtime, &server, &b.db, vec![change]);
+        assert_eq!(answer.applied, 0, "{what}: {answer:?}");
+        let rejection = &answer.rejected[0];
+        assert_eq!(
+            (rejection.code.as_str(), rejection.field.as_deref()),
+            ("forbidden", Some("phone")),
+            "{what}: {rejection:?}"
+        );
+    }
+
+    // Nothing of it reached a, and the clocks are where they were: a's next
+    // edit is accepted, and so is b's honest overwrite of it.
+    a.sync();
+    assert_eq!(field(&a.get("resident", &id), "phone"), "13700000001");
+    a.put("resident", Some(&id), &["phone=13700000002"]);
+    assert_eq!(a.sync()["rejected"], serde_json::json!([]));
+    b.sync();
+    b.put("resident", Some(&id), &["phone=13800000003"]);
+    assert_eq!(b.sync()["rejected"], serde_json::json!([]));
+    a.sync();
+    assert_eq!(field(&a.get("resident", &id), "phone"), "13800000003");
+}

@@ -138,7 +138,7 @@ fn restore(data: &Path, from: &Path) -> Result<()> {
         let _ = std::fs::remove_file(file);
     }
     std::fs::copy(from, &db).with_context(|| format!("copying {} to {}", from.display(), db.display()))?;
-    let epoch = SqliteStorage::renew_epoch(&db)?;
+    let epoch = SqliteStorage::renew_epoch(&db, gridwork_server::now_ms())?;
     println!("{}", serde_json::json!({"restored": from.display().to_string(), "epoch": epoch}));
     Ok(())
 }

@@ -135,9 +135,16 @@ pub struct SqliteStorage {
     readers: Vec<Mutex<Store>>,
     next_reader: AtomicUsize,
     epoch: String,
+    /// When the database was last restored from a backup, if ever.
+    restored_at_ms: Option<u64>,
     scopes: Mutex<HashMap<(String, Role), Scope>>,
     _checkpointer: Checkpointer,
 }
+
+/// How long after a restore the server accepts other devices' writes it has
+/// not seen from a device (see [`Preview::unvouched`]): the restore may have
+/// lost them, and devices send everything again when they notice it.
+pub const RESTORE_GRACE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 impl std::fmt::Debug for SqliteStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,7 +196,7 @@ impl SqliteStorage {
     /// that devices notice and send again what it may have lost. New device
     /// numbers start well above the backup's, since devices enrolled after
     /// the backup keep theirs (room is left for 100,000 of them).
-    pub fn renew_epoch(path: &Path) -> Result<String> {
+    pub fn renew_epoch(path: &Path, now_ms: u64) -> Result<String> {
         let mut store = open_store(path)?;
         let epoch = hex(&random::<16>());
         let tx = store.connection_mut().transaction()?;
@@ -205,6 +212,11 @@ impl SqliteStorage {
              SELECT 'device_number_floor', coalesce((SELECT max(number) FROM devices), 0) + 100001 WHERE true
              ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER) + 100000, CAST(excluded.value AS INTEGER))",
             [],
+        )?;
+        tx.execute(
+            "INSERT INTO server_meta (key, value) VALUES ('restored_at_ms', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [now_ms.to_string()],
         )?;
         tx.commit()?;
         Ok(epoch)
@@ -225,6 +237,7 @@ impl SqliteStorage {
                 path.display()
             ))
         })?;
+        let restored_at_ms = meta(&writer, "restored_at_ms")?.and_then(|v| v.parse().ok());
         let readers = (0..READERS).map(|_| open_store(path).map(Mutex::new)).collect::<Result<_>>()?;
         let checkpointer = Checkpointer::spawn(path, Duration::from_millis(500))?;
         Ok(SqliteStorage {
@@ -232,6 +245,7 @@ impl SqliteStorage {
             readers,
             next_reader: AtomicUsize::new(0),
             epoch,
+            restored_at_ms,
             scopes: Mutex::default(),
             _checkpointer: checkpointer,
         })
@@ -321,6 +335,7 @@ fn refusal(
     change: &RecordChanges,
     preview: std::result::Result<Preview, gridwork_store::Error>,
     scope: &BTreeSet<String>,
+    vouch_for_others: bool,
     now_ms: u64,
 ) -> Result<Option<Refusal>> {
     if change.kind == Kind::Grid {
@@ -331,15 +346,27 @@ fn refusal(
             "网格由管理员划分,设备不能修改".into(),
         )));
     }
+    // Every timestamp is checked, not only the device's own: a version
+    // signed with another number and stamped far ahead would otherwise
+    // drag every clock that sees it into the future.
     for state in &change.fields {
-        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+        for version in state.register.versions() {
             if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
-                return Ok(Some(Refusal::new(
-                    "clock_ahead",
-                    Some(state.field.clone()),
-                    ahead.to_string(),
-                    format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
-                )));
+                return Ok(Some(if version.writer == device {
+                    Refusal::new(
+                        "clock_ahead",
+                        Some(state.field.clone()),
+                        ahead.to_string(),
+                        format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
+                    )
+                } else {
+                    Refusal::new(
+                        "forbidden",
+                        Some(state.field.clone()),
+                        format!("a version of `{}` written by device {} is {ahead}", state.field, version.writer.0),
+                        format!("字段{}中设备{}写入的版本时间超前于服务器", state.field, version.writer.0),
+                    )
+                }));
             }
         }
     }
@@ -386,6 +413,19 @@ fn refusal(
     }
     if !preview.exists && !in_scope(preview.scope_after.as_deref()) {
         return Ok(out_of_scope());
+    }
+    if let Some((field, writer)) = preview.unvouched
+        && vouch_for_others
+    {
+        return Ok(Some(Refusal::new(
+            "forbidden",
+            Some(field.to_owned()),
+            format!(
+                "`{field}` claims a write by device {} that the server has not seen; a device hands on only writes it got from the server",
+                writer.0
+            ),
+            format!("字段{field}含有服务器未见过的设备{}的修改", writer.0),
+        )));
     }
     // An existing record may move to any grid that exists (a resident
     // moving away); the device drops it afterwards.
@@ -808,17 +848,30 @@ impl Storage for SqliteStorage {
         // A retry of a push already applied (its answer was lost) is worked
         // through again: merging is idempotent, so what was applied changes
         // nothing, and the refusals come back, which the device needs to
-        // roll back. Nothing is audited or parked a second time.
+        // roll back. It is audited as a replay; refusals are not parked
+        // twice.
+        if request.up_to_counter > i64::MAX as u64 {
+            return Err(ValidationError::invalid(
+                "up_to_counter",
+                Reason::OutOfRange { min: 0, max: i64::MAX },
+            )
+            .into());
+        }
         let replay = request.up_to_counter <= acked && !request.records.is_empty();
         let scope: BTreeSet<String> =
             self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
-        let previews = store.preview(&request.records)?;
+        let previews = store.preview(&request.records, device.number)?;
+        // After a restore the server may have lost writes that devices had
+        // already passed on to each other, so for a while it cannot vouch.
+        let vouch_for_others =
+            self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS);
         let mut kinds: HashMap<RecordId, Kind> = HashMap::new();
         for (change, preview) in request.records.into_iter().zip(previews) {
-            let mut verdict = refusal(&store, device.number, &change, preview, &scope, now_ms)?;
+            let mut verdict =
+                refusal(&store, device.number, &change, preview, &scope, vouch_for_others, now_ms)?;
             if verdict.is_none() && *kinds.entry(change.id).or_insert(change.kind) != change.kind {
                 verdict = Some(Refusal::new(
                     "invalid",
@@ -865,20 +918,21 @@ impl Storage for SqliteStorage {
                      app_version = coalesce(?5, app_version) WHERE id = ?4",
                 params![up_to as i64, request.pending as i64, now_ms as i64, device_id, app_version],
             )?;
-            if replay {
-                return Ok(());
-            }
+            // A replay is audited too, as such: what it applied was applied
+            // before, unless the device lied about its counter, and either
+            // way the trail shows it.
             for (kind, id, fields) in &audits {
                 audit(
                     tx,
                     now_ms,
                     Some(&principal),
-                    "push",
+                    if replay { "push_replay" } else { "push" },
                     Some((*kind, *id)),
                     &serde_json::json!({"fields": fields}),
                 )?;
             }
-            for (id, kind, code, field, message, payload) in &parked {
+            // Refusals were parked the first time.
+            for (id, kind, code, field, message, payload) in parked.iter().filter(|_| !replay) {
                 tx.execute(
                     "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -83,14 +83,18 @@ impl Hlc {
 
     /// The timestamp for a new local write at wall time `now_ms`: the wall
     /// time if it is ahead of everything seen, otherwise one logical step past
-    /// the latest timestamp seen. Always greater than `self`.
+    /// the latest timestamp seen. Always greater than `self` (but for the
+    /// very top of the range, where it stays).
     pub fn tick(self, now_ms: u64) -> Hlc {
         if now_ms > self.physical_ms() {
             Hlc::new(now_ms, 0)
         } else {
             // The logical counter overflowing carries into the milliseconds:
             // still strictly greater, and only after 65,536 writes in one ms.
-            Hlc(self.0 + 1)
+            // At the very top of the range it stays put rather than wrap to
+            // the bottom; receivers refuse timestamps far ahead of their
+            // clocks, so no honest history gets there.
+            Hlc(self.0.saturating_add(1))
         }
     }
 

@@ -51,6 +51,13 @@ pub struct Preview {
     pub scope_now: Option<String>,
     /// Its grid once the change is merged.
     pub scope_after: Option<String>,
+    /// The first field whose pushed register claims a write by another
+    /// device that this store has not seen (a version signed with another
+    /// device's number, or a context saying more of another device's writes
+    /// were seen than there were), with that device. A device learns of
+    /// others' writes only from the server, so a server that never lost
+    /// anything has seen every such write.
+    pub unvouched: Option<(&'static str, DeviceId)>,
 }
 
 impl Store {
@@ -177,13 +184,19 @@ impl Store {
     /// without writing, in one read transaction. Values are checked as
     /// [`Store::apply_remote`] checks them; a record new to the store must
     /// bring its required fields. Each change gets its own answer.
-    pub fn preview(&mut self, changes: &[RecordChanges]) -> Result<Vec<Result<Preview, Error>>, Error> {
+    /// `pusher` is the device whose changes these are (see
+    /// [`Preview::unvouched`]).
+    pub fn preview(
+        &mut self,
+        changes: &[RecordChanges],
+        pusher: DeviceId,
+    ) -> Result<Vec<Result<Preview, Error>>, Error> {
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
         let mut previews = Vec::with_capacity(changes.len());
         for change in changes {
             previews.push(match crate::remote::check_batch(std::slice::from_ref(change)) {
-                Ok(_) => preview_one(&tx, sql, change),
+                Ok(_) => preview_one(&tx, sql, change, pusher),
                 Err(error) => Err(error),
             });
         }
@@ -195,8 +208,25 @@ fn preview_one(
     tx: &rusqlite::Transaction<'_>,
     sql: &crate::columns::SqlText,
     change: &RecordChanges,
+    pusher: DeviceId,
 ) -> Result<Preview, Error> {
     let def = change.kind.def();
+    // What the store has seen of each pushed field, against what the
+    // pushed register says was seen of other devices' writes.
+    let unvouched = |row: Option<&record::Row>| {
+        change.fields.iter().find_map(|state| {
+            let index = def.index_of(&state.field).ok()?;
+            let seen = row.and_then(|row| row.fields[index].as_ref()).map(|f| &f.context);
+            state
+                .register
+                .context()
+                .iter()
+                .find(|&(device, counter)| {
+                    device != pusher && seen.is_none_or(|seen| !seen.covers((device, counter)))
+                })
+                .map(|(device, _)| (def.fields[index].name, device))
+        })
+    };
     let scope_index = def.scope_index();
     let incoming =
         |i: usize| change.fields.iter().find(|f| def.index_of(&f.field).ok() == Some(i)).map(|f| &f.register);
@@ -214,6 +244,7 @@ fn preview_one(
             exists: false,
             scope_now: None,
             scope_after: value(scope_index).as_text().map(str::to_owned),
+            unvouched: unvouched(None),
         });
     };
     let scope_now = row.value(scope_index).as_text().map(str::to_owned);
@@ -226,5 +257,6 @@ fn preview_one(
             stored.value().as_text().map(str::to_owned)
         }
     };
-    Ok(Preview { exists: true, scope_now, scope_after })
+    let unvouched = unvouched(Some(&row));
+    Ok(Preview { exists: true, scope_now, scope_after, unvouched })
 }
