@@ -548,6 +548,30 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
             403,
             "bad_enrollment_code",
         ),
+        (
+            "an enrollment code of 100 KB",
+            client
+                .post(url("/enroll"))
+                .header("x-gridwork-protocol", "1")
+                .header("content-type", "application/json")
+                .body(format!("{{\"code\":\"{}\",\"app_version\":\"x\"}}", "A".repeat(100_000))),
+            413,
+            "too_large",
+        ),
+        (
+            "a list of 1,001 tags",
+            authed().body(
+                serde_json::json!({
+                    "up_to_counter": 5, "pending": 0,
+                    "records": [{"id": id, "kind": "resident", "fields": [{"field": "tags", "register": {
+                        "context": [[number.0, 9]],
+                        "versions": [{"value": vec![""; 1001], "writer": number.0, "counter": 9, "hlc": "1"}]}}]}]
+                })
+                .to_string(),
+            ),
+            400,
+            "malformed",
+        ),
     ];
     for (what, request, status, code) in cases {
         let (got_status, error) = send(request);

@@ -55,6 +55,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     enroll_guesses: Guesses,
     login_guesses: Guesses,
+    /// Per device, the turn to push (see `push`).
+    push_turns: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     pub uploads: attachments::Uploads,
 }
 
@@ -71,6 +73,7 @@ impl AppState {
             data_dir,
             enroll_guesses: Guesses::new(("wrong enrollment codes", "注册码错误"), GUESSES, GUESS_WINDOW),
             login_guesses: Guesses::new(("wrong passwords", "用户名或密码错误"), GUESSES, GUESS_WINDOW),
+            push_turns: Arc::default(),
             uploads: attachments::Uploads::default(),
         }
     }
@@ -212,7 +215,7 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
 async fn enroll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Wire<EnrollRequest>,
+    request: Wire<EnrollRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
     if let Some(refusal) = state.enroll_guesses.check(peer.ip()) {
         return Ok(refusal);
@@ -230,15 +233,20 @@ async fn enroll(
     }
 }
 
-async fn push(
-    State(state): State<AppState>,
-    auth: Authed,
-    headers: HeaderMap,
-    request: Wire<PushRequest>,
-) -> Result<Response, AppError> {
+async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> Result<Response, AppError> {
     let device = auth.device()?;
+    // One push per device at a time, its body read only once it is its
+    // turn: a device never needs two at once, and so one device cannot hold
+    // many decoded bodies in memory while they wait for the writer.
+    let turn = {
+        let id = &device.device.as_ref().expect("a device principal").id;
+        let mut turns = state.push_turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(id.clone()).or_default().clone()
+    };
+    let _turn = turn.lock().await;
+    let version = app_version(request.headers());
+    let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
-    let version = app_version(&headers);
     let reply = request.reply;
     let answer = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;
     Ok(reply.send(&answer))
@@ -247,7 +255,7 @@ async fn push(
 async fn pull(
     State(state): State<AppState>,
     auth: Authed,
-    request: Wire<PullRequest>,
+    request: Wire<PullRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
     let device = auth.device()?;
     let storage = state.storage.clone();

@@ -141,6 +141,10 @@ pub struct SqliteStorage {
     _checkpointer: Checkpointer,
 }
 
+/// The largest refused change parked whole; a larger one is parked as its
+/// size and field names.
+const MAX_PARKED_PAYLOAD: usize = 64 * 1024;
+
 /// How long after a restore the server accepts other devices' writes it has
 /// not seen from a device (see [`Preview::unvouched`]): the restore may have
 /// lost them, and devices send everything again when they notice it.
@@ -363,7 +367,10 @@ fn refusal(
                     Refusal::new(
                         "forbidden",
                         Some(state.field.clone()),
-                        format!("a version of `{}` written by device {} is {ahead}", state.field, version.writer.0),
+                        format!(
+                            "a version of `{}` written by device {} is {ahead}",
+                            state.field, version.writer.0
+                        ),
                         format!("字段{}中设备{}写入的版本时间超前于服务器", state.field, version.writer.0),
                     )
                 }));
@@ -891,7 +898,14 @@ impl Storage for SqliteStorage {
                         .and_then(|r| r.scope().map(|s| scope.contains(s)))
                         .unwrap_or(false);
                     let server_state = if visible { store.export(change.kind, change.id)? } else { None };
-                    let payload = serde_json::to_string(&change).expect("changes serialise");
+                    let mut payload = serde_json::to_string(&change).expect("changes serialise");
+                    if payload.len() > MAX_PARKED_PAYLOAD {
+                        // Kept for the centre to read, not to fill the disk.
+                        let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
+                        payload =
+                            serde_json::json!({"truncated": true, "bytes": payload.len(), "fields": fields})
+                                .to_string();
+                    }
                     parked.push((change.id, change.kind, code, field.clone(), message.clone(), payload));
                     rejected.push(Rejection {
                         id: change.id,

@@ -20,13 +20,25 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 
 /// Largest request body as sent (compressed or not).
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Largest request body once decompressed.
-pub const MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Largest push once decompressed: a page of 1,000 whole records with their
+/// conflicts is a few MiB in JSON.
+pub const MAX_DECOMPRESSED: usize = 8 * 1024 * 1024;
+/// Largest enrollment or pull request once decompressed: they hold a code,
+/// counters and a digest.
+pub const SMALL: usize = 64 * 1024;
 
 /// How much of an oversized body is still read (and dropped) before the
 /// answer, so that the client finishes sending and can read the error.
-const DRAIN: usize = 2 * MAX_DECOMPRESSED;
+const DRAIN: usize = 4 * MAX_BODY;
+
+/// Bodies being decompressed and decoded at once. Decoding runs off the
+/// async threads, and a decoded body takes several times its encoded size
+/// (a list of empty strings the most: lists are bounded by
+/// `gridwork_domain::MAX_LIST_ITEMS`), so this bounds that memory.
+const DECODERS: usize = 4;
+static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(DECODERS));
 
 /// Reads a body of at most `limit` bytes. A larger one is read on (and
 /// dropped) up to a bound, then refused as too large: the client gets the
@@ -99,19 +111,20 @@ fn encoding_of(content_type: Option<&HeaderValue>) -> Result<Encoding, AppError>
 }
 
 /// Reads a body that may be zstd-compressed, within the limits.
-pub fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, AppError> {
+pub fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, AppError> {
     match headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        None | Some("identity") if body.len() > limit => Err(AppError::too_large(limit)),
         None | Some("identity") => Ok(body.to_vec()),
         Some("zstd") => {
             let decoder = zstd::stream::read::Decoder::new(&body[..])
                 .map_err(|e| AppError::malformed(format!("zstd: {e}")))?;
             let mut out = Vec::new();
             decoder
-                .take(MAX_DECOMPRESSED as u64 + 1)
+                .take(limit as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| AppError::malformed(format!("zstd: {e}")))?;
-            if out.len() > MAX_DECOMPRESSED {
-                return Err(AppError::too_large(MAX_DECOMPRESSED));
+            if out.len() > limit {
+                return Err(AppError::too_large(limit));
             }
             Ok(out)
         }
@@ -124,9 +137,10 @@ pub fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, AppError>
     }
 }
 
-/// A decoded sync request body, and how to answer in kind.
+/// A decoded sync request body of at most `LIMIT` bytes decompressed, and
+/// how to answer in kind.
 #[derive(Debug)]
-pub struct Wire<T> {
+pub struct Wire<T, const LIMIT: usize = MAX_DECOMPRESSED> {
     pub value: T,
     pub reply: Reply,
 }
@@ -166,7 +180,9 @@ impl Reply {
     }
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Send + 'static, const LIMIT: usize> FromRequest<S>
+    for Wire<T, LIMIT>
+{
     type Rejection = AppError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
@@ -174,9 +190,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
         check_protocol(&headers)?;
         let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
         let reply = Reply::of(&headers)?;
-        let body = read_body(request.into_body(), MAX_BODY).await?;
-        let bytes = decompress(&headers, body)?;
-        let value = encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))?;
+        let body = read_body(request.into_body(), MAX_BODY.min(LIMIT)).await?;
+        let _turn = DECODING.acquire().await.expect("the semaphore is never closed");
+        let value = tokio::task::spawn_blocking(move || {
+            let bytes = decompress(&headers, body, LIMIT)?;
+            encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))
+        })
+        .await
+        .map_err(|e| AppError::from(crate::storage::StorageError::Internal(format!("decoder: {e}"))))??;
         Ok(Wire { value, reply })
     }
 }

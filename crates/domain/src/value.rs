@@ -71,16 +71,75 @@ impl Value {
     }
 }
 
-/// The JSON form, read back: the shape alone says which variant it is.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Untagged {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    List(Vec<String>),
+/// The most items a list value may hold (tags, attachment digests). Read
+/// off the wire with this bound, so a small body cannot make a huge list.
+pub const MAX_LIST_ITEMS: usize = 1000;
+
+/// A list of strings, read with [`MAX_LIST_ITEMS`] as its bound.
+struct BoundedList(Vec<String>);
+
+impl<'de> Deserialize<'de> for BoundedList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(ValueVisitor).and_then(|value| match value {
+            Value::List(items) => Ok(BoundedList(items)),
+            _ => Err(serde::de::Error::custom("expected a list")),
+        })
+    }
+}
+
+/// Reads a value from its JSON shape (or a list from any format), item by
+/// item, without buffering the input first.
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "null, a boolean, a number, a string or a list of at most {MAX_LIST_ITEMS} strings")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Int(n))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Value, E> {
+        i64::try_from(n).map(Value::Int).map_err(|_| E::custom(format!("{n} is too large")))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+        Ok(Value::Float(x))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value, E> {
+        Ok(Value::Text(text.to_owned()))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Value, E> {
+        Ok(Value::Text(text))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+        while let Some(item) = seq.next_element::<String>()? {
+            if items.len() == MAX_LIST_ITEMS {
+                return Err(serde::de::Error::custom(format!("a list holds at most {MAX_LIST_ITEMS} items")));
+            }
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
 }
 
 /// The binary form, read back: a variant index, then the payload.
@@ -92,27 +151,21 @@ enum Tagged {
     Int(i64),
     Float(f64),
     Text(String),
-    List(Vec<String>),
+    List(BoundedList),
 }
 
-macro_rules! into_value {
-    ($from:ident) => {
-        impl From<$from> for Value {
-            fn from(value: $from) -> Value {
-                match value {
-                    $from::Null => Value::Null,
-                    $from::Bool(b) => Value::Bool(b),
-                    $from::Int(n) => Value::Int(n),
-                    $from::Float(x) => Value::Float(x),
-                    $from::Text(t) => Value::Text(t),
-                    $from::List(l) => Value::List(l),
-                }
-            }
+impl From<Tagged> for Value {
+    fn from(value: Tagged) -> Value {
+        match value {
+            Tagged::Null => Value::Null,
+            Tagged::Bool(b) => Value::Bool(b),
+            Tagged::Int(n) => Value::Int(n),
+            Tagged::Float(x) => Value::Float(x),
+            Tagged::Text(t) => Value::Text(t),
+            Tagged::List(l) => Value::List(l.0),
         }
-    };
+    }
 }
-into_value!(Untagged);
-into_value!(Tagged);
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -142,7 +195,7 @@ impl Serialize for Value {
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
-            Untagged::deserialize(deserializer).map(Value::from)
+            deserializer.deserialize_any(ValueVisitor)
         } else {
             Tagged::deserialize(deserializer).map(Value::from)
         }
@@ -205,5 +258,18 @@ mod tests {
             ]
         );
         assert_eq!(serde_json::to_string(&parsed).unwrap(), r#"[null,true,3,2.5,"x",["a","b"]]"#);
+    }
+
+    #[test]
+    fn lists_longer_than_the_bound_are_refused_in_both_forms() {
+        let items: Vec<String> = (0..=MAX_LIST_ITEMS).map(|i| i.to_string()).collect();
+        let json = serde_json::to_string(&items).unwrap();
+        let error = serde_json::from_str::<Value>(&json).unwrap_err().to_string();
+        assert!(error.contains("at most 1000"), "{error}");
+        let binary = postcard::to_allocvec(&Value::List(items.clone())).unwrap();
+        assert!(postcard::from_bytes::<Value>(&binary).is_err());
+        let fits = Value::List(items[..MAX_LIST_ITEMS].to_vec());
+        assert_eq!(postcard::from_bytes::<Value>(&postcard::to_allocvec(&fits).unwrap()).unwrap(), fits);
+        assert_eq!(serde_json::from_str::<Value>(&serde_json::to_string(&fits).unwrap()).unwrap(), fits);
     }
 }
