@@ -188,10 +188,15 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
             // Even an invalid change is refused as out of scope, and the
             // answer shows nothing of the record.
             resident_changes(theirs.parse().unwrap(), a_number, &[("phone", "12345")]),
+            // Nor does sending it as another kind tell that it exists.
+            RecordChanges {
+                kind: Kind::Case,
+                ..resident_changes(theirs.parse().unwrap(), a_number, &[("description", "探测")])
+            },
         ],
     );
     assert_eq!(answer.applied, 0);
-    assert_eq!(answer.rejected.len(), 3, "{answer:?}");
+    assert_eq!(answer.rejected.len(), 4, "{answer:?}");
     for rejection in &answer.rejected {
         assert_eq!(rejection.code, "out_of_scope");
         assert!(rejection.server_state.is_none(), "A must not learn what B's record holds");
@@ -201,7 +206,7 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     assert_eq!(field(&b.get("resident", &theirs), "name"), "西山居民");
     assert_eq!(b.list("resident").len(), 1, "the intruder's record was not created");
     let parked = server.admin(&["parked", "list"]);
-    assert_eq!(parked.as_array().unwrap().len(), 3, "refused changes are parked for the centre: {parked}");
+    assert_eq!(parked.as_array().unwrap().len(), 4, "refused changes are parked for the centre: {parked}");
 }
 
 #[test]
@@ -434,6 +439,55 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     let counter = again.clone();
     runtime.block_on(c.upload(&photo, move |_| *counter.lock().unwrap() += 1)).unwrap();
     assert_eq!(*again.lock().unwrap(), 0);
+
+    // B cannot get the photo by listing its digest on a case of its own.
+    let theirs = [
+        ("grid", Value::from("C2-01")),
+        ("category", "public_facilities".into()),
+        ("description", "借图".into()),
+        ("status", "reported".into()),
+        ("attachments", Value::List(vec![sha.clone()])),
+    ];
+    b.store().put(Kind::Case, None, &theirs).unwrap();
+    let report = runtime.block_on(b.sync(|_| {})).unwrap();
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert_eq!(
+        (report.rejected[0].code.as_str(), report.rejected[0].field.as_deref()),
+        ("forbidden", Some("attachments"))
+    );
+    assert_eq!(download(&b).0, 404);
+    // Nor learn from an upload that the server has it: its own upload starts
+    // from nothing, whatever size it claims.
+    let (b_token, _) = session_token(b.path());
+    let b_http = Http::new(&server.url, Some(b_token)).unwrap();
+    let claim = |http: &Http, sha: &str, size: usize| {
+        let response = runtime
+            .block_on(async {
+                http.builder(reqwest::Method::PUT, &format!("/attachments/{sha}?offset=0&size={size}"))
+                    .body(Vec::new())
+                    .send()
+                    .await
+            })
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, runtime.block_on(response.json::<Json>()).unwrap())
+    };
+    let (status, answer) = claim(&b_http, &sha, 10);
+    assert_eq!(
+        (status, &answer["received"], &answer["complete"]),
+        (200, &0.into(), &false.into()),
+        "{answer}"
+    );
+
+    // B squats on the digest of a photo A has not uploaded yet, with a wrong
+    // size: A's upload is not disturbed.
+    let second = pseudo_random(100_000);
+    let second_sha = gridwork_client::sha256_hex(&second);
+    assert_eq!(claim(&b_http, &second_sha, 7).0, 200);
+    assert_eq!(runtime.block_on(a.upload(&second, |_| {})).unwrap(), second_sha);
+    // Uploading every byte proves B holds the file: then it may read it.
+    runtime.block_on(b.upload(&photo, |_| {})).unwrap();
+    assert_eq!(download(&b), (200, photo));
 }
 
 #[test]

@@ -8,6 +8,12 @@
 //! server holds, so an interrupted upload resumes where it stopped. The
 //! bytes are on disk (fsynced) before the count is recorded; the last chunk
 //! is checked against the digest before the file is published.
+//!
+//! Each uploader has their own upload of a digest: nobody can claim one
+//! ahead of its owner or write into another's, and whether a file is
+//! stored is not disclosed to anyone who may not read it. Such a device
+//! sends the bytes even when the server has the file (proof that it holds
+//! them); the file is still stored once.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -53,8 +59,8 @@ fn final_path(state: &AppState, sha256: &str) -> PathBuf {
     state.data_dir.join("attachments").join(&sha256[..2]).join(sha256)
 }
 
-fn partial_path(state: &AppState, sha256: &str) -> PathBuf {
-    state.data_dir.join("attachments").join("partial").join(sha256)
+fn partial_path(state: &AppState, sha256: &str, uploader: &str) -> PathBuf {
+    state.data_dir.join("attachments").join("partial").join(format!("{sha256}.{uploader}"))
 }
 
 fn io_error(e: std::io::Error) -> AppError {
@@ -86,12 +92,12 @@ pub async fn upload(
             format!("附件大小应为1至{MAX_ATTACHMENT}字节"),
         ));
     }
-    let lock = state.uploads.lock_for(&sha256);
-    let _guard = lock.lock().await;
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
+    let lock = state.uploads.lock_for(&format!("{sha256}.{uploader}"));
+    let _guard = lock.lock().await;
     let storage = state.storage.clone();
-    let (sha, size) = (sha256.clone(), query.size);
-    let status = blocking(move || storage.attachment_begin(&sha, size, &uploader, now_ms())).await?;
+    let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
+    let status = blocking(move || storage.upload_begin(&sha, size, &by, now_ms())).await?;
     if status.complete {
         return Ok(Json(status).into_response());
     }
@@ -116,7 +122,7 @@ pub async fn upload(
             status.size
         )));
     }
-    let (partial, published) = (partial_path(&state, &sha256), final_path(&state, &sha256));
+    let (partial, published) = (partial_path(&state, &sha256, &uploader), final_path(&state, &sha256));
     let (sha, received) = (sha256.clone(), status.received);
     let outcome = tokio::task::spawn_blocking(move || -> Result<(u64, bool), AppError> {
         std::fs::create_dir_all(partial.parent().expect("has a parent")).map_err(io_error)?;
@@ -157,22 +163,27 @@ pub async fn upload(
             ));
         }
         std::fs::create_dir_all(published.parent().expect("has a parent")).map_err(io_error)?;
+        // Renamed over any copy another uploader published: same bytes.
         std::fs::rename(&partial, &published).map_err(io_error)?;
         Ok((now, true))
     })
     .await
     .map_err(|e| AppError::from(StorageError::Internal(format!("upload thread: {e}"))))?;
     let storage = state.storage.clone();
-    let sha = sha256.clone();
+    let (sha, size) = (sha256.clone(), status.size);
     let (received, complete) = match outcome {
         Ok(progress) => progress,
         Err(error) => {
-            blocking(move || storage.attachment_progress(&sha, 0, false)).await?;
+            blocking(move || storage.upload_progress(&sha, &uploader, 0)).await?;
             return Err(error);
         }
     };
-    blocking(move || storage.attachment_progress(&sha, received, complete)).await?;
-    Ok(Json(AttachmentStatus { size: status.size, received, complete }).into_response())
+    if complete {
+        blocking(move || storage.upload_complete(&sha, size, &uploader, now_ms())).await?;
+    } else {
+        blocking(move || storage.upload_progress(&sha, &uploader, received)).await?;
+    }
+    Ok(Json(AttachmentStatus { size, received, complete }).into_response())
 }
 
 pub async fn status(
@@ -183,9 +194,16 @@ pub async fn status(
     check_digest(&sha256)?;
     let storage = state.storage.clone();
     let (who, sha) = (auth.0, sha256.clone());
-    // Only its uploader and those who may read it learn that it exists.
+    // Those who may read the file learn it is stored; anyone else only
+    // where their own upload stands.
     let status = blocking(move || {
-        Ok(if storage.attachment_readable(&who, &sha)? { storage.attachment_status(&sha)? } else { None })
+        if storage.attachment_readable(&who, &sha)?
+            && let Some(size) = storage.attachment_size(&sha)?
+        {
+            return Ok(Some(AttachmentStatus { size, received: size, complete: true }));
+        }
+        let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
+        storage.upload_status(&sha, me)
     })
     .await?;
     match status {
@@ -202,11 +220,7 @@ pub async fn download(
     check_digest(&sha256)?;
     let storage = state.storage.clone();
     let (who, sha) = (auth.0, sha256.clone());
-    let readable = blocking(move || {
-        Ok(storage.attachment_readable(&who, &sha)?
-            && storage.attachment_status(&sha)?.is_some_and(|s| s.complete))
-    })
-    .await?;
+    let readable = blocking(move || storage.attachment_readable(&who, &sha)).await?;
     // Not readable and not there answer alike: existence is not disclosed.
     if !readable {
         return Err(AppError::not_found(format!("attachment {sha256}")));

@@ -333,12 +333,15 @@ impl Refusal {
 
 /// Why a pushed record is refused, if it is, decided before anything is
 /// written.
+#[allow(clippy::too_many_arguments)]
 fn refusal(
     store: &Store,
+    who: &Principal,
     device: DeviceId,
     change: &RecordChanges,
     preview: std::result::Result<Preview, gridwork_store::Error>,
     scope: &BTreeSet<String>,
+    scope_list: &[String],
     vouch_for_others: bool,
     now_ms: u64,
 ) -> Result<Option<Refusal>> {
@@ -392,7 +395,12 @@ fn refusal(
             // Whatever is wrong with it, a record outside the device's grids
             // is refused as that first: the answer tells nothing about it.
             let scope_field = change.kind.def().scope_field;
-            let outside = match store.get(change.kind, change.id)? {
+            // A record of another kind under this id counts with its own grid.
+            let kind = match &error {
+                gridwork_store::Error::WrongKind { actual, .. } => *actual,
+                _ => change.kind,
+            };
+            let outside = match store.get(kind, change.id)? {
                 Some(record) => !in_scope(record.scope()),
                 None => change
                     .fields
@@ -420,6 +428,23 @@ fn refusal(
     }
     if !preview.exists && !in_scope(preview.scope_after.as_deref()) {
         return Ok(out_of_scope());
+    }
+    // Listing a stored photo on a case makes it readable to the case's
+    // grid, so a device may list only photos it may read already (or that
+    // are not stored yet: it uploads them itself).
+    for state in change.fields.iter().filter(|f| change.kind == Kind::Case && f.field == "attachments") {
+        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+            for sha256 in version.value.as_list().unwrap_or_default() {
+                if stored_but_unreadable(store, who, scope_list, sha256)? {
+                    return Ok(Some(Refusal::new(
+                        "forbidden",
+                        Some(state.field.clone()),
+                        format!("attachment {sha256} is not one this device uploaded or may see"),
+                        format!("附件{sha256}不是本设备上传或可查看的附件"),
+                    )));
+                }
+            }
+        }
     }
     if let Some((field, writer)) = preview.unvouched
         && vouch_for_others
@@ -865,8 +890,8 @@ impl Storage for SqliteStorage {
             .into());
         }
         let replay = request.up_to_counter <= acked && !request.records.is_empty();
-        let scope: BTreeSet<String> =
-            self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
+        let scope_list = self.scope_of(&store, &principal.user_id, principal.role)?;
+        let scope: BTreeSet<String> = scope_list.iter().cloned().collect();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
@@ -877,8 +902,17 @@ impl Storage for SqliteStorage {
             self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS);
         let mut kinds: HashMap<RecordId, Kind> = HashMap::new();
         for (change, preview) in request.records.into_iter().zip(previews) {
-            let mut verdict =
-                refusal(&store, device.number, &change, preview, &scope, vouch_for_others, now_ms)?;
+            let mut verdict = refusal(
+                &store,
+                principal,
+                device.number,
+                &change,
+                preview,
+                &scope,
+                &scope_list,
+                vouch_for_others,
+                now_ms,
+            )?;
             if verdict.is_none() && *kinds.entry(change.id).or_insert(change.kind) != change.kind {
                 verdict = Some(Refusal::new(
                     "invalid",
@@ -1021,84 +1055,145 @@ impl Storage for SqliteStorage {
         Ok(parked)
     }
 
-    fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>> {
+    fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>> {
         let store = self.reader();
+        let held: Option<i64> = store
+            .connection()
+            .query_row(
+                "SELECT a.size FROM attachments a JOIN attachment_holders h ON h.sha256 = a.sha256
+                 WHERE a.sha256 = ?1 AND h.holder = ?2",
+                [sha256, uploader],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(size) = held {
+            return Ok(Some(AttachmentStatus { size: size as u64, received: size as u64, complete: true }));
+        }
         Ok(store
             .connection()
             .query_row(
-                "SELECT size, received, complete FROM attachments WHERE sha256 = ?1",
-                [sha256],
+                "SELECT size, received FROM attachment_uploads WHERE sha256 = ?1 AND uploader = ?2",
+                [sha256, uploader],
                 |row| {
                     Ok(AttachmentStatus {
                         size: row.get::<_, i64>(0)? as u64,
                         received: row.get::<_, i64>(1)? as u64,
-                        complete: row.get(2)?,
+                        complete: false,
                     })
                 },
             )
             .optional()?)
     }
 
-    fn attachment_begin(
-        &self,
-        sha256: &str,
-        size: u64,
-        uploader: &str,
-        now_ms: u64,
-    ) -> Result<AttachmentStatus> {
-        let store = self.writer();
-        store.connection().execute(
-            "INSERT INTO attachments (sha256, size, uploaded_by, created_at_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (sha256) DO NOTHING",
-            params![sha256, size as i64, uploader, now_ms as i64],
-        )?;
-        drop(store);
-        let status = self
-            .attachment_status(sha256)?
-            .ok_or_else(|| StorageError::Internal("attachment vanished".into()))?;
-        if status.size != size {
-            return Err(ValidationError::invalid(
-                "size",
-                Reason::Disagrees { other: "the upload in progress" },
-            )
-            .into());
+    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus> {
+        if let Some(status) = self.upload_status(sha256, uploader)?
+            && (status.complete || status.size == size)
+        {
+            if status.size != size {
+                return Err(ValidationError::invalid(
+                    "size",
+                    Reason::Disagrees { other: "the stored attachment" },
+                )
+                .into());
+            }
+            return Ok(status);
         }
-        Ok(status)
+        let store = self.writer();
+        // A new upload, or one restarted with another size.
+        store.connection().execute(
+            "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms) VALUES (?1, ?2, ?3, 0, ?4)
+             ON CONFLICT (sha256, uploader) DO UPDATE SET size = excluded.size, received = 0",
+            params![sha256, uploader, size as i64, now_ms as i64],
+        )?;
+        Ok(AttachmentStatus { size, received: 0, complete: false })
     }
 
-    fn attachment_progress(&self, sha256: &str, received: u64, complete: bool) -> Result<()> {
+    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64) -> Result<()> {
         let store = self.writer();
         store.connection().execute(
-            "UPDATE attachments SET received = ?1, complete = ?2 WHERE sha256 = ?3",
-            params![received as i64, complete, sha256],
+            "UPDATE attachment_uploads SET received = ?1 WHERE sha256 = ?2 AND uploader = ?3",
+            params![received as i64, sha256, uploader],
         )?;
         Ok(())
     }
 
+    fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        tx.execute(
+            "DELETE FROM attachment_uploads WHERE sha256 = ?1 AND uploader = ?2",
+            params![sha256, uploader],
+        )?;
+        tx.execute(
+            "INSERT INTO attachments (sha256, size, received, complete, uploaded_by, created_at_ms)
+             VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, size as i64, uploader, now_ms as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO attachment_holders (sha256, holder, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sha256, holder) DO NOTHING",
+            params![sha256, uploader, now_ms as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn attachment_size(&self, sha256: &str) -> Result<Option<u64>> {
+        let store = self.reader();
+        Ok(store
+            .connection()
+            .query_row("SELECT size FROM attachments WHERE sha256 = ?1 AND complete = 1", [sha256], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()?
+            .map(|size| size as u64))
+    }
+
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
         let store = self.reader();
-        let uploader: Option<Option<String>> = store
-            .connection()
-            .query_row("SELECT uploaded_by FROM attachments WHERE sha256 = ?1", [sha256], |row| row.get(0))
-            .optional()?;
-        let Some(uploader) = uploader else { return Ok(false) };
-        let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
-        if uploader.as_deref() == Some(me) {
-            return Ok(true);
-        }
         let scope = self.scope_of(&store, &who.user_id, who.role)?;
-        let on_a_case = store
-            .connection()
-            .prepare_cached(
-                "SELECT 1 FROM cases, json_each(cases.attachments) AS a
-                 WHERE a.value = ?1 AND cases.deleted IS NOT 1 AND cases.grid IN (SELECT value FROM json_each(?2))
-                 LIMIT 1",
-            )?
-            .query_row(params![sha256, serde_json::to_string(&scope[..]).expect("strings serialise")], |_| Ok(()))
-            .optional()?
-            .is_some();
-        Ok(on_a_case)
+        readable(&store, who, &scope, sha256)
     }
+}
+
+/// Whether `who`, seeing `scope`, may read the stored attachment: they
+/// hold it (uploaded all of it), or a live case of their scope lists it.
+fn readable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+    let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
+    let conn = store.connection();
+    let held = conn
+        .prepare_cached(
+            "SELECT 1 FROM attachments a JOIN attachment_holders h ON h.sha256 = a.sha256
+             WHERE a.sha256 = ?1 AND a.complete = 1 AND h.holder = ?2",
+        )?
+        .query_row([sha256, me], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if held {
+        return Ok(true);
+    }
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM attachments x, cases, json_each(cases.attachments) AS a
+             WHERE x.sha256 = ?1 AND x.complete = 1 AND a.value = ?1
+               AND cases.deleted IS NOT 1 AND cases.grid IN (SELECT value FROM json_each(?2))
+             LIMIT 1",
+        )?
+        .query_row(params![sha256, serde_json::to_string(scope).expect("strings serialise")], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Whether a stored attachment exists that `who` may not read: what a
+/// pushed case may not list (listing it would let them read it).
+fn stored_but_unreadable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+    let stored = store
+        .connection()
+        .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1 AND complete = 1")?
+        .query_row([sha256], |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(stored && !readable(store, who, scope, sha256)?)
 }
 
 #[cfg(test)]

@@ -211,17 +211,17 @@ pub trait Storage: Send + Sync + 'static {
     /// Changes refused at push time.
     fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>>;
 
-    fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>>;
-    /// Starts (or finds) an upload of `size` bytes.
-    fn attachment_begin(
-        &self,
-        sha256: &str,
-        size: u64,
-        uploader: &str,
-        now_ms: u64,
-    ) -> Result<AttachmentStatus>;
-    fn attachment_progress(&self, sha256: &str, received: u64, complete: bool) -> Result<()>;
-    /// Whether `who` may read the attachment: they uploaded it, or it is on
-    /// a record of their scope.
+    /// Where `uploader`'s upload of the attachment stands: complete if they
+    /// hold the file (uploaded all of it), their progress if they are
+    /// uploading it, `None` otherwise. Others' uploads are not disclosed.
+    fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>>;
+    /// Starts (or finds) `uploader`'s upload of `size` bytes.
+    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus>;
+    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64) -> Result<()>;
+    /// The upload's bytes matched the digest and the file is published:
+    /// `uploader` now holds it.
+    fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()>;
+    /// The size of the stored file, if it is stored.
+    fn attachment_size(&self, sha256: &str) -> Result<Option<u64>>;
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
 }

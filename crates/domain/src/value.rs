@@ -25,6 +25,14 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// The items of a list value.
+    pub fn as_list(&self) -> Option<&[String]> {
+        match self {
+            Value::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Value::Text(text) => Some(text),
