@@ -925,3 +925,55 @@ fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead() {
     a.sync();
     assert_eq!(field(&a.get("resident", &id), "phone"), "13800000003");
 }
+
+#[test]
+fn a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    let watcher = server.enrolled(dir.path(), "w", "网格员乙", &["C1"]);
+    let id = a.put("resident", None, &["grid=C1-01", "name=居民", "phone=13700000001"]);
+    a.sync();
+    let backup = dir.path().join("a-backup.db");
+    copy_database(&a.db, &backup);
+    for phone in ["phone=13700000002", "phone=13700000003"] {
+        a.put("resident", Some(&id), &[phone]);
+        a.sync();
+    }
+    let refused = |device: &CliDevice| {
+        let output = device.try_run(&["sync"]);
+        assert!(!output.status.success(), "sync must fail: {}", String::from_utf8_lossy(&output.stdout));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("restored from a copy") && stderr.contains("重新注册"), "{stderr}");
+    };
+
+    // The tablet's database goes back to the backup; an edit made on it is
+    // refused whole, not acknowledged and dropped.
+    copy_database(&backup, &a.db);
+    a.put("resident", Some(&id), &["phone=13600000006", "notes=恢复后"]);
+    refused(&a);
+
+    // A copy running beside the original: the first to push wins the
+    // names of their writes; the other is stopped.
+    copy_database(&backup, &a.db);
+    let original = CliDevice::new(dir.path(), "original");
+    let clone = CliDevice::new(dir.path(), "clone");
+    copy_database(&a.db, &original.db);
+    copy_database(&a.db, &clone.db);
+    let fresh = server.enrolled(dir.path(), "fresh", "网格员丙", &["C1"]);
+    let other = fresh.put("resident", None, &["grid=C1-01", "name=另一居民"]);
+    fresh.sync();
+    original.sync();
+    clone.sync();
+    original.put("resident", Some(&other), &["room=A-1"]);
+    clone.put("resident", Some(&other), &["room=B-2"]);
+    original.sync();
+    refused(&clone);
+
+    watcher.sync();
+    let record = watcher.get("resident", &id);
+    assert_eq!(field(&record, "phone"), "13700000003");
+    assert!(record.get("notes").is_none());
+    assert_eq!(field(&watcher.get("resident", &other), "room"), "A-1");
+}

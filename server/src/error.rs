@@ -91,6 +91,12 @@ impl From<StorageError> for AppError {
                 error.to_string(),
                 "注册码无效、已使用或已过期",
             ),
+            StorageError::DeviceDiverged { .. } => AppError::new(
+                StatusCode::CONFLICT,
+                "device_diverged",
+                error.to_string(),
+                "本设备的数据库比服务器上已有的本设备数据更旧(从副本恢复,或被复制到另一台平板),新的修改会与之前的冲突。本次未做任何更改。请用新的数据库重新注册本设备;本数据库中的修改仍保留在文件里",
+            ),
             StorageError::BadLogin => {
                 AppError::new(StatusCode::UNAUTHORIZED, "bad_login", error.to_string(), "用户名或密码错误")
             }

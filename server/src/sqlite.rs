@@ -896,6 +896,15 @@ impl Storage for SqliteStorage {
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
         let previews = store.preview(&request.records, device.number)?;
+        // A device whose database went back in time is stopped before
+        // anything is applied: its writes reuse names of earlier ones.
+        for (change, preview) in request.records.iter().zip(&previews) {
+            if let Ok(Preview { diverged: Some(field), exists: true, scope_now, .. }) = preview
+                && scope_now.as_ref().is_some_and(|grid| scope_list.contains(grid))
+            {
+                return Err(StorageError::DeviceDiverged { kind: change.kind, id: change.id, field });
+            }
+        }
         // After a restore the server may have lost writes that devices had
         // already passed on to each other, so for a while it cannot vouch.
         let vouch_for_others =

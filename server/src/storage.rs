@@ -27,6 +27,11 @@ pub enum StorageError {
     BadEnrollmentCode,
     #[error("the user name or password is wrong")]
     BadLogin,
+    /// The device pushed writes that clash with its own earlier ones.
+    #[error(
+        "this device's database is older than what the server already has from it (field `{field}` of {kind} {id}): it was restored from a copy or copied to another tablet, so its new edits would clash with earlier ones. Nothing was applied. Enroll this tablet again with a new database; the edits in this one stay in its file"
+    )]
+    DeviceDiverged { kind: gridwork_domain::Kind, id: gridwork_domain::RecordId, field: &'static str },
     #[error(transparent)]
     Store(gridwork_store::Error),
     #[error("database error: {0}")]

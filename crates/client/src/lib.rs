@@ -318,7 +318,7 @@ impl Device {
                     // (once; a second refusal is kept like any other).
                     if rejection.code == "clock_ahead"
                         && restamped.insert(rejection.id)
-                        && store.restamp(rejection.kind, rejection.id)?
+                        && store.restamp(rejection.kind, rejection.id, rejection.server_state.as_ref())?
                     {
                         again = true;
                         continue;

@@ -302,10 +302,19 @@ impl Store {
 
     /// The server refused a record's edits because their timestamps were
     /// ahead of its clock: the clock is corrected (the caller has set the
-    /// clock offset), so the device's own versions of the record's fields are
-    /// stamped again with the corrected clock and queued again. No one else
-    /// has seen them, so changing their timestamps changes no one's state.
-    pub fn restamp(&mut self, kind: Kind, id: RecordId) -> Result<bool, Error> {
+    /// clock offset), so the device's own winning versions of the record's
+    /// fields that the server does not hold (`server`, the record as the
+    /// server holds it, says which it does) are stamped again with the
+    /// corrected clock and queued again. No one else has seen those, so
+    /// changing their timestamps changes no one's state; the ones the server
+    /// holds keep theirs, or the device and the server would disagree about
+    /// one write.
+    pub fn restamp(
+        &mut self,
+        kind: Kind,
+        id: RecordId,
+        server: Option<&gridwork_protocol::RecordChanges>,
+    ) -> Result<bool, Error> {
         let writer = self.writer()?;
         let now = self.clock.now_ms();
         let Store { conn, sql, .. } = self;
@@ -320,7 +329,10 @@ impl Store {
         let def = kind.def();
         for (i, field) in row.fields.iter_mut().enumerate() {
             let Some(field) = field else { continue };
-            if field.winner.writer == writer {
+            let held = server
+                .and_then(|record| record.fields.iter().find(|f| f.field == def.fields[i].name))
+                .is_some_and(|f| f.register.has_seen(field.winner.dot()));
+            if field.winner.writer == writer && !held {
                 replica.hlc = replica.hlc.tick(now);
                 field.winner.hlc = replica.hlc;
                 tags |= 1 << def.fields[i].tag;

@@ -58,6 +58,13 @@ pub struct Preview {
     /// others' writes only from the server, so a server that never lost
     /// anything has seen every such write.
     pub unvouched: Option<(&'static str, DeviceId)>,
+    /// The first field where the pushing device shows it has forgotten
+    /// writes of its own that this store holds (its register counts fewer
+    /// of them), or wrote something else under the name of one of them. A
+    /// device never forgets its own writes: its database was restored from
+    /// a copy, or copied to another tablet, and its writes now clash with
+    /// ones already here.
+    pub diverged: Option<&'static str>,
 }
 
 impl Store {
@@ -227,6 +234,19 @@ fn preview_one(
                 .map(|(device, _)| (def.fields[index].name, device))
         })
     };
+    let diverged = |row: &record::Row| {
+        change.fields.iter().find_map(|state| {
+            let index = def.index_of(&state.field).ok()?;
+            let stored = row.fields[index].as_ref()?;
+            let forgot = state.register.context().get(pusher) < stored.context.get(pusher);
+            let clashes = stored.winner.writer == pusher
+                && state.register.versions().iter().any(|v| {
+                    v.dot() == stored.winner.dot()
+                        && (v.value != stored.winner.value || v.hlc != stored.winner.hlc)
+                });
+            (forgot || clashes).then_some(def.fields[index].name)
+        })
+    };
     let scope_index = def.scope_index();
     let incoming =
         |i: usize| change.fields.iter().find(|f| def.index_of(&f.field).ok() == Some(i)).map(|f| &f.register);
@@ -245,6 +265,7 @@ fn preview_one(
             scope_now: None,
             scope_after: value(scope_index).as_text().map(str::to_owned),
             unvouched: unvouched(None),
+            diverged: None,
         });
     };
     let scope_now = row.value(scope_index).as_text().map(str::to_owned);
@@ -258,5 +279,6 @@ fn preview_one(
         }
     };
     let unvouched = unvouched(Some(&row));
-    Ok(Preview { exists: true, scope_now, scope_after, unvouched })
+    let diverged = diverged(&row);
+    Ok(Preview { exists: true, scope_now, scope_after, unvouched, diverged })
 }
