@@ -977,3 +977,23 @@ fn a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge() {
     assert!(record.get("notes").is_none());
     assert_eq!(field(&watcher.get("resident", &other), "room"), "A-1");
 }
+
+#[test]
+fn databases_and_the_data_directory_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    a.put("resident", None, &["grid=C1-01", "name=居民", "id_number=11010519491231002X"]);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(server.data.path()), 0o700);
+    assert_eq!(mode(&server.data.path().join("gridwork.db")), 0o600);
+    assert_eq!(mode(&a.db), 0o600);
+    // SQLite's journal files, while open, take the database's permissions.
+    let store = Store::open(&a.db, Role::Device, Arc::new(SystemClock)).unwrap();
+    let mut wal = a.db.as_os_str().to_owned();
+    wal.push("-wal");
+    assert_eq!(mode(Path::new(&wal)), 0o600);
+    drop(store);
+}

@@ -62,6 +62,12 @@ fn database(data: &Path) -> PathBuf {
 
 fn init(data: &Path, demo: bool) -> Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    // Residents' data, tokens and photos live here: the owner's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", data.display()))?;
+    }
     let db = database(data);
     let token = SqliteStorage::init(&db, now_ms())?;
     let mut out = serde_json::json!({"admin_token": token});

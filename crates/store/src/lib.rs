@@ -201,6 +201,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        create_private(path.as_ref())?;
         let conn = Connection::open_with_flags(path, flags)?;
         Store::init(conn, role, clock, options)
     }
@@ -302,3 +303,21 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// Creates the database file readable by its owner only (residents' data
+/// and tokens are in it), before SQLite opens it; SQLite gives its journal
+/// files the same permissions. An existing file is left as it is.
+fn create_private(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(Error::Io { path: path.to_owned(), source }),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
