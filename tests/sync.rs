@@ -997,3 +997,42 @@ fn databases_and_the_data_directory_are_readable_by_their_owner_only() {
     assert_eq!(mode(Path::new(&wal)), 0o600);
     drop(store);
 }
+
+#[test]
+fn device_mistakes_are_named_in_both_languages_and_change_nothing() {
+    let mut server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    let fails = |args: &[&str], words: &[&str]| {
+        let output = a.try_run(args);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        for word in words {
+            assert!(stderr.contains(word), "{args:?}: `{word}` not in: {stderr}");
+        }
+    };
+    fails(
+        &["put", "grid", "code=X1", "name=私设", "level=unit"],
+        &["grids are drawn by admins", "网格由中心"],
+    );
+    fails(
+        &["put", "resident", "grid=C2-01", "name=越界"],
+        &["C2-01", "not one of this device's grids", "不在"],
+    );
+    fails(&["put", "resident", "grid=C1-01", "name=甲", "name=乙"], &["`name` is given twice", "重复"]);
+    fails(&["put", "people", "name=甲"], &["unknown record kind", "人口(resident)"]);
+    fails(&["get", "resident", "01a207df-c177-753e-b299-2c782395b519"], &["has no resident", "没有编号"]);
+    fails(&["put", "resident", "grid=C1-01", "name"], &["not FIELD=VALUE", "字段=值"]);
+    assert!(a.list("resident").is_empty(), "nothing was created");
+    assert_eq!(a.run(&["status"])["pending"], 0);
+
+    // With the server down, an edit is kept and the sync says so.
+    let id = a.put("resident", None, &["grid=C1-01", "name=离线录入"]);
+    server.stop();
+    fails(&["sync"], &["cannot reach the server", "kept", "无法连接服务器", "已保存"]);
+    assert_eq!(field(&a.get("resident", &id), "name"), "离线录入");
+    server.serve();
+    assert_eq!(a.sync()["pushed"], 1);
+}

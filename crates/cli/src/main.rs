@@ -7,7 +7,7 @@ mod demo;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gridwork_client::{Admin, ClientError, Device, Progress};
 use gridwork_domain::{Kind, RecordId, Value};
@@ -175,15 +175,34 @@ fn print(value: serde_json::Value) -> Result<()> {
     }
 }
 
+/// A mistake on the command line, said in English and Chinese.
+#[derive(Debug, thiserror::Error)]
+#[error("{en}")]
+struct Said {
+    en: String,
+    zh: String,
+}
+
+fn said(en: impl Into<String>, zh: impl Into<String>) -> anyhow::Error {
+    Said { en: en.into(), zh: zh.into() }.into()
+}
+
 fn kind(text: &str) -> Result<Kind> {
     Kind::parse(text).map_err(|_| {
         let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        anyhow::anyhow!("unknown record kind `{text}`: one of {}", kinds.join(", "))
+        let labels: Vec<_> =
+            Kind::ALL.iter().map(|k| format!("{}({})", k.def().label.zh, k.as_str())).collect();
+        said(
+            format!("unknown record kind `{text}`: one of {}", kinds.join(", ")),
+            format!("没有`{text}`这种记录类型,可用:{}", labels.join("、")),
+        )
     })
 }
 
 fn record_id(text: &str) -> Result<RecordId> {
-    text.parse().map_err(|_| anyhow::anyhow!("`{text}` is not a record id (a UUID)"))
+    text.parse().map_err(|_| {
+        said(format!("`{text}` is not a record id (a UUID)"), format!("`{text}`不是记录编号(UUID)"))
+    })
 }
 
 async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
@@ -222,10 +241,13 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
 
 async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
     if !matches!(command, DeviceCommand::Enroll { .. }) && !db.exists() {
-        bail!(
-            "{} does not exist: enroll this device first (gridwork device --db FILE enroll --server URL --code CODE)",
-            db.display()
-        );
+        return Err(said(
+            format!(
+                "{} does not exist: enroll this device first (gridwork device --db FILE enroll --server URL --code CODE)",
+                db.display()
+            ),
+            format!("{}不存在:请先注册本设备", db.display()),
+        ));
     }
     let device = Device::open(&db)?;
     match command {
@@ -241,9 +263,16 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
             let def = kind.def();
             let mut changes: Vec<(&str, Value)> = Vec::new();
             for pair in &fields {
-                let (name, text) =
-                    pair.split_once('=').with_context(|| format!("`{pair}` is not FIELD=VALUE"))?;
+                let (name, text) = pair.split_once('=').ok_or_else(|| {
+                    said(format!("`{pair}` is not FIELD=VALUE"), format!("`{pair}`不是“字段=值”的形式"))
+                })?;
                 let field = def.field(name)?;
+                if changes.iter().any(|(seen, _)| *seen == field.name) {
+                    return Err(said(
+                        format!("field `{name}` is given twice"),
+                        format!("字段`{name}`({})重复给出", field.label.zh),
+                    ));
+                }
                 changes.push((field.name, field.ty.parse_text(field.name, text)?));
             }
             let id = id.as_deref().map(record_id).transpose()?;
@@ -255,7 +284,10 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
             let record = device.store().get(kind, record_id(&id)?)?;
             match record {
                 Some(record) => print(record.to_json()),
-                None => bail!("this device has no {kind} with id {id}"),
+                None => Err(said(
+                    format!("this device has no {kind} with id {id}"),
+                    format!("本设备上没有编号为{id}的{}", kind.def().label.zh),
+                )),
             }
         }
         DeviceCommand::List { kind: kind_text } => {
@@ -311,20 +343,14 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
 /// The error for a person: the English message, the Chinese one when the
 /// server or the validation gave one.
 fn explain(error: &anyhow::Error) -> String {
-    if let Some(client) = error.downcast_ref::<ClientError>() {
-        if let ClientError::Api { error: api, .. } | ClientError::Revoked(api) = client {
-            return format!("{client}\n{}", api.message_zh);
-        }
-        if let ClientError::Store(store) = client
-            && let Some(invalid) = store.validation()
-        {
-            return format!("{client}\n{}", invalid.zh());
-        }
+    if let Some(said) = error.downcast_ref::<Said>() {
+        return format!("{}\n{}", said.en, said.zh);
     }
-    if let Some(store) = error.downcast_ref::<gridwork_store::Error>()
-        && let Some(invalid) = store.validation()
-    {
-        return format!("{error}\n{}", invalid.zh());
+    if let Some(client) = error.downcast_ref::<ClientError>() {
+        return format!("{client}\n{}", client.zh());
+    }
+    if let Some(store) = error.downcast_ref::<gridwork_store::Error>() {
+        return format!("{error}\n{}", store.zh());
     }
     if let Some(invalid) = error.downcast_ref::<gridwork_domain::ValidationError>() {
         return format!("{error}\n{}", invalid.zh());

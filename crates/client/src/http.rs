@@ -239,9 +239,11 @@ pub async fn api_error(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     let error = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| ApiError {
-        code: "http".into(),
-        message: format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
-        message_zh: format!("HTTP错误{status}"),
+        code: "not_gridwork".into(),
+        message: format!(
+            "the address did not answer as a Gridwork server (HTTP {status}, not a Gridwork error); check the server address"
+        ),
+        message_zh: format!("该地址没有按网格通服务器应答(HTTP {status}),请检查服务器地址"),
     });
     if error.code == gridwork_protocol::sync::DEVICE_REVOKED {
         ClientError::Revoked(error)

@@ -38,7 +38,7 @@ pub const CHUNK: usize = 1024 * 1024;
 pub enum ClientError {
     #[error("`{0}` is not a server address: it starts with http:// or https://")]
     BadServer(String),
-    #[error("cannot reach the server: {0}")]
+    #[error("cannot reach the server: {}; edits made on this device are kept and sent at the next sync", cause(.0))]
     Network(reqwest::Error),
     #[error("the server refused: {} ({})", error.message, error.code)]
     Api { status: u16, error: ApiError },
@@ -49,13 +49,50 @@ pub enum ClientError {
     Decode(String),
     #[error("this device is not enrolled: run `gridwork device --db FILE enroll --server URL --code CODE`")]
     NotEnrolled,
+    /// The server does not know the device's token.
+    #[error(
+        "the server does not know this device (it was restored from a backup older than the enrollment, or the device was enrolled again elsewhere): enroll this tablet again with a new database"
+    )]
+    Unknown,
     #[error(transparent)]
     Store(#[from] gridwork_store::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
+/// What lies under a network error: "connection refused", "dns error…".
+fn cause(error: &reqwest::Error) -> String {
+    let mut deepest: &dyn std::error::Error = error;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    match error.url() {
+        Some(url) => format!("{} ({})", deepest, url.origin().ascii_serialization()),
+        None => deepest.to_string(),
+    }
+}
+
 impl ClientError {
+    /// The message in Chinese, for the person using the device.
+    pub fn zh(&self) -> String {
+        match self {
+            ClientError::BadServer(server) => format!("`{server}`不是服务器地址,应以 http:// 或 https:// 开头"),
+            ClientError::Network(error) => {
+                format!("无法连接服务器({});本机的修改已保存,下次同步时发送", cause(error))
+            }
+            ClientError::Api { error, .. } => error.message_zh.clone(),
+            ClientError::Revoked(_) => "本设备已被管理员停用,本地数据已清除".into(),
+            ClientError::Decode(what) => format!("无法读取服务器的应答:{what}"),
+            ClientError::NotEnrolled => "本设备尚未注册,请先用注册码注册".into(),
+            ClientError::Unknown => {
+                "服务器不认识本设备(服务器从注册之前的备份恢复,或本设备已在别处重新注册),请用新的数据库重新注册本平板"
+                    .into()
+            }
+            ClientError::Store(error) => error.zh(),
+            ClientError::Io(error) => format!("文件读写失败:{error}"),
+        }
+    }
+
     /// The server's error code, for programs.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -217,6 +254,7 @@ impl Device {
                 self.wipe()?;
                 Err(ClientError::Revoked(error))
             }
+            Err(ClientError::Api { status: 401, .. }) => Err(ClientError::Unknown),
             other => other,
         }
     }

@@ -95,6 +95,10 @@ pub enum Error {
     WrongKind { id: RecordId, expected: Kind, actual: Kind },
     #[error("this device is not enrolled yet: it has no device number to write with")]
     NotEnrolled,
+    #[error("grids are drawn by admins at the centre; a device cannot add, change or delete them")]
+    GridsAreTheCentres,
+    #[error("grid {grid} is not one of this device's grids ({scope}); a new record must be in one of them")]
+    OutOfScope { grid: String, scope: String },
     #[error("this device is already enrolled; wipe its database to enroll it again")]
     AlreadyEnrolled,
     #[error("this operation needs a {wanted:?} store")]
@@ -142,6 +146,33 @@ impl Error {
             Error::Invalid(e) => Some(e),
             Error::InBatch { source, .. } => source.validation(),
             _ => None,
+        }
+    }
+
+    /// The message in Chinese, for the person using the device.
+    pub fn zh(&self) -> String {
+        match self {
+            Error::Invalid(e) => e.zh(),
+            Error::NotFound { kind, id } => format!("没有编号为{id}的{}", kind.def().label.zh),
+            Error::WrongKind { id, expected, actual } => {
+                format!("记录{id}是{},不是{}", actual.def().label.zh, expected.def().label.zh)
+            }
+            Error::NotEnrolled => "本设备尚未注册,没有可用的设备编号".into(),
+            Error::GridsAreTheCentres => "网格由中心管理员划分,设备不能新增、修改或删除网格".into(),
+            Error::OutOfScope { grid, scope } => {
+                format!("网格{grid}不在本设备负责的网格({scope})内,新记录须属于其中之一")
+            }
+            Error::AlreadyEnrolled => "本设备已注册;如需重新注册,请先清除其数据库".into(),
+            Error::WrongRole { .. } => "此操作不适用于这种数据库".into(),
+            Error::Io { path, source } => format!("文件{}读写失败:{source}", path.display()),
+            Error::DeviceMismatch { stored, given } => {
+                format!("此数据库属于设备{stored},不是{given};请清除后重新注册")
+            }
+            Error::InBatch { index, id, source } => format!("第{index}项修改(记录{id}):{}", source.zh()),
+            Error::Sqlite(e) => format!("数据库错误:{e}"),
+            Error::Migration { name, source } => format!("数据库升级{name}失败:{source}"),
+            Error::SchemaTooNew { .. } => "数据库版本比本程序新,请升级程序".into(),
+            Error::Corrupt(what) => format!("数据库已损坏:{what}"),
         }
     }
 }

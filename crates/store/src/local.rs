@@ -50,21 +50,27 @@ impl Store {
         also: impl FnOnce(&rusqlite::Transaction<'_>, RecordId) -> Result<(), E>,
     ) -> Result<Result<RecordId, E>, Error> {
         let writer = self.writer()?;
+        if kind == Kind::Grid && self.role == Role::Device {
+            return Err(Error::GridsAreTheCentres);
+        }
         let now = self.clock.now_ms();
         let id = id.unwrap_or_else(|| self.new_record_id());
         let Store { conn, sql, role, .. } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut row = match record::load(&tx, sql, kind, id)? {
-            Some(row) => row,
+        let (mut row, new) = match record::load(&tx, sql, kind, id)? {
+            Some(row) => (row, false),
             None => {
                 refuse_id_of_other_kind(&tx, kind, id)?;
-                Row::new(kind.def())
+                (Row::new(kind.def()), true)
             }
         };
         let mut draft = Record { id, kind, values: row.values() };
         let changed = apply_edit(&mut draft, changes.iter().map(|(name, value)| (*name, value.clone())))?;
         if changed.is_empty() {
             return Ok(Ok(id));
+        }
+        if new && *role == Role::Device {
+            check_in_scope(&tx, draft.values[kind.def().scope_index()].as_text())?;
         }
         check_references(&tx, &draft, &changed)?;
 
@@ -120,6 +126,24 @@ impl Store {
         }
         self.put(kind, Some(id), &[("deleted", Value::Bool(true))])?;
         Ok(())
+    }
+}
+
+/// Refuses a new record outside the grids the server last said this device
+/// has (the server would refuse it at the next sync). A device not yet
+/// told its grids checks nothing here.
+fn check_in_scope(tx: &Transaction<'_>, grid: Option<&str>) -> Result<(), Error> {
+    let scope: Option<String> = tx.query_row("SELECT scope FROM session", [], |row| row.get(0)).optional()?;
+    let scope: Vec<String> = scope.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    match grid {
+        Some(grid) if !scope.is_empty() && !scope.iter().any(|g| g == grid) => {
+            let mut named = scope.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            if scope.len() > 5 {
+                named.push_str(&format!(", … {} in all", scope.len()));
+            }
+            Err(Error::OutOfScope { grid: grid.to_owned(), scope: named })
+        }
+        _ => Ok(()),
     }
 }
 
