@@ -201,7 +201,7 @@ fn kind(text: &str) -> Result<Kind> {
 
 fn record_id(text: &str) -> Result<RecordId> {
     text.parse().map_err(|_| {
-        said(format!("`{text}` is not a record id (a UUID)"), format!("`{text}`不是记录编号(UUID)"))
+        said(format!("`{text}` is not a record id (a UUIDv7)"), format!("`{text}`不是记录编号(UUIDv7)"))
     })
 }
 

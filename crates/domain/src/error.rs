@@ -136,6 +136,11 @@ pub enum Reason {
     },
     /// A change received without the timestamp every write carries.
     NoTimestamp,
+    /// Text with a control character (a line break in a one-line field) or
+    /// a character that reorders the text around it (U+202E and kin).
+    ControlCharacter {
+        code_point: u32,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -162,7 +167,7 @@ impl fmt::Display for Reason {
             Reason::GridCode => f.write_str(
                 "not a grid code: 1 to 32 letters, digits or '-', starting with a letter or digit",
             ),
-            Reason::RecordId => f.write_str("not a record id (a UUID)"),
+            Reason::RecordId => f.write_str("not a record id (a UUIDv7)"),
             Reason::Sha256 => f.write_str("not a SHA-256 digest (64 lowercase hex digits)"),
             Reason::Empty => f.write_str("must not be empty"),
             Reason::TooLong { max } => write!(f, "longer than {max} characters"),
@@ -171,6 +176,10 @@ impl fmt::Display for Reason {
             Reason::Duplicate { value } => write!(f, "`{value}` appears twice"),
             Reason::Disagrees { other } => write!(f, "disagrees with field `{other}`"),
             Reason::SelfReference => f.write_str("a record cannot refer to itself"),
+            Reason::ControlCharacter { code_point } => write!(
+                f,
+                "contains the invisible character U+{code_point:04X}; line breaks belong only in paragraphs"
+            ),
             Reason::NoSuchGrid { code } => write!(f, "there is no grid with code `{code}`"),
             Reason::NoSuchRecord { kind, id } => write!(f, "there is no {kind} with id {id}"),
             Reason::NotCanonical { expected } => write!(f, "not in canonical form, which is `{expected}`"),
@@ -192,7 +201,7 @@ impl Reason {
             Reason::Date => "日期格式应为 YYYY-MM-DD".into(),
             Reason::DateTime => "时间格式应为 2024-05-01T08:30:00+08:00".into(),
             Reason::GridCode => "网格编码应为1至32位字母、数字或“-”,以字母或数字开头".into(),
-            Reason::RecordId => "不是有效的记录编号(UUID)".into(),
+            Reason::RecordId => "不是有效的记录编号(UUIDv7)".into(),
             Reason::Sha256 => "不是有效的SHA-256摘要(64位小写十六进制)".into(),
             Reason::Empty => "不能为空".into(),
             Reason::TooLong { max } => format!("不能超过{max}个字符"),
@@ -201,6 +210,9 @@ impl Reason {
             Reason::Duplicate { value } => format!("“{value}”重复出现"),
             Reason::Disagrees { other } => format!("与字段“{other}”不一致"),
             Reason::SelfReference => "记录不能引用自身".into(),
+            Reason::ControlCharacter { code_point } => {
+                format!("含有不可见字符U+{code_point:04X};只有段落文字可以换行")
+            }
             Reason::NoSuchGrid { code } => format!("不存在编码为“{code}”的网格"),
             Reason::NoSuchRecord { kind, id } => format!("不存在编号为{id}的{kind}记录"),
             Reason::NotCanonical { expected } => format!("格式不规范,规范写法为“{expected}”"),

@@ -14,9 +14,19 @@ use crate::error::{Reason, ValidationError};
 
 /// The id of a record: a UUIDv7, so ids sort by creation time and new rows
 /// land at the end of the store's B-trees.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct RecordId(Uuid);
+
+impl<'de> Deserialize<'de> for RecordId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let uuid = Uuid::deserialize(deserializer)?;
+        if uuid.get_version_num() != 7 {
+            return Err(serde::de::Error::custom(format!("{uuid} is {NotARecordId}")));
+        }
+        Ok(RecordId(uuid))
+    }
+}
 
 impl RecordId {
     /// Builds a UUIDv7 from a Unix time in milliseconds and 10 random bytes
@@ -49,11 +59,19 @@ impl RecordId {
     }
 }
 
+/// Text that is not a record id: not a UUID, or not a version 7 one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a record id (a UUIDv7)")]
+pub struct NotARecordId;
+
 impl FromStr for RecordId {
-    type Err = uuid::Error;
+    type Err = NotARecordId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(RecordId)
+        match Uuid::parse_str(s) {
+            Ok(uuid) if uuid.get_version_num() == 7 => Ok(RecordId(uuid)),
+            _ => Err(NotARecordId),
+        }
     }
 }
 
@@ -159,6 +177,13 @@ mod tests {
         assert!(early < late);
         let text = early.to_string();
         assert_eq!(text.parse::<RecordId>().unwrap(), early);
+        assert_eq!(serde_json::from_str::<RecordId>(&format!("\"{text}\"")).unwrap(), early);
+        // The nil UUID and a version 4 one are not record ids, as text or
+        // on the wire.
+        for other in ["00000000-0000-0000-0000-000000000000", "9b2e4f3a-1c5d-4e6f-8a7b-0c1d2e3f4a5b"] {
+            assert_eq!(other.parse::<RecordId>(), Err(NotARecordId));
+            assert!(serde_json::from_str::<RecordId>(&format!("\"{other}\"")).is_err());
+        }
     }
 
     #[test]

@@ -105,6 +105,13 @@ mod tests {
                 "sex",
                 "invalid",
             ),
+            (vec![("grid", "g1".into()), ("name", "李\n四".into())], "name", "invalid"),
+            (vec![("grid", "g1".into()), ("name", "李\u{202E}四".into())], "name", "invalid"),
+            (
+                vec![("grid", "g1".into()), ("name", "李四".into()), ("notes", "a\u{0}b".into())],
+                "notes",
+                "invalid",
+            ),
         ];
         for (changes, field, code) in cases {
             let err = apply_edit(&mut r, changes).unwrap_err();
@@ -114,6 +121,18 @@ mod tests {
             assert!(err.zh().contains(field), "{}", err.zh());
             assert_eq!(r, before);
         }
+    }
+
+    #[test]
+    fn paragraphs_may_break_lines_and_names_may_not() {
+        let mut r = resident();
+        let lines = "第一行\n第二行\t缩进";
+        apply_edit(&mut r, [("grid", Value::from("g1")), ("name", "李四".into()), ("notes", lines.into())])
+            .unwrap();
+        assert_eq!(r.get("notes"), Some(&Value::from(lines)));
+        let err = apply_edit(&mut r, [("name", Value::from("李\t四"))]).unwrap_err();
+        assert!(err.to_string().contains("U+0009"), "{err}");
+        assert!(err.zh().contains("不可见字符"), "{}", err.zh());
     }
 
     #[test]

@@ -29,6 +29,16 @@ pub struct Choice {
     pub en: &'static str,
 }
 
+/// The longest text kept on one line (names, addresses, rooms); longer
+/// text fields are paragraphs and may break lines.
+const MAX_LINE: usize = 200;
+
+/// Characters that reorder the text around them (bidirectional embeddings,
+/// overrides and isolates): they make a name display as something else.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 /// What a field holds. Every type accepts `null` unless the field is
 /// required; emptiness is checked at the record level.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -101,6 +111,14 @@ impl FieldType {
                 let text = text.trim();
                 if text.chars().count() > *max {
                     return Err(invalid(Reason::TooLong { max: *max }));
+                }
+                // Names and lines are one line; paragraphs may break lines.
+                let paragraph = *max > MAX_LINE;
+                if let Some(c) = text.chars().find(|&c| {
+                    let line_break = matches!(c, '\n' | '\r' | '\t');
+                    (c.is_control() && !(paragraph && line_break)) || reorders(c)
+                }) {
+                    return Err(invalid(Reason::ControlCharacter { code_point: c as u32 }));
                 }
                 if text.is_empty() { Value::Null } else { Value::Text(text.to_owned()) }
             }
