@@ -17,13 +17,14 @@ fn administration_mistakes_are_named_and_change_nothing() {
     server.city();
     let cases: &[(&[&str], &[&str])] = &[
         (&["grid", "add", "--code", "X1", "--name", "无上级", "--parent", "NOPE"], &["parent", "NOPE"]),
-        (&["grid", "add", "--code", "C1", "--name", "重复"], &["C1", "exists"]),
+        (&["grid", "add", "--code", "C1", "--name", "重复"], &["C1", "exists", "已存在"]),
         (&["grid", "add", "--code", "网格", "--name", "中文编码"], &["code"]),
         (&["user", "add", "--name", "无网格", "--role", "worker"], &["grid", "required"]),
         (&["user", "add", "--name", "坏角色", "--role", "boss"], &["boss"]),
         (&["user", "add", "--name", "错网格", "--role", "worker", "--grid", "NOPE"], &["grid", "NOPE"]),
         (&["user", "add", "--name", "短密码", "--role", "staff", "--password", "123"], &["password"]),
-        (&["enroll-code", "--user", "no-such-user"], &["no-such-user"]),
+        (&["user", "add", "--name", "有网格的管理员", "--role", "admin", "--grid", "C1"], &["grid", "role"]),
+        (&["enroll-code", "--user", "no-such-user"], &["no-such-user", "没有编号为"]),
         (&["enroll-code", "--user", "x", "--ttl-minutes", "0"], &["ttl_minutes"]),
         (&["device", "revoke", "--device", "no-such-device"], &["no-such-device"]),
     ];

@@ -208,7 +208,10 @@ pub async fn status(
     .await?;
     match status {
         Some(status) => Ok(Json(status).into_response()),
-        None => Err(AppError::not_found(format!("no upload of attachment {sha256} that you may see"))),
+        None => Err(AppError::not_found(
+            format!("no upload of attachment {sha256} that you may see"),
+            format!("没有你可查看的附件{sha256}"),
+        )),
     }
 }
 
@@ -223,7 +226,10 @@ pub async fn download(
     let readable = blocking(move || storage.attachment_readable(&who, &sha)).await?;
     // Not readable and not there answer alike: existence is not disclosed.
     if !readable {
-        return Err(AppError::not_found(format!("attachment {sha256}")));
+        return Err(AppError::not_found(
+            format!("no attachment {sha256} that you may read"),
+            format!("没有你可查看的附件{sha256}"),
+        ));
     }
     let bytes = tokio::fs::read(final_path(&state, &sha256)).await.map_err(io_error)?;
     Ok(([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response())

@@ -69,16 +69,24 @@ impl AppError {
         )
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
-        let message = message.into();
-        AppError::new(StatusCode::NOT_FOUND, "not_found", message.clone(), format!("未找到:{message}"))
+    pub fn not_found(message: impl Into<String>, message_zh: impl Into<String>) -> Self {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", message, message_zh)
     }
 }
 
 impl From<StorageError> for AppError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::NotFound(message) => AppError::not_found(message),
+            StorageError::NotFound(message) => {
+                let zh = format!("未找到:{message}");
+                AppError::not_found(message, zh)
+            }
+            StorageError::Said { code, en, zh } => AppError::new(
+                if code == "conflict" { StatusCode::CONFLICT } else { StatusCode::NOT_FOUND },
+                code,
+                en,
+                zh,
+            ),
             StorageError::Conflict(message) => {
                 AppError::new(StatusCode::CONFLICT, "conflict", message.clone(), format!("冲突:{message}"))
             }

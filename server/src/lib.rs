@@ -183,7 +183,10 @@ async fn time_limit(request: Request, next: Next) -> Response {
 }
 
 async fn fallback() -> AppError {
-    AppError::not_found("no such endpoint; the API lives under /api/v1/")
+    AppError::not_found(
+        "no such endpoint; the API lives under /api/v1/",
+        "没有这个接口;接口位于 /api/v1/ 之下",
+    )
 }
 
 async fn method_not_allowed() -> AppError {

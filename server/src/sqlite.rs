@@ -599,6 +599,11 @@ impl Storage for SqliteStorage {
         if user.role == Role::Worker && user.grids.is_empty() {
             return Err(ValidationError::required("grid").into());
         }
+        if user.role != Role::Worker && !user.grids.is_empty() {
+            // Staff and admins see every grid; a grid given them means a
+            // mistake about who this is.
+            return Err(ValidationError::invalid("grid", Reason::Disagrees { other: "role" }).into());
+        }
         if let Some(password) = &user.password
             && password.chars().count() < 8
         {
@@ -621,7 +626,11 @@ impl Storage for SqliteStorage {
             params![id, name, user.role.as_str(), password_hash, now_ms as i64],
         )?;
         if inserted == 0 {
-            return Err(StorageError::Conflict(format!("a user named `{name}` exists already")));
+            return Err(StorageError::Said {
+                code: "conflict",
+                en: format!("a user named `{name}` exists already"),
+                zh: format!("已有名为`{name}`的用户"),
+            });
         }
         for grid in &user.grids {
             tx.execute(
@@ -645,10 +654,11 @@ impl Storage for SqliteStorage {
     fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId> {
         let mut store = self.writer();
         if SqliteStorage::grid_exists(&store, grid.code.trim())? {
-            return Err(StorageError::Conflict(format!(
-                "a grid with code `{}` exists already",
-                grid.code.trim()
-            )));
+            return Err(StorageError::Said {
+                code: "conflict",
+                en: format!("a grid with code `{}` exists already", grid.code.trim()),
+                zh: format!("编码为`{}`的网格已存在", grid.code.trim()),
+            });
         }
         let level = match (&grid.level, &grid.parent) {
             (Some(level), _) => level.clone(),
@@ -699,7 +709,11 @@ impl Storage for SqliteStorage {
             .optional()?
             .is_some();
         if !exists {
-            return Err(StorageError::NotFound(format!("there is no user with id {user_id}")));
+            return Err(StorageError::Said {
+                code: "not_found",
+                en: format!("there is no user with id {user_id}"),
+                zh: format!("没有编号为{user_id}的用户"),
+            });
         }
         let code = new_enrollment_code();
         let expires_at_ms = now_ms + ttl_ms;
@@ -849,7 +863,11 @@ impl Storage for SqliteStorage {
             params![now_ms as i64, device_id],
         )?;
         if updated == 0 {
-            return Err(StorageError::NotFound(format!("there is no device with id {device_id}")));
+            return Err(StorageError::Said {
+                code: "not_found",
+                en: format!("there is no device with id {device_id}"),
+                zh: format!("没有编号为{device_id}的设备"),
+            });
         }
         tx.execute(
             "UPDATE tokens SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE device_id = ?2",

@@ -20,6 +20,10 @@ pub enum StorageError {
     /// already initialised).
     #[error("{0}")]
     Conflict(String),
+    /// Something the caller named is missing (`not_found`) or taken
+    /// (`conflict`), said in both languages.
+    #[error("{en}")]
+    Said { code: &'static str, en: String, zh: String },
     /// Input that breaks a rule, naming the field.
     #[error(transparent)]
     Invalid(#[from] gridwork_domain::ValidationError),

@@ -97,9 +97,12 @@ enum UserCommand {
     Add {
         #[arg(long)]
         name: String,
-        #[arg(long)]
+        /// worker: a grid worker (网格员) with a tablet; staff: centre staff
+        /// (中心工作人员); admin: sets up grids, people and devices.
+        #[arg(long, value_parser = ["worker", "staff", "admin"])]
         role: String,
-        /// A grid the user is responsible for (and all grids below it).
+        /// A grid the user is responsible for (and all grids below it); grid
+        /// workers only.
         #[arg(long = "grid")]
         grids: Vec<String>,
         /// For people who log in at the console.
