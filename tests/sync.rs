@@ -737,6 +737,8 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
     let parked = server.admin(&["parked", "list"]);
     assert_eq!(parked[0]["record"], id.as_str());
     assert_eq!(parked[0]["code"], "out_of_scope");
+    assert_eq!(parked[0]["values"]["phone"], "13700000007", "the centre sees what was typed: {parked}");
+    assert!(parked[0]["message"].as_str().unwrap().contains("moved"), "{parked}");
 }
 
 #[test]

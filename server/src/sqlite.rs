@@ -385,8 +385,15 @@ fn refusal(
         Some(Refusal::new(
             "out_of_scope",
             Some(change.kind.def().scope_field.to_owned()),
-            format!("{} {} is not in this device's grids", change.kind, change.id),
-            format!("{}记录{}不在本设备负责的网格内", change.kind.def().label.zh, change.id),
+            format!(
+                "{} {} is not (or no longer) in this device's grids: it may have moved to another grid; the edit is kept for the centre",
+                change.kind, change.id
+            ),
+            format!(
+                "{}记录{}不在(或已不在)本设备负责的网格内,可能已迁往其他网格;此修改已交中心处理",
+                change.kind.def().label.zh,
+                change.id
+            ),
         ))
     };
     let preview = match preview {
@@ -1063,7 +1070,7 @@ impl Storage for SqliteStorage {
     fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>> {
         let store = self.reader();
         let mut statement = store.connection().prepare(
-            "SELECT at_ms, device_id, record, kind, code, field, message FROM parked ORDER BY id DESC LIMIT ?1",
+            "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked ORDER BY id DESC LIMIT ?1",
         )?;
         let parked = statement
             .query_map([limit as i64], |row| {
@@ -1076,6 +1083,21 @@ impl Storage for SqliteStorage {
                     code: row.get(4)?,
                     field: row.get(5)?,
                     message: row.get(6)?,
+                    values: serde_json::from_str::<RecordChanges>(&row.get::<_, String>(7)?).ok().map(
+                        |change| {
+                            change
+                                .fields
+                                .iter()
+                                .map(|f| {
+                                    (
+                                        f.field.clone(),
+                                        serde_json::to_value(f.register.value()).expect("values serialise"),
+                                    )
+                                })
+                                .collect::<serde_json::Map<_, _>>()
+                                .into()
+                        },
+                    ),
                 })
             })?
             .collect::<Result<_, _>>()?;

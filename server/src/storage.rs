@@ -161,6 +161,10 @@ pub struct ParkedChange {
     pub code: String,
     pub field: Option<String>,
     pub message: String,
+    /// The values the refused change would have set, field by field (the
+    /// winning value of each pushed register), so the centre can act on
+    /// them; `null` when the change was too large to park whole.
+    pub values: Option<serde_json::Value>,
 }
 
 /// How far an attachment has been received.
