@@ -27,7 +27,9 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Also load a demo city (grids, accounts, enrollment codes,
-        /// residents, cases) and print how to use it.
+        /// residents, cases) and write how to use it to DIR/demo-guide.txt
+        /// (its path is in the output, as `guide`; `{SERVER}` in it stands
+        /// for the address `serve` listens on).
         #[arg(long)]
         demo: bool,
     },
@@ -82,6 +84,7 @@ fn init(data: &Path, demo: bool) -> Result<()> {
         std::fs::write(&guide, gridwork_server::demo::guide(&summary, &token))
             .with_context(|| format!("writing {}", guide.display()))?;
         out["demo"] = serde_json::to_value(summary)?;
+        out["guide"] = serde_json::json!(guide.display().to_string());
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
