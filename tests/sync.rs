@@ -719,6 +719,7 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
     let rejected = report["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{report}");
     assert_eq!(rejected[0]["code"], "out_of_scope");
+    assert_eq!(rejected[0]["local"]["phone"], "13700000007", "the sync says what was refused: {report}");
     // A may not see the record any more: it is gone from A, the refusal is
     // listed with what A had typed.
     assert!(!a.try_run(&["get", "resident", &id]).status.success());

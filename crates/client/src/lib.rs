@@ -361,7 +361,7 @@ impl Device {
                         again = true;
                         continue;
                     }
-                    let refused = Refused {
+                    let mut refused = Refused {
                         at_ms: self.clock.now_ms(),
                         id: rejection.id.to_string(),
                         kind: rejection.kind.as_str().to_owned(),
@@ -371,7 +371,8 @@ impl Device {
                         message_zh: rejection.message_zh,
                         local: None,
                     };
-                    store.roll_back(&refused, rejection.kind, rejection.id, rejection.server_state)?;
+                    refused.local =
+                        store.roll_back(&refused, rejection.kind, rejection.id, rejection.server_state)?;
                     report.rejected.push(refused);
                 }
             }

@@ -209,14 +209,14 @@ impl Store {
     /// The server refused the device's edits of a record: the record goes
     /// back to what the server holds (`None`: the server has none the
     /// device may see, so the record goes), and the refusal is kept with the
-    /// record as the device had it.
+    /// record as the device had it, which is returned.
     pub fn roll_back(
         &mut self,
         refused: &Refused,
         kind: Kind,
         id: RecordId,
         server: Option<RecordChanges>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<serde_json::Value>, Error> {
         self.device_only()?;
         let local = self.get(kind, id)?.map(|r| r.to_json());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -232,7 +232,7 @@ impl Store {
                 refused.field,
                 refused.message,
                 refused.message_zh,
-                local.map(|l| l.to_string())
+                local.as_ref().map(|l| l.to_string())
             ],
         )?;
         tx.commit()?;
@@ -241,7 +241,7 @@ impl Store {
             // and new to this store now.
             self.apply_remote(vec![server])?;
         }
-        Ok(())
+        Ok(local)
     }
 
     /// The edits the server refused, newest first.
