@@ -1038,4 +1038,11 @@ fn device_mistakes_are_named_in_both_languages_and_change_nothing() {
     assert_eq!(field(&a.get("resident", &id), "name"), "离线录入");
     server.serve();
     assert_eq!(a.sync()["pushed"], 1);
+
+    // A failed enrollment leaves no database file behind.
+    let ghost = CliDevice::new(dir.path(), "ghost");
+    let output = ghost.try_run(&["enroll", "--server", &server.url, "--code", "AAAA-AAAA"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("注册码"), "{output:?}");
+    assert!(!ghost.db.exists());
 }

@@ -45,10 +45,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// The grid tree (网格): add a grid under its parent.
     Grid {
         #[command(subcommand)]
         command: GridCommand,
     },
+    /// People: grid workers, centre staff, admins.
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -61,10 +63,12 @@ enum AdminCommand {
         #[arg(long, default_value_t = 30)]
         ttl_minutes: u64,
     },
+    /// The device registry: list devices, revoke a lost one.
     Device {
         #[command(subcommand)]
         command: AdminDeviceCommand,
     },
+    /// Concurrent overwrites waiting for the centre's review.
     Conflicts {
         #[command(subcommand)]
         command: ListCommand,
@@ -78,6 +82,7 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum GridCommand {
+    /// Adds a grid; prints its record id.
     Add {
         #[arg(long)]
         code: String,
@@ -94,6 +99,7 @@ enum GridCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
+    /// Adds a person; prints `{"id": …}` for `enroll-code --user`.
     Add {
         #[arg(long)]
         name: String,
@@ -113,7 +119,9 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AdminDeviceCommand {
+    /// Every device: its user, app version, last sync, pending changes.
     List,
+    /// Refuses the device from now on; at its next request it wipes its data.
     Revoke {
         #[arg(long)]
         device: String,
@@ -122,6 +130,7 @@ enum AdminDeviceCommand {
 
 #[derive(Subcommand)]
 enum ListCommand {
+    /// Prints them, newest first.
     List,
 }
 
@@ -137,21 +146,29 @@ enum DeviceCommand {
     /// Creates or updates a record: FIELD=VALUE pairs (an empty VALUE
     /// clears the field; lists are comma-separated).
     Put {
+        /// The record kind: resident, household, building, patrol, visit, case, task (grid for reading).
         kind: String,
+        /// The record to update; without it a new record is created.
         #[arg(long)]
         id: Option<String>,
+        /// FIELD=VALUE, e.g. `name=张秀英 grid=330702001001`.
         #[arg(required = true)]
         fields: Vec<String>,
     },
+    /// Prints one record of this device.
     Get {
+        /// The record kind: resident, household, building, patrol, visit, case, task (grid for reading).
         kind: String,
         id: String,
     },
+    /// Prints every record of a kind on this device.
     List {
+        /// The record kind: resident, household, building, patrol, visit, case, task (grid for reading).
         kind: String,
     },
     /// Deletes a record (it stays as a tombstone, hidden).
     Delete {
+        /// The record kind: resident, household, building, patrol, visit, case, task (grid for reading).
         kind: String,
         id: String,
     },
@@ -161,9 +178,7 @@ enum DeviceCommand {
     Status,
     /// Uploads a file (a case photo) and prints its SHA-256 for a case's
     /// `attachments` field.
-    Upload {
-        file: PathBuf,
-    },
+    Upload { file: PathBuf },
     /// Lists fields with concurrent versions on this device.
     Conflicts,
 }
@@ -252,11 +267,24 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
             format!("{}不存在:请先注册本设备", db.display()),
         ));
     }
+    let new_file = !db.exists();
     let device = Device::open(&db)?;
     match command {
         DeviceCommand::Enroll { server, code } => {
-            let enrolled =
-                device.enroll(&server, &code, concat!("gridwork-cli/", env!("CARGO_PKG_VERSION"))).await?;
+            let enrolled = match device
+                .enroll(&server, &code, concat!("gridwork-cli/", env!("CARGO_PKG_VERSION")))
+                .await
+            {
+                Ok(enrolled) => enrolled,
+                Err(error) => {
+                    // Leave nothing behind for a device that never enrolled.
+                    drop(device);
+                    if new_file {
+                        let _ = gridwork_store::Store::wipe(&db);
+                    }
+                    return Err(error.into());
+                }
+            };
             print(
                 json!({"device_id": enrolled.device_id, "device_number": enrolled.device_number, "user": enrolled.user_name}),
             )
@@ -309,7 +337,14 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
                     Progress::Pulling { pulled } => eprintln!("pulled {pulled}"),
                     Progress::Uploading { .. } => {}
                 })
-                .await?;
+                .await
+                .map_err(|error| match error {
+                    ClientError::Network(_) => said(
+                        format!("{error}; edits made on this device are kept and sent at the next sync"),
+                        format!("{};本机的修改已保存,下次同步时发送", error.zh()),
+                    ),
+                    other => other.into(),
+                })?;
             print(serde_json::to_value(report)?)
         }
         DeviceCommand::Status => {

@@ -38,7 +38,7 @@ pub const CHUNK: usize = 1024 * 1024;
 pub enum ClientError {
     #[error("`{0}` is not a server address: it starts with http:// or https://")]
     BadServer(String),
-    #[error("cannot reach the server: {}; edits made on this device are kept and sent at the next sync", cause(.0))]
+    #[error("cannot reach the server: {}", cause(.0))]
     Network(reqwest::Error),
     #[error("the server refused: {} ({})", error.message, error.code)]
     Api { status: u16, error: ApiError },
@@ -78,7 +78,7 @@ impl ClientError {
         match self {
             ClientError::BadServer(server) => format!("`{server}`不是服务器地址,应以 http:// 或 https:// 开头"),
             ClientError::Network(error) => {
-                format!("无法连接服务器({});本机的修改已保存,下次同步时发送", cause(error))
+                format!("无法连接服务器({})", cause(error))
             }
             ClientError::Api { error, .. } => error.message_zh.clone(),
             ClientError::Revoked(_) => "本设备已被管理员停用,本地数据已清除".into(),
