@@ -178,26 +178,23 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     let runtime = runtime();
     let (_, a_number) = session_token(&a.db);
     let intruder = RecordId::from_parts(SystemClock.now_ms(), [7; 10]);
-    let answer = push_as(
-        &runtime,
-        &server,
-        &a.db,
-        vec![
-            resident_changes(intruder, a_number, &[("grid", "C2-01"), ("name", "冒名")]),
-            resident_changes(theirs.parse().unwrap(), a_number, &[("name", "篡改")]),
-            // Even an invalid change is refused as out of scope, and the
-            // answer shows nothing of the record.
-            resident_changes(theirs.parse().unwrap(), a_number, &[("phone", "12345")]),
-            // Nor does sending it as another kind tell that it exists.
-            RecordChanges {
-                kind: Kind::Case,
-                ..resident_changes(theirs.parse().unwrap(), a_number, &[("description", "探测")])
-            },
-        ],
-    );
-    assert_eq!(answer.applied, 0);
-    assert_eq!(answer.rejected.len(), 4, "{answer:?}");
-    for rejection in &answer.rejected {
+    let attempts = vec![
+        resident_changes(intruder, a_number, &[("grid", "C2-01"), ("name", "冒名")]),
+        resident_changes(theirs.parse().unwrap(), a_number, &[("name", "篡改")]),
+        // Even an invalid change is refused as out of scope, and the
+        // answer shows nothing of the record.
+        resident_changes(theirs.parse().unwrap(), a_number, &[("phone", "12345")]),
+        // Nor does sending it as another kind tell that it exists.
+        RecordChanges {
+            kind: Kind::Case,
+            ..resident_changes(theirs.parse().unwrap(), a_number, &[("description", "探测")])
+        },
+    ];
+    for attempt in attempts {
+        let answer = push_as(&runtime, &server, &a.db, vec![attempt]);
+        assert_eq!(answer.applied, 0);
+        assert_eq!(answer.rejected.len(), 1, "{answer:?}");
+        let rejection = &answer.rejected[0];
         assert_eq!(rejection.code, "out_of_scope");
         assert!(rejection.server_state.is_none(), "A must not learn what B's record holds");
     }
@@ -652,17 +649,34 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
         one_field("room", Value::from("1-101"), Hlc::ZERO),
     ];
     let expected = [("invalid", "phone"), ("invalid", "grid"), ("invalid", "room")];
-    let answer = push_as(&runtime, &server, &a.db, bad.clone());
-    let got: Vec<(&str, &str)> =
-        answer.rejected.iter().map(|r| (r.code.as_str(), r.field.as_deref().unwrap_or(""))).collect();
-    assert_eq!(got, expected, "{answer:?}");
+    let refusals = |changes: &[RecordChanges]| -> Vec<(String, String)> {
+        changes
+            .iter()
+            .flat_map(|change| push_as(&runtime, &server, &a.db, vec![change.clone()]).rejected)
+            .map(|r| (r.code, r.field.unwrap_or_default()))
+            .collect()
+    };
+    let expected: Vec<(String, String)> =
+        expected.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect();
+    assert_eq!(refusals(&bad), expected);
     // Sent again under the same counter (its answer lost), the refusals come
     // back again, and nothing is parked twice.
-    let again = push_as(&runtime, &server, &a.db, bad);
-    let got: Vec<(&str, &str)> =
-        again.rejected.iter().map(|r| (r.code.as_str(), r.field.as_deref().unwrap_or(""))).collect();
-    assert_eq!(got, expected, "{again:?}");
+    assert_eq!(refusals(&bad), expected);
     assert_eq!(server.admin(&["parked", "list"]).as_array().unwrap().len(), 3);
+    // A push naming one record twice, or one field twice, is malformed whole.
+    let (token, _) = session_token(&a.db);
+    let http = Http::new(&server.url, Some(token)).unwrap();
+    let twice_field =
+        RecordChanges { fields: [bad[0].fields.clone(), bad[0].fields.clone()].concat(), ..bad[0].clone() };
+    for records in [vec![bad[0].clone(), bad[1].clone()], vec![twice_field]] {
+        let request = PushRequest { up_to_counter: 1_000_001, pending: 0, records };
+        match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &request)) {
+            Err(gridwork_client::ClientError::Api { status: 400, error }) => {
+                assert!(error.message.contains("twice"), "{error:?}")
+            }
+            other => panic!("expected a malformed push, got {other:?}"),
+        }
+    }
 
     // Nothing changed: the record, the device registry, no conflicts.
     a.sync();
@@ -1045,4 +1059,30 @@ fn device_mistakes_are_named_in_both_languages_and_change_nothing() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("注册码"), "{output:?}");
     assert!(!ghost.db.exists());
+}
+
+#[test]
+fn a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
+    let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
+    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民", "phone=13700000001"]);
+    a.sync();
+    b.sync();
+    b.put("resident", Some(&id), &["grid=C2-01"]);
+    b.sync();
+    a.faketime = Some("+1 day".into());
+    a.put("resident", Some(&id), &["phone=13700000002"]);
+    let report = a.sync();
+    assert_eq!(report["rejected"][0]["code"], "out_of_scope", "{report}");
+    // Moved back, the record reaches A again and A syncs on as before.
+    b.put("resident", Some(&id), &["grid=C1-01"]);
+    b.sync();
+    a.faketime = None;
+    a.sync();
+    assert_eq!(field(&a.get("resident", &id), "phone"), "13700000001");
+    a.put("resident", Some(&id), &["name=迁回居民"]);
+    assert_eq!(a.sync()["rejected"], serde_json::json!([]));
 }

@@ -32,11 +32,16 @@ impl Guesses {
         Guesses { what, limit, window, failures: Arc::default() }
     }
 
-    /// The refusal to send instead of trying, if `peer` must wait.
-    pub fn check(&self, peer: IpAddr) -> Option<Response> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (since, count) = failures.get(&peer)?;
-        if since.elapsed() >= self.window || *count < self.limit {
+    /// Counts an attempt by `peer`, or gives the refusal to send instead of
+    /// trying if `peer` must wait. Attempts count when they start, so many
+    /// sent at once cannot slip past the limit; [`Guesses::succeeded`]
+    /// takes back the one that turned out right.
+    pub fn begin(&self, peer: IpAddr) -> Option<Response> {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|_, (since, _)| since.elapsed() < self.window);
+        let (since, count) = failures.entry(peer).or_insert((Instant::now(), 0));
+        if *count < self.limit {
+            *count += 1;
             return None;
         }
         let wait = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
@@ -52,11 +57,11 @@ impl Guesses {
         Some(response)
     }
 
-    /// Counts a failure of `peer`.
-    pub fn failed(&self, peer: IpAddr) {
+    /// The attempt `peer` began was right: it does not count.
+    pub fn succeeded(&self, peer: IpAddr) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (since, _)| since.elapsed() < self.window);
-        let entry = failures.entry(peer).or_insert((Instant::now(), 0));
-        entry.1 += 1;
+        if let Some((_, count)) = failures.get_mut(&peer) {
+            *count = count.saturating_sub(1);
+        }
     }
 }

@@ -148,7 +148,7 @@ const MAX_PARKED_PAYLOAD: usize = 64 * 1024;
 /// How long after a restore the server accepts other devices' writes it has
 /// not seen from a device (see [`Preview::unvouched`]): the restore may have
 /// lost them, and devices send everything again when they notice it.
-pub const RESTORE_GRACE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+pub const RESTORE_GRACE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 impl std::fmt::Debug for SqliteStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -353,33 +353,6 @@ fn refusal(
             "网格由管理员划分,设备不能修改".into(),
         )));
     }
-    // Every timestamp is checked, not only the device's own: a version
-    // signed with another number and stamped far ahead would otherwise
-    // drag every clock that sees it into the future.
-    for state in &change.fields {
-        for version in state.register.versions() {
-            if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
-                return Ok(Some(if version.writer == device {
-                    Refusal::new(
-                        "clock_ahead",
-                        Some(state.field.clone()),
-                        ahead.to_string(),
-                        format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
-                    )
-                } else {
-                    Refusal::new(
-                        "forbidden",
-                        Some(state.field.clone()),
-                        format!(
-                            "a version of `{}` written by device {} is {ahead}",
-                            state.field, version.writer.0
-                        ),
-                        format!("字段{}中设备{}写入的版本时间超前于服务器", state.field, version.writer.0),
-                    )
-                }));
-            }
-        }
-    }
     let in_scope = |grid: Option<&str>| grid.is_some_and(|g| scope.contains(g));
     let out_of_scope = || {
         Some(Refusal::new(
@@ -436,11 +409,42 @@ fn refusal(
     if !preview.exists && !in_scope(preview.scope_after.as_deref()) {
         return Ok(out_of_scope());
     }
+    // Checked after scope, so that a record the device may no longer see
+    // is refused as that (and rolled back) rather than re-stamped. Every
+    // timestamp is checked, not only the device's own: a version
+    // signed with another number and stamped far ahead would otherwise
+    // drag every clock that sees it into the future.
+    for state in &change.fields {
+        for version in state.register.versions() {
+            if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
+                return Ok(Some(if version.writer == device {
+                    Refusal::new(
+                        "clock_ahead",
+                        Some(state.field.clone()),
+                        ahead.to_string(),
+                        format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
+                    )
+                } else {
+                    Refusal::new(
+                        "forbidden",
+                        Some(state.field.clone()),
+                        format!(
+                            "a version of `{}` written by device {} is {ahead}",
+                            state.field, version.writer.0
+                        ),
+                        format!("字段{}中设备{}写入的版本时间超前于服务器", state.field, version.writer.0),
+                    )
+                }));
+            }
+        }
+    }
     // Listing a stored photo on a case makes it readable to the case's
     // grid, so a device may list only photos it may read already (or that
     // are not stored yet: it uploads them itself).
     for state in change.fields.iter().filter(|f| change.kind == Kind::Case && f.field == "attachments") {
-        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+        // Versions of others the server holds were checked when they came;
+        // after a restore it cannot tell which it holds, so all are checked.
+        for version in state.register.versions().iter().filter(|v| v.writer == device || !vouch_for_others) {
             for sha256 in version.value.as_list().unwrap_or_default() {
                 if stored_but_unreadable(store, who, scope_list, sha256)? {
                     return Ok(Some(Refusal::new(
@@ -920,20 +924,23 @@ impl Storage for SqliteStorage {
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
+        // After a restore the server may have lost writes that devices had
+        // already passed on to each other, so for a while it cannot vouch.
+        let vouch_for_others =
+            self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS);
         let previews = store.preview(&request.records, device.number)?;
         // A device whose database went back in time is stopped before
         // anything is applied: its writes reuse names of earlier ones.
         for (change, preview) in request.records.iter().zip(&previews) {
+            // While the server cannot vouch for what devices relay (after a
+            // restore), what it holds of a device may be another's claim.
             if let Ok(Preview { diverged: Some(field), exists: true, scope_now, .. }) = preview
+                && vouch_for_others
                 && scope_now.as_ref().is_some_and(|grid| scope_list.contains(grid))
             {
                 return Err(StorageError::DeviceDiverged { kind: change.kind, id: change.id, field });
             }
         }
-        // After a restore the server may have lost writes that devices had
-        // already passed on to each other, so for a while it cannot vouch.
-        let vouch_for_others =
-            self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS);
         let mut kinds: HashMap<RecordId, Kind> = HashMap::new();
         for (change, preview) in request.records.into_iter().zip(previews) {
             let mut verdict = refusal(
@@ -1013,11 +1020,14 @@ impl Storage for SqliteStorage {
                     &serde_json::json!({"fields": fields}),
                 )?;
             }
-            // Refusals were parked the first time.
-            for (id, kind, code, field, message, payload) in parked.iter().filter(|_| !replay) {
+            // A replay's refusals were parked the first time, unless the
+            // device lied about its counter: then they are parked now.
+            for (id, kind, code, field, message, payload) in &parked {
                 tx.execute(
                     "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE NOT EXISTS (SELECT 1 FROM parked WHERE device_id = ?2 AND record = ?3
+                                         AND code = ?5 AND payload = ?8)",
                     params![
                         now_ms as i64,
                         device_id,

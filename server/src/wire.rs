@@ -37,8 +37,8 @@ const DRAIN: usize = 4 * MAX_BODY;
 /// (a list of empty strings the most: lists are bounded by
 /// `gridwork_domain::MAX_LIST_ITEMS`), so this bounds that memory.
 const DECODERS: usize = 4;
-static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> =
-    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(DECODERS));
+static DECODING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(DECODERS)));
 
 /// Reads a body of at most `limit` bytes. A larger one is read on (and
 /// dropped) up to a bound, then refused as too large: the client gets the
@@ -191,8 +191,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send + 'static, const LIMIT: usize> F
         let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
         let reply = Reply::of(&headers)?;
         let body = read_body(request.into_body(), MAX_BODY.min(LIMIT)).await?;
-        let _turn = DECODING.acquire().await.expect("the semaphore is never closed");
+        let turn = DECODING.clone().acquire_owned().await.expect("the semaphore is never closed");
         let value = tokio::task::spawn_blocking(move || {
+            // Held until decoding ends, even if the request has timed out.
+            let _turn = turn;
             let bytes = decompress(&headers, body, LIMIT)?;
             encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))
         })

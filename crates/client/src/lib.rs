@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 pub use http::{Http, Retry};
 
 /// Records per push and per pull page.
-pub const PAGE: usize = 1000;
+pub const PAGE: usize = gridwork_protocol::sync::MAX_PUSH_RECORDS;
 /// Bytes per upload request.
 pub const CHUNK: usize = 1024 * 1024;
 

@@ -219,6 +219,15 @@ impl<V> Register<V> {
     }
 }
 
+/// A register's versions as read: at most [`crate::vv::MAX_ENTRIES`].
+struct Versions<V>(Vec<Version<V>>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Versions<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::vv::bounded_seq(deserializer).map(Versions)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Parts<C, S> {
     context: C,
@@ -235,8 +244,8 @@ impl<V: Serialize> Serialize for Register<V> {
 /// A received register is checked ([`Register::from_parts`]).
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for Register<V> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let parts = Parts::<VersionVector, Vec<Version<V>>>::deserialize(deserializer)?;
-        Register::from_parts(parts.context, parts.versions).map_err(serde::de::Error::custom)
+        let parts = Parts::<VersionVector, Versions<V>>::deserialize(deserializer)?;
+        Register::from_parts(parts.context, parts.versions.0).map_err(serde::de::Error::custom)
     }
 }
 

@@ -39,11 +39,12 @@ impl VersionVector {
     /// Builds a vector from entries in any order; zero counters are dropped
     /// and a device given twice keeps its larger counter.
     pub fn from_entries(entries: impl IntoIterator<Item = (DeviceId, u32)>) -> Self {
-        let mut vv = VersionVector::new();
-        for (device, counter) in entries {
-            vv.raise(device, counter);
-        }
-        vv
+        // Sorted once, not inserted one by one: entries in reverse order
+        // would otherwise cost a shift each.
+        let mut entries: SmallVec<[(DeviceId, u32); 2]> = entries.into_iter().filter(|e| e.1 > 0).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        entries.dedup_by_key(|e| e.0);
+        VersionVector(entries)
     }
 
     pub fn get(&self, device: DeviceId) -> u32 {
@@ -192,9 +193,41 @@ impl Serialize for VersionVector {
     }
 }
 
+/// The most entries a vector (and so a register's versions) may have when
+/// read from the wire: far more devices than ever write one field, far
+/// fewer than would let a small request cost much to read.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Reads a sequence of at most [`MAX_ENTRIES`] items, refusing longer ones
+/// while reading.
+pub(crate) fn bounded_seq<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_ENTRIES} entries")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+            while let Some(item) = seq.next_element()? {
+                if items.len() == MAX_ENTRIES {
+                    return Err(serde::de::Error::custom(format!("more than {MAX_ENTRIES} entries")));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
+}
+
 impl<'de> Deserialize<'de> for VersionVector {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let pairs = Vec::<(u32, u32)>::deserialize(deserializer)?;
+        let pairs: Vec<(u32, u32)> = bounded_seq(deserializer)?;
         Ok(VersionVector::from_entries(pairs.into_iter().map(|(d, c)| (DeviceId(d), c))))
     }
 }
@@ -206,6 +239,20 @@ mod tests {
 
     fn vv(entries: &[(u32, u32)]) -> VersionVector {
         VersionVector::from_entries(entries.iter().map(|&(d, c)| (DeviceId(d), c)))
+    }
+
+    #[test]
+    fn vectors_are_built_sorted_keeping_the_largest_counter_and_read_with_a_bound() {
+        let built = vv(&[(3, 1), (1, 2), (3, 5), (2, 0), (1, 1)]);
+        assert_eq!(built.iter().collect::<Vec<_>>(), vec![(DeviceId(1), 2), (DeviceId(3), 5)]);
+        let reversed: Vec<(u32, u32)> = (1..=MAX_ENTRIES as u32).rev().map(|d| (d, 1)).collect();
+        let read: VersionVector = serde_json::from_str(&serde_json::to_string(&reversed).unwrap()).unwrap();
+        assert_eq!(read.len(), MAX_ENTRIES);
+        assert_eq!(read.iter().next(), Some((DeviceId(1), 1)));
+        let too_many: Vec<(u32, u32)> = (1..=MAX_ENTRIES as u32 + 1).map(|d| (d, 1)).collect();
+        let error =
+            serde_json::from_str::<VersionVector>(&serde_json::to_string(&too_many).unwrap()).unwrap_err();
+        assert!(error.to_string().contains("more than 10000 entries"), "{error}");
     }
 
     #[test]

@@ -60,6 +60,41 @@ pub struct PushRequest {
     pub records: Vec<RecordChanges>,
 }
 
+/// The most records one push may carry.
+pub const MAX_PUSH_RECORDS: usize = 1000;
+
+impl PushRequest {
+    /// What the server checks before looking at any record: at most
+    /// [`MAX_PUSH_RECORDS`] records, each once, each field of a record at
+    /// most once. An honest device never sends anything else, so a push that
+    /// does is malformed as a whole. Returns what is wrong.
+    pub fn check_shape(&self) -> Result<(), String> {
+        if self.records.len() > MAX_PUSH_RECORDS {
+            return Err(format!("{} records in one push; at most {MAX_PUSH_RECORDS}", self.records.len()));
+        }
+        let mut ids = std::collections::HashSet::with_capacity(self.records.len());
+        for change in &self.records {
+            if !ids.insert(change.id) {
+                return Err(format!("record {} appears twice in one push", change.id));
+            }
+            let kind_fields = change.kind.def().fields.len();
+            if change.fields.len() > kind_fields {
+                return Err(format!(
+                    "record {} has {} fields; a {} has {kind_fields}",
+                    change.id,
+                    change.fields.len(),
+                    change.kind
+                ));
+            }
+            let mut names = std::collections::HashSet::with_capacity(change.fields.len());
+            if let Some(twice) = change.fields.iter().find(|f| !names.insert(f.field.as_str())) {
+                return Err(format!("field `{}` appears twice in record {}", twice.field, change.id));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why the server refused one record of a push. The rest of the push is
 /// applied; the refused change is parked for the centre to see.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
