@@ -484,7 +484,17 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     assert_eq!(runtime.block_on(a.upload(&second, |_| {})).unwrap(), second_sha);
     // Uploading every byte proves B holds the file: then it may read it.
     runtime.block_on(b.upload(&photo, |_| {})).unwrap();
-    assert_eq!(download(&b), (200, photo));
+    assert_eq!(download(&b), (200, photo.clone()));
+
+    // The file is lost (a database restored without its photos): the server
+    // forgets it instead of failing, and the next upload stores it again.
+    std::fs::remove_file(server.data.path().join("attachments").join(&sha[..2]).join(&sha)).unwrap();
+    assert_eq!(download(&a).0, 404);
+    let sent = Arc::new(Mutex::new(0));
+    let counter = sent.clone();
+    runtime.block_on(a.upload(&photo, move |_| *counter.lock().unwrap() += 1)).unwrap();
+    assert!(*sent.lock().unwrap() > 0, "the bytes were sent again");
+    assert_eq!(download(&c), (200, photo));
 }
 
 #[test]

@@ -63,6 +63,20 @@ fn partial_path(state: &AppState, sha256: &str, uploader: &str) -> PathBuf {
     state.data_dir.join("attachments").join("partial").join(format!("{sha256}.{uploader}"))
 }
 
+/// Forgets a stored attachment whose file is missing (a database restored
+/// without its photos), so the next upload stores it again.
+async fn check_file(state: &AppState, sha256: &str) -> Result<(), AppError> {
+    let storage = state.storage.clone();
+    let sha = sha256.to_owned();
+    let stored = blocking(move || storage.attachment_size(&sha)).await?;
+    if stored.is_some() && !tokio::fs::try_exists(final_path(state, sha256)).await.map_err(io_error)? {
+        let storage = state.storage.clone();
+        let sha = sha256.to_owned();
+        blocking(move || storage.attachment_lost(&sha)).await?;
+    }
+    Ok(())
+}
+
 fn io_error(e: std::io::Error) -> AppError {
     StorageError::Internal(format!("attachment file: {e}")).into()
 }
@@ -95,6 +109,7 @@ pub async fn upload(
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
     let lock = state.uploads.lock_for(&format!("{sha256}.{uploader}"));
     let _guard = lock.lock().await;
+    check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
     let status = blocking(move || storage.upload_begin(&sha, size, &by, now_ms())).await?;
@@ -192,6 +207,7 @@ pub async fn status(
     Path(sha256): Path<String>,
 ) -> Result<Response, AppError> {
     check_digest(&sha256)?;
+    check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (who, sha) = (auth.0, sha256.clone());
     // Those who may read the file learn it is stored; anyone else only
@@ -221,6 +237,7 @@ pub async fn download(
     Path(sha256): Path<String>,
 ) -> Result<Response, AppError> {
     check_digest(&sha256)?;
+    check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (who, sha) = (auth.0, sha256.clone());
     let readable = blocking(move || storage.attachment_readable(&who, &sha)).await?;

@@ -41,7 +41,10 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
-    /// Writes a consistent copy of the database to FILE (safe while serving).
+    /// Writes a consistent copy of the database to FILE (safe while
+    /// serving). Photos are files under DIR/attachments, never changed once
+    /// written: copy that directory as well; a photo missing after a restore
+    /// is forgotten and uploaded again by the devices that hold it.
     Backup {
         #[arg(long)]
         data: PathBuf,

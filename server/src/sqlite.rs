@@ -1208,6 +1208,16 @@ impl Storage for SqliteStorage {
             .map(|size| size as u64))
     }
 
+    fn attachment_lost(&self, sha256: &str) -> Result<()> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        tx.execute("DELETE FROM attachment_holders WHERE sha256 = ?1", [sha256])?;
+        tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha256])?;
+        tracing::warn!(sha256, "attachment file missing; forgotten so that devices upload it again");
+        tx.commit()?;
+        Ok(())
+    }
+
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
         let store = self.reader();
         let scope = self.scope_of(&store, &who.user_id, who.role)?;

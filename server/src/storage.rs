@@ -236,5 +236,8 @@ pub trait Storage: Send + Sync + 'static {
     fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()>;
     /// The size of the stored file, if it is stored.
     fn attachment_size(&self, sha256: &str) -> Result<Option<u64>>;
+    /// The file of a stored attachment is gone (a database restored without
+    /// its photos): forget it, so that devices upload it again.
+    fn attachment_lost(&self, sha256: &str) -> Result<()>;
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
 }
