@@ -23,25 +23,31 @@ pub struct Guesses {
     limit: u32,
     window: Duration,
     failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+    /// Held while an attempt runs.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Guesses {
     /// `what` names the failures in English and Chinese ("wrong
     /// enrollment codes", "注册码错误").
     pub fn new(what: (&'static str, &'static str), limit: u32, window: Duration) -> Self {
-        Guesses { what, limit, window, failures: Arc::default() }
+        Guesses { what, limit, window, failures: Arc::default(), turn: Arc::default() }
     }
 
-    /// Counts an attempt by `peer`, or gives the refusal to send instead of
-    /// trying if `peer` must wait. Attempts count when they start, so many
-    /// sent at once cannot slip past the limit; [`Guesses::succeeded`]
-    /// takes back the one that turned out right.
-    pub fn begin(&self, peer: IpAddr) -> Option<Response> {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (since, _)| since.elapsed() < self.window);
-        let (since, count) = failures.entry(peer).or_insert((Instant::now(), 0));
-        if *count < self.limit {
-            *count += 1;
+    /// The refusal to send instead of trying, if `peer` must wait;
+    /// otherwise the turn to try. Attempts run one at a time (they are
+    /// quick, or bounded by the limit), so many sent at once cannot slip
+    /// past the count: call [`Guesses::failed`] before the turn ends.
+    pub async fn begin(&self, peer: IpAddr) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
+        self.refusal(peer).map_or(Ok(()), Err)?;
+        let turn = self.turn.clone().lock_owned().await;
+        self.refusal(peer).map_or(Ok(turn), Err)
+    }
+
+    fn refusal(&self, peer: IpAddr) -> Option<Response> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (since, count) = failures.get(&peer)?;
+        if since.elapsed() >= self.window || *count < self.limit {
             return None;
         }
         let wait = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
@@ -57,11 +63,11 @@ impl Guesses {
         Some(response)
     }
 
-    /// The attempt `peer` began was right: it does not count.
-    pub fn succeeded(&self, peer: IpAddr) {
+    /// Counts a failure of `peer`.
+    pub fn failed(&self, peer: IpAddr) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, count)) = failures.get_mut(&peer) {
-            *count = count.saturating_sub(1);
-        }
+        failures.retain(|_, (since, _)| since.elapsed() < self.window);
+        let entry = failures.entry(peer).or_insert((Instant::now(), 0));
+        entry.1 += 1;
     }
 }

@@ -220,20 +220,19 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Wire<EnrollRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
-    if let Some(refusal) = state.enroll_guesses.begin(peer.ip()) {
-        return Ok(refusal);
-    }
+    let turn = match state.enroll_guesses.begin(peer.ip()).await {
+        Ok(turn) => turn,
+        Err(refusal) => return Ok(refusal),
+    };
     let storage = state.storage.clone();
     let EnrollRequest { code, app_version, request_id } = request.value;
     match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now_ms())).await {
-        Ok(response) => {
-            state.enroll_guesses.succeeded(peer.ip());
-            Ok(request.reply.send(&response))
-        }
+        Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
-            if error.code != "bad_enrollment_code" {
-                state.enroll_guesses.succeeded(peer.ip());
+            if error.code == "bad_enrollment_code" {
+                state.enroll_guesses.failed(peer.ip());
             }
+            drop(turn);
             Err(error)
         }
     }
@@ -283,35 +282,24 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(login): Body<Login>,
 ) -> Result<Response, AppError> {
-    if let Some(refusal) = state.login_guesses.begin(peer.ip()) {
-        return Ok(refusal);
-    }
-    // Each argon2 check takes about 19 MiB and tens of milliseconds: a few
-    // at a time, the rest wait without holding any.
-    let turn = PASSWORD_CHECKS.clone().acquire_owned().await.expect("the semaphore is never closed");
+    // One check at a time (argon2 takes about 19 MiB and tens of
+    // milliseconds): the others wait without holding any.
+    let turn = match state.login_guesses.begin(peer.ip()).await {
+        Ok(turn) => turn,
+        Err(refusal) => return Ok(refusal),
+    };
     let storage = state.storage.clone();
-    match blocking(move || {
-        let _turn = turn;
-        storage.login(&login.name, &login.password, now_ms())
-    })
-    .await
-    {
-        Ok(session) => {
-            state.login_guesses.succeeded(peer.ip());
-            Ok(Json(session).into_response())
-        }
+    match blocking(move || storage.login(&login.name, &login.password, now_ms())).await {
+        Ok(session) => Ok(Json(session).into_response()),
         Err(error) => {
-            if error.code != "bad_login" {
-                state.login_guesses.succeeded(peer.ip());
+            if error.code == "bad_login" {
+                state.login_guesses.failed(peer.ip());
             }
+            drop(turn);
             Err(error)
         }
     }
 }
-
-/// Password checks running at once.
-static PASSWORD_CHECKS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
-    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
 
 /// Ends the console session whose token the request carries.
 async fn logout(
