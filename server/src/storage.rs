@@ -197,7 +197,8 @@ pub trait Storage: Send + Sync + 'static {
         ttl_ms: u64,
         now_ms: u64,
     ) -> Result<EnrollmentCode>;
-    /// Trades a code for a new device and its token.
+    /// Trades a code for a new device and its token; a retry of the same
+    /// request (`request_id`) gets the same device and a new token.
     fn enroll(
         &self,
         code: &str,
