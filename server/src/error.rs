@@ -81,6 +81,7 @@ impl From<StorageError> for AppError {
                 let zh = format!("未找到:{message}");
                 AppError::not_found(message, zh)
             }
+            StorageError::Malformed(message) => AppError::malformed(message),
             StorageError::Said { code, en, zh } => AppError::new(
                 if code == "conflict" { StatusCode::CONFLICT } else { StatusCode::NOT_FOUND },
                 code,

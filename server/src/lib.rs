@@ -251,7 +251,6 @@ async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> 
     let _turn = turn.lock().await;
     let version = app_version(request.headers());
     let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
-    request.value.check_shape().map_err(AppError::malformed)?;
     let storage = state.storage.clone();
     let reply = request.reply;
     let answer = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;

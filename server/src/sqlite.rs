@@ -333,18 +333,16 @@ impl Refusal {
 
 /// Why a pushed record is refused, if it is, decided before anything is
 /// written.
-#[allow(clippy::too_many_arguments)]
 fn refusal(
     store: &Store,
     who: &Principal,
-    device: DeviceId,
     change: &RecordChanges,
     preview: std::result::Result<Preview, gridwork_store::Error>,
     scope: &BTreeSet<String>,
-    scope_list: &[String],
     vouch_for_others: bool,
     now_ms: u64,
 ) -> Result<Option<Refusal>> {
+    let device = who.device.as_ref().expect("push checked that a device is asking").number;
     if change.kind == Kind::Grid {
         return Ok(Some(Refusal::new(
             "forbidden",
@@ -446,7 +444,7 @@ fn refusal(
         // after a restore it cannot tell which it holds, so all are checked.
         for version in state.register.versions().iter().filter(|v| v.writer == device || !vouch_for_others) {
             for sha256 in version.value.as_list().unwrap_or_default() {
-                if stored_but_unreadable(store, who, scope_list, sha256)? {
+                if stored_but_unreadable(store, who, scope, sha256)? {
                     return Ok(Some(Refusal::new(
                         "forbidden",
                         Some(state.field.clone()),
@@ -911,6 +909,7 @@ impl Storage for SqliteStorage {
         // nothing, and the refusals come back, which the device needs to
         // roll back. It is audited as a replay; refusals are not parked
         // twice.
+        request.check_shape().map_err(StorageError::Malformed)?;
         if request.up_to_counter > i64::MAX as u64 {
             return Err(ValidationError::invalid(
                 "up_to_counter",
@@ -919,8 +918,8 @@ impl Storage for SqliteStorage {
             .into());
         }
         let replay = request.up_to_counter <= acked && !request.records.is_empty();
-        let scope_list = self.scope_of(&store, &principal.user_id, principal.role)?;
-        let scope: BTreeSet<String> = scope_list.iter().cloned().collect();
+        let scope: BTreeSet<String> =
+            self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
@@ -936,32 +935,13 @@ impl Storage for SqliteStorage {
             // restore), what it holds of a device may be another's claim.
             if let Ok(Preview { diverged: Some(field), exists: true, scope_now, .. }) = preview
                 && vouch_for_others
-                && scope_now.as_ref().is_some_and(|grid| scope_list.contains(grid))
+                && scope_now.as_ref().is_some_and(|grid| scope.contains(grid))
             {
                 return Err(StorageError::DeviceDiverged { kind: change.kind, id: change.id, field });
             }
         }
-        let mut kinds: HashMap<RecordId, Kind> = HashMap::new();
         for (change, preview) in request.records.into_iter().zip(previews) {
-            let mut verdict = refusal(
-                &store,
-                principal,
-                device.number,
-                &change,
-                preview,
-                &scope,
-                &scope_list,
-                vouch_for_others,
-                now_ms,
-            )?;
-            if verdict.is_none() && *kinds.entry(change.id).or_insert(change.kind) != change.kind {
-                verdict = Some(Refusal::new(
-                    "invalid",
-                    None,
-                    format!("record {} is sent twice as two kinds", change.id),
-                    format!("记录{}以两种类型重复发送", change.id),
-                ));
-            }
+            let verdict = refusal(&store, principal, &change, preview, &scope, vouch_for_others, now_ms)?;
             match verdict {
                 None => accepted.push(change),
                 Some(Refusal { code, field, message, message_zh }) => {
@@ -1221,13 +1201,18 @@ impl Storage for SqliteStorage {
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
         let store = self.reader();
         let scope = self.scope_of(&store, &who.user_id, who.role)?;
-        readable(&store, who, &scope, sha256)
+        readable(&store, who, &scope[..], sha256)
     }
 }
 
 /// Whether `who`, seeing `scope`, may read the stored attachment: they
 /// hold it (uploaded all of it), or a live case of their scope lists it.
-fn readable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+fn readable(
+    store: &Store,
+    who: &Principal,
+    scope: &(impl serde::Serialize + ?Sized),
+    sha256: &str,
+) -> Result<bool> {
     let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
     let conn = store.connection();
     let held = conn
@@ -1255,7 +1240,12 @@ fn readable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> R
 
 /// Whether a stored attachment exists that `who` may not read: what a
 /// pushed case may not list (listing it would let them read it).
-fn stored_but_unreadable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+fn stored_but_unreadable(
+    store: &Store,
+    who: &Principal,
+    scope: &(impl serde::Serialize + ?Sized),
+    sha256: &str,
+) -> Result<bool> {
     let stored = store
         .connection()
         .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1 AND complete = 1")?

@@ -27,6 +27,9 @@ pub enum StorageError {
     /// Input that breaks a rule, naming the field.
     #[error(transparent)]
     Invalid(#[from] gridwork_domain::ValidationError),
+    /// A request no honest client sends (see `PushRequest::check_shape`).
+    #[error("{0}")]
+    Malformed(String),
     #[error("the enrollment code is unknown, already used or expired")]
     BadEnrollmentCode,
     #[error("the user name or password is wrong")]
