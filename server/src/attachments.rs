@@ -15,10 +15,8 @@
 //! sends the bytes even when the server has the file (proof that it holds
 //! them); the file is still stored once.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -37,38 +35,6 @@ use crate::{AppState, Authed, blocking, now_ms};
 pub const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
 /// The largest chunk of one request.
 pub const MAX_CHUNK: usize = 4 * 1024 * 1024;
-
-/// One lock per upload being written (a digest and its uploader), so two
-/// requests of the same upload do not interleave.
-#[derive(Clone, Debug, Default)]
-pub struct Uploads(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
-
-impl Uploads {
-    /// Waits for the turn to write the upload named `key`.
-    async fn turn(&self, key: String) -> UploadTurn {
-        let lock = self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default().clone();
-        let guard = Some(lock.lock_owned().await);
-        UploadTurn { uploads: self.clone(), key, guard }
-    }
-}
-
-/// The turn to write one upload; when it ends and nobody waits, the lock
-/// is forgotten, so the map holds only uploads in progress.
-struct UploadTurn {
-    uploads: Uploads,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for UploadTurn {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut locks = self.uploads.0.lock().unwrap_or_else(|p| p.into_inner());
-        if locks.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
-            locks.remove(&self.key);
-        }
-    }
-}
 
 fn check_digest(sha256: &str) -> Result<(), AppError> {
     gridwork_domain::formats::check_sha256(sha256).map_err(|reason| {
@@ -128,7 +94,8 @@ pub async fn upload(
         ));
     }
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
-    let _turn = state.uploads.turn(format!("{sha256}.{uploader}")).await;
+    // Requests of one upload (a digest and its uploader) do not interleave.
+    let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
     check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
@@ -270,30 +237,4 @@ pub async fn download(
     }
     let bytes = tokio::fs::read(final_path(&state, &sha256)).await.map_err(io_error)?;
     Ok(([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upload_locks_are_forgotten_once_nobody_holds_or_waits_for_them() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let uploads = Uploads::default();
-            let first = uploads.turn("a.device".into()).await;
-            // A second request of the same upload waits for the first.
-            let waiting = tokio::spawn({
-                let uploads = uploads.clone();
-                async move { uploads.turn("a.device".into()).await }
-            });
-            tokio::task::yield_now().await;
-            assert!(!waiting.is_finished(), "the second request waits");
-            drop(first);
-            assert_eq!(uploads.0.lock().unwrap().len(), 1, "kept while someone waits");
-            let second = waiting.await.unwrap();
-            drop(second);
-            assert!(uploads.0.lock().unwrap().is_empty(), "forgotten when done");
-        });
-    }
 }

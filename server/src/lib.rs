@@ -12,6 +12,7 @@ pub mod error;
 pub mod guesses;
 pub mod sqlite;
 pub mod storage;
+pub mod turns;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::guesses::Guesses;
 use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
+use crate::turns::Turns;
 use crate::wire::Wire;
 
 /// How long one request may take before it is answered with a timeout.
@@ -56,8 +58,9 @@ pub struct AppState {
     enroll_guesses: Guesses,
     login_guesses: Guesses,
     /// Per device, the turn to push (see `push`).
-    push_turns: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
-    pub uploads: attachments::Uploads,
+    push_turns: Turns,
+    /// Per upload, the turn to write it.
+    pub uploads: Turns,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,8 +76,8 @@ impl AppState {
             data_dir,
             enroll_guesses: Guesses::new(("wrong enrollment codes", "注册码错误"), GUESSES, GUESS_WINDOW),
             login_guesses: Guesses::new(("wrong passwords", "用户名或密码错误"), GUESSES, GUESS_WINDOW),
-            push_turns: Arc::default(),
-            uploads: attachments::Uploads::default(),
+            push_turns: Turns::default(),
+            uploads: Turns::default(),
         }
     }
 }
@@ -243,12 +246,8 @@ async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> 
     // One push per device at a time, its body read only once it is its
     // turn: a device never needs two at once, and so one device cannot hold
     // many decoded bodies in memory while they wait for the writer.
-    let turn = {
-        let id = &device.device.as_ref().expect("a device principal").id;
-        let mut turns = state.push_turns.lock().unwrap_or_else(|p| p.into_inner());
-        turns.entry(id.clone()).or_default().clone()
-    };
-    let _turn = turn.lock().await;
+    let id = device.device.as_ref().expect("a device principal").id.clone();
+    let _turn = state.push_turns.take(id).await;
     let version = app_version(request.headers());
     let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
