@@ -527,34 +527,30 @@ impl Storage for SqliteStorage {
     }
 
     fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<ConsoleSession> {
-        let found: Option<Option<String>> = self
+        let found: Option<(String, String, String, Option<String>)> = self
             .reader()
             .connection()
-            .query_row("SELECT password_hash FROM users WHERE name = ?1", [name], |row| row.get(0))
+            .query_row("SELECT id, name, role, password_hash FROM users WHERE name = ?1", [name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
             .optional()?;
         // Verified without holding any connection (argon2 takes tens of
         // milliseconds), and against a stand-in when there is no such user
         // or no password, so the answer takes as long either way.
-        let (user_exists, stored) = match found {
-            Some(Some(hash)) => (true, hash),
-            _ => (false, STAND_IN_HASH.clone()),
+        let (user, stored) = match found {
+            Some((id, name, role, Some(hash))) => (Some((id, name, role)), hash),
+            _ => (None, STAND_IN_HASH.clone()),
         };
         let parsed =
             PasswordHash::new(&stored).map_err(|e| StorageError::Internal(format!("stored hash: {e}")))?;
         let verified = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-        if !(user_exists && verified) {
+        let (Some((user_id, user_name, role)), true) = (user, verified) else {
             return Err(StorageError::BadLogin);
-        }
+        };
         let token = new_token();
         let expires_at_ms = now_ms + SESSION_MS;
         let mut store = self.writer();
         let tx = store.connection_mut().transaction()?;
-        let user: Option<(String, String, String)> = tx
-            .query_row("SELECT id, name, role FROM users WHERE name = ?1", [name], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-            .optional()?;
-        let Some((user_id, user_name, role)) = user else { return Err(StorageError::BadLogin) };
         tx.execute(
             "INSERT INTO tokens (hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
             params![digest(&token).to_vec(), user_id, now_ms as i64, expires_at_ms as i64],
