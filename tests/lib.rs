@@ -48,6 +48,10 @@ pub struct Server {
     pub url: String,
     pub admin_token: String,
     child: Option<Child>,
+    /// Extra arguments to `serve` (limits, timeouts).
+    serve_args: Vec<String>,
+    /// The descriptor limit `serve` runs under, if not the test's own.
+    nofile: Option<u64>,
 }
 
 impl std::fmt::Debug for Server {
@@ -69,6 +73,12 @@ fn json_of(output: &Output) -> Value {
 impl Server {
     /// Initialises a data directory and serves it.
     pub fn start() -> Server {
+        Server::start_with(&[], None)
+    }
+
+    /// [`Server::start`] with extra arguments to `serve`, and under a
+    /// descriptor limit (`prlimit --nofile`) when one is given.
+    pub fn start_with(serve_args: &[&str], nofile: Option<u64>) -> Server {
         let data = tempfile::tempdir().expect("temporary directory");
         let output = Command::new(bin("gridwork-server"))
             .args(["init", "--data"])
@@ -77,7 +87,14 @@ impl Server {
             .expect("gridwork-server init runs");
         assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
         let admin_token = json_of(&output)["admin_token"].as_str().expect("an admin token").to_owned();
-        let mut server = Server { data, url: String::new(), admin_token, child: None };
+        let mut server = Server {
+            data,
+            url: String::new(),
+            admin_token,
+            child: None,
+            serve_args: serve_args.iter().map(|a| (*a).to_owned()).collect(),
+            nofile,
+        };
         server.serve();
         server
     }
@@ -86,9 +103,18 @@ impl Server {
     /// address again after a stop, so devices find it where they left it.
     pub fn serve(&mut self) {
         let listen = self.url.strip_prefix("http://").unwrap_or("127.0.0.1:0").to_owned();
-        let mut child = Command::new(bin("gridwork-server"))
+        let mut command = match self.nofile {
+            Some(limit) => {
+                let mut command = Command::new("prlimit");
+                command.arg(format!("--nofile={limit}:{limit}")).arg(bin("gridwork-server"));
+                command
+            }
+            None => Command::new(bin("gridwork-server")),
+        };
+        let mut child = command
             .args(["serve", "--listen", &listen, "--data"])
             .arg(self.data.path())
+            .args(&self.serve_args)
             .env("GRIDWORK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -102,6 +128,26 @@ impl Server {
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("`{line}` is not JSON: {e}"));
         self.url = format!("http://{}", announced["listening"].as_str().expect("an address"));
         self.child = Some(child);
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
+    /// A line of the server's `/proc/PID/status`, in kB (`VmRSS`, `VmHWM`).
+    pub fn status_kib(&self, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in /proc status"))
+    }
+
+    /// How many descriptors the server has open.
+    pub fn open_descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0)
     }
 
     /// Kills the server with SIGKILL: no shutdown, no flush.

@@ -2,4 +2,5 @@
 
 mod admin;
 mod architecture;
+mod hostile;
 mod sync;

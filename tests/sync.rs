@@ -202,8 +202,12 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     b.sync();
     assert_eq!(field(&b.get("resident", &theirs), "name"), "西山居民");
     assert_eq!(b.list("resident").len(), 1, "the intruder's record was not created");
+    // Parked for the centre, one row per device and record: the intruder,
+    // and B's record with the latest attempt on it.
     let parked = server.admin(&["parked", "list"]);
-    assert_eq!(parked.as_array().unwrap().len(), 4, "refused changes are parked for the centre: {parked}");
+    assert_eq!(parked["total"], 2, "refused changes are parked for the centre: {parked}");
+    let latest = parked["items"].as_array().unwrap().iter().find(|p| p["record"] == theirs.as_str()).unwrap();
+    assert_eq!(latest["kind"], "case", "{parked}");
 }
 
 #[test]
@@ -670,9 +674,12 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
         expected.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect();
     assert_eq!(refusals(&bad), expected);
     // Sent again under the same counter (its answer lost), the refusals come
-    // back again, and nothing is parked twice.
+    // back again, and nothing is parked twice: one row per device and
+    // record, the latest refusal.
     assert_eq!(refusals(&bad), expected);
-    assert_eq!(server.admin(&["parked", "list"]).as_array().unwrap().len(), 3);
+    let parked = server.admin(&["parked", "list"]);
+    assert_eq!(parked["total"], 1, "{parked}");
+    assert_eq!(parked["items"][0]["field"], "room", "{parked}");
     // A push naming one record twice, or one field twice, is malformed whole.
     let (token, _) = session_token(&a.db);
     let http = Http::new(&server.url, Some(token)).unwrap();
@@ -759,11 +766,13 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
     let record = b.get("resident", &id);
     assert_eq!(field(&record, "grid"), "C2-01");
     assert!(record.get("phone").is_none());
-    let parked = server.admin(&["parked", "list"]);
-    assert_eq!(parked[0]["record"], id.as_str());
-    assert_eq!(parked[0]["code"], "out_of_scope");
-    assert_eq!(parked[0]["values"]["phone"], "13700000007", "the centre sees what was typed: {parked}");
-    assert!(parked[0]["message"].as_str().unwrap().contains("moved"), "{parked}");
+    let page = server.admin(&["parked", "list"]);
+    let summary = &page["items"][0];
+    assert_eq!(summary["record"], id.as_str());
+    assert_eq!(summary["code"], "out_of_scope");
+    assert!(summary["message"].as_str().unwrap().contains("moved"), "{page}");
+    let parked = server.admin(&["parked", "show", "--id", &summary["id"].to_string()]);
+    assert_eq!(parked["values"]["phone"], "13700000007", "the centre sees what was typed: {parked}");
 }
 
 #[test]

@@ -15,11 +15,11 @@
 //! sends the bytes even when the server has the file (proof that it holds
 //! them); the file is still stored once.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, SeekFrom};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -74,6 +74,11 @@ pub struct UploadQuery {
     size: u64,
 }
 
+/// How long one chunk may take to arrive. Shorter than the request timeout,
+/// so what did arrive of a slow chunk is kept and the device resumes from
+/// there.
+const CHUNK_DEADLINE: Duration = Duration::from_secs(45);
+
 pub async fn upload(
     State(state): State<AppState>,
     auth: Authed,
@@ -83,7 +88,6 @@ pub async fn upload(
 ) -> Result<Response, AppError> {
     let who = auth.0;
     let Query(query) = query.map_err(|e| AppError::malformed(format!("{e} (expected ?offset=N&size=S)")))?;
-    let body: Bytes = crate::wire::read_body(request.into_body(), MAX_CHUNK).await?;
     check_digest(&sha256)?;
     if query.size == 0 || query.size > MAX_ATTACHMENT {
         return Err(AppError::new(
@@ -93,13 +97,16 @@ pub async fn upload(
             format!("附件大小应为1至{MAX_ATTACHMENT}字节"),
         ));
     }
+    if crate::wire::declared_length(request.headers()).is_some_and(|n| n > MAX_CHUNK as u64) {
+        return Err(AppError::too_large(MAX_CHUNK));
+    }
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
     // Requests of one upload (a digest and its uploader) do not interleave.
     let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
     check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
-    let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
-    let status = blocking(move || storage.upload_begin(&sha, size, &by, now_ms())).await?;
+    let (sha, size, by, quota) = (sha256.clone(), query.size, uploader.clone(), state.limits.upload_quota);
+    let status = blocking(move || storage.upload_begin(&sha, size, &by, &quota, now_ms())).await?;
     if status.complete {
         return Ok(Json(status).into_response());
     }
@@ -117,75 +124,180 @@ pub async fn upload(
         )
             .into_response());
     }
-    if status.received + body.len() as u64 > status.size {
-        return Err(AppError::malformed(format!(
-            "{} bytes past the attachment's size {}",
-            body.len(),
-            status.size
-        )));
-    }
-    let (partial, published) = (partial_path(&state, &sha256, &uploader), final_path(&state, &sha256));
-    let (sha, received) = (sha256.clone(), status.received);
-    let outcome = tokio::task::spawn_blocking(move || -> Result<(u64, bool), AppError> {
-        std::fs::create_dir_all(partial.parent().expect("has a parent")).map_err(io_error)?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&partial)
-            .map_err(io_error)?;
-        // Whatever lies past what was recorded is from an interrupted write.
-        file.set_len(received).map_err(io_error)?;
-        file.seek(SeekFrom::Start(received)).map_err(io_error)?;
-        file.write_all(&body).map_err(io_error)?;
-        file.sync_data().map_err(io_error)?;
-        let now = received + body.len() as u64;
-        if now < status.size {
-            return Ok((now, false));
-        }
-        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buffer).map_err(io_error)?;
-            if n == 0 {
-                break;
+    // The bytes go to the file as they arrive: nothing of a chunk waits in
+    // memory, and what arrived of an interrupted chunk is kept.
+    let partial = partial_path(&state, &sha256, &uploader);
+    let room = (status.size - status.received).min(MAX_CHUNK as u64);
+    let written = receive(request.into_body(), &partial, status.received, room).await;
+    let (received, failure) = match written {
+        Ok(n) => (status.received + n, None),
+        Err((n, error)) => (status.received + n, Some(error)),
+    };
+    if received < status.size || failure.is_some() {
+        let storage = state.storage.clone();
+        let (sha, by) = (sha256.clone(), uploader.clone());
+        blocking(move || storage.upload_progress(&sha, &by, received, now_ms())).await?;
+        return match failure {
+            Some(error) => Err(error),
+            None => {
+                Ok(Json(AttachmentStatus { size: status.size, received, complete: false }).into_response())
             }
-            hasher.update(&buffer[..n]);
-        }
-        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        if digest != sha {
-            std::fs::remove_file(&partial).map_err(io_error)?;
-            return Err(AppError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "digest_mismatch",
-                format!("the bytes received hash to {digest}, not {sha}; the upload starts over"),
-                "文件校验失败,请重新上传",
-            ));
-        }
-        std::fs::create_dir_all(published.parent().expect("has a parent")).map_err(io_error)?;
-        // Renamed over any copy another uploader published: same bytes.
-        std::fs::rename(&partial, &published).map_err(io_error)?;
-        Ok((now, true))
-    })
-    .await
-    .map_err(|e| AppError::from(StorageError::Internal(format!("upload thread: {e}"))))?;
+        };
+    }
+    let published = final_path(&state, &sha256);
+    let sha = sha256.clone();
+    let checked = tokio::task::spawn_blocking(move || publish(&partial, &published, &sha))
+        .await
+        .map_err(|e| AppError::from(StorageError::Internal(format!("upload thread: {e}"))))?;
     let storage = state.storage.clone();
     let (sha, size) = (sha256.clone(), status.size);
-    let (received, complete) = match outcome {
-        Ok(progress) => progress,
-        Err(error) => {
-            blocking(move || storage.upload_progress(&sha, &uploader, 0)).await?;
-            return Err(error);
-        }
-    };
-    if complete {
-        blocking(move || storage.upload_complete(&sha, size, &uploader, now_ms())).await?;
-    } else {
-        blocking(move || storage.upload_progress(&sha, &uploader, received)).await?;
+    if let Err(error) = checked {
+        blocking(move || storage.upload_progress(&sha, &uploader, 0, now_ms())).await?;
+        return Err(error);
     }
-    Ok(Json(AttachmentStatus { size, received, complete }).into_response())
+    blocking(move || storage.upload_complete(&sha, size, &uploader, now_ms())).await?;
+    Ok(Json(AttachmentStatus { size, received: size, complete: true }).into_response())
+}
+
+/// Writes a chunk's bytes to `partial` from `offset` as they arrive, at
+/// most `room` of them, and makes them durable. Returns how many were
+/// written, also when the chunk fails (too long, cut off, too slow).
+async fn receive(
+    body: axum::body::Body,
+    partial: &std::path::Path,
+    offset: u64,
+    room: u64,
+) -> Result<u64, (u64, AppError)> {
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let fail = |n: u64| move |e: std::io::Error| (n, io_error(e));
+    tokio::fs::create_dir_all(partial.parent().expect("has a parent")).await.map_err(fail(0))?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(partial)
+        .await
+        .map_err(fail(0))?;
+    // Whatever lies past what was recorded is from an interrupted write.
+    file.set_len(offset).await.map_err(fail(0))?;
+    file.seek(SeekFrom::Start(offset)).await.map_err(fail(0))?;
+    let mut body = body;
+    let mut written = 0u64;
+    let deadline = tokio::time::Instant::now() + CHUNK_DEADLINE;
+    let outcome = loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                break Err(AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the chunk took longer than {} s; what arrived is kept, resume from there",
+                        CHUNK_DEADLINE.as_secs()
+                    ),
+                    "上传超时;已收到的部分已保存,请从该处继续",
+                ));
+            }
+            Ok(None) => break Ok(()),
+            Ok(Some(Err(e))) => break Err(AppError::malformed(format!("the chunk could not be read: {e}"))),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        if written + data.len() as u64 > room {
+            break Err(AppError::malformed(format!(
+                "the chunk runs past the attachment's declared size or the {MAX_CHUNK}-byte chunk limit"
+            )));
+        }
+        file.write_all(&data).await.map_err(fail(written))?;
+        written += data.len() as u64;
+    };
+    file.sync_data().await.map_err(fail(0))?;
+    match outcome {
+        Ok(()) => Ok(written),
+        Err(error) => Err((written, error)),
+    }
+}
+
+/// Checks a complete upload's bytes against its digest and publishes it.
+fn publish(partial: &std::path::Path, published: &std::path::Path, sha256: &str) -> Result<(), AppError> {
+    let mut file = std::fs::File::open(partial).map_err(io_error)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if digest != sha256 {
+        std::fs::remove_file(partial).map_err(io_error)?;
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "digest_mismatch",
+            format!("the bytes received hash to {digest}, not {sha256}; the upload starts over"),
+            "文件校验失败,请重新上传",
+        ));
+    }
+    std::fs::create_dir_all(published.parent().expect("has a parent")).map_err(io_error)?;
+    // Renamed over any copy another uploader published: same bytes.
+    std::fs::rename(partial, published).map_err(io_error)?;
+    Ok(())
+}
+
+/// Removes unfinished uploads that received nothing for `expiry`, files and
+/// records, and partial files no upload owns any more. Runs every
+/// `expiry / 4` (at most every ten minutes) for as long as the server does.
+pub async fn expire_unfinished(state: AppState, expiry: Duration) {
+    let every = (expiry / 4).clamp(Duration::from_millis(500), Duration::from_secs(600));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(error) = sweep(&state, expiry).await {
+            tracing::warn!(error = %error.message, "expiring unfinished uploads failed");
+        }
+    }
+}
+
+async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
+    let before = now_ms().saturating_sub(expiry.as_millis() as u64);
+    let storage = state.storage.clone();
+    let stale = blocking(move || storage.stale_uploads(before)).await?;
+    for (sha256, uploader) in stale {
+        // Not while a chunk of it is being written.
+        let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
+        let storage = state.storage.clone();
+        let (sha, by) = (sha256.clone(), uploader.clone());
+        if blocking(move || storage.expire_upload(&sha, &by, before)).await? {
+            let _ = tokio::fs::remove_file(partial_path(state, &sha256, &uploader)).await;
+            tracing::info!(sha256, uploader, "removed an unfinished upload left alone too long");
+        }
+    }
+    // Files whose upload is gone (a crash between removing the record and
+    // the file, a restore): old and unowned.
+    let dir = state.data_dir.join("attachments").join("partial");
+    let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return Ok(()) };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > expiry);
+        let Some((sha256, uploader)) = name.split_once('.') else { continue };
+        if !old {
+            continue;
+        }
+        let _turn = state.uploads.take(name.clone()).await;
+        let storage = state.storage.clone();
+        let (sha, by) = (sha256.to_owned(), uploader.to_owned());
+        if blocking(move || storage.upload_status(&sha, &by)).await?.is_none() {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+    Ok(())
 }
 
 pub async fn status(

@@ -106,6 +106,16 @@ impl From<StorageError> for AppError {
                 error.to_string(),
                 "本设备的数据库比服务器上已有的本设备数据更旧(从副本恢复,或被复制到另一台平板),新的修改会与之前的冲突。本次未做任何更改。请用新的数据库重新注册本设备;本数据库中的修改仍保留在文件里",
             ),
+            StorageError::UploadQuota { quota, .. } => AppError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "upload_quota",
+                error.to_string(),
+                format!(
+                    "每台设备未完成的上传最多{} MiB、{}个;请先完成正在进行的上传(可断点续传),或等待未完成的上传过期",
+                    quota.bytes >> 20,
+                    quota.count
+                ),
+            ),
             StorageError::BadLogin => {
                 AppError::new(StatusCode::UNAUTHORIZED, "bad_login", error.to_string(), "用户名或密码错误")
             }

@@ -19,19 +19,32 @@ use crate::error::AppError;
 /// Failures counted per address, per window.
 #[derive(Clone, Debug)]
 pub struct Guesses {
-    what: (&'static str, &'static str),
+    what: (&'static str, &'static str, &'static str),
     limit: u32,
     window: Duration,
     failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     /// Held while an attempt runs.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Attempts waiting for the turn.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Attempts that may wait for their turn at once; more are told to come
+/// back, so a flood of logins holds no connections waiting.
+const MAX_WAITING: usize = 64;
+
 impl Guesses {
-    /// `what` names the failures in English and Chinese ("wrong
-    /// enrollment codes", "注册码错误").
-    pub fn new(what: (&'static str, &'static str), limit: u32, window: Duration) -> Self {
-        Guesses { what, limit, window, failures: Arc::default(), turn: Arc::default() }
+    /// `what` names the failures in English and Chinese, and the attempt
+    /// ("wrong enrollment codes", "注册码错误", "enrollment").
+    pub fn new(what: (&'static str, &'static str, &'static str), limit: u32, window: Duration) -> Self {
+        Guesses {
+            what,
+            limit,
+            window,
+            failures: Arc::default(),
+            turn: Arc::default(),
+            waiting: Arc::default(),
+        }
     }
 
     /// The refusal to send instead of trying, if `peer` must wait;
@@ -39,8 +52,22 @@ impl Guesses {
     /// quick, or bounded by the limit), so many sent at once cannot slip
     /// past the count: call [`Guesses::failed`] before the turn ends.
     pub async fn begin(&self, peer: IpAddr) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
+        use std::sync::atomic::Ordering;
         self.refusal(peer).map_or(Ok(()), Err)?;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            let mut response = AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("too many {} attempts at once; try again in a few seconds", self.what.2),
+                "请求过多,请稍后再试",
+            )
+            .into_response();
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(2));
+            return Err(response);
+        }
         let turn = self.turn.clone().lock_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
         self.refusal(peer).map_or(Ok(turn), Err)
     }
 

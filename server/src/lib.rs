@@ -10,6 +10,8 @@ pub mod attachments;
 pub mod demo;
 pub mod error;
 pub mod guesses;
+pub mod limits;
+pub mod listener;
 pub mod sqlite;
 pub mod storage;
 pub mod turns;
@@ -20,7 +22,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -35,9 +36,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 use crate::guesses::Guesses;
+use crate::limits::Limits;
 use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
 use crate::turns::Turns;
-use crate::wire::Wire;
+use crate::wire::{BodyBudget, Wire};
 
 /// How long one request may take before it is answered with a timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,6 +63,9 @@ pub struct AppState {
     push_turns: Turns,
     /// Per upload, the turn to write it.
     pub uploads: Turns,
+    pub limits: Arc<Limits>,
+    /// Memory for request bodies, across all requests.
+    pub body_budget: BodyBudget,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,11 +76,25 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(storage: Arc<dyn Storage>, data_dir: PathBuf) -> Self {
+        AppState::with_limits(storage, data_dir, Limits::default())
+    }
+
+    pub fn with_limits(storage: Arc<dyn Storage>, data_dir: PathBuf, limits: Limits) -> Self {
         AppState {
+            body_budget: BodyBudget::new(limits.body_memory),
+            limits: Arc::new(limits),
             storage,
             data_dir,
-            enroll_guesses: Guesses::new(("wrong enrollment codes", "注册码错误"), GUESSES, GUESS_WINDOW),
-            login_guesses: Guesses::new(("wrong passwords", "用户名或密码错误"), GUESSES, GUESS_WINDOW),
+            enroll_guesses: Guesses::new(
+                ("wrong enrollment codes", "注册码错误", "enrollment"),
+                GUESSES,
+                GUESS_WINDOW,
+            ),
+            login_guesses: Guesses::new(
+                ("wrong passwords", "用户名或密码错误", "login"),
+                GUESSES,
+                GUESS_WINDOW,
+            ),
             push_turns: Turns::default(),
             uploads: Turns::default(),
         }
@@ -152,16 +171,23 @@ impl Authed {
     }
 }
 
-/// A JSON body whose mistakes are answered in JSON, naming what is wrong.
+/// A JSON body of at most `LIMIT` bytes (an administration request by
+/// default), whose mistakes are answered in JSON, naming what is wrong.
 #[derive(Debug)]
-pub struct Body<T>(pub T);
+pub struct Body<T, const LIMIT: usize = ADMIN_BODY>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+/// The largest administration request: a grid with its boundary.
+pub const ADMIN_BODY: usize = 256 * 1024;
+/// The largest login: a name and a password of at most 1,024 characters.
+pub const LOGIN_BODY: usize = 8 * 1024;
+
+impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for Body<T, LIMIT> {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, AppError> {
-        let bytes: Bytes = wire::read_body(request.into_body(), 1024 * 1024).await?;
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| AppError::malformed(e.to_string()))
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let (parts, body) = request.into_parts();
+        let body = wire::read_body(&parts.headers, body, LIMIT, &state.body_budget).await?;
+        serde_json::from_slice(&body.bytes).map(Body).map_err(|e| AppError::malformed(e.to_string()))
     }
 }
 
@@ -278,7 +304,7 @@ struct Login {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Body(login): Body<Login>,
+    Body(login): Body<Login, LOGIN_BODY>,
 ) -> Result<Response, AppError> {
     // One check at a time (argon2 takes about 19 MiB and tens of
     // milliseconds): the others wait without holding any.
@@ -395,11 +421,72 @@ async fn conflicts(State(state): State<AppState>, auth: Authed) -> Result<Json<s
     Ok(Json(serde_json::to_value(conflicts).expect("conflicts serialise")))
 }
 
-async fn parked(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
+/// Where a page of a list starts and how long it is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+impl Page {
+    /// The page length asked for, 100 by default, at most 1,000.
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+}
+
+fn query<T: DeserializeOwned>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, AppError> {
+    query.map(|q| q.0).map_err(|e| AppError::malformed(e.body_text()))
+}
+
+async fn parked(
+    State(state): State<AppState>,
+    auth: Authed,
+    page: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    auth.staff()?;
+    let page = query(page)?;
+    let storage = state.storage.clone();
+    let parked = blocking(move || storage.parked(page.after, page.limit())).await?;
+    Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
+}
+
+fn no_parked(id: u64) -> AppError {
+    AppError::not_found(format!("there is no parked change {id}"), format!("没有编号为{id}的被拒修改"))
+}
+
+async fn parked_one(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<u64>,
+) -> Result<Json<serde_json::Value>, AppError> {
     auth.staff()?;
     let storage = state.storage.clone();
-    let parked = blocking(move || storage.parked(10_000)).await?;
+    let parked = blocking(move || storage.parked_one(id)).await?.ok_or_else(|| no_parked(id))?;
     Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
+}
+
+async fn dismiss_parked(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<u64>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let staff = auth.staff()?;
+    let storage = state.storage.clone();
+    if !blocking(move || storage.dismiss_parked(&staff, id, now_ms())).await? {
+        return Err(no_parked(id));
+    }
+    Ok(Json(serde_json::json!({"dismissed": id})))
+}
+
+async fn users(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
+    auth.admin()?;
+    let storage = state.storage.clone();
+    let users = blocking(move || storage.users()).await?;
+    Ok(Json(serde_json::to_value(users).expect("users serialise")))
 }
 
 /// The whole application.
@@ -413,12 +500,14 @@ pub fn router(state: AppState) -> Router {
         .route("/attachments/{sha256}", axum::routing::put(attachments::upload).get(attachments::download))
         .route("/attachments/{sha256}/status", get(attachments::status))
         .route("/admin/grids", post(add_grid))
-        .route("/admin/users", post(add_user))
+        .route("/admin/users", post(add_user).get(users))
         .route("/admin/enrollment-codes", post(enrollment_code))
         .route("/admin/devices", get(devices))
         .route("/admin/devices/{id}/revoke", post(revoke))
         .route("/admin/conflicts", get(conflicts))
         .route("/admin/parked", get(parked))
+        .route("/admin/parked/{id}", get(parked_one))
+        .route("/admin/parked/{id}/dismiss", post(dismiss_parked))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_protocol));

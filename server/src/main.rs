@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use gridwork_server::limits::Limits;
 use gridwork_server::sqlite::SqliteStorage;
-use gridwork_server::storage::{Principal, Role, Storage};
+use gridwork_server::storage::{ParkingLimits, Principal, Role, Storage, UploadQuota};
 use gridwork_server::{AppState, now_ms, router};
 
 #[derive(Parser)]
@@ -40,6 +43,8 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Writes a consistent copy of the database to FILE (safe while
     /// serving). Photos are files under DIR/attachments, never changed once
@@ -59,6 +64,49 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+}
+
+/// What connections, bodies, uploads and refused changes may cost the
+/// server (see `docs/sync-protocol.md`, "Limits"). The defaults suit a city.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Open connections at most [default: what the descriptor limit allows,
+    /// at most 10,000]. At the cap, the connection idle the longest is
+    /// closed for a new one.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds a connection may take to send a request's headers, or sit
+    /// idle between requests, before it is closed.
+    #[arg(long, default_value_t = 20)]
+    idle_timeout_secs: u64,
+    /// MiB of request bodies held in memory at once, across all requests.
+    #[arg(long, default_value_t = 256)]
+    body_memory_mib: usize,
+    /// MiB of unfinished uploads one device (or console user) may hold.
+    #[arg(long, default_value_t = 256)]
+    upload_quota_mib: u64,
+    /// Seconds an unfinished upload may receive nothing before it is
+    /// removed.
+    #[arg(long, default_value_t = 24 * 60 * 60)]
+    upload_expiry_secs: u64,
+    /// Refused changes parked per device, one per record; beyond it they
+    /// are counted, not kept.
+    #[arg(long, default_value_t = 1000)]
+    parked_per_device: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        Limits {
+            max_connections: self.max_connections,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            body_memory: self.body_memory_mib.max(16) << 20,
+            upload_quota: UploadQuota { bytes: self.upload_quota_mib << 20, ..defaults.upload_quota },
+            upload_expiry: Duration::from_secs(self.upload_expiry_secs.max(1)),
+            parking: ParkingLimits { rows_per_device: self.parked_per_device, ..defaults.parking },
+        }
+    }
 }
 
 fn database(data: &Path) -> PathBuf {
@@ -93,17 +141,32 @@ fn init(data: &Path, demo: bool) -> Result<()> {
     Ok(())
 }
 
-async fn serve(data: &Path, listen: SocketAddr) -> Result<()> {
-    let storage = SqliteStorage::open(&database(data))?;
+async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
+    let mut storage = SqliteStorage::open(&database(data))?;
+    storage.set_parking(limits.parking);
     let epoch = storage.epoch();
-    let state = AppState::new(Arc::new(storage), data.to_owned());
+    // Each connection is a descriptor: take all the process may have, and
+    // cap connections to fit in it.
+    let descriptors = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let max_connections = limits.connections_for(descriptors);
+    let (idle_timeout, upload_expiry) = (limits.idle_timeout, limits.upload_expiry);
+    let state = AppState::with_limits(Arc::new(storage), data.to_owned(), limits);
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, %epoch, "serving");
+    tracing::info!(%address, %epoch, max_connections, descriptors, "serving");
     println!("{}", serde_json::json!({"listening": address.to_string()}));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tokio::spawn(gridwork_server::attachments::expire_unfinished(state.clone(), upload_expiry));
+    let drain = gridwork_server::REQUEST_TIMEOUT;
+    gridwork_server::listener::serve(
+        listener,
+        router(state),
+        max_connections,
+        idle_timeout,
+        drain,
+        shutdown(),
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -166,11 +229,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { data, demo } => init(&data, demo),
-        Command::Serve { data, listen } => tokio::runtime::Builder::new_multi_thread()
+        Command::Serve { data, listen, limits } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the runtime")
-            .and_then(|runtime| runtime.block_on(serve(&data, listen))),
+            .and_then(|runtime| runtime.block_on(serve(&data, listen, limits.limits()))),
         Command::Backup { data, to } => backup(&data, &to),
         Command::Restore { data, from } => restore(&data, &from),
     };

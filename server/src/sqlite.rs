@@ -6,7 +6,7 @@
 //! a few readers, which see committed data only (WAL), so pulls never wait
 //! for pushes. A background thread checkpoints the log.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,22 +19,24 @@ use gridwork_domain::{DeviceId, Kind, Reason, RecordId, ValidationError, Value};
 use gridwork_merge::{MAX_AHEAD_MS, check_not_ahead};
 use gridwork_protocol::RecordChanges;
 use gridwork_protocol::sync::{
-    EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, scope_hash,
+    EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, ShapeError, scope_hash,
 };
 use gridwork_store::{
-    Checkpointer, Conflict, Durability, Options, Preview, PullPosition, Role as StoreRole, Store, SystemClock,
+    Checkpointer, Conflict, Durability, Options, PageLimit, Preview, PullPosition, Role as StoreRole, Store,
+    SystemClock,
 };
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{
     AttachmentStatus, ConsoleSession, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
-    Principal, Result, Role, SESSION_MS, Storage, StorageError,
+    ParkedOverflow, ParkedPage, ParkedSummary, ParkingLimits, Principal, Result, Role, SESSION_MS, Storage,
+    StorageError, UploadQuota, UserInfo,
 };
 
 const READERS: usize = 4;
 
-/// The grid codes a user may see records of.
+/// The grid codes a user may see records of, sorted.
 type Scope = Arc<[String]>;
 
 /// The digest tokens and codes are stored as.
@@ -83,6 +85,10 @@ fn normalize_code(code: &str) -> String {
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// The length of a password, in characters.
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 1024;
 
 /// What a login with an unknown name is checked against, so that it costs
 /// what a wrong password costs.
@@ -138,6 +144,7 @@ pub struct SqliteStorage {
     /// When the database was last restored from a backup, if ever.
     restored_at_ms: Option<u64>,
     scopes: Mutex<HashMap<(String, Role), Scope>>,
+    parking: ParkingLimits,
     _checkpointer: Checkpointer,
 }
 
@@ -251,8 +258,14 @@ impl SqliteStorage {
             epoch,
             restored_at_ms,
             scopes: Mutex::default(),
+            parking: ParkingLimits::default(),
             _checkpointer: checkpointer,
         })
+    }
+
+    /// What one device may park (see [`park`]).
+    pub fn set_parking(&mut self, parking: ParkingLimits) {
+        self.parking = parking;
     }
 
     /// Runs `f` on the writer's store: for loading demo data.
@@ -289,8 +302,9 @@ impl SqliteStorage {
                 statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
             store.grids_below(&roots)?.into()
         } else {
-            let mut statement =
-                store.connection().prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1")?;
+            let mut statement = store
+                .connection()
+                .prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1 ORDER BY code")?;
             let codes: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
             codes.into()
         };
@@ -331,27 +345,34 @@ impl Refusal {
     }
 }
 
+/// Whether `grid` is one of `scope`'s (sorted) codes.
+fn in_scope(scope: &[String], grid: Option<&str>) -> bool {
+    grid.is_some_and(|grid| scope.binary_search_by(|code| code.as_str().cmp(grid)).is_ok())
+}
+
+/// What a push has found out about its listed photos, so each distinct
+/// digest is looked up once per push.
+type PhotoChecks = HashMap<String, bool>;
+
 /// Why a pushed record is refused, if it is, decided before anything is
 /// written.
+///
+/// Scope comes first, for every kind and whatever is wrong with the change:
+/// a record that exists outside the device's grids (as any kind), or a new
+/// one placed outside them, is refused as `out_of_scope` and nothing else,
+/// so the answer tells nothing about it.
+#[allow(clippy::too_many_arguments)]
 fn refusal(
     store: &Store,
     who: &Principal,
     change: &RecordChanges,
     preview: std::result::Result<Preview, gridwork_store::Error>,
-    scope: &BTreeSet<String>,
+    scope: &[String],
     vouch_for_others: bool,
+    photos: &mut PhotoChecks,
     now_ms: u64,
 ) -> Result<Option<Refusal>> {
     let device = who.device.as_ref().expect("push checked that a device is asking").number;
-    if change.kind == Kind::Grid {
-        return Ok(Some(Refusal::new(
-            "forbidden",
-            None,
-            "grids are drawn by admins, not changed from devices".into(),
-            "网格由管理员划分,设备不能修改".into(),
-        )));
-    }
-    let in_scope = |grid: Option<&str>| grid.is_some_and(|g| scope.contains(g));
     let out_of_scope = || {
         Some(Refusal::new(
             "out_of_scope",
@@ -367,44 +388,58 @@ fn refusal(
             ),
         ))
     };
+    // Where the record is now, if it exists, as whatever kind: the preview
+    // knows when it worked out; otherwise it is looked up.
+    let stored_kind = match &preview {
+        Ok(preview) => preview.exists.then_some(change.kind),
+        Err(gridwork_store::Error::WrongKind { actual, .. }) => Some(*actual),
+        Err(_) => store.kind_of(change.id)?,
+    };
+    let stored_grid = match (&preview, stored_kind) {
+        (Ok(preview), Some(_)) => preview.scope_now.clone(),
+        (_, Some(kind)) => store.get(kind, change.id)?.and_then(|r| r.scope().map(str::to_owned)),
+        (_, None) => None,
+    };
+    let outside = match stored_kind {
+        Some(_) => !in_scope(scope, stored_grid.as_deref()),
+        None => {
+            let scope_field = change.kind.def().scope_field;
+            change
+                .fields
+                .iter()
+                .find(|f| f.field == scope_field)
+                .is_some_and(|f| !in_scope(scope, f.register.value().as_text()))
+        }
+    };
+    if outside {
+        return Ok(out_of_scope());
+    }
+    if change.kind == Kind::Grid {
+        return Ok(Some(Refusal::new(
+            "forbidden",
+            None,
+            "grids are drawn by admins, not changed from devices".into(),
+            "网格由管理员划分,设备不能修改".into(),
+        )));
+    }
+    if stored_kind.is_some_and(|kind| kind != change.kind) {
+        return Ok(Some(Refusal::new(
+            "invalid",
+            None,
+            format!("record {} already exists as another kind", change.id),
+            format!("记录{}已作为其他类型存在", change.id),
+        )));
+    }
     let preview = match preview {
         Ok(preview) => preview,
         Err(error) => {
-            // Whatever is wrong with it, a record outside the device's grids
-            // is refused as that first: the answer tells nothing about it.
-            let scope_field = change.kind.def().scope_field;
-            // A record of another kind under this id counts with its own grid.
-            let kind = match &error {
-                gridwork_store::Error::WrongKind { actual, .. } => *actual,
-                _ => change.kind,
-            };
-            let outside = match store.get(kind, change.id)? {
-                Some(record) => !in_scope(record.scope()),
-                None => change
-                    .fields
-                    .iter()
-                    .find(|f| f.field == scope_field)
-                    .is_some_and(|f| !in_scope(f.register.value().as_text())),
-            };
-            if outside {
-                return Ok(out_of_scope());
-            }
             return match error.into_validation() {
                 Ok(invalid) => Ok(Some(Refusal::invalid(&invalid))),
-                Err(gridwork_store::Error::WrongKind { .. }) => Ok(Some(Refusal::new(
-                    "invalid",
-                    None,
-                    format!("record {} already exists as another kind", change.id),
-                    format!("记录{}已作为其他类型存在", change.id),
-                ))),
                 Err(other) => Err(other.into()),
             };
         }
     };
-    if preview.exists && !in_scope(preview.scope_now.as_deref()) {
-        return Ok(out_of_scope());
-    }
-    if !preview.exists && !in_scope(preview.scope_after.as_deref()) {
+    if !in_scope(scope, preview.scope_after.as_deref()) && !preview.exists {
         return Ok(out_of_scope());
     }
     // Checked after scope, so that a record the device may no longer see
@@ -436,15 +471,36 @@ fn refusal(
             }
         }
     }
+    // Birth dates that have not happened yet, by the server's clock (with
+    // the tolerance clocks get), in what the device wrote itself.
+    let latest = gridwork_domain::latest_date(now_ms + MAX_AHEAD_MS);
+    for state in &change.fields {
+        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+            if let Err(invalid) =
+                gridwork_domain::check_not_in_future(change.kind, &state.field, &version.value, latest)
+            {
+                return Ok(Some(Refusal::invalid(&invalid)));
+            }
+        }
+    }
     // Listing a stored photo on a case makes it readable to the case's
     // grid, so a device may list only photos it may read already (or that
-    // are not stored yet: it uploads them itself).
+    // are not stored yet: it uploads them itself). Each distinct digest is
+    // looked up once per push, by index.
     for state in change.fields.iter().filter(|f| change.kind == Kind::Case && f.field == "attachments") {
         // Versions of others the server holds were checked when they came;
         // after a restore it cannot tell which it holds, so all are checked.
         for version in state.register.versions().iter().filter(|v| v.writer == device || !vouch_for_others) {
             for sha256 in version.value.as_list().unwrap_or_default() {
-                if stored_but_unreadable(store, who, scope, sha256)? {
+                let refused = match photos.get(sha256) {
+                    Some(refused) => *refused,
+                    None => {
+                        let refused = stored_but_unreadable(store, who, scope, sha256)?;
+                        photos.insert(sha256.clone(), refused);
+                        refused
+                    }
+                };
+                if refused {
                     return Ok(Some(Refusal::new(
                         "forbidden",
                         Some(state.field.clone()),
@@ -481,6 +537,82 @@ fn refusal(
         return Ok(Some(Refusal::invalid(&invalid)));
     }
     Ok(None)
+}
+
+/// A refused change to park: record, kind, code, field, message, payload.
+type ToPark = (RecordId, Kind, &'static str, Option<String>, String, String);
+
+/// Parks refused changes for the centre, within what one device may park:
+/// one row per device and record (the latest refusal), at most
+/// `rows_per_device` rows and `bytes_per_device` bytes of payload per
+/// device. Beyond the bytes, a row keeps the field names and size, not the
+/// values; beyond the rows, refusals are only counted, per code.
+fn park(
+    tx: &rusqlite::Transaction<'_>,
+    limits: &ParkingLimits,
+    device_id: &str,
+    now_ms: u64,
+    items: &[ToPark],
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let (mut rows, mut bytes): (u64, u64) = tx.query_row(
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM parked WHERE device_id = ?1",
+        [device_id],
+        |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+    )?;
+    for (id, kind, code, field, message, payload) in items {
+        let existing: Option<u64> = tx
+            .prepare_cached("SELECT bytes FROM parked WHERE device_id = ?1 AND record = ?2")?
+            .query_row(params![device_id, id.as_bytes().to_vec()], |row| row.get::<_, i64>(0))
+            .optional()?
+            .map(|b| b as u64);
+        if existing.is_none() && rows >= limits.rows_per_device {
+            tx.prepare_cached(
+                "INSERT INTO parked_overflow (device_id, code, count, first_at_ms, last_at_ms) VALUES (?1, ?2, 1, ?3, ?3)
+                 ON CONFLICT (device_id, code) DO UPDATE SET count = count + 1, last_at_ms = excluded.last_at_ms",
+            )?
+            .execute(params![device_id, code, now_ms as i64])?;
+            continue;
+        }
+        let room = limits.bytes_per_device.saturating_sub(bytes - existing.unwrap_or(0));
+        let payload = if payload.len() as u64 <= room {
+            payload.clone()
+        } else {
+            let change = serde_json::from_str::<RecordChanges>(payload).ok();
+            let fields: Vec<&str> =
+                change.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
+            payload_summary(payload.len(), &fields)
+        };
+        tx.prepare_cached(
+            "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (device_id, record) DO UPDATE SET at_ms = excluded.at_ms, kind = excluded.kind,
+                 code = excluded.code, field = excluded.field, message = excluded.message,
+                 payload = excluded.payload, bytes = excluded.bytes",
+        )?
+        .execute(params![
+            now_ms as i64,
+            device_id,
+            id.as_bytes().to_vec(),
+            kind.number(),
+            code,
+            field,
+            message,
+            payload,
+            payload.len() as i64
+        ])?;
+        bytes = bytes - existing.unwrap_or(0) + payload.len() as u64;
+        rows += u64::from(existing.is_none());
+    }
+    Ok(())
+}
+
+/// What is kept of a refused change too large to park whole: its size and
+/// field names.
+fn payload_summary(bytes: usize, fields: &[&str]) -> String {
+    serde_json::json!({"truncated": true, "bytes": bytes, "fields": fields}).to_string()
 }
 
 impl Storage for SqliteStorage {
@@ -537,6 +669,10 @@ impl Storage for SqliteStorage {
         // Verified without holding any connection (argon2 takes tens of
         // milliseconds), and against a stand-in when there is no such user
         // or no password, so the answer takes as long either way.
+        if password.chars().count() > MAX_PASSWORD {
+            // No account has such a password: refused without hashing it.
+            return Err(StorageError::BadLogin);
+        }
         let (user, stored) = match found {
             Some((id, name, role, Some(hash))) => (Some((id, name, role)), hash),
             _ => (None, STAND_IN_HASH.clone()),
@@ -593,14 +729,13 @@ impl Storage for SqliteStorage {
     }
 
     fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String> {
+        // A name is one line of text like any other: no control characters,
+        // nothing that reorders what is shown around it.
         let name = user.name.trim();
-        if name.is_empty() || name.chars().count() > 50 {
-            return Err(ValidationError::invalid(
-                "name",
-                if name.is_empty() { Reason::Empty } else { Reason::TooLong { max: 50 } },
-            )
-            .into());
+        if name.is_empty() {
+            return Err(ValidationError::invalid("name", Reason::Empty).into());
         }
+        gridwork_domain::FieldType::Text { max: 50 }.check("name", Value::Text(name.to_owned()))?;
         if user.role == Role::Worker && user.grids.is_empty() {
             return Err(ValidationError::required("grid").into());
         }
@@ -610,9 +745,13 @@ impl Storage for SqliteStorage {
             return Err(ValidationError::invalid("grid", Reason::Disagrees { other: "role" }).into());
         }
         if let Some(password) = &user.password
-            && password.chars().count() < 8
+            && !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count())
         {
-            return Err(ValidationError::invalid("password", Reason::OutOfRange { min: 8, max: 1024 }).into());
+            return Err(ValidationError::invalid(
+                "password",
+                Reason::OutOfRange { min: MIN_PASSWORD as i64, max: MAX_PASSWORD as i64 },
+            )
+            .into());
         }
         let password_hash = user.password.as_deref().map(hash_password).transpose()?;
         let mut store = self.writer();
@@ -905,17 +1044,15 @@ impl Storage for SqliteStorage {
         // nothing, and the refusals come back, which the device needs to
         // roll back. It is audited as a replay; refusals are not parked
         // twice.
-        request.check_shape().map_err(StorageError::Malformed)?;
-        if request.up_to_counter > i64::MAX as u64 {
-            return Err(ValidationError::invalid(
-                "up_to_counter",
-                Reason::OutOfRange { min: 0, max: i64::MAX },
-            )
-            .into());
-        }
+        request.check_shape().map_err(|error| match error {
+            ShapeError::Malformed(message) => StorageError::Malformed(message),
+            ShapeError::OutOfRange { field, max, .. } => {
+                ValidationError::invalid(&field, Reason::OutOfRange { min: 0, max: max as i64 }).into()
+            }
+        })?;
         let replay = request.up_to_counter <= acked && !request.records.is_empty();
-        let scope: BTreeSet<String> =
-            self.scope_of(&store, &principal.user_id, principal.role)?.iter().cloned().collect();
+        let scope = self.scope_of(&store, &principal.user_id, principal.role)?;
+        let mut photos = PhotoChecks::new();
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
@@ -931,31 +1068,28 @@ impl Storage for SqliteStorage {
             // restore), what it holds of a device may be another's claim.
             if let Ok(Preview { diverged: Some(field), exists: true, scope_now, .. }) = preview
                 && vouch_for_others
-                && scope_now.as_ref().is_some_and(|grid| scope.contains(grid))
+                && in_scope(&scope, scope_now.as_deref())
             {
                 return Err(StorageError::DeviceDiverged { kind: change.kind, id: change.id, field });
             }
         }
         for (change, preview) in request.records.into_iter().zip(previews) {
-            let verdict = refusal(&store, principal, &change, preview, &scope, vouch_for_others, now_ms)?;
+            let verdict =
+                refusal(&store, principal, &change, preview, &scope, vouch_for_others, &mut photos, now_ms)?;
             match verdict {
                 None => accepted.push(change),
                 Some(Refusal { code, field, message, message_zh }) => {
                     // What the server holds goes back only if the device may
                     // see it: whatever the refusal, never a record of
                     // another grid.
-                    let visible = store
-                        .get(change.kind, change.id)?
-                        .and_then(|r| r.scope().map(|s| scope.contains(s)))
-                        .unwrap_or(false);
+                    let visible =
+                        store.get(change.kind, change.id)?.is_some_and(|r| in_scope(&scope, r.scope()));
                     let server_state = if visible { store.export(change.kind, change.id)? } else { None };
                     let mut payload = serde_json::to_string(&change).expect("changes serialise");
                     if payload.len() > MAX_PARKED_PAYLOAD {
                         // Kept for the centre to read, not to fill the disk.
                         let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
-                        payload =
-                            serde_json::json!({"truncated": true, "bytes": payload.len(), "fields": fields})
-                                .to_string();
+                        payload = payload_summary(payload.len(), &fields);
                     }
                     parked.push((change.id, change.kind, code, field.clone(), message.clone(), payload));
                     rejected.push(Rejection {
@@ -976,6 +1110,7 @@ impl Storage for SqliteStorage {
             .collect();
         let device_id = device.id.clone();
         let principal = principal.clone();
+        let parking = self.parking;
         let up_to = request.up_to_counter.max(acked);
         let report = store.apply_remote_with(accepted, |tx, _report| -> Result<()> {
             tx.execute(
@@ -996,27 +1131,8 @@ impl Storage for SqliteStorage {
                     &serde_json::json!({"fields": fields}),
                 )?;
             }
-            // A replay's refusals were parked the first time, unless the
-            // device lied about its counter: then they are parked now.
-            for (id, kind, code, field, message, payload) in &parked {
-                tx.execute(
-                    "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-                     WHERE NOT EXISTS (SELECT 1 FROM parked WHERE device_id = ?2 AND record = ?3
-                                         AND code = ?5 AND payload = ?8)",
-                    params![
-                        now_ms as i64,
-                        device_id,
-                        id.as_bytes().to_vec(),
-                        kind.number(),
-                        code,
-                        field,
-                        message,
-                        payload
-                    ],
-                )?;
-            }
-            Ok(())
+            // A replay's refusals replace what the first time parked.
+            park(tx, &parking, &device_id, now_ms, &parked)
         })?;
         Ok(PushResponse {
             acked_up_to: up_to,
@@ -1036,7 +1152,8 @@ impl Storage for SqliteStorage {
         // The grid tree itself is organisation, not personal data: every
         // device gets all of it, to name places and where a resident moves.
         let position = PullPosition { since: request.cursor, after: request.after };
-        let page = store.changes_in_scope(position, Some(&scope), viewer, limit)?;
+        let page_limit = PageLimit { records: limit, bytes: gridwork_protocol::sync::PULL_PAGE_BYTES };
+        let page = store.changes_in_scope(position, Some(&scope), viewer, page_limit)?;
         Ok(PullResponse {
             records: page.records,
             removed: page.removed,
@@ -1053,41 +1170,164 @@ impl Storage for SqliteStorage {
         Ok(self.reader().conflicts(limit)?)
     }
 
-    fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>> {
+    fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
         let store = self.reader();
-        let mut statement = store.connection().prepare(
-            "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked ORDER BY id DESC LIMIT ?1",
-        )?;
-        let parked = statement
-            .query_map([limit as i64], |row| {
-                let kind: u8 = row.get(3)?;
-                Ok(ParkedChange {
-                    at_ms: row.get::<_, i64>(0)? as u64,
-                    device_id: row.get(1)?,
-                    record: RecordId::from_bytes(row.get(2)?).to_string(),
-                    kind: Kind::from_number(kind).map_or("unknown", Kind::as_str).to_owned(),
-                    code: row.get(4)?,
-                    field: row.get(5)?,
-                    message: row.get(6)?,
-                    values: serde_json::from_str::<RecordChanges>(&row.get::<_, String>(7)?).ok().map(
-                        |change| {
-                            change
-                                .fields
-                                .iter()
-                                .map(|f| {
-                                    (
-                                        f.field.clone(),
-                                        serde_json::to_value(f.register.value()).expect("values serialise"),
-                                    )
-                                })
-                                .collect::<serde_json::Map<_, _>>()
-                                .into()
-                        },
-                    ),
+        let conn = store.connection();
+        let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
+        let mut items: Vec<ParkedSummary> = conn
+            .prepare_cached(
+                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes FROM parked
+                 WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+            )?
+            .query_map(params![after, limit as i64 + 1], |row| {
+                Ok(ParkedSummary {
+                    id: row.get::<_, i64>(0)? as u64,
+                    at_ms: row.get::<_, i64>(1)? as u64,
+                    device_id: row.get(2)?,
+                    record: RecordId::from_bytes(row.get(3)?).to_string(),
+                    kind: Kind::from_number(row.get(4)?).map_or("unknown", Kind::as_str).to_owned(),
+                    code: row.get(5)?,
+                    field: row.get(6)?,
+                    message: row.get(7)?,
+                    bytes: row.get::<_, i64>(8)? as u64,
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(parked)
+        let next = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map_or(0, |i| i.id)
+        });
+        let total = conn.query_row("SELECT count(*) FROM parked", [], |row| row.get::<_, i64>(0))? as u64;
+        let overflow = conn
+            .prepare_cached(
+                "SELECT device_id, code, count, first_at_ms, last_at_ms FROM parked_overflow ORDER BY last_at_ms DESC",
+            )?
+            .query_map([], |row| {
+                Ok(ParkedOverflow {
+                    device_id: row.get(0)?,
+                    code: row.get(1)?,
+                    count: row.get::<_, i64>(2)? as u64,
+                    first_at_ms: row.get::<_, i64>(3)? as u64,
+                    last_at_ms: row.get::<_, i64>(4)? as u64,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(ParkedPage { items, next, total, overflow })
+    }
+
+    fn parked_one(&self, id: u64) -> Result<Option<ParkedChange>> {
+        let store = self.reader();
+        let found = store
+            .connection()
+            .query_row(
+                "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked WHERE id = ?1",
+                [id as i64],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)? as u64,
+                        row.get::<_, String>(1)?,
+                        RecordId::from_bytes(row.get(2)?),
+                        row.get::<_, u8>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                        row.get::<_, String>(6)?,
+                        row.get::<_, String>(7)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((at_ms, device_id, record, kind, code, field, message, payload)) = found else {
+            return Ok(None);
+        };
+        let (values, truncated) = match serde_json::from_str::<RecordChanges>(&payload) {
+            Ok(change) => {
+                let values: serde_json::Map<String, serde_json::Value> = change
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        (f.field.clone(), serde_json::to_value(f.register.value()).expect("values serialise"))
+                    })
+                    .collect();
+                (Some(values.into()), None)
+            }
+            Err(_) => (None, serde_json::from_str(&payload).ok()),
+        };
+        Ok(Some(ParkedChange {
+            id,
+            at_ms,
+            device_id,
+            record: record.to_string(),
+            kind: Kind::from_number(kind).map_or("unknown", Kind::as_str).to_owned(),
+            code,
+            field,
+            message,
+            values,
+            truncated,
+        }))
+    }
+
+    fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool> {
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        let gone: Option<(String, Vec<u8>, u8, String)> = tx
+            .query_row(
+                "DELETE FROM parked WHERE id = ?1 RETURNING device_id, record, kind, code",
+                [id as i64],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        let Some((device_id, record, kind, code)) = gone else { return Ok(false) };
+        let record = RecordId::from_bytes(
+            record.try_into().map_err(|_| StorageError::Internal("parked record id".into()))?,
+        );
+        let kind = Kind::from_number(kind).ok_or_else(|| StorageError::Internal("parked kind".into()))?;
+        audit(
+            &tx,
+            now_ms,
+            Some(actor),
+            "parked_dismiss",
+            Some((kind, record)),
+            &serde_json::json!({"parked": id, "device": device_id, "code": code}),
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn users(&self) -> Result<Vec<UserInfo>> {
+        let store = self.reader();
+        let conn = store.connection();
+        let mut grids: HashMap<String, Vec<String>> = HashMap::new();
+        for row in conn
+            .prepare_cached("SELECT user_id, grid FROM user_grids ORDER BY grid")?
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
+        {
+            let (user, grid) = row?;
+            grids.entry(user).or_default().push(grid);
+        }
+        let users = conn
+            .prepare_cached("SELECT id, name, role, created_at_ms FROM users ORDER BY created_at_ms, name")?
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            })?
+            .map(|row| {
+                let (id, name, role, created_at_ms) = row?;
+                let role = Role::parse(&role)
+                    .ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
+                Ok(UserInfo {
+                    grids: grids.remove(&id).unwrap_or_default(),
+                    id,
+                    name,
+                    role,
+                    created_at_ms: created_at_ms as u64,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(users)
     }
 
     fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>> {
@@ -1120,7 +1360,14 @@ impl Storage for SqliteStorage {
             .optional()?)
     }
 
-    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus> {
+    fn upload_begin(
+        &self,
+        sha256: &str,
+        size: u64,
+        uploader: &str,
+        quota: &UploadQuota,
+        now_ms: u64,
+    ) -> Result<AttachmentStatus> {
         if let Some(status) = self.upload_status(sha256, uploader)?
             && (status.complete || status.size == size)
         {
@@ -1133,23 +1380,56 @@ impl Storage for SqliteStorage {
             }
             return Ok(status);
         }
-        let store = self.writer();
-        // A new upload, or one restarted with another size.
-        store.connection().execute(
-            "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms) VALUES (?1, ?2, ?3, 0, ?4)
-             ON CONFLICT (sha256, uploader) DO UPDATE SET size = excluded.size, received = 0",
+        let mut store = self.writer();
+        let tx = store.connection_mut().transaction()?;
+        // A new upload, or one restarted with another size: it must fit
+        // beside the uploader's other unfinished ones.
+        let (held, declared): (u64, u64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM attachment_uploads WHERE uploader = ?1 AND sha256 != ?2",
+            [uploader, sha256],
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+        )?;
+        if held + 1 > quota.count || declared + size > quota.bytes {
+            return Err(StorageError::UploadQuota { held, declared, wanted: size, quota: *quota });
+        }
+        tx.execute(
+            "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms, active_at_ms)
+             VALUES (?1, ?2, ?3, 0, ?4, ?4)
+             ON CONFLICT (sha256, uploader) DO UPDATE SET size = excluded.size, received = 0, active_at_ms = excluded.active_at_ms",
             params![sha256, uploader, size as i64, now_ms as i64],
         )?;
+        tx.commit()?;
         Ok(AttachmentStatus { size, received: 0, complete: false })
     }
 
-    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64) -> Result<()> {
+    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()> {
         let store = self.writer();
         store.connection().execute(
-            "UPDATE attachment_uploads SET received = ?1 WHERE sha256 = ?2 AND uploader = ?3",
-            params![received as i64, sha256, uploader],
+            "UPDATE attachment_uploads SET received = ?1, active_at_ms = ?4 WHERE sha256 = ?2 AND uploader = ?3",
+            params![received as i64, sha256, uploader, now_ms as i64],
         )?;
         Ok(())
+    }
+
+    fn stale_uploads(&self, before_ms: u64) -> Result<Vec<(String, String)>> {
+        let store = self.reader();
+        let stale = store
+            .connection()
+            .prepare_cached(
+                "SELECT sha256, uploader FROM attachment_uploads WHERE active_at_ms < ?1 LIMIT 10000",
+            )?
+            .query_map([before_ms as i64], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(stale)
+    }
+
+    fn expire_upload(&self, sha256: &str, uploader: &str, before_ms: u64) -> Result<bool> {
+        let store = self.writer();
+        let gone = store.connection().execute(
+            "DELETE FROM attachment_uploads WHERE sha256 = ?1 AND uploader = ?2 AND active_at_ms < ?3",
+            params![sha256, uploader, before_ms as i64],
+        )?;
+        Ok(gone > 0)
     }
 
     fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()> {
@@ -1203,18 +1483,15 @@ impl Storage for SqliteStorage {
 
 /// Whether `who`, seeing `scope`, may read the stored attachment: they
 /// hold it (uploaded all of it), or a live case of their scope lists it.
-fn readable(
-    store: &Store,
-    who: &Principal,
-    scope: &(impl serde::Serialize + ?Sized),
-    sha256: &str,
-) -> Result<bool> {
+/// Index lookups only (`attachment_holders`, `case_photos`): one per grid of
+/// a worker's scope at most, however many cases list the photo.
+fn readable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
     let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
     let conn = store.connection();
     let held = conn
         .prepare_cached(
             "SELECT 1 FROM attachments a JOIN attachment_holders h ON h.sha256 = a.sha256
-             WHERE a.sha256 = ?1 AND a.complete = 1 AND h.holder = ?2",
+             WHERE a.sha256 = ?1 AND h.holder = ?2",
         )?
         .query_row([sha256, me], |_| Ok(()))
         .optional()?
@@ -1222,33 +1499,40 @@ fn readable(
     if held {
         return Ok(true);
     }
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM attachments x, cases, json_each(cases.attachments) AS a
-             WHERE x.sha256 = ?1 AND x.complete = 1 AND a.value = ?1
-               AND cases.deleted IS NOT 1 AND cases.grid IN (SELECT value FROM json_each(?2))
-             LIMIT 1",
-        )?
-        .query_row(params![sha256, serde_json::to_string(scope).expect("strings serialise")], |_| Ok(()))
+    if !attachment_stored(store, sha256)? {
+        return Ok(false);
+    }
+    if who.role != Role::Worker {
+        // Staff and admins see every grid.
+        return Ok(conn
+            .prepare_cached("SELECT 1 FROM case_photos WHERE sha256 = ?1 LIMIT 1")?
+            .query_row([sha256], |_| Ok(()))
+            .optional()?
+            .is_some());
+    }
+    let mut listed =
+        conn.prepare_cached("SELECT 1 FROM case_photos WHERE sha256 = ?1 AND grid = ?2 LIMIT 1")?;
+    for grid in scope {
+        if listed.query_row([sha256, grid.as_str()], |_| Ok(())).optional()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn attachment_stored(store: &Store, sha256: &str) -> Result<bool> {
+    Ok(store
+        .connection()
+        .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1")?
+        .query_row([sha256], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
 /// Whether a stored attachment exists that `who` may not read: what a
 /// pushed case may not list (listing it would let them read it).
-fn stored_but_unreadable(
-    store: &Store,
-    who: &Principal,
-    scope: &(impl serde::Serialize + ?Sized),
-    sha256: &str,
-) -> Result<bool> {
-    let stored = store
-        .connection()
-        .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1 AND complete = 1")?
-        .query_row([sha256], |_| Ok(()))
-        .optional()?
-        .is_some();
-    Ok(stored && !readable(store, who, scope, sha256)?)
+fn stored_but_unreadable(store: &Store, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+    Ok(attachment_stored(store, sha256)? && !readable(store, who, scope, sha256)?)
 }
 
 #[cfg(test)]

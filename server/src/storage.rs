@@ -34,6 +34,12 @@ pub enum StorageError {
     BadEnrollmentCode,
     #[error("the user name or password is wrong")]
     BadLogin,
+    /// An uploader would hold more unfinished uploads than its quota.
+    #[error(
+        "unfinished uploads may hold at most {} MiB in {} uploads per device; this one holds {held} declaring {declared} bytes, and a new one of {wanted} bytes would pass that: finish the uploads in progress (they resume where they stopped) or wait until unfinished ones expire",
+        .quota.bytes >> 20, .quota.count
+    )]
+    UploadQuota { held: u64, declared: u64, wanted: u64, quota: UploadQuota },
     /// The device pushed writes that clash with its own earlier ones.
     #[error(
         "this device's database is older than what the server already has from it (field `{field}` of {kind} {id}): it was restored from a copy or copied to another tablet, so its new edits would clash with earlier ones. Nothing was applied. Enroll this tablet again with a new database; the edits in this one stay in its file"
@@ -155,8 +161,63 @@ pub struct DeviceInfo {
     pub revoked_at_ms: Option<u64>,
 }
 
+/// What one device may park of its refused changes (see
+/// `docs/sync-protocol.md`, "Refusals").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParkingLimits {
+    /// Rows (records) per device; refusals beyond are counted per code.
+    pub rows_per_device: u64,
+    /// Bytes of refused values per device; beyond, a row keeps the field
+    /// names and size only.
+    pub bytes_per_device: u64,
+}
+
+impl Default for ParkingLimits {
+    fn default() -> Self {
+        ParkingLimits { rows_per_device: 1000, bytes_per_device: 4 * 1024 * 1024 }
+    }
+}
+
+/// A parked refusal without its values: what a page of the list shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParkedSummary {
+    pub id: u64,
+    pub at_ms: u64,
+    pub device_id: String,
+    pub record: String,
+    pub kind: String,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+    /// The size of the refused values as parked.
+    pub bytes: u64,
+}
+
+/// Refusals one device made beyond what it may park, counted per code.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParkedOverflow {
+    pub device_id: String,
+    pub code: String,
+    pub count: u64,
+    pub first_at_ms: u64,
+    pub last_at_ms: u64,
+}
+
+/// A page of parked refusals, newest first.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParkedPage {
+    pub items: Vec<ParkedSummary>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<u64>,
+    /// Parked rows in all.
+    pub total: u64,
+    pub overflow: Vec<ParkedOverflow>,
+}
+
+/// One parked refusal in full.
 #[derive(Clone, Debug, Serialize)]
 pub struct ParkedChange {
+    pub id: u64,
     pub at_ms: u64,
     pub device_id: String,
     pub record: String,
@@ -168,6 +229,34 @@ pub struct ParkedChange {
     /// winning value of each pushed register), so the centre can act on
     /// them; `null` when the change was too large to park whole.
     pub values: Option<serde_json::Value>,
+    /// When the values were not kept: their size and field names.
+    pub truncated: Option<serde_json::Value>,
+}
+
+/// A person with an account.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub grids: Vec<String>,
+    pub created_at_ms: u64,
+}
+
+/// What one uploader may hold of unfinished uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadQuota {
+    /// The sum of the declared sizes of their unfinished uploads.
+    pub bytes: u64,
+    /// How many unfinished uploads.
+    pub count: u64,
+}
+
+impl Default for UploadQuota {
+    fn default() -> Self {
+        // About what a grid worker photographs in a day.
+        UploadQuota { bytes: 256 * 1024 * 1024, count: 64 }
+    }
 }
 
 /// How far an attachment has been received.
@@ -225,16 +314,38 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Fields with concurrent versions waiting for review.
     fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>>;
-    /// Changes refused at push time.
-    fn parked(&self, limit: usize) -> Result<Vec<ParkedChange>>;
+    /// Changes refused at push time, newest first, a page of summaries
+    /// below the id `after`.
+    fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
+    /// One parked refusal with its values.
+    fn parked_one(&self, id: u64) -> Result<Option<ParkedChange>>;
+    /// Removes a parked refusal the centre has reviewed; false if there is
+    /// none with this id.
+    fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool>;
+    /// Everyone with an account.
+    fn users(&self) -> Result<Vec<UserInfo>>;
 
     /// Where `uploader`'s upload of the attachment stands: complete if they
     /// hold the file (uploaded all of it), their progress if they are
     /// uploading it, `None` otherwise. Others' uploads are not disclosed.
     fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>>;
-    /// Starts (or finds) `uploader`'s upload of `size` bytes.
-    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus>;
-    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64) -> Result<()>;
+    /// Starts (or finds) `uploader`'s upload of `size` bytes; a new one
+    /// must fit in the uploader's `quota` of unfinished uploads.
+    fn upload_begin(
+        &self,
+        sha256: &str,
+        size: u64,
+        uploader: &str,
+        quota: &UploadQuota,
+        now_ms: u64,
+    ) -> Result<AttachmentStatus>;
+    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()>;
+    /// Unfinished uploads that received nothing since `before_ms`, as
+    /// (digest, uploader): candidates for expiry.
+    fn stale_uploads(&self, before_ms: u64) -> Result<Vec<(String, String)>>;
+    /// Forgets an unfinished upload if it still received nothing since
+    /// `before_ms`; true if it did (its file can go).
+    fn expire_upload(&self, sha256: &str, uploader: &str, before_ms: u64) -> Result<bool>;
     /// The upload's bytes matched the digest and the file is published:
     /// `uploader` now holds it.
     fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()>;

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gridwork_protocol::Encoding;
@@ -21,16 +21,12 @@ use crate::error::AppError;
 
 /// Largest request body as sent (compressed or not).
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
-/// Largest push once decompressed: a page of 1,000 whole records with their
-/// conflicts is a few MiB in JSON.
-pub const MAX_DECOMPRESSED: usize = 8 * 1024 * 1024;
-/// Largest enrollment or pull request once decompressed: they hold a code,
-/// counters and a digest.
-pub const SMALL: usize = 64 * 1024;
-
-/// How much of an oversized body is still read (and dropped) before the
-/// answer, so that the client finishes sending and can read the error.
-const DRAIN: usize = 4 * MAX_BODY;
+/// Largest push once decompressed: a device aims for half of it per push
+/// (`PUSH_PAGE_BYTES`), and the largest legal record fits in it.
+pub const MAX_DECOMPRESSED: usize = gridwork_protocol::sync::MAX_PUSH_BYTES;
+/// Largest enrollment or pull request: they hold a code, counters and a
+/// digest, a few hundred bytes.
+pub const SMALL: usize = 4 * 1024;
 
 /// Bodies being decompressed and decoded at once. Decoding runs off the
 /// async threads, and a decoded body takes several times its encoded size
@@ -40,28 +36,73 @@ const DECODERS: usize = 4;
 static DECODING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
     std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(DECODERS)));
 
-/// Reads a body of at most `limit` bytes. A larger one is read on (and
-/// dropped) up to a bound, then refused as too large: the client gets the
-/// error instead of a connection reset in the middle of its upload.
-pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, AppError> {
+/// The memory request bodies may take across all requests at once. A body
+/// takes its share before its first byte is read (its declared length, or
+/// its endpoint's limit when it declares none) and gives it back when it is
+/// dropped, so the sum of buffered bodies never passes the budget; a body
+/// that must wait for room waits within the request timeout.
+#[derive(Clone, Debug)]
+pub struct BodyBudget {
+    room: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl BodyBudget {
+    pub fn new(bytes: usize) -> Self {
+        BodyBudget { room: std::sync::Arc::new(tokio::sync::Semaphore::new(bytes)) }
+    }
+
+    async fn take(&self, bytes: usize) -> tokio::sync::OwnedSemaphorePermit {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.room.clone().acquire_many_owned(bytes).await.expect("the budget is never closed")
+    }
+}
+
+/// A body read into memory, holding its share of the [`BodyBudget`].
+#[derive(Debug)]
+pub struct HeldBody {
+    pub bytes: Bytes,
+    _room: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The length a request declares in `Content-Length`, if any.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads a body of at most `limit` bytes, within the budget. A larger one
+/// is read on (and dropped) up to four times the limit, then refused as too
+/// large: the client gets the error instead of a connection reset in the
+/// middle of its upload.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    budget: &BodyBudget,
+) -> Result<HeldBody, AppError> {
     use http_body_util::BodyExt;
+    let declared = declared_length(headers);
+    let share = declared.map_or(limit, |d| usize::try_from(d).unwrap_or(usize::MAX).min(limit));
+    let room = budget.take(share).await;
     let mut body = body;
-    let mut kept: Vec<u8> = Vec::new();
+    let mut kept: Vec<u8> = Vec::with_capacity(share.min(64 * 1024));
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| AppError::malformed(format!("the body could not be read: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
         seen += data.len();
-        if seen <= limit {
+        if seen <= share {
             kept.extend_from_slice(&data);
-        } else if seen > DRAIN {
+        } else if seen > limit.saturating_mul(4) {
             break;
         }
     }
     if seen > limit {
         return Err(AppError::too_large(limit));
     }
-    Ok(Bytes::from(kept))
+    if seen > share {
+        return Err(AppError::malformed(format!("the body is longer than the {share} bytes it declared")));
+    }
+    Ok(HeldBody { bytes: Bytes::from(kept), _room: room })
 }
 
 /// Checks the protocol version a request names.
@@ -111,12 +152,12 @@ fn encoding_of(content_type: Option<&HeaderValue>) -> Result<Encoding, AppError>
 }
 
 /// Reads a body that may be zstd-compressed, within the limits.
-pub fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, AppError> {
+pub fn decompress(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, AppError> {
     match headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
         None | Some("identity") if body.len() > limit => Err(AppError::too_large(limit)),
         None | Some("identity") => Ok(body.to_vec()),
         Some("zstd") => {
-            let decoder = zstd::stream::read::Decoder::new(&body[..])
+            let decoder = zstd::stream::read::Decoder::new(body)
                 .map_err(|e| AppError::malformed(format!("zstd: {e}")))?;
             let mut out = Vec::new();
             decoder
@@ -180,22 +221,22 @@ impl Reply {
     }
 }
 
-impl<S: Send + Sync, T: DeserializeOwned + Send + 'static, const LIMIT: usize> FromRequest<S>
+impl<T: DeserializeOwned + Send + 'static, const LIMIT: usize> FromRequest<crate::AppState>
     for Wire<T, LIMIT>
 {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &crate::AppState) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
         check_protocol(&headers)?;
         let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
         let reply = Reply::of(&headers)?;
-        let body = read_body(request.into_body(), MAX_BODY.min(LIMIT)).await?;
+        let body = read_body(&headers, request.into_body(), MAX_BODY.min(LIMIT), &state.body_budget).await?;
         let turn = DECODING.clone().acquire_owned().await.expect("the semaphore is never closed");
         let value = tokio::task::spawn_blocking(move || {
             // Held until decoding ends, even if the request has timed out.
             let _turn = turn;
-            let bytes = decompress(&headers, body, LIMIT)?;
+            let bytes = decompress(&headers, &body.bytes, LIMIT)?;
             encoding.decode(&bytes).map_err(|e| AppError::malformed(e.to_string()))
         })
         .await

@@ -312,7 +312,7 @@ fn encodings() -> Result<()> {
     for n in 0..10_000 {
         store.put(Kind::Resident, None, &resident(n))?;
     }
-    let records = store.outgoing(10_000)?.records;
+    let records = store.outgoing(gridwork_store::PageLimit::records(10_000))?.records;
     let request = PushRequest { up_to_counter: 10_000, pending: 0, records };
     let changes = 100_000;
     for (name, encoding) in [("binary (postcard)", Encoding::Binary), ("JSON", Encoding::Json)] {

@@ -20,14 +20,15 @@ struct Link {
 
 impl Link {
     fn sync(&mut self, device: &mut Store, server: &mut Store) -> Result<(usize, usize)> {
-        let outgoing = device.outgoing(1000)?;
+        let outgoing = device.outgoing(gridwork_store::PageLimit::records(1000))?;
         let pushed = outgoing.records.len();
         server.apply_remote(outgoing.records)?;
         device.acknowledge(outgoing.up_to_counter)?;
         let mut pulled = 0;
         let mut position = PullPosition::start(self.cursor);
         loop {
-            let page = server.changes_in_scope(position, None, None, 500)?;
+            let page =
+                server.changes_in_scope(position, None, None, gridwork_store::PageLimit::records(500))?;
             pulled += page.records.len();
             device.apply_remote(page.records)?;
             if !page.more {

@@ -73,10 +73,10 @@ enum AdminCommand {
         #[command(subcommand)]
         command: ListCommand,
     },
-    /// Changes the server refused from devices.
+    /// Changes the server refused from devices, parked for review.
     Parked {
         #[command(subcommand)]
-        command: ListCommand,
+        command: ParkedCommand,
     },
 }
 
@@ -99,6 +99,8 @@ enum GridCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
+    /// Everyone with an account: id, name, role, grids.
+    List,
     /// Adds a person; prints `{"id": …}` for `enroll-code --user`.
     Add {
         #[arg(long)]
@@ -132,6 +134,32 @@ enum AdminDeviceCommand {
 enum ListCommand {
     /// Prints them, newest first.
     List,
+}
+
+#[derive(Subcommand)]
+enum ParkedCommand {
+    /// A page of summaries, newest first: `next` is where the following
+    /// page starts (`--after`); `overflow` counts refusals a device made
+    /// beyond what it may park.
+    List {
+        /// Start below this id (the `next` of the previous page).
+        #[arg(long)]
+        after: Option<u64>,
+        /// Summaries per page, 1 to 1,000.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One parked change with the values it would have set.
+    Show {
+        #[arg(long)]
+        id: u64,
+    },
+    /// Removes a parked change once it has been reviewed (the trail keeps
+    /// who did).
+    Dismiss {
+        #[arg(long)]
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,7 +280,17 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
             admin.post(&format!("/admin/devices/{device}/revoke"), &json!({})).await?
         }
         AdminCommand::Conflicts { command: ListCommand::List } => admin.get("/admin/conflicts").await?,
-        AdminCommand::Parked { command: ListCommand::List } => admin.get("/admin/parked").await?,
+        AdminCommand::Parked { command: ParkedCommand::List { after, limit } } => {
+            let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+            admin.get(&format!("/admin/parked?limit={limit}{after}")).await?
+        }
+        AdminCommand::Parked { command: ParkedCommand::Show { id } } => {
+            admin.get(&format!("/admin/parked/{id}")).await?
+        }
+        AdminCommand::Parked { command: ParkedCommand::Dismiss { id } } => {
+            admin.post(&format!("/admin/parked/{id}/dismiss"), &json!({})).await?
+        }
+        AdminCommand::User { command: UserCommand::List } => admin.get("/admin/users").await?,
     };
     print(answer)
 }

@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridwork_domain::Kind;
 use gridwork_protocol::Encoding;
+use gridwork_protocol::sync::PUSH_PAGE_BYTES;
 use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
 };
-use gridwork_store::{Clock, OffsetClock, Refused, Role, Session, Store, SystemClock};
+use gridwork_store::{Clock, OffsetClock, PageLimit, Refused, Role, Session, Store, SystemClock};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -49,6 +50,13 @@ pub enum ClientError {
     Decode(String),
     #[error("this device is not enrolled: run `gridwork device --db FILE enroll --server URL --code CODE`")]
     NotEnrolled,
+    /// One record alone is larger than the server takes: it stays in the
+    /// outbox, and so do the edits after it.
+    #[error(
+        "record {id} alone is larger than the server accepts ({}); it stays on this device with every later edit: ask the centre to raise the server's limit",
+        error.message
+    )]
+    TooLarge { id: String, error: ApiError },
     /// The server does not know the device's token.
     #[error(
         "the server does not know this device (it was restored from a backup older than the enrollment, or the device was enrolled again elsewhere): enroll this tablet again with a new database"
@@ -84,6 +92,9 @@ impl ClientError {
             ClientError::Revoked(_) => "本设备已被管理员停用,本地数据已清除".into(),
             ClientError::Decode(what) => format!("无法读取服务器的应答:{what}"),
             ClientError::NotEnrolled => "本设备尚未注册,请先用注册码注册".into(),
+            ClientError::TooLarge { id, .. } => {
+                format!("记录{id}超过服务器允许的大小,仍保存在本机(其后的修改也一并保留),请联系中心调整服务器限制")
+            }
             ClientError::Unknown => {
                 "服务器不认识本设备(服务器从注册之前的备份恢复,或本设备已在别处重新注册),请用新的数据库重新注册本平板"
                     .into()
@@ -96,7 +107,9 @@ impl ClientError {
     /// The server's error code, for programs.
     pub fn code(&self) -> Option<&str> {
         match self {
-            ClientError::Api { error, .. } | ClientError::Revoked(error) => Some(&error.code),
+            ClientError::Api { error, .. }
+            | ClientError::Revoked(error)
+            | ClientError::TooLarge { error, .. } => Some(&error.code),
             _ => None,
         }
     }
@@ -328,18 +341,40 @@ impl Device {
         progress: &mut impl FnMut(Progress),
     ) -> Result<(), ClientError> {
         let mut restamped: BTreeSet<gridwork_domain::RecordId> = BTreeSet::new();
+        let full_page = PageLimit { records: PAGE, bytes: PUSH_PAGE_BYTES };
+        let mut page = full_page;
         loop {
             let (outgoing, pending) = {
                 let mut store = self.store();
-                let outgoing = store.outgoing(PAGE)?;
+                let outgoing = store.outgoing(page)?;
                 let pending = store.pending_count()?.saturating_sub(outgoing.records.len() as u64);
                 (outgoing, pending)
             };
             let empty = outgoing.records.is_empty();
+            let sent = outgoing.records.len();
             let request =
                 PushRequest { up_to_counter: outgoing.up_to_counter, pending, records: outgoing.records };
             let before = raw_now();
-            let (answer, bytes): (PushResponse, u64) = http.sync_call("/sync/push", &request).await?;
+            let (answer, bytes): (PushResponse, u64) = match http.sync_call("/sync/push", &request).await {
+                // Too large for this server: send half as many, down to one
+                // record, which always fits (the largest legal record does).
+                Err(ClientError::Api { status: 413, error }) => {
+                    if sent <= 1 {
+                        return Err(ClientError::TooLarge {
+                            id: request.records.first().map(|r| r.id.to_string()).unwrap_or_default(),
+                            error,
+                        });
+                    }
+                    page = PageLimit { records: sent / 2, bytes: page.bytes.min(full_page.bytes) / 2 };
+                    tracing::debug!(
+                        records = page.records,
+                        "the server found the push too large; splitting it"
+                    );
+                    continue;
+                }
+                other => other?,
+            };
+            page = full_page;
             report.bytes += bytes;
             self.learn_time(answer.server_time_ms, before, raw_now(), false)?;
             if answer.epoch != *epoch {

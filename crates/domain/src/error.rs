@@ -141,6 +141,11 @@ pub enum Reason {
     ControlCharacter {
         code_point: u32,
     },
+    /// A date that has not come yet anywhere on Earth (a birth date, or the
+    /// one inside an ID-card number).
+    InTheFuture {
+        latest: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -184,6 +189,9 @@ impl fmt::Display for Reason {
             Reason::NoSuchRecord { kind, id } => write!(f, "there is no {kind} with id {id}"),
             Reason::NotCanonical { expected } => write!(f, "not in canonical form, which is `{expected}`"),
             Reason::NoTimestamp => f.write_str("a version without a timestamp (HLC 0)"),
+            Reason::InTheFuture { latest } => {
+                write!(f, "the date is in the future (today is {latest} at the latest)")
+            }
         }
     }
 }
@@ -217,6 +225,7 @@ impl Reason {
             Reason::NoSuchRecord { kind, id } => format!("不存在编号为{id}的{kind}记录"),
             Reason::NotCanonical { expected } => format!("格式不规范,规范写法为“{expected}”"),
             Reason::NoTimestamp => "修改缺少时间戳".into(),
+            Reason::InTheFuture { latest } => format!("日期在未来(今天最晚为{latest})"),
         }
     }
 }

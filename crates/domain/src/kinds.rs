@@ -391,6 +391,42 @@ fn check_resident(def: &KindDef, values: &[Value]) -> Result<(), ValidationError
     Ok(())
 }
 
+/// The latest calendar date anywhere on Earth at `now_ms` (UTC+14): a date
+/// after it has not come yet for anyone.
+pub fn latest_date(now_ms: u64) -> chrono::NaiveDate {
+    const FOURTEEN_HOURS_MS: i64 = 14 * 60 * 60 * 1000;
+    chrono::DateTime::from_timestamp_millis((now_ms as i64).saturating_add(FOURTEEN_HOURS_MS))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+        .date_naive()
+}
+
+/// The rules that need to know the date, which the caller reads from its
+/// clock (a device from its own, the server from its own): a birth date,
+/// given or inside an ID-card number, has already happened on `latest`
+/// (see [`latest_date`]). Checks `value` as the new value of `field` of a
+/// `kind` record; values that are not valid dates are other rules' business.
+pub fn check_not_in_future(
+    kind: Kind,
+    field: &str,
+    value: &Value,
+    latest: chrono::NaiveDate,
+) -> Result<(), ValidationError> {
+    let birth = match (kind, field, value.as_text()) {
+        (Kind::Resident, "birth_date", Some(text)) => formats::parse_date(text).ok(),
+        (Kind::Resident, "id_number", Some(text)) => {
+            formats::parse_id_number(text).ok().map(|id| id.birth_date)
+        }
+        _ => None,
+    };
+    match birth {
+        Some(date) if date > latest => Err(ValidationError::invalid(
+            field,
+            Reason::InTheFuture { latest: latest.format("%Y-%m-%d").to_string() },
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_patrol(def: &KindDef, values: &[Value]) -> Result<(), ValidationError> {
     let start = value(def, values, "started_at").as_text();
     let end = value(def, values, "ended_at").as_text();
@@ -417,6 +453,29 @@ fn check_visit(def: &KindDef, values: &[Value]) -> Result<(), ValidationError> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn birth_dates_after_the_latest_date_on_earth_are_refused() {
+        // 2026-11-27 12:00 UTC: already the 28th in Kiribati (UTC+14).
+        let noon_utc = 1_795_780_800_000;
+        let latest = latest_date(noon_utc);
+        assert_eq!(latest.to_string(), "2026-11-28");
+        let date = |d: &str| Value::Text(d.into());
+        assert!(check_not_in_future(Kind::Resident, "birth_date", &date("2026-11-28"), latest).is_ok());
+        let error =
+            check_not_in_future(Kind::Resident, "birth_date", &date("2026-11-29"), latest).unwrap_err();
+        assert_eq!(error.field(), Some("birth_date"));
+        assert!(error.to_string().contains("future") && error.zh().contains("未来"), "{error}");
+        let born = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let id = Value::Text(formats::make_id_number(330702, born, 1));
+        assert_eq!(
+            check_not_in_future(Kind::Resident, "id_number", &id, latest).unwrap_err().field(),
+            Some("id_number")
+        );
+        // Other kinds and fields, and values that are no dates, are not this rule's.
+        assert!(check_not_in_future(Kind::Visit, "follow_up_due", &date("2099-01-01"), latest).is_ok());
+        assert!(check_not_in_future(Kind::Resident, "birth_date", &date("not a date"), latest).is_ok());
+    }
 
     #[test]
     fn every_kind_has_deleted_then_its_scope_and_unique_names_and_tags() {

@@ -15,8 +15,9 @@ mod value;
 
 pub use error::{Reason, ValidationError};
 pub use ids::{DeviceId, GridCode, RecordId};
+pub use kinds::{check_not_in_future, latest_date};
 pub use schema::{Choice, FieldDef, FieldType, Kind, KindDef, Label, Record, RecordCheck};
-pub use value::Value;
+pub use value::{MAX_LIST_ITEMS, Value};
 
 /// Applies an edit (field name → new value) to a record: every field is
 /// checked and normalised, then the whole record. Returns the indices of the

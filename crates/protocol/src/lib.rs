@@ -34,6 +34,22 @@ impl RecordChanges {
     pub fn version_count(&self) -> usize {
         self.fields.iter().map(|f| f.register.versions().len()).sum()
     }
+
+    /// A quick estimate of the bytes the changes take on the wire, for
+    /// sizing pages: the values' payload plus a fixed allowance per record,
+    /// field, version and vector entry (about what JSON spends on names and
+    /// numbers). Not exact: use [`Encoding::encoded_len`] where it must be.
+    pub fn weight(&self) -> usize {
+        64 + self
+            .fields
+            .iter()
+            .map(|f| {
+                32 + f.field.len()
+                    + 24 * f.register.context().len()
+                    + f.register.versions().iter().map(|v| 64 + v.value.payload_len()).sum::<usize>()
+            })
+            .sum::<usize>()
+    }
 }
 
 /// A payload that could not be read.
@@ -60,11 +76,39 @@ impl Encoding {
         }
     }
 
+    /// The exact length of `value` encoded, without building the bytes.
+    pub fn encoded_len<T: Serialize>(self, value: &T) -> usize {
+        let mut counter = Counter(0);
+        match self {
+            Encoding::Json => {
+                serde_json::to_writer(&mut counter, value).expect("wire types serialise to JSON")
+            }
+            Encoding::Binary => {
+                postcard::to_io(value, &mut counter).expect("wire types serialise to postcard");
+            }
+        }
+        counter.0
+    }
+
     pub fn decode<'a, T: Deserialize<'a>>(self, bytes: &'a [u8]) -> Result<T, DecodeError> {
         Ok(match self {
             Encoding::Json => serde_json::from_slice(bytes)?,
             Encoding::Binary => postcard::from_bytes(bytes)?,
         })
+    }
+}
+
+/// A writer that only counts.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -117,6 +161,83 @@ mod tests {
                 let bytes = encoding.encode(&changes);
                 let back: Vec<RecordChanges> = encoding.decode(&bytes).unwrap();
                 prop_assert_eq!(&back, &changes);
+                prop_assert_eq!(encoding.encoded_len(&changes), bytes.len());
+            }
+        }
+    }
+
+    /// The largest record a device can legally hold, of each kind a device
+    /// writes: every field at its longest in the costliest characters (four
+    /// bytes each in UTF-8; JSON escapes cost at most two), every list full,
+    /// and each field in conflict among `versions` tablets.
+    fn largest_legal_record(kind: Kind, versions: u32) -> RecordChanges {
+        use gridwork_domain::FieldType;
+        let value = |ty: &FieldType, n: u32| match ty {
+            FieldType::Text { max } => Value::Text("\u{1F600}".repeat(*max)),
+            FieldType::Int { max, .. } => Value::Int(*max),
+            FieldType::Float { max, .. } => Value::Float(*max - 0.123_456_789_012_3),
+            FieldType::Bool => Value::Bool(true),
+            FieldType::Date => Value::Text("2026-11-27".into()),
+            FieldType::DateTime => Value::Text("2026-11-27T08:30:00.123+08:00".into()),
+            FieldType::Choice { choices } => {
+                Value::Text(choices.iter().map(|c| c.code).max_by_key(|c| c.len()).unwrap().into())
+            }
+            FieldType::Tags { choices } => Value::List(choices.iter().map(|c| c.code.to_owned()).collect()),
+            FieldType::IdNumber => Value::Text("11010519491231002X".into()),
+            FieldType::Phone => Value::Text("0571-88001234".into()),
+            FieldType::GridCode => Value::Text(format!("G{n:031}")),
+            FieldType::Ref { .. } => Value::Text("0190d6a0-0000-7000-8000-000000000000".into()),
+            FieldType::Attachments => {
+                Value::List((0..gridwork_domain::MAX_LIST_ITEMS).map(|i| format!("{i:064x}")).collect())
+            }
+        };
+        let fields = kind
+            .def()
+            .fields
+            .iter()
+            .map(|def| {
+                let mut register = Register::first_write(
+                    value(&def.ty, 0),
+                    DeviceId(u32::MAX - 1),
+                    Hlc::new(u64::MAX >> 17, 1),
+                );
+                for n in 1..versions {
+                    register.merge(Register::first_write(
+                        value(&def.ty, n),
+                        DeviceId(u32::MAX - 1 - n),
+                        Hlc::new(u64::MAX >> 17, 1),
+                    ));
+                }
+                FieldState { field: def.name.to_owned(), register }
+            })
+            .collect();
+        RecordChanges { id: RecordId::from_parts(u64::MAX >> 17, [0xff; 10]), kind, fields }
+    }
+
+    #[test]
+    fn largest_legal_record_fits_in_a_push() {
+        use crate::sync::{MAX_COUNTER, MAX_PUSH_BYTES, PUSH_PAGE_BYTES, PushRequest};
+        for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Grid) {
+            // Alone, with one version per field (what a device pushes of its
+            // own edits), it fits in a page; in conflict among eight tablets,
+            // it still fits in a push.
+            for (versions, limit) in [(1, PUSH_PAGE_BYTES), (8, MAX_PUSH_BYTES)] {
+                let request = PushRequest {
+                    up_to_counter: MAX_COUNTER,
+                    pending: MAX_COUNTER,
+                    records: vec![largest_legal_record(kind, versions)],
+                };
+                for encoding in [Encoding::Json, Encoding::Binary] {
+                    let len = encoding.encoded_len(&request);
+                    assert!(
+                        len <= limit,
+                        "{kind} with {versions} versions: {len} bytes in {encoding:?}, over {limit}"
+                    );
+                }
+                // The estimate pages are sized by is in the right range.
+                let weight = request.records[0].weight();
+                let exact = Encoding::Json.encoded_len(&request.records[0]);
+                assert!(weight * 2 >= exact && weight <= exact * 2, "{kind}: weight {weight}, JSON {exact}");
             }
         }
     }

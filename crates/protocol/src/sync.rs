@@ -63,23 +63,71 @@ pub struct PushRequest {
 /// The most records one push may carry.
 pub const MAX_PUSH_RECORDS: usize = 1000;
 
+/// The largest decompressed push body a server takes.
+pub const MAX_PUSH_BYTES: usize = 8 * 1024 * 1024;
+
+/// What a device aims for per push (its records' encoded size): half of
+/// [`MAX_PUSH_BYTES`], so a page of whole records always fits with room for
+/// the request around them, and the largest legal record fits alone (see
+/// `largest_legal_record_fits_in_a_push`).
+pub const PUSH_PAGE_BYTES: usize = MAX_PUSH_BYTES / 2;
+
+/// What a server aims for per pull page, counted by
+/// [`RecordChanges::weight`]; a page holds at least one record.
+pub const PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest `up_to_counter` or `pending` a push may name: 2^53, more edits
+/// than a device makes in a thousand lifetimes, and exact in every JSON
+/// reader. Anything above is a mistake that would only hurt the device later.
+pub const MAX_COUNTER: u64 = 1 << 53;
+
+/// The largest per-field write counter a pushed register may carry (a
+/// device's count of its writes of one field): 2^30, a write a second for
+/// 34 years. Far below `u32::MAX`, so counting on never overflows.
+pub const MAX_FIELD_COUNTER: u32 = 1 << 30;
+
+/// The longest field name a push may carry: every real one is far shorter.
+pub const MAX_FIELD_NAME: usize = 64;
+
+/// Why a push is refused as a whole before any record is looked at.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// Something no honest client sends (a record twice, too many records).
+    #[error("{0}")]
+    Malformed(String),
+    /// A number beyond what any device reaches, named by its field.
+    #[error("`{field}` is {value}, above the largest allowed, {max}")]
+    OutOfRange { field: String, value: u64, max: u64 },
+}
+
 impl PushRequest {
     /// What the server checks before looking at any record: at most
     /// [`MAX_PUSH_RECORDS`] records, each once, each field of a record at
-    /// most once. An honest device never sends anything else, so a push that
-    /// does is malformed as a whole. Returns what is wrong.
-    pub fn check_shape(&self) -> Result<(), String> {
+    /// most once and with a name of at most [`MAX_FIELD_NAME`] bytes;
+    /// counters within [`MAX_COUNTER`] and [`MAX_FIELD_COUNTER`]. An honest
+    /// device never sends anything else, so a push that does is refused as
+    /// a whole, and nothing is applied.
+    pub fn check_shape(&self) -> Result<(), ShapeError> {
+        let malformed = |m: String| Err(ShapeError::Malformed(m));
+        for (field, value) in [("up_to_counter", self.up_to_counter), ("pending", self.pending)] {
+            if value > MAX_COUNTER {
+                return Err(ShapeError::OutOfRange { field: field.into(), value, max: MAX_COUNTER });
+            }
+        }
         if self.records.len() > MAX_PUSH_RECORDS {
-            return Err(format!("{} records in one push; at most {MAX_PUSH_RECORDS}", self.records.len()));
+            return malformed(format!(
+                "{} records in one push; at most {MAX_PUSH_RECORDS}",
+                self.records.len()
+            ));
         }
         let mut ids = std::collections::HashSet::with_capacity(self.records.len());
         for change in &self.records {
             if !ids.insert(change.id) {
-                return Err(format!("record {} appears twice in one push", change.id));
+                return malformed(format!("record {} appears twice in one push", change.id));
             }
             let kind_fields = change.kind.def().fields.len();
             if change.fields.len() > kind_fields {
-                return Err(format!(
+                return malformed(format!(
                     "record {} has {} fields; a {} has {kind_fields}",
                     change.id,
                     change.fields.len(),
@@ -87,8 +135,28 @@ impl PushRequest {
                 ));
             }
             let mut names = std::collections::HashSet::with_capacity(change.fields.len());
-            if let Some(twice) = change.fields.iter().find(|f| !names.insert(f.field.as_str())) {
-                return Err(format!("field `{}` appears twice in record {}", twice.field, change.id));
+            for state in &change.fields {
+                if state.field.len() > MAX_FIELD_NAME {
+                    return malformed(format!(
+                        "a field name of {} bytes in record {}; at most {MAX_FIELD_NAME}",
+                        state.field.len(),
+                        change.id
+                    ));
+                }
+                if !names.insert(state.field.as_str()) {
+                    return malformed(format!(
+                        "field `{}` appears twice in record {}",
+                        state.field, change.id
+                    ));
+                }
+                let counters = state.register.context().iter().map(|(_, c)| c);
+                if let Some(too_far) = counters.filter(|c| *c > MAX_FIELD_COUNTER).max() {
+                    return Err(ShapeError::OutOfRange {
+                        field: format!("{}.counter", state.field),
+                        value: u64::from(too_far),
+                        max: u64::from(MAX_FIELD_COUNTER),
+                    });
+                }
             }
         }
         Ok(())

@@ -43,7 +43,7 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use device::{Refused, Session};
 pub use migrate::Migration;
 pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, StoredField, VersionInfo};
-pub use remote::{ApplyReport, Outgoing};
+pub use remote::{ApplyReport, Outgoing, PageLimit};
 pub use scope::{Preview, PullPosition, ScopedChanges};
 
 /// What the store is for.

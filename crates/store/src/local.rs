@@ -69,6 +69,12 @@ impl Store {
         if changed.is_empty() {
             return Ok(Ok(id));
         }
+        // Rules that need today's date, read from this replica's clock.
+        let latest = gridwork_domain::latest_date(now);
+        for &i in &changed {
+            let field = &kind.def().fields[i];
+            gridwork_domain::check_not_in_future(kind, field.name, &draft.values[i], latest)?;
+        }
         if new && *role == Role::Device {
             check_in_scope(&tx, draft.values[kind.def().scope_index()].as_text())?;
         }

@@ -33,6 +33,23 @@ pub struct ApplyReport {
     pub created: usize,
 }
 
+/// How much one page (of a push or a pull) may hold: at most `records`
+/// records, and records weighing at most `bytes` in all
+/// ([`RecordChanges::weight`]), except that a page always holds one record
+/// however heavy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+impl PageLimit {
+    /// At most `records` records, whatever their weight.
+    pub fn records(records: usize) -> Self {
+        PageLimit { records, bytes: usize::MAX }
+    }
+}
+
 /// What a device has to push: its own latest version of every field edited
 /// since the last acknowledgement, and the highest edit counter included.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -224,30 +241,44 @@ impl Store {
         Ok(Ok(report))
     }
 
-    /// What this device has to push: up to `max_records` records from the
-    /// outbox, oldest edit first, each with the registers of the fields
-    /// edited since the last acknowledgement (whole: a register sent without
-    /// some of its versions would tell the receiver to drop them).
-    pub fn outgoing(&mut self, max_records: usize) -> Result<Outgoing, Error> {
+    /// What this device has to push: from the outbox, oldest edit first, as
+    /// many records as fit in `page` (at least one), each with the
+    /// registers of the fields edited since the last acknowledgement (whole:
+    /// a register sent without some of its versions would tell the receiver
+    /// to drop them). `up_to_counter` covers exactly the edits included.
+    pub fn outgoing(&mut self, page: PageLimit) -> Result<Outgoing, Error> {
         let Store { conn, sql, .. } = self;
         let tx = conn.transaction()?;
-        let pending: Vec<(Vec<u8>, u8, i64, i64)> = tx
-            .prepare_cached("SELECT record, kind, counter, fields FROM outbox ORDER BY counter LIMIT ?1")?
-            .query_map([max_records as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
-            .collect::<Result<_, _>>()?;
+        let mut pending =
+            tx.prepare_cached("SELECT record, kind, counter, fields FROM outbox ORDER BY counter")?;
+        let mut rows = pending.query([])?;
         let mut out = Outgoing::default();
-        for (record_bytes, kind_number, counter, tags) in pending {
+        let mut weight = 0usize;
+        while let Some(entry) = rows.next()? {
+            if out.records.len() >= page.records {
+                break;
+            }
+            let (record_bytes, kind_number, counter, tags): (Vec<u8>, u8, i64, i64) =
+                (entry.get(0)?, entry.get(1)?, entry.get(2)?, entry.get(3)?);
             let id = RecordId::from_bytes(
                 record_bytes.try_into().map_err(|_| Error::Corrupt("outbox record id".into()))?,
             );
             let kind = Kind::from_number(kind_number)
                 .ok_or_else(|| Error::Corrupt(format!("outbox kind {kind_number}")))?;
-            out.up_to_counter = out.up_to_counter.max(counter as u64);
-            let Some(row) = record::load(&tx, sql, kind, id)? else { continue };
-            let fields = field_states(&tx, id, kind, &row, |def, _| tags & (1 << def.tag) != 0)?;
+            let fields = match record::load(&tx, sql, kind, id)? {
+                Some(row) => field_states(&tx, id, kind, &row, |def, _| tags & (1 << def.tag) != 0)?,
+                None => Vec::new(),
+            };
             if !fields.is_empty() {
-                out.records.push(RecordChanges { id, kind, fields });
+                let change = RecordChanges { id, kind, fields };
+                let own = change.weight();
+                if !out.records.is_empty() && weight + own > page.bytes {
+                    break;
+                }
+                weight += own;
+                out.records.push(change);
             }
+            out.up_to_counter = out.up_to_counter.max(counter as u64);
         }
         Ok(out)
     }

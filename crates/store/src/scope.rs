@@ -12,7 +12,7 @@ use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_protocol::RecordChanges;
 
 use crate::record;
-use crate::remote::field_states;
+use crate::remote::{PageLimit, field_states};
 use crate::{Error, Store};
 
 /// Where a pull stands: the puller has every change up to `since`; the
@@ -102,8 +102,9 @@ impl Store {
         position: PullPosition,
         scope: Option<&[String]>,
         viewer: Option<DeviceId>,
-        max_records: usize,
+        page: PageLimit,
     ) -> Result<ScopedChanges, Error> {
+        let max_records = page.records;
         let PullPosition { since, after } = position;
         let after = after.max(since);
         let scope_json = scope.map(|s| serde_json::to_string(s).expect("strings serialise"));
@@ -140,14 +141,13 @@ impl Store {
             found.extend(rows.into_iter().map(|(seq, id)| (seq as u64, kind, RecordId::from_bytes(id))));
         }
         found.sort_unstable_by_key(|f| f.0);
-        let more = found.len() > max_records;
+        let mut more = found.len() > max_records;
         found.truncate(max_records);
-        let next = if more { found.last().map_or(after, |f| f.0) } else { head.max(after) };
 
-        // Moves: out of the scope within this page (the device drops the
-        // record), and into it at any time after `since` (the device cannot
-        // have the record, so it comes whole).
-        let (mut removed, mut moved_in) = (Vec::new(), BTreeSet::new());
+        // Moves: out of the scope (the device drops the record, if the move
+        // falls within this page), and into it at any time after `since`
+        // (the device cannot have the record, so it comes whole).
+        let (mut moved_out, mut moved_in) = (Vec::new(), BTreeSet::new());
         if let Some(scope) = scope {
             let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
             let mut statement = tx.prepare_cached(
@@ -162,17 +162,20 @@ impl Store {
                 let (old, new): (String, Option<String>) = (row.get(3)?, row.get(4)?);
                 let (was_in, is_in) =
                     (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
-                let seq = seq as u64;
-                if was_in && !is_in && seq > after && seq <= next {
-                    removed.push(RecordId::from_bytes(id));
+                if was_in && !is_in && seq as u64 > after {
+                    moved_out.push((seq as u64, RecordId::from_bytes(id)));
                 } else if is_in && !was_in {
                     moved_in.insert(RecordId::from_bytes(id));
                 }
             }
         }
 
+        // The records' changes, oldest first, until the page weighs what it
+        // may (one record at least); the page then ends at the last one.
         let mut records = Vec::with_capacity(found.len());
-        for (_, kind, id) in found {
+        let mut weight = 0usize;
+        let mut last = None;
+        for (i, &(_, kind, id)) in found.iter().enumerate() {
             let row =
                 record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
             let whole = since == 0 || moved_in.contains(&id);
@@ -181,9 +184,23 @@ impl Store {
             let fields =
                 field_states(&tx, id, kind, &row, |_, field| whole || field.seq > since && !echo(field))?;
             if !fields.is_empty() {
-                records.push(RecordChanges { id, kind, fields });
+                let change = RecordChanges { id, kind, fields };
+                let own = change.weight();
+                if !records.is_empty() && weight + own > page.bytes {
+                    more = true;
+                    break;
+                }
+                weight += own;
+                records.push(change);
             }
+            last = Some(i);
         }
+        let next = match (more, last) {
+            (true, Some(i)) => found[i].0,
+            (true, None) => after,
+            (false, _) => head.max(after),
+        };
+        let removed = moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
         Ok(ScopedChanges { records, removed, next, more })
     }
 

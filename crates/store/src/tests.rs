@@ -50,7 +50,7 @@ fn sync(device: &mut Store, server: &mut Store, cursor: &mut u64) {
 type Joined = BTreeMap<(RecordId, String), gridwork_merge::Register<Value>>;
 
 fn sync_noting(device: &mut Store, server: &mut Store, cursor: &mut u64, pushed: &mut Joined) {
-    let outgoing = device.outgoing(1000).unwrap();
+    let outgoing = device.outgoing(PageLimit::records(1000)).unwrap();
     for record in &outgoing.records {
         for field in &record.fields {
             match pushed.get_mut(&(record.id, field.field.clone())) {
@@ -67,7 +67,7 @@ fn sync_noting(device: &mut Store, server: &mut Store, cursor: &mut u64, pushed:
     device.acknowledge(outgoing.up_to_counter).unwrap();
     let mut position = PullPosition::start(*cursor);
     loop {
-        let page = server.changes_in_scope(position, None, None, 100).unwrap();
+        let page = server.changes_in_scope(position, None, None, PageLimit::records(100)).unwrap();
         device.apply_remote(page.records).unwrap();
         if !page.more {
             *cursor = page.next;
@@ -149,7 +149,7 @@ fn a_local_edit_is_stored_found_and_queued_and_survives_reopening() {
     assert_eq!(record.get("phone"), Some(&Value::from("13812345678")));
     assert_eq!(record.get("tags"), Some(&Value::List(vec!["disabled".into(), "elderly_alone".into()])));
     assert_eq!(store.pending_count().unwrap(), 1);
-    let outgoing = store.outgoing(10).unwrap();
+    let outgoing = store.outgoing(PageLimit::records(10)).unwrap();
     assert_eq!(outgoing.up_to_counter, 1);
     assert_eq!(outgoing.records[0].fields.len(), 5);
     assert_eq!(store.acknowledge(1).unwrap(), 1);
@@ -219,7 +219,7 @@ fn a_bad_change_refuses_the_whole_batch() {
     sync(&mut author, &mut hub, &mut cursor);
     let a = author.put(Kind::Resident, None, &resident("甲")).unwrap();
     let b = author.put(Kind::Resident, None, &resident("乙")).unwrap();
-    let good_batch = author.outgoing(10).unwrap().records;
+    let good_batch = author.outgoing(PageLimit::records(10)).unwrap().records;
 
     let mut receiver = device(2, &clock);
     let mut tampered = good_batch.clone();
@@ -619,7 +619,8 @@ fn a_record_moved_into_the_scope_arrives_whole_in_any_page() {
             &[("grid", "G2".into()), ("name", "外来户".into()), ("room", "1-1".into())],
         )
         .unwrap();
-    let cursor = hub.changes_in_scope(PullPosition::start(0), None, None, 1000).unwrap().next;
+    let cursor =
+        hub.changes_in_scope(PullPosition::start(0), None, None, PageLimit::records(1000)).unwrap().next;
     // After the device's cursor: the move in, other changes, a later edit.
     hub.put(Kind::Resident, Some(outsider), &[("grid", "G1".into())]).unwrap();
     for n in 0..3 {
@@ -631,7 +632,7 @@ fn a_record_moved_into_the_scope_arrives_whole_in_any_page() {
     let mut position = PullPosition::start(cursor);
     let mut seen = None;
     loop {
-        let page = hub.changes_in_scope(position, Some(&scope), None, 1).unwrap();
+        let page = hub.changes_in_scope(position, Some(&scope), None, PageLimit::records(1)).unwrap();
         for record in &page.records {
             if record.id == outsider {
                 seen = Some(record.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>());
@@ -667,7 +668,8 @@ fn a_page_brings_every_change_of_its_records_since_the_cursor() {
     let mut position = PullPosition::start(cursor);
     let mut pages = 0;
     loop {
-        let page = hub.changes_in_scope(position, Some(&["G1".to_owned()]), None, 1).unwrap();
+        let page =
+            hub.changes_in_scope(position, Some(&["G1".to_owned()]), None, PageLimit::records(1)).unwrap();
         device.apply_remote(page.records).unwrap();
         pages += 1;
         if !page.more {
