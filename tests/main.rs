@@ -2,5 +2,6 @@
 
 mod admin;
 mod architecture;
+mod decoders;
 mod hostile;
 mod sync;
