@@ -306,7 +306,9 @@ fn bodies_are_not_buffered_before_anyone_is_checked() {
 
 #[test]
 fn parked_refusals_are_capped_paged_and_dismissable() {
-    let server = Server::start();
+    // A day's budget large enough for the attack (36 MB of refused cases):
+    // parking must hold on its own.
+    let server = Server::start_with(&["--daily-push-mib", "64"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -426,12 +428,14 @@ fn unfinished_uploads_are_capped_per_uploader_and_expire() {
             accepted += 1;
         } else {
             let status = response.status().as_u16();
-            refusal = Some((status, runtime.block_on(response.json::<ErrorBody>()).unwrap()));
+            let retry_after = response.headers().get("retry-after").cloned();
+            refusal = Some((status, retry_after, runtime.block_on(response.json::<ErrorBody>()).unwrap()));
             break;
         }
     }
-    let (status, body) = refusal.expect("the uploader runs out of room");
-    assert_eq!(status, 507, "{body:?}");
+    let (status, retry_after, body) = refusal.expect("the uploader runs out of room");
+    assert_eq!(status, 429, "{body:?}");
+    assert!(retry_after.is_some(), "the device is told when to try again");
     assert_eq!(body.error.code, "upload_quota");
     assert!(body.error.message.contains("256 MiB") && body.error.message_zh.contains("256 MiB"), "{body:?}");
     assert_eq!(accepted, 12, "12 uploads of 20 MiB fit in 256 MiB");
@@ -677,4 +681,60 @@ fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server() {
             "{rejection:?}"
         );
     }
+}
+
+#[test]
+fn a_device_may_send_only_its_daily_budget() {
+    let server = Server::start_with(&["--daily-push-mib", "1", "--daily-upload-mib", "30"], None);
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
+    let (token, number) = session(a.path());
+    // 600 kB of cases, twice: the second would pass the 1 MiB day.
+    let long = "越".repeat(5000);
+    let page = |n: u64| PushRequest {
+        up_to_counter: n,
+        pending: 0,
+        records: (0..40).map(|_| case(number, "C1-01", vec![], &long)).collect(),
+    };
+    let answer = push(&runtime, &server, &token, &page(1));
+    assert_eq!(answer.applied, 40);
+    let http = Http::new(&server.url, Some(token.clone())).unwrap();
+    match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &page(2))) {
+        Err(gridwork_client::ClientError::Api { status: 429, error }) => {
+            assert_eq!(error.code, "device_quota");
+            assert!(error.message.contains("today") && error.message_zh.contains("每日上限"), "{error:?}");
+        }
+        other => panic!("expected the day's budget to be spent, got {:?}", other.map(|(a, _)| a.applied)),
+    }
+    // Nothing of the refused push was applied; an empty push still records
+    // the sync.
+    let answer =
+        push(&runtime, &server, &token, &PushRequest { up_to_counter: 2, pending: 0, records: vec![] });
+    assert_eq!(answer.acked_up_to, 2);
+    let b = server.enrolled(dir.path(), "b", "乙", &["C1"]);
+    assert_eq!(b.list("case").len(), 40);
+
+    // Photos: 20 MiB started, then another 20 MiB passes the 30 MiB day.
+    let client = reqwest::Client::new();
+    let start = |i: u64| {
+        runtime
+            .block_on(
+                client
+                    .put(format!("{}/api/v1/attachments/{:064x}?offset=0&size={}", server.url, i, 20 << 20))
+                    .header("x-gridwork-protocol", "1")
+                    .bearer_auth(&token)
+                    .body(vec![1u8; 1024])
+                    .send(),
+            )
+            .unwrap()
+    };
+    assert_eq!(start(1).status().as_u16(), 200);
+    let refused = start(2);
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().get("retry-after").is_some());
+    let body: ErrorBody = runtime.block_on(refused.json()).unwrap();
+    assert_eq!(body.error.code, "device_quota");
+    assert!(body.error.message_zh.contains("照片"), "{body:?}");
 }

@@ -86,6 +86,26 @@ pub async fn upload(
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
+    let (parts, body) = request.into_parts();
+    let mut body = Some(body);
+    let answer = upload_chunk(state, auth, sha256, query, &parts.headers, &mut body).await;
+    // Answered before its bytes were read (a refusal, a chunk not needed):
+    // they are read and dropped first, so that the device hears the answer
+    // rather than a connection reset in the middle of its chunk.
+    if let Some(unread) = body {
+        crate::wire::drain(unread, MAX_CHUNK).await;
+    }
+    answer
+}
+
+async fn upload_chunk(
+    state: AppState,
+    auth: Authed,
+    sha256: String,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: &axum::http::HeaderMap,
+    body: &mut Option<axum::body::Body>,
+) -> Result<Response, AppError> {
     let who = auth.0;
     let Query(query) = query.map_err(|e| AppError::malformed(format!("{e} (expected ?offset=N&size=S)")))?;
     check_digest(&sha256)?;
@@ -97,7 +117,7 @@ pub async fn upload(
             format!("附件大小应为1至{MAX_ATTACHMENT}字节"),
         ));
     }
-    if crate::wire::declared_length(request.headers()).is_some_and(|n| n > MAX_CHUNK as u64) {
+    if crate::wire::declared_length(headers).is_some_and(|n| n > MAX_CHUNK as u64) {
         return Err(AppError::too_large(MAX_CHUNK));
     }
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
@@ -105,8 +125,8 @@ pub async fn upload(
     let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
     check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
-    let (sha, size, by, quota) = (sha256.clone(), query.size, uploader.clone(), state.limits.upload_quota);
-    let status = blocking(move || storage.upload_begin(&sha, size, &by, &quota, now_ms())).await?;
+    let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
+    let status = blocking(move || storage.upload_begin(&sha, size, &by, now_ms())).await?;
     if status.complete {
         return Ok(Json(status).into_response());
     }
@@ -128,7 +148,8 @@ pub async fn upload(
     // memory, and what arrived of an interrupted chunk is kept.
     let partial = partial_path(&state, &sha256, &uploader);
     let room = (status.size - status.received).min(MAX_CHUNK as u64);
-    let written = receive(request.into_body(), &partial, status.received, room).await;
+    let chunk = body.take().expect("the body is read once");
+    let written = receive(chunk, &partial, status.received, room).await;
     let (received, failure) = match written {
         Ok(n) => (status.received + n, None),
         Err((n, error)) => (status.received + n, Some(error)),

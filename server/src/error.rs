@@ -16,6 +16,8 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub message_zh: String,
+    /// Seconds to wait before trying again, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -25,7 +27,13 @@ impl AppError {
         message: impl Into<String>,
         message_zh: impl Into<String>,
     ) -> Self {
-        AppError { status, code, message: message.into(), message_zh: message_zh.into() }
+        AppError { status, code, message: message.into(), message_zh: message_zh.into(), retry_after: None }
+    }
+
+    /// The same answer, telling the client when to try again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn unauthorized() -> Self {
@@ -107,7 +115,7 @@ impl From<StorageError> for AppError {
                 "本设备的数据库比服务器上已有的本设备数据更旧(从副本恢复,或被复制到另一台平板),新的修改会与之前的冲突。本次未做任何更改。请用新的数据库重新注册本设备;本数据库中的修改仍保留在文件里",
             ),
             StorageError::UploadQuota { quota, .. } => AppError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
+                StatusCode::TOO_MANY_REQUESTS,
                 "upload_quota",
                 error.to_string(),
                 format!(
@@ -115,7 +123,19 @@ impl From<StorageError> for AppError {
                     quota.bytes >> 20,
                     quota.count
                 ),
-            ),
+            )
+            .retry_after(3600),
+            StorageError::DeviceQuota { wait_secs, what, .. } => AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "device_quota",
+                error.to_string(),
+                format!(
+                    "本设备今天发送的{}已达每日上限,{}小时后(北京时间08:00)可再发送;设备上的数据都会保留。如确需更多,请中心调整服务器的每日限额",
+                    if what == "photos" { "照片" } else { "记录" },
+                    wait_secs.div_ceil(3600)
+                ),
+            )
+            .retry_after(wait_secs),
             StorageError::BadLogin => {
                 AppError::new(StatusCode::UNAUTHORIZED, "bad_login", error.to_string(), "用户名或密码错误")
             }
@@ -141,6 +161,10 @@ impl IntoResponse for AppError {
                 message_zh: self.message_zh,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
+pub mod share;
 pub mod sqlite;
 pub mod storage;
 pub mod turns;
@@ -61,6 +62,10 @@ pub struct AppState {
     login_guesses: Guesses,
     /// Per device, the turn to push (see `push`).
     push_turns: Turns,
+    /// Per device, the turn to pull: one page at a time.
+    pull_turns: Turns,
+    /// Each device's share of the database's writer.
+    writer_share: Arc<share::WriterShare>,
     /// Per upload, the turn to write it.
     pub uploads: Turns,
     pub limits: Arc<Limits>,
@@ -96,6 +101,8 @@ impl AppState {
                 GUESS_WINDOW,
             ),
             push_turns: Turns::default(),
+            pull_turns: Turns::default(),
+            writer_share: Arc::default(),
             uploads: Turns::default(),
         }
     }
@@ -273,21 +280,25 @@ async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> 
     // turn: a device never needs two at once, and so one device cannot hold
     // many decoded bodies in memory while they wait for the writer.
     let id = device.device.as_ref().expect("a device principal").id.clone();
-    let _turn = state.push_turns.take(id).await;
+    let _turn = state.push_turns.take(id.clone()).await;
+    // A device that has held the writer more than its share waits its turn
+    // (see `share.rs`), before its body is read.
+    tokio::time::sleep(state.writer_share.wait(&id)).await;
     let version = app_version(request.headers());
     let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
     let reply = request.reply;
-    let answer = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;
-    Ok(reply.send(&answer))
+    let pushed = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;
+    state.writer_share.charge(&id, pushed.writer_time);
+    Ok(reply.send(&pushed.answer))
 }
 
-async fn pull(
-    State(state): State<AppState>,
-    auth: Authed,
-    request: Wire<PullRequest, { wire::SMALL }>,
-) -> Result<Response, AppError> {
+async fn pull(State(state): State<AppState>, auth: Authed, request: Request) -> Result<Response, AppError> {
     let device = auth.device()?;
+    // One page at a time per device: one device cannot take every reader.
+    let id = device.device.as_ref().expect("a device principal").id.clone();
+    let _turn = state.pull_turns.take(id).await;
+    let request: Wire<PullRequest, { wire::SMALL }> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
     let reply = request.reply;
     let answer = blocking(move || storage.pull(&device, request.value, now_ms())).await?;
@@ -518,6 +529,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Failures are logged where they are understood (internal errors in
+        // `error.rs`); a refused flood must not flood the log as well.
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::storage::{ParkingLimits, UploadQuota};
+use crate::storage::StorageLimits;
 
 /// The server's limits.
 #[derive(Clone, Debug)]
@@ -21,13 +21,12 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Bytes of request bodies held in memory across all requests at once.
     pub body_memory: usize,
-    /// What one uploader may hold of unfinished uploads.
-    pub upload_quota: UploadQuota,
     /// How long an unfinished upload may receive nothing before it is
     /// removed, file and record.
     pub upload_expiry: Duration,
-    /// What one device may park of its refused changes.
-    pub parking: ParkingLimits,
+    /// What one device may park of its refused changes, hold of unfinished
+    /// uploads, and send in a day: kept by the storage.
+    pub storage: StorageLimits,
 }
 
 impl Default for Limits {
@@ -36,9 +35,8 @@ impl Default for Limits {
             max_connections: None,
             idle_timeout: Duration::from_secs(20),
             body_memory: 256 * 1024 * 1024,
-            upload_quota: UploadQuota::default(),
             upload_expiry: Duration::from_secs(24 * 60 * 60),
-            parking: ParkingLimits::default(),
+            storage: StorageLimits::default(),
         }
     }
 }

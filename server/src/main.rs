@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use gridwork_server::limits::Limits;
 use gridwork_server::sqlite::SqliteStorage;
-use gridwork_server::storage::{ParkingLimits, Principal, Role, Storage, UploadQuota};
+use gridwork_server::storage::{
+    DailyBudget, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
+};
 use gridwork_server::{AppState, now_ms, router};
 
 #[derive(Parser)]
@@ -93,6 +95,12 @@ struct LimitArgs {
     /// are counted, not kept.
     #[arg(long, default_value_t = 1000)]
     parked_per_device: u64,
+    /// MiB of records one device may push in a (UTC) day.
+    #[arg(long, default_value_t = 16)]
+    daily_push_mib: u64,
+    /// MiB of photos one device may start uploading in a (UTC) day.
+    #[arg(long, default_value_t = 2048)]
+    daily_upload_mib: u64,
 }
 
 impl LimitArgs {
@@ -102,9 +110,18 @@ impl LimitArgs {
             max_connections: self.max_connections,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
             body_memory: self.body_memory_mib.max(16) << 20,
-            upload_quota: UploadQuota { bytes: self.upload_quota_mib << 20, ..defaults.upload_quota },
             upload_expiry: Duration::from_secs(self.upload_expiry_secs.max(1)),
-            parking: ParkingLimits { rows_per_device: self.parked_per_device, ..defaults.parking },
+            storage: StorageLimits {
+                parking: ParkingLimits {
+                    rows_per_device: self.parked_per_device,
+                    ..defaults.storage.parking
+                },
+                uploads: UploadQuota { bytes: self.upload_quota_mib << 20, ..defaults.storage.uploads },
+                daily: DailyBudget {
+                    push_bytes: self.daily_push_mib << 20,
+                    upload_bytes: self.daily_upload_mib << 20,
+                },
+            },
         }
     }
 }
@@ -143,7 +160,7 @@ fn init(data: &Path, demo: bool) -> Result<()> {
 
 async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
     let mut storage = SqliteStorage::open(&database(data))?;
-    storage.set_parking(limits.parking);
+    storage.set_limits(limits.storage);
     let epoch = storage.epoch();
     // Each connection is a descriptor: take all the process may have, and
     // cap connections to fit in it.

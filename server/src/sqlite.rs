@@ -23,15 +23,15 @@ use gridwork_protocol::sync::{
 };
 use gridwork_store::{
     Checkpointer, Conflict, Durability, Options, PageLimit, Preview, PullPosition, Role as StoreRole, Store,
-    SystemClock,
+    SystemClock, WAL_LIMIT,
 };
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{
-    AttachmentStatus, ConsoleSession, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
-    ParkedOverflow, ParkedPage, ParkedSummary, ParkingLimits, Principal, Result, Role, SESSION_MS, Storage,
-    StorageError, UploadQuota, UserInfo,
+    AttachmentStatus, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser,
+    ParkedChange, ParkedOverflow, ParkedPage, ParkedSummary, ParkingLimits, Principal, Pushed, Result, Role,
+    SESSION_MS, Storage, StorageError, StorageLimits, UserInfo,
 };
 
 const READERS: usize = 4;
@@ -144,7 +144,7 @@ pub struct SqliteStorage {
     /// When the database was last restored from a backup, if ever.
     restored_at_ms: Option<u64>,
     scopes: Mutex<HashMap<(String, Role), Scope>>,
-    parking: ParkingLimits,
+    limits: StorageLimits,
     _checkpointer: Checkpointer,
 }
 
@@ -258,14 +258,15 @@ impl SqliteStorage {
             epoch,
             restored_at_ms,
             scopes: Mutex::default(),
-            parking: ParkingLimits::default(),
+            limits: StorageLimits::default(),
             _checkpointer: checkpointer,
         })
     }
 
-    /// What one device may park (see [`park`]).
-    pub fn set_parking(&mut self, parking: ParkingLimits) {
-        self.parking = parking;
+    /// What one device may park (see [`park`]), hold of unfinished
+    /// uploads, and send in a day.
+    pub fn set_limits(&mut self, limits: StorageLimits) {
+        self.limits = limits;
     }
 
     /// Runs `f` on the writer's store: for loading demo data.
@@ -286,6 +287,26 @@ impl SqliteStorage {
         }
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         self.readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Truncates the write-ahead log once it passes [`WAL_LIMIT`], from the
+    /// writer and with every reader held back for the moment it takes (the
+    /// reads in progress finish first): readers that never all stop would
+    /// otherwise keep the log from ever starting over. See
+    /// `gridwork_store::Checkpointer`.
+    fn keep_log_bounded(&self, writer: &Store) {
+        if writer.log_size() <= WAL_LIMIT {
+            return;
+        }
+        let _held_back: Vec<_> =
+            self.readers.iter().map(|r| r.lock().unwrap_or_else(|poisoned| poisoned.into_inner())).collect();
+        match writer.truncate_log() {
+            Ok(true) => tracing::debug!("write-ahead log truncated"),
+            Ok(false) => {
+                tracing::warn!(bytes = writer.log_size(), "write-ahead log still busy; truncated later")
+            }
+            Err(error) => tracing::warn!(%error, "truncating the write-ahead log failed"),
+        }
     }
 
     /// The grids a user may see records of: cached, since it is asked on
@@ -537,6 +558,68 @@ fn refusal(
         return Ok(Some(Refusal::invalid(&invalid)));
     }
     Ok(None)
+}
+
+/// What a device spends of its day.
+#[derive(Clone, Copy, Debug)]
+enum Spending {
+    /// The weight of the records of a push.
+    Push(u64),
+    /// The declared size of a new upload.
+    Upload(u64),
+}
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Refuses `spending` if it would take `device` past its day's budget.
+fn check_budget(
+    conn: &rusqlite::Connection,
+    device: &str,
+    now_ms: u64,
+    spending: Spending,
+    budget: &DailyBudget,
+) -> Result<()> {
+    let day = (now_ms / DAY_MS) as i64;
+    let (push, upload): (u64, u64) = conn
+        .prepare_cached(
+            "SELECT push_bytes, upload_bytes FROM device_usage WHERE device_id = ?1 AND day = ?2",
+        )?
+        .query_row(params![device, day], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+        })
+        .optional()?
+        .unwrap_or((0, 0));
+    let (what, used, wanted, limit) = match spending {
+        Spending::Push(bytes) => ("records", push, bytes, budget.push_bytes),
+        Spending::Upload(bytes) => ("photos", upload, bytes, budget.upload_bytes),
+    };
+    if used + wanted > limit {
+        let wait_secs = (DAY_MS - now_ms % DAY_MS).div_ceil(1000);
+        return Err(StorageError::DeviceQuota { what, used, budget: limit, wait_secs });
+    }
+    Ok(())
+}
+
+/// Checks and records `spending` in the transaction that does it.
+fn spend(
+    tx: &rusqlite::Transaction<'_>,
+    device: &str,
+    now_ms: u64,
+    spending: Spending,
+    budget: &DailyBudget,
+) -> Result<()> {
+    check_budget(tx, device, now_ms, spending, budget)?;
+    let (push, upload) = match spending {
+        Spending::Push(bytes) => (bytes, 0),
+        Spending::Upload(bytes) => (0, bytes),
+    };
+    tx.prepare_cached(
+        "INSERT INTO device_usage (device_id, day, push_bytes, upload_bytes) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (device_id, day) DO UPDATE SET push_bytes = push_bytes + excluded.push_bytes,
+             upload_bytes = upload_bytes + excluded.upload_bytes",
+    )?
+    .execute(params![device, (now_ms / DAY_MS) as i64, push as i64, upload as i64])?;
+    Ok(())
 }
 
 /// A refused change to park: record, kind, code, field, message, payload.
@@ -1028,12 +1111,13 @@ impl Storage for SqliteStorage {
         request: PushRequest,
         app_version: Option<&str>,
         now_ms: u64,
-    ) -> Result<PushResponse> {
+    ) -> Result<Pushed> {
         let device = principal
             .device
             .as_ref()
             .ok_or_else(|| StorageError::Internal("push without a device".into()))?;
         let mut store = self.writer();
+        let held_since = std::time::Instant::now();
         let acked: u64 = store.connection().query_row(
             "SELECT acked_counter FROM devices WHERE id = ?1",
             [&device.id],
@@ -1051,6 +1135,12 @@ impl Storage for SqliteStorage {
             }
         })?;
         let replay = request.up_to_counter <= acked && !request.records.is_empty();
+        // What the device sends counts against its day, refused or not; a
+        // push past the day's budget changes nothing.
+        let weight: u64 = request.records.iter().map(|r| r.weight() as u64).sum();
+        if weight > 0 {
+            check_budget(store.connection(), &device.id, now_ms, Spending::Push(weight), &self.limits.daily)?;
+        }
         let scope = self.scope_of(&store, &principal.user_id, principal.role)?;
         let mut photos = PhotoChecks::new();
         let mut accepted = Vec::with_capacity(request.records.len());
@@ -1110,7 +1200,7 @@ impl Storage for SqliteStorage {
             .collect();
         let device_id = device.id.clone();
         let principal = principal.clone();
-        let parking = self.parking;
+        let (parking, daily) = (self.limits.parking, self.limits.daily);
         let up_to = request.up_to_counter.max(acked);
         let report = store.apply_remote_with(accepted, |tx, _report| -> Result<()> {
             tx.execute(
@@ -1131,15 +1221,24 @@ impl Storage for SqliteStorage {
                     &serde_json::json!({"fields": fields}),
                 )?;
             }
+            if weight > 0 {
+                spend(tx, &device_id, now_ms, Spending::Push(weight), &daily)?;
+            }
             // A replay's refusals replace what the first time parked.
             park(tx, &parking, &device_id, now_ms, &parked)
         })?;
-        Ok(PushResponse {
-            acked_up_to: up_to,
-            applied: report.changed_records,
-            rejected,
-            epoch: self.epoch.clone(),
-            server_time_ms: now_ms,
+        self.keep_log_bounded(&store);
+        let writer_time = held_since.elapsed();
+        drop(store);
+        Ok(Pushed {
+            answer: PushResponse {
+                acked_up_to: up_to,
+                applied: report.changed_records,
+                rejected,
+                epoch: self.epoch.clone(),
+                server_time_ms: now_ms,
+            },
+            writer_time,
         })
     }
 
@@ -1360,14 +1459,8 @@ impl Storage for SqliteStorage {
             .optional()?)
     }
 
-    fn upload_begin(
-        &self,
-        sha256: &str,
-        size: u64,
-        uploader: &str,
-        quota: &UploadQuota,
-        now_ms: u64,
-    ) -> Result<AttachmentStatus> {
+    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus> {
+        let quota = &self.limits.uploads;
         if let Some(status) = self.upload_status(sha256, uploader)?
             && (status.complete || status.size == size)
         {
@@ -1392,6 +1485,7 @@ impl Storage for SqliteStorage {
         if held + 1 > quota.count || declared + size > quota.bytes {
             return Err(StorageError::UploadQuota { held, declared, wanted: size, quota: *quota });
         }
+        spend(&tx, uploader, now_ms, Spending::Upload(size), &self.limits.daily)?;
         tx.execute(
             "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms, active_at_ms)
              VALUES (?1, ?2, ?3, 0, ?4, ?4)

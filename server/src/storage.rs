@@ -40,6 +40,11 @@ pub enum StorageError {
         .quota.bytes >> 20, .quota.count
     )]
     UploadQuota { held: u64, declared: u64, wanted: u64, quota: UploadQuota },
+    /// A device would pass what it may send in a day.
+    #[error(
+        "this device has sent {used} bytes of {what} today, and may send {budget} a day: it can send again in {wait_secs} s (at 00:00 UTC); everything it holds stays on it meanwhile. If it truly needs more, the centre can raise the server's daily budget"
+    )]
+    DeviceQuota { what: &'static str, used: u64, budget: u64, wait_secs: u64 },
     /// The device pushed writes that clash with its own earlier ones.
     #[error(
         "this device's database is older than what the server already has from it (field `{field}` of {kind} {id}): it was restored from a copy or copied to another tablet, so its new edits would clash with earlier ones. Nothing was applied. Enroll this tablet again with a new database; the edits in this one stay in its file"
@@ -233,6 +238,32 @@ pub struct ParkedChange {
     pub truncated: Option<serde_json::Value>,
 }
 
+/// What one device may send in a day (a UTC day), counted as the weight
+/// of the records it pushes (`RecordChanges::weight`, refused ones
+/// included) and the declared sizes of the uploads it starts. A worker's
+/// day is a few hundred kilobytes of records and a few hundred megabytes of
+/// photos; past the budget, pushes and new uploads are refused with 429
+/// `device_quota` until the next day, and nothing the device holds is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DailyBudget {
+    pub push_bytes: u64,
+    pub upload_bytes: u64,
+}
+
+impl Default for DailyBudget {
+    fn default() -> Self {
+        DailyBudget { push_bytes: 16 * 1024 * 1024, upload_bytes: 2 * 1024 * 1024 * 1024 }
+    }
+}
+
+/// The limits the storage itself keeps (see `server/src/limits.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageLimits {
+    pub parking: ParkingLimits,
+    pub uploads: UploadQuota,
+    pub daily: DailyBudget,
+}
+
 /// A person with an account.
 #[derive(Clone, Debug, Serialize)]
 pub struct UserInfo {
@@ -265,6 +296,14 @@ pub struct AttachmentStatus {
     pub size: u64,
     pub received: u64,
     pub complete: bool,
+}
+
+/// A push's answer, and how long it held the database's writer (what the
+/// device is charged in its share of the writer, see `share.rs`).
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub answer: PushResponse,
+    pub writer_time: std::time::Duration,
 }
 
 /// Everything the HTTP layer needs from the database.
@@ -309,7 +348,7 @@ pub trait Storage: Send + Sync + 'static {
         request: PushRequest,
         app_version: Option<&str>,
         now_ms: u64,
-    ) -> Result<PushResponse>;
+    ) -> Result<Pushed>;
     fn pull(&self, device: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse>;
 
     /// Fields with concurrent versions waiting for review.
@@ -330,15 +369,9 @@ pub trait Storage: Send + Sync + 'static {
     /// uploading it, `None` otherwise. Others' uploads are not disclosed.
     fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>>;
     /// Starts (or finds) `uploader`'s upload of `size` bytes; a new one
-    /// must fit in the uploader's `quota` of unfinished uploads.
-    fn upload_begin(
-        &self,
-        sha256: &str,
-        size: u64,
-        uploader: &str,
-        quota: &UploadQuota,
-        now_ms: u64,
-    ) -> Result<AttachmentStatus>;
+    /// must fit in the uploader's quota of unfinished uploads and daily
+    /// budget.
+    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus>;
     fn upload_progress(&self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()>;
     /// Unfinished uploads that received nothing since `before_ms`, as
     /// (digest, uploader): candidates for expiry.

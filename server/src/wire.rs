@@ -105,6 +105,20 @@ pub async fn read_body(
     Ok(HeldBody { bytes: Bytes::from(kept), _room: room })
 }
 
+/// Reads and drops up to `limit` bytes of a body nobody needs, so that the
+/// client, still sending, can read the answer.
+pub async fn drain(body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
+}
+
 /// Checks the protocol version a request names.
 pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
     let named =

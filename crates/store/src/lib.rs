@@ -38,7 +38,7 @@ use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError};
 use gridwork_merge::Hlc;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
-pub use checkpoint::Checkpointer;
+pub use checkpoint::{Checkpointer, WAL_LIMIT};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use device::{Refused, Session};
 pub use migrate::Migration;
@@ -277,6 +277,32 @@ impl Store {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The size of the write-ahead log file, in bytes (0 for a store in
+    /// memory).
+    pub fn log_size(&self) -> u64 {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else { return 0 };
+        std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len())
+    }
+
+    /// Copies the whole log back into the database and truncates it, once
+    /// the reads in progress have finished (new ones wait meanwhile, as do
+    /// writers: it is called from the writer). Returns whether it
+    /// completed; a reader still busy after the busy timeout, or another
+    /// checkpoint that does not end, makes it give up until next time. See
+    /// [`Checkpointer`] for why.
+    pub fn truncate_log(&self) -> Result<bool, Error> {
+        // A passive checkpoint running on the checkpointer's connection makes
+        // this one busy for the moment it takes: try again a few times.
+        for _ in 0..10 {
+            let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            if busy == 0 {
+                return Ok(true);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(false)
     }
 
     /// The underlying connection, for the server's own tables (accounts,
