@@ -283,7 +283,10 @@ async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> 
     let _turn = state.push_turns.take(id.clone()).await;
     // A device that has held the writer more than its share waits its turn
     // (see `share.rs`), before its body is read.
-    tokio::time::sleep(state.writer_share.wait(&id)).await;
+    let wait = state.writer_share.wait(&id);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let version = app_version(request.headers());
     let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();

@@ -3,7 +3,6 @@
 //! beside the store's own apply rate; a community's first sync; bytes on the
 //! wire per field change; and what each encoding costs.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,9 @@ use gridwork_domain::formats::make_id_number;
 use gridwork_domain::{Kind, Value};
 use gridwork_protocol::sync::PushRequest;
 use gridwork_protocol::{Encoding, RecordChanges};
+use gridwork_server::limits::Limits;
 use gridwork_server::sqlite::SqliteStorage;
+use gridwork_server::storage::DailyBudget;
 use gridwork_server::{AppState, now_ms, router};
 use gridwork_store::{Role, Store, SystemClock};
 
@@ -29,14 +30,27 @@ impl LocalServer {
     pub async fn start(dir: &Path) -> Result<LocalServer> {
         let db = dir.join("gridwork.db");
         let token = SqliteStorage::init(&db, now_ms())?;
-        let storage = Arc::new(SqliteStorage::open(&db)?);
-        let state = AppState::new(storage.clone(), dir.to_owned());
+        // One device pushes 20,000 residents here, far past what a device
+        // may send in a day: the day's budget is lifted, the rest is the
+        // server's defaults.
+        let mut limits = Limits::default();
+        limits.storage.daily = DailyBudget { push_bytes: u64::MAX / 2, upload_bytes: u64::MAX / 2 };
+        let mut storage = SqliteStorage::open(&db)?;
+        storage.set_limits(limits.storage);
+        let storage = Arc::new(storage);
+        let (idle, connections) = (limits.idle_timeout, limits.connections_for(4096));
+        let state = AppState::with_limits(storage.clone(), dir.to_owned(), limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move {
-            let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app).await.expect("serving");
-        });
+        let drain = gridwork_server::REQUEST_TIMEOUT;
+        tokio::spawn(gridwork_server::listener::serve(
+            listener,
+            router(state),
+            connections,
+            idle,
+            drain,
+            std::future::pending(),
+        ));
         let admin = Admin::new(&url, &token)?;
         admin
             .post(
@@ -259,6 +273,9 @@ async fn first_sync(dir: &Path) -> Result<()> {
                 ],
             )?;
         }
+        // The setup wrote about 100 MB of log: the server truncates it at
+        // the next push; done here, so that the sync measured is the sync.
+        store.truncate_log()?;
         Ok(())
     })?;
     for (name, encoding) in [("binary (postcard) + zstd", Encoding::Binary), ("JSON + zstd", Encoding::Json)]

@@ -411,20 +411,29 @@ pub fn check_not_in_future(
     value: &Value,
     latest: chrono::NaiveDate,
 ) -> Result<(), ValidationError> {
-    let birth = match (kind, field, value.as_text()) {
-        (Kind::Resident, "birth_date", Some(text)) => formats::parse_date(text).ok(),
-        (Kind::Resident, "id_number", Some(text)) => {
-            formats::parse_id_number(text).ok().map(|id| id.birth_date)
-        }
-        _ => None,
+    // Read as digits, not parsed as dates: this runs for every resident a
+    // device pushes, and whether the date is a real one is another rule's.
+    let digits = |text: Option<&str>| -> Option<u32> {
+        text?.bytes().try_fold(0u32, |n, b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
     };
-    match birth {
-        Some(date) if date > latest => Err(ValidationError::invalid(
+    let (year, month, day) = match (kind, field, value.as_text()) {
+        (Kind::Resident, "birth_date", Some(text)) if text.len() == 10 => {
+            (digits(text.get(..4)), digits(text.get(5..7)), digits(text.get(8..10)))
+        }
+        (Kind::Resident, "id_number", Some(text)) if text.len() == 18 => {
+            (digits(text.get(6..10)), digits(text.get(10..12)), digits(text.get(12..14)))
+        }
+        _ => return Ok(()),
+    };
+    let (Some(year), Some(month), Some(day)) = (year, month, day) else { return Ok(()) };
+    use chrono::Datelike;
+    if (year as i32, month, day) > (latest.year(), latest.month(), latest.day()) {
+        return Err(ValidationError::invalid(
             field,
             Reason::InTheFuture { latest: latest.format("%Y-%m-%d").to_string() },
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 fn check_patrol(def: &KindDef, values: &[Value]) -> Result<(), ValidationError> {
