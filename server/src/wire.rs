@@ -69,14 +69,10 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
 }
 
-/// Bodies up to this limit (logins, enrollments, pulls, administration)
-/// are refused unread when they declare more: see [`read_body`].
-const SMALL_BODY: usize = 256 * 1024;
-
-/// Reads a body of at most `limit` bytes, within the budget. A larger push
+/// Reads a body of at most `limit` bytes, within the budget. A larger one
 /// is read on (and dropped) up to four times the limit, then refused as too
-/// large: the device gets the error, and sends less, instead of a
-/// connection reset in the middle of its push.
+/// large: the client gets the error (a device then sends less) instead of a
+/// connection reset in the middle of its request.
 pub async fn read_body(
     headers: &HeaderMap,
     body: axum::body::Body,
@@ -85,11 +81,6 @@ pub async fn read_body(
 ) -> Result<HeldBody, AppError> {
     use http_body_util::BodyExt;
     let declared = declared_length(headers);
-    // A small body declared larger than its limit is refused unread: no
-    // honest client sends one, and reading it would only cost the server.
-    if limit <= SMALL_BODY && declared.is_some_and(|d| d > limit as u64) {
-        return Err(AppError::too_large(limit));
-    }
     let share = declared.map_or(limit, |d| usize::try_from(d).unwrap_or(usize::MAX).min(limit));
     let room = budget.take(share).await;
     let mut body = body;
