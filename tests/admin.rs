@@ -102,3 +102,26 @@ fn console_logins_end_at_logout_and_password_guessing_is_stopped() {
     assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
     assert!(retry_after, "says how long to wait");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let server = Server::start();
+    let second = std::process::Command::new(gridwork_tests::bin("gridwork-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(server.data.path())
+        .output()
+        .expect("runs");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another gridwork-server is serving") && stderr.contains("另一个"), "{stderr}");
+    // Nor may a restore replace the database under it.
+    let backup = server.data.path().join("copy.db");
+    server.admin_command(&["backup", "--to", backup.to_str().unwrap()]);
+    let restore = std::process::Command::new(gridwork_tests::bin("gridwork-server"))
+        .args(["restore", "--from", backup.to_str().unwrap(), "--data"])
+        .arg(server.data.path())
+        .output()
+        .expect("runs");
+    assert!(!restore.status.success(), "restore refused while serving");
+    assert_eq!(server.admin(&["device", "list"]), serde_json::json!([]), "the first server serves on");
+}

@@ -40,8 +40,8 @@ impl AppError {
         AppError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "a valid `Authorization: Bearer TOKEN` header is required",
-            "需要有效的访问令牌",
+            "no token, or one the server does not know (wrong, revoked, or an expired console session): send a valid `Authorization: Bearer TOKEN`",
+            "没有访问令牌,或令牌无效(错误、已注销或会话已过期)",
         )
     }
 

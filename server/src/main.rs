@@ -29,6 +29,7 @@ enum Command {
     /// Creates the data directory's database and prints, once, the admin
     /// token as JSON: {"admin_token": "..."}.
     Init {
+        /// The data directory: the database, photos and the demo guide.
         #[arg(long)]
         data: PathBuf,
         /// Also load a demo city (grids, accounts, enrollment codes,
@@ -41,8 +42,10 @@ enum Command {
     /// Serves the API on ADDR (port 0 picks a free port); prints
     /// {"listening": "ADDR"} on stdout once ready.
     Serve {
+        /// The data directory `init` set up.
         #[arg(long)]
         data: PathBuf,
+        /// The address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[command(flatten)]
@@ -158,7 +161,32 @@ fn init(data: &Path, demo: bool) -> Result<()> {
     Ok(())
 }
 
+/// Holds `DIR/server.lock` for as long as the process runs: one server per
+/// data directory (a second one would break the single writer, the turns
+/// and the shares that live in the serving process).
+fn lock_data_dir(data: &Path) -> Result<std::fs::File> {
+    let path = data.join("server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another gridwork-server is serving {} (it holds {}): stop it first, or give another --data\n另一个 gridwork-server 正在使用该数据目录,请先停止它,或换一个 --data",
+            data.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
+    let _lock = lock_data_dir(data)?;
     let mut storage = SqliteStorage::open(&database(data))?;
     storage.set_limits(limits.storage);
     let epoch = storage.epoch();
@@ -168,8 +196,13 @@ async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
     let max_connections = limits.connections_for(descriptors);
     let (idle_timeout, upload_expiry) = (limits.idle_timeout, limits.upload_expiry);
     let state = AppState::with_limits(Arc::new(storage), data.to_owned(), limits);
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "{listen} is in use by another program: choose another address with --listen (scripts/run: GRIDWORK_LISTEN=127.0.0.1:18080)\n地址 {listen} 已被其他程序占用,请用 --listen 换一个地址"
+        ),
+        Err(error) => return Err(error).with_context(|| format!("listening on {listen}")),
+    };
     let address = listener.local_addr()?;
     tracing::info!(%address, %epoch, max_connections, descriptors, "serving");
     println!("{}", serde_json::json!({"listening": address.to_string()}));
@@ -223,6 +256,7 @@ fn restore(data: &Path, from: &Path) -> Result<()> {
     if !from.exists() {
         bail!("{} does not exist", from.display());
     }
+    let _lock = lock_data_dir(data)?;
     let db = database(data);
     for suffix in ["-wal", "-shm"] {
         let mut file = db.as_os_str().to_owned();
@@ -242,6 +276,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

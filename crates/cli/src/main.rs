@@ -24,8 +24,11 @@ struct Cli {
 enum Command {
     /// Administration, with an admin token.
     Admin {
+        /// The server's address, e.g. http://127.0.0.1:8080.
         #[arg(long)]
         server: String,
+        /// An admin's token (`gridwork-server init` printed the first one) or a
+        /// console session's.
         #[arg(long, env = "GRIDWORK_TOKEN", hide_env_values = true)]
         token: String,
         #[command(subcommand)]
@@ -33,6 +36,8 @@ enum Command {
     },
     /// A headless device, its data in one database file.
     Device {
+        /// The device's database file (created by `enroll`). Comes before the
+        /// command: `gridwork device --db FILE sync`.
         #[arg(long)]
         db: PathBuf,
         #[command(subcommand)]
@@ -57,6 +62,7 @@ enum AdminCommand {
     },
     /// A one-time code (and QR payload) to enroll a device for a user.
     EnrollCode {
+        /// The user's id, as `user add` or `user list` print it.
         #[arg(long)]
         user: String,
         /// How long the code stays valid.
@@ -125,6 +131,7 @@ enum AdminDeviceCommand {
     List,
     /// Refuses the device from now on; at its next request it wipes its data.
     Revoke {
+        /// The device's id, as `device list` prints it.
         #[arg(long)]
         device: String,
     },
@@ -151,12 +158,14 @@ enum ParkedCommand {
     },
     /// One parked change with the values it would have set.
     Show {
+        /// The parked change's id, as `parked list` prints it.
         #[arg(long)]
         id: u64,
     },
     /// Removes a parked change once it has been reviewed (the trail keeps
     /// who did).
     Dismiss {
+        /// The parked change's id, as `parked list` prints it.
         #[arg(long)]
         id: u64,
     },
@@ -166,8 +175,10 @@ enum ParkedCommand {
 enum DeviceCommand {
     /// Trades an enrollment code for this device's identity.
     Enroll {
+        /// The server's address, e.g. http://127.0.0.1:8080.
         #[arg(long)]
         server: String,
+        /// The enrollment code an admin gave (`XXXX-XXXX`).
         #[arg(long)]
         code: String,
     },
@@ -335,6 +346,12 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
                 let (name, text) = pair.split_once('=').ok_or_else(|| {
                     said(format!("`{pair}` is not FIELD=VALUE"), format!("`{pair}`不是“字段=值”的形式"))
                 })?;
+                if name == "id" {
+                    return Err(said(
+                        "a record's id is given as `--id ID`, not as a field",
+                        "记录编号请用 `--id 编号` 给出,不是字段",
+                    ));
+                }
                 let field = def.field(name)?;
                 if changes.iter().any(|(seen, _)| *seen == field.name) {
                     return Err(said(

@@ -93,7 +93,9 @@ impl Http {
         server: &str,
         token: Option<String>,
     ) -> Result<Http, ClientError> {
-        let base = server.trim_end_matches('/').to_owned();
+        // The base address; the API's own path, if given too, is dropped.
+        let base = server.trim_end_matches('/');
+        let base = base.strip_suffix("/api/v1").unwrap_or(base).to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::BadServer(server.to_owned()));
         }

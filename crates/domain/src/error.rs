@@ -110,6 +110,8 @@ pub enum Reason {
     },
     NotAChoice {
         allowed: Vec<&'static str>,
+        /// The same choices as the worker sees them.
+        labels_zh: Vec<&'static str>,
     },
     Duplicate {
         value: String,
@@ -177,7 +179,7 @@ impl fmt::Display for Reason {
             Reason::Empty => f.write_str("must not be empty"),
             Reason::TooLong { max } => write!(f, "longer than {max} characters"),
             Reason::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
-            Reason::NotAChoice { allowed } => write!(f, "must be one of {}", allowed.join(", ")),
+            Reason::NotAChoice { allowed, .. } => write!(f, "must be one of {}", allowed.join(", ")),
             Reason::Duplicate { value } => write!(f, "`{value}` appears twice"),
             Reason::Disagrees { other } => write!(f, "disagrees with field `{other}`"),
             Reason::SelfReference => f.write_str("a record cannot refer to itself"),
@@ -214,7 +216,11 @@ impl Reason {
             Reason::Empty => "不能为空".into(),
             Reason::TooLong { max } => format!("不能超过{max}个字符"),
             Reason::OutOfRange { min, max } => format!("应在{min}到{max}之间"),
-            Reason::NotAChoice { allowed } => format!("应为以下之一:{}", allowed.join("、")),
+            Reason::NotAChoice { allowed, labels_zh } => {
+                let pairs: Vec<String> =
+                    allowed.iter().zip(labels_zh).map(|(code, zh)| format!("{zh}({code})")).collect();
+                format!("应为以下之一:{}", pairs.join("、"))
+            }
             Reason::Duplicate { value } => format!("“{value}”重复出现"),
             Reason::Disagrees { other } => format!("与字段“{other}”不一致"),
             Reason::SelfReference => "记录不能引用自身".into(),

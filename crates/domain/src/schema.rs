@@ -213,7 +213,16 @@ impl FieldType {
                     });
                 }
             },
-            FieldType::Tags { .. } | FieldType::Attachments => Value::List(
+            // A choice may be typed as its label, in either language.
+            FieldType::Choice { choices } => Value::Text(choice_code(choices, text).to_owned()),
+            FieldType::Tags { choices } => Value::List(
+                text.split([',', ',', '、'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| choice_code(choices, s).to_owned())
+                    .collect(),
+            ),
+            FieldType::Attachments => Value::List(
                 text.split([',', ',']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
             ),
             _ => Value::Text(text.to_owned()),
@@ -222,8 +231,20 @@ impl FieldType {
     }
 }
 
+/// The code of the choice whose code or label (Chinese or English) is
+/// `text`; `text` itself when none is.
+fn choice_code<'a>(choices: &'a [Choice], text: &'a str) -> &'a str {
+    choices
+        .iter()
+        .find(|c| c.code == text || c.zh == text || c.en.eq_ignore_ascii_case(text))
+        .map_or(text, |c| c.code)
+}
+
 fn not_a_choice(choices: &[Choice]) -> Reason {
-    Reason::NotAChoice { allowed: choices.iter().map(|c| c.code).collect() }
+    Reason::NotAChoice {
+        allowed: choices.iter().map(|c| c.code).collect(),
+        labels_zh: choices.iter().map(|c| c.zh).collect(),
+    }
 }
 
 fn sorted_distinct(field: &str, mut items: Vec<String>) -> Result<Value, ValidationError> {
