@@ -164,7 +164,7 @@ impl std::fmt::Debug for SqliteStorage {
 }
 
 fn open_store(path: &Path) -> Result<Store> {
-    let options = Options { durability: Durability::Full, cache_mib: 64, auto_checkpoint: false };
+    let options = Options { durability: Durability::Full, cache_mib: 64, auto_checkpoint: false, key: None };
     Ok(Store::open_with(path, StoreRole::Server, Arc::new(SystemClock), options)?)
 }
 

@@ -114,7 +114,7 @@ fn grids() -> Vec<RecordChanges> {
 }
 
 fn open_device(path: &Path, durability: Durability) -> Result<Store> {
-    let options = Options { durability, cache_mib: 64, auto_checkpoint: true };
+    let options = Options { durability, cache_mib: 64, auto_checkpoint: true, key: None };
     let mut store = Store::open_with(path, Role::Device, Arc::new(SystemClock), options)?;
     store.set_device_id(DeviceId(1))?;
     Ok(store)
@@ -393,7 +393,7 @@ fn edit_benches(residents: usize) -> Result<()> {
             let dir = tempfile::tempdir()?;
             let path = dir.path().join("edit.db");
             drop(populated(&path, durability, residents)?);
-            let options = Options { durability, cache_mib: 64, auto_checkpoint: !background };
+            let options = Options { durability, cache_mib: 64, auto_checkpoint: !background, key: None };
             let mut store = Store::open_with(&path, Role::Device, Arc::new(SystemClock), options)?;
             let checkpointer =
                 if background { Some(Checkpointer::spawn(&path, Duration::from_millis(250))?) } else { None };

@@ -40,7 +40,20 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path` every `every`.
     pub fn spawn(path: &Path, every: Duration) -> Result<Checkpointer, Error> {
+        Checkpointer::spawn_keyed(path, every, None)
+    }
+
+    /// [`Checkpointer::spawn`] for an encrypted database.
+    pub fn spawn_keyed(
+        path: &Path,
+        every: Duration,
+        key: Option<&crate::DatabaseKey>,
+    ) -> Result<Checkpointer, Error> {
         let conn = Connection::open(path)?;
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+        if let Some(key) = key {
+            key.unlock(&conn)?;
+        }
         conn.busy_timeout(Duration::from_secs(5))?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let failed = Arc::new(AtomicBool::new(false));
@@ -91,7 +104,8 @@ mod tests {
     fn the_log_stays_bounded_while_readers_never_stop_if_the_writer_holds_them_back_to_truncate_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("busy.db");
-        let options = Options { durability: Durability::Normal, cache_mib: 8, auto_checkpoint: false };
+        let options =
+            Options { durability: Durability::Normal, cache_mib: 8, auto_checkpoint: false, key: None };
         let mut store = Store::open_with(&path, Role::Server, Arc::new(SystemClock), options).unwrap();
         let _checkpointer = Checkpointer::spawn(&path, Duration::from_millis(20)).unwrap();
         // Two readers taking turns so that a read is always open, as a

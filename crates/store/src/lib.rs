@@ -76,11 +76,68 @@ pub struct Options {
     /// program turns this off and runs a [`Checkpointer`], so that no edit
     /// waits for a checkpoint.
     pub auto_checkpoint: bool,
+    /// The key the database file is encrypted with (SQLCipher), if it is:
+    /// the handheld app's store is; the server's and the headless device's
+    /// are not.
+    pub key: Option<DatabaseKey>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { durability: Durability::Full, cache_mib: 32, auto_checkpoint: true }
+        Options { durability: Durability::Full, cache_mib: 32, auto_checkpoint: true, key: None }
+    }
+}
+
+/// A 256-bit key for an encrypted database (SQLCipher's raw key: it is
+/// random, so it is used as it is, not stretched from a passphrase).
+/// Wiped from memory when dropped; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl DatabaseKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        DatabaseKey(zeroize::Zeroizing::new(bytes))
+    }
+
+    /// A new random key.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        DatabaseKey::new(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The `PRAGMA key` statement that opens a database with this key.
+    fn pragma(&self) -> zeroize::Zeroizing<String> {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{hex}'\";"))
+    }
+
+    /// Opens `conn`'s encrypted database with this key, and checks it does.
+    pub(crate) fn unlock(&self, conn: &Connection) -> Result<(), Error> {
+        conn.execute_batch(&self.pragma())?;
+        check_readable(conn)
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(…)")
+    }
+}
+
+/// Reads the schema: an encrypted file opened without its key, or with
+/// another, fails here ("file is not a database").
+fn check_readable(conn: &Connection) -> Result<(), Error> {
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0)) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => {
+            Err(Error::Locked)
+        }
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -124,6 +181,11 @@ pub enum Error {
     SchemaTooNew { set: &'static str, found: u32, known: u32 },
     #[error("the database is damaged: {0}")]
     Corrupt(String),
+    /// The file is encrypted and the key given (or none) does not open it.
+    #[error(
+        "the database file is encrypted and cannot be opened without its key: the key is missing or another one was given; nothing in the file was changed"
+    )]
+    Locked,
 }
 
 impl Error {
@@ -173,6 +235,7 @@ impl Error {
             Error::Migration { name, source } => format!("数据库升级{name}失败:{source}"),
             Error::SchemaTooNew { .. } => "数据库版本比本程序新,请升级程序".into(),
             Error::Corrupt(what) => format!("数据库已损坏:{what}"),
+            Error::Locked => "数据库文件已加密,缺少密钥或密钥不对,无法打开;文件未被改动".into(),
         }
     }
 }
@@ -242,12 +305,31 @@ impl Store {
         Store::init(Connection::open_in_memory()?, role, clock, Options::default())
     }
 
+    /// Changes the key the database is encrypted with (`None`: decrypt
+    /// it). The key is what [`Options::key`] must give from then on.
+    pub fn rekey(&self, key: Option<&DatabaseKey>) -> Result<(), Error> {
+        let statement = match key {
+            Some(key) => key.pragma().replacen("PRAGMA key", "PRAGMA rekey", 1),
+            None => "PRAGMA rekey = '';".to_owned(),
+        };
+        self.conn.execute_batch(&statement)?;
+        Ok(())
+    }
+
     fn init(
         mut conn: Connection,
         role: Role,
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Store, Error> {
+        // The key comes first: nothing of an encrypted file can be read
+        // before it, not even its journal mode. A wrong key is our error to
+        // report, not SQLCipher's to log.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+        match &options.key {
+            Some(key) => key.unlock(&conn)?,
+            None => check_readable(&conn)?,
+        }
         let synchronous = match options.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",

@@ -156,6 +156,61 @@ fn a_local_edit_is_stored_found_and_queued_and_survives_reopening() {
     assert_eq!(store.pending_count().unwrap(), 0);
 }
 
+#[test]
+fn an_encrypted_store_is_unreadable_without_its_key_and_whole_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tablet.db");
+    let clock = clock();
+    let key = DatabaseKey::random();
+    let keyed = |key: Option<DatabaseKey>| Options { key, auto_checkpoint: false, ..Options::default() };
+    let id = {
+        let mut store =
+            Store::open_with(&path, Role::Device, clock.clone(), keyed(Some(key.clone()))).unwrap();
+        let _checkpointer =
+            Checkpointer::spawn_keyed(&path, std::time::Duration::from_millis(5), Some(&key)).unwrap();
+        store.set_device_id(DeviceId(7)).unwrap();
+        store.apply_remote(vec![export_grid("G1")]).unwrap();
+        let mut fields = resident("张秀英");
+        fields.push(("id_number", "11010519491231002X".into()));
+        fields.push(("phone", "13812345678".into()));
+        let id = store.put(Kind::Resident, None, &fields).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        id
+    };
+    // On disk: neither SQLite's header nor the resident's name or numbers,
+    // in the database or its log.
+    for suffix in ["", "-wal"] {
+        let bytes = std::fs::read(format!("{}{suffix}", path.display())).unwrap_or_default();
+        assert!(!bytes.starts_with(b"SQLite format 3"), "{suffix}: a plain SQLite header");
+        for secret in ["张秀英".as_bytes(), b"11010519491231002X", b"13812345678"] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "{suffix}: readable on disk");
+        }
+    }
+    // Without the key, or with another one, it does not open, and the file
+    // is left as it was.
+    let before = std::fs::read(&path).unwrap();
+    for wrong in [None, Some(DatabaseKey::random())] {
+        let error = Store::open_with(&path, Role::Device, clock.clone(), keyed(wrong)).unwrap_err();
+        assert!(matches!(error, Error::Locked), "{error}");
+        assert!(error.zh().contains("密钥"));
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a failed open changes nothing");
+    // With it, everything is there, the unsent edit included.
+    let store = Store::open_with(&path, Role::Device, clock.clone(), keyed(Some(key.clone()))).unwrap();
+    assert_eq!(store.get(Kind::Resident, id).unwrap().unwrap().get("name"), Some(&Value::from("张秀英")));
+    assert_eq!(store.pending_count().unwrap(), 1);
+    // A new key replaces the old one.
+    let next = DatabaseKey::random();
+    store.rekey(Some(&next)).unwrap();
+    drop(store);
+    assert!(matches!(
+        Store::open_with(&path, Role::Device, clock.clone(), keyed(Some(key))),
+        Err(Error::Locked)
+    ));
+    let store = Store::open_with(&path, Role::Device, clock, keyed(Some(next))).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 1);
+}
+
 /// A grid record as a server would send it, for devices in tests.
 fn export_grid(code: &str) -> gridwork_protocol::RecordChanges {
     let mut hub = Store::open_in_memory(Role::Server, clock()).unwrap();
