@@ -685,36 +685,42 @@ fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server() {
 
 #[test]
 fn a_device_may_send_only_its_daily_budget() {
-    let server = Server::start_with(&["--daily-push-mib", "1", "--daily-upload-mib", "30"], None);
+    let server = Server::start_with(&["--daily-push-mib", "8", "--daily-upload-mib", "30"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
     let (token, number) = session(a.path());
-    // 600 kB of cases, twice: the second would pass the 1 MiB day.
+    // Pages of 40 cases, 600 kB each, until the 8 MiB day is spent.
     let long = "越".repeat(5000);
     let page = |n: u64| PushRequest {
         up_to_counter: n,
         pending: 0,
         records: (0..40).map(|_| case(number, "C1-01", vec![], &long)).collect(),
     };
-    let answer = push(&runtime, &server, &token, &page(1));
-    assert_eq!(answer.applied, 40);
     let http = Http::new(&server.url, Some(token.clone())).unwrap();
-    match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &page(2))) {
-        Err(gridwork_client::ClientError::Api { status: 429, error }) => {
-            assert_eq!(error.code, "device_quota");
-            assert!(error.message.contains("today") && error.message_zh.contains("每日上限"), "{error:?}");
+    let mut applied = 0;
+    let refusal = (1..40u64).find_map(|n| {
+        match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &page(n))) {
+            Ok((answer, _)) => {
+                applied += answer.applied;
+                None
+            }
+            Err(gridwork_client::ClientError::Api { status: 429, error }) => Some(error),
+            Err(other) => panic!("{other}"),
         }
-        other => panic!("expected the day's budget to be spent, got {:?}", other.map(|(a, _)| a.applied)),
-    }
+    });
+    let error = refusal.expect("the day's budget is spent");
+    assert_eq!(error.code, "device_quota");
+    assert!(error.message.contains("today") && error.message_zh.contains("每日上限"), "{error:?}");
+    assert!((520..=560).contains(&applied), "about 8 MiB of cases went through: {applied}");
     // Nothing of the refused push was applied; an empty push still records
     // the sync.
     let answer =
-        push(&runtime, &server, &token, &PushRequest { up_to_counter: 2, pending: 0, records: vec![] });
-    assert_eq!(answer.acked_up_to, 2);
+        push(&runtime, &server, &token, &PushRequest { up_to_counter: 100, pending: 0, records: vec![] });
+    assert_eq!(answer.acked_up_to, 100);
     let b = server.enrolled(dir.path(), "b", "乙", &["C1"]);
-    assert_eq!(b.list("case").len(), 40);
+    assert_eq!(b.list("case").len(), applied);
 
     // Photos: 20 MiB started, then another 20 MiB passes the 30 MiB day.
     let client = reqwest::Client::new();
@@ -737,4 +743,248 @@ fn a_device_may_send_only_its_daily_budget() {
     let body: ErrorBody = runtime.block_on(refused.json()).unwrap();
     assert_eq!(body.error.code, "device_quota");
     assert!(body.error.message_zh.contains("照片"), "{body:?}");
+}
+
+#[test]
+fn a_device_past_its_day_keeps_its_edits_and_still_pulls() {
+    let server = Server::start_with(&["--daily-push-mib", "8"], None);
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "甲", &["C1"]);
+    let b = server.enrolled(dir.path(), "b", "乙", &["C1"]);
+    let route = format!("route={}", "120.6512,29.0853;".repeat(5882));
+    for _ in 0..90 {
+        a.put("patrol", None, &["grid=C1-01", "worker=甲", "started_at=2026-11-27T08:00:00+08:00", &route]);
+    }
+    let from_b = b.put("resident", None, &["grid=C1-01", "name=乙的居民"]);
+    b.sync();
+    // 9 MB of patrols against an 8 MiB day: what fits goes, the rest waits,
+    // and the pull still brings B's resident.
+    let report = a.sync();
+    assert_eq!(report["held_back"]["code"], "device_quota", "{report}");
+    let pushed = report["pushed"].as_u64().unwrap();
+    assert!((70..90).contains(&pushed), "{report}");
+    assert_eq!(a.run(&["status"])["pending"].as_u64().unwrap(), 90 - pushed);
+    assert_eq!(a.get("resident", &from_b)["name"], "乙的居民");
+}
+
+#[test]
+fn answers_nobody_reads_hold_no_memory() {
+    let server = Server::start_with(&["--daily-push-mib", "64"], None);
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
+    let (token, _) = session(a.path());
+    let photo: Vec<u8> = (0..16u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let sha = runtime.block_on(a.upload(&photo, |_| {})).unwrap();
+    let route = "120.6512,29.0853;".repeat(5882);
+    for _ in 0..60 {
+        let fields = [
+            ("grid", "C1-01".into()),
+            ("worker", "甲".into()),
+            ("started_at", "2026-11-27T08:00:00+08:00".into()),
+            ("route", route.as_str().into()),
+        ];
+        a.store().put(Kind::Patrol, None, &fields).unwrap();
+    }
+    runtime.block_on(a.sync(|_| {})).unwrap();
+    let before = server.status_kib("VmRSS");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let unread = |request: String| -> Vec<TcpStream> {
+        (0..40)
+            .filter_map(|_| {
+                let mut stream = TcpStream::connect(&address).ok()?;
+                stream.write_all(request.as_bytes()).ok()?;
+                Some(stream)
+            })
+            .collect()
+    };
+    // 40 downloads of a 16 MiB photo, and 40 first pulls of 6 MB of
+    // patrols, none of them read.
+    let downloads = unread(format!(
+        "GET /api/v1/attachments/{sha} HTTP/1.1\r\nHost: x\r\nX-Gridwork-Protocol: 1\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ));
+    let pull = serde_json::to_string(&gridwork_protocol::sync::PullRequest {
+        cursor: 0,
+        after: 0,
+        limit: 5000,
+        scope_hash: String::new(),
+    })
+    .unwrap();
+    let pulls = unread(format!(
+        "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nX-Gridwork-Protocol: 1\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{pull}",
+        pull.len()
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    let during = server.status_kib("VmRSS");
+    assert!(
+        during < before + 80 * 1024,
+        "{} unread downloads and {} unread pulls took the server from {before} kB to {during} kB",
+        downloads.len(),
+        pulls.len()
+    );
+    assert_eq!(health(&server), Ok(200));
+}
+
+#[test]
+fn a_push_whose_answer_would_be_huge_is_refused_and_split() {
+    let server = Server::start_with(&["--daily-push-mib", "64"], None);
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
+    let (token, number) = session(a.path());
+    let route = "120.6512,29.0853;".repeat(5882);
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        let fields = [
+            ("grid", "C1-01".into()),
+            ("worker", "甲".into()),
+            ("started_at", "2026-11-27T08:00:00+08:00".into()),
+            ("route", route.as_str().into()),
+        ];
+        ids.push(a.store().put(Kind::Patrol, None, &fields).unwrap());
+    }
+    runtime.block_on(a.sync(|_| {})).unwrap();
+    // 100 tiny changes, each refused (an unknown field), each refusal
+    // sending back a 100 kB record: 10 MB of answer for 50 kB of push.
+    let refused = |ids: &[RecordId]| PushRequest {
+        up_to_counter: 1000,
+        pending: 0,
+        records: ids
+            .iter()
+            .map(|id| RecordChanges {
+                id: *id,
+                kind: Kind::Patrol,
+                fields: vec![write("no_such_field", "x".into(), number)],
+            })
+            .collect(),
+    };
+    let http = Http::new(&server.url, Some(token.clone())).unwrap();
+    match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &refused(&ids))) {
+        Err(gridwork_client::ClientError::Api { status: 413, error }) => {
+            assert_eq!(error.code, "too_large");
+            assert!(error.message.contains("fewer records"), "{error:?}");
+        }
+        other => panic!("expected 413, got {:?}", other.map(|(a, _)| a.rejected.len())),
+    }
+    // Fewer at once: answered, each refusal with the record to roll back to.
+    let (answer, _) =
+        runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &refused(&ids[..40]))).unwrap();
+    assert_eq!(answer.rejected.len(), 40);
+    assert!(answer.rejected.iter().all(|r| r.server_state.is_some()));
+}
+
+#[test]
+fn slow_bodies_from_one_address_do_not_shut_out_the_others() {
+    let server = Server::start_with(&["--max-connections-per-address", "50"], None);
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
+    let (token, _) = session(a.path());
+    // 200 connections from 127.0.0.1 announce a login and never send it.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut slow: Vec<TcpStream> = (0..200)
+        .filter_map(|_| {
+            let mut stream = TcpStream::connect(&address).ok()?;
+            stream
+                .write_all(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nX-Gridwork-Protocol: 1\r\nContent-Type: application/json\r\nContent-Length: 8192\r\n\r\n")
+                .ok()?;
+            Some(stream)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // A client from another address is served at once.
+    let other = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let health =
+            client.get(format!("{}/api/v1/health", server.url)).send().await.map(|r| r.status().as_u16());
+        let pull = client
+            .post(format!("{}/api/v1/sync/pull", server.url))
+            .header("x-gridwork-protocol", "1")
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"cursor": 0, "after": 0, "limit": 10, "scope_hash": ""}))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        (health, pull)
+    });
+    assert!(matches!(other, (Ok(200), Ok(200))), "{other:?}");
+    // The silent bodies are given up on within the small-body deadline.
+    let mut answer = String::new();
+    let first = slow.iter_mut().find(|s| s.set_read_timeout(Some(Duration::from_secs(15))).is_ok()).unwrap();
+    let _ = first.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408") || answer.is_empty(), "{answer}");
+}
+
+#[test]
+fn roles_are_checked_before_a_body_is_read() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
+    let (token, _) = session(a.path());
+    // A device token announcing a 256 kB administration body and sending
+    // none of it is refused at once, not after waiting for the body.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(format!("POST /api/v1/admin/grids HTTP/1.1\r\nHost: x\r\nX-Gridwork-Protocol: 1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 262144\r\n\r\n").as_bytes())
+        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).expect("answered before the body");
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+}
+
+#[test]
+fn logins_are_limited_per_address_and_sessions_per_person() {
+    let server = Server::start();
+    server.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let login = || {
+        let response = runtime
+            .block_on(
+                client
+                    .post(format!("{}/api/v1/login", server.url))
+                    .header("x-gridwork-protocol", "1")
+                    .json(&json!({"name": "值班员", "password": "correct horse"}))
+                    .send(),
+            )
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, runtime.block_on(response.json::<Json>()).unwrap())
+    };
+    let tokens: Vec<String> = (0..25).map(|_| login().1["token"].as_str().unwrap().to_owned()).collect();
+    let works = |token: &str| {
+        runtime
+            .block_on(
+                client
+                    .get(format!("{}/api/v1/admin/conflicts", server.url))
+                    .header("x-gridwork-protocol", "1")
+                    .bearer_auth(token)
+                    .send(),
+            )
+            .unwrap()
+            .status()
+            .is_success()
+    };
+    assert!(tokens[..5].iter().all(|t| !works(t)), "the oldest sessions ended");
+    assert!(tokens[5..].iter().all(|t| works(t)), "the 20 newest work");
+    // Right or wrong, an address logs in 120 times a minute at most.
+    let refused = (25..140).map(|_| login()).find(|(status, _)| *status == 429);
+    let (_, body) = refused.expect("the 121st login of the minute is refused");
+    assert_eq!(body["error"]["code"], "too_many_attempts");
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -368,6 +368,12 @@ pub async fn download(
             format!("没有你可查看的附件{sha256}"),
         ));
     }
-    let bytes = tokio::fs::read(final_path(&state, &sha256)).await.map_err(io_error)?;
-    Ok(([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    // Sent from the file as the client reads it: an answer nobody reads
+    // holds a chunk, not the photo (and the connection is closed once the
+    // listener's write deadline passes).
+    let file = tokio::fs::File::open(final_path(&state, &sha256)).await.map_err(io_error)?;
+    let size = file.metadata().await.map_err(io_error)?.len();
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
+    Ok(([(CONTENT_TYPE, "application/octet-stream".to_owned()), (CONTENT_LENGTH, size.to_string())], body)
+        .into_response())
 }

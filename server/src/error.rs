@@ -114,6 +114,12 @@ impl From<StorageError> for AppError {
                 error.to_string(),
                 "本设备的数据库比服务器上已有的本设备数据更旧(从副本恢复,或被复制到另一台平板),新的修改会与之前的冲突。本次未做任何更改。请用新的数据库重新注册本设备;本数据库中的修改仍保留在文件里",
             ),
+            StorageError::AnswerTooLarge { .. } => AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                error.to_string(),
+                "本次同步的应答过大(被拒记录会整条返回),请分批少量发送;本次未做任何更改",
+            ),
             StorageError::UploadQuota { quota, .. } => AppError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "upload_quota",
@@ -127,7 +133,7 @@ impl From<StorageError> for AppError {
             .retry_after(3600),
             StorageError::DeviceQuota { wait_secs, what, .. } => AppError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "device_quota",
+                gridwork_protocol::sync::DEVICE_QUOTA,
                 error.to_string(),
                 format!(
                     "本设备今天发送的{}已达每日上限,{}小时后(北京时间08:00)可再发送;设备上的数据都会保留。如确需更多,请中心调整服务器的每日限额",

@@ -27,6 +27,11 @@ pub struct Guesses {
     turn: Arc<tokio::sync::Mutex<()>>,
     /// Attempts waiting for the turn.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Attempts per address in the current minute, right or wrong (even
+    /// right logins cost a password check and leave a session), and how
+    /// many are allowed; `None`: not counted.
+    attempts: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+    per_minute: Option<u32>,
 }
 
 /// Attempts that may wait for their turn at once; more are told to come
@@ -35,8 +40,15 @@ const MAX_WAITING: usize = 64;
 
 impl Guesses {
     /// `what` names the failures in English and Chinese, and the attempt
-    /// ("wrong enrollment codes", "注册码错误", "enrollment").
-    pub fn new(what: (&'static str, &'static str, &'static str), limit: u32, window: Duration) -> Self {
+    /// ("wrong enrollment codes", "注册码错误", "enrollment"); `limit`
+    /// failures per `window`, and at most `per_minute` attempts a minute,
+    /// right or wrong, if given.
+    pub fn new(
+        what: (&'static str, &'static str, &'static str),
+        limit: u32,
+        window: Duration,
+        per_minute: Option<u32>,
+    ) -> Self {
         Guesses {
             what,
             limit,
@@ -44,6 +56,8 @@ impl Guesses {
             failures: Arc::default(),
             turn: Arc::default(),
             waiting: Arc::default(),
+            attempts: Arc::default(),
+            per_minute,
         }
     }
 
@@ -54,6 +68,7 @@ impl Guesses {
     pub async fn begin(&self, peer: IpAddr) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
         use std::sync::atomic::Ordering;
         self.refusal(peer).map_or(Ok(()), Err)?;
+        self.count_attempt(peer).map_or(Ok(()), Err)?;
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             let mut response = AppError::new(
@@ -84,6 +99,38 @@ impl Guesses {
             "too_many_attempts",
             format!("too many {} from this address; try again in {minutes} minutes", self.what.0),
             format!("{}次数过多,请 {minutes} 分钟后再试", self.what.1),
+        )
+        .into_response();
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
+        Some(response)
+    }
+
+    /// Counts an attempt of `peer`: the refusal to send past the minute's
+    /// limit.
+    fn count_attempt(&self, peer: IpAddr) -> Option<Response> {
+        let per_minute = self.per_minute?;
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = Duration::from_secs(60);
+        if attempts.len() > 10_000 {
+            attempts.retain(|_, (since, _)| since.elapsed() < minute);
+        }
+        let entry = attempts.entry(peer).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= minute {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+        if entry.1 <= per_minute {
+            return None;
+        }
+        let wait = minute.saturating_sub(entry.0.elapsed()).as_secs() + 1;
+        let mut response = AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!(
+                "more than {per_minute} {} attempts from this address in a minute; try again in {wait} s",
+                self.what.2
+            ),
+            format!("尝试过于频繁,请{wait}秒后再试"),
         )
         .into_response();
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));

@@ -48,6 +48,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// waits.
 const GUESSES: u32 = 10;
 const GUESS_WINDOW: Duration = Duration::from_secs(600);
+/// Logins, right or wrong, an address may make in a minute: an office of
+/// staff behind one address logging in at nine, not a flood.
+const LOGINS_PER_MINUTE: u32 = 120;
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -94,11 +97,13 @@ impl AppState {
                 ("wrong enrollment codes", "注册码错误", "enrollment"),
                 GUESSES,
                 GUESS_WINDOW,
+                None,
             ),
             login_guesses: Guesses::new(
                 ("wrong passwords", "用户名或密码错误", "login"),
                 GUESSES,
                 GUESS_WINDOW,
+                Some(LOGINS_PER_MINUTE),
             ),
             push_turns: Turns::default(),
             pull_turns: Turns::default(),
@@ -178,6 +183,43 @@ impl Authed {
     }
 }
 
+/// An admin (console or CLI token, not a device's), checked from the
+/// headers, before any body is read.
+#[derive(Debug)]
+pub struct AdminCaller(pub Principal);
+
+/// Centre staff or an admin, checked before any body is read.
+#[derive(Debug)]
+pub struct StaffCaller(pub Principal);
+
+/// A device, checked before any body is read.
+#[derive(Debug)]
+pub struct DeviceCaller(pub Principal);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Authed::from_request_parts(parts, state).await?.admin().map(AdminCaller)
+    }
+}
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Authed::from_request_parts(parts, state).await?.staff().map(StaffCaller)
+    }
+}
+
+impl FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Authed::from_request_parts(parts, state).await?.device().map(DeviceCaller)
+    }
+}
+
 /// A JSON body of at most `LIMIT` bytes (an administration request by
 /// default), whose mistakes are answered in JSON, naming what is wrong.
 #[derive(Debug)]
@@ -193,7 +235,9 @@ impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for Body<T, 
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
         let (parts, body) = request.into_parts();
-        let body = wire::read_body(&parts.headers, body, LIMIT, &state.body_budget).await?;
+        let body =
+            wire::read_body(&parts.headers, body, LIMIT, &state.body_budget, state.limits.small_body_timeout)
+                .await?;
         serde_json::from_slice(&body.bytes).map(Body).map_err(|e| AppError::malformed(e.to_string()))
     }
 }
@@ -274,13 +318,17 @@ async fn enroll(
     }
 }
 
-async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> Result<Response, AppError> {
-    let device = auth.device()?;
+async fn push(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    request: Request,
+) -> Result<Response, AppError> {
     // One push per device at a time, its body read only once it is its
-    // turn: a device never needs two at once, and so one device cannot hold
-    // many decoded bodies in memory while they wait for the writer.
+    // turn, and the turn kept until the answer has gone out: a device never
+    // needs two at once, and so one device can hold neither many bodies nor
+    // many answers in memory.
     let id = device.device.as_ref().expect("a device principal").id.clone();
-    let _turn = state.push_turns.take(id.clone()).await;
+    let turn = state.push_turns.take(id.clone()).await;
     // A device that has held the writer more than its share waits its turn
     // (see `share.rs`), before its body is read.
     let wait = state.writer_share.wait(&id);
@@ -291,21 +339,35 @@ async fn push(State(state): State<AppState>, auth: Authed, request: Request) -> 
     let request: Wire<PushRequest> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
     let reply = request.reply;
-    let pushed = blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await?;
-    state.writer_share.charge(&id, pushed.writer_time);
-    Ok(reply.send(&pushed.answer))
+    let started = std::time::Instant::now();
+    match blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await {
+        Ok(pushed) => {
+            state.writer_share.charge(&id, pushed.writer_time);
+            Ok(wire::hold(reply.send(&pushed.answer), turn).await)
+        }
+        Err(error) => {
+            // Refused whole after it took the writer (or waited for it):
+            // charged all the same.
+            state.writer_share.charge(&id, started.elapsed());
+            Err(error)
+        }
+    }
 }
 
-async fn pull(State(state): State<AppState>, auth: Authed, request: Request) -> Result<Response, AppError> {
-    let device = auth.device()?;
-    // One page at a time per device: one device cannot take every reader.
+async fn pull(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    request: Request,
+) -> Result<Response, AppError> {
+    // One page at a time per device, kept until the page has gone out: one
+    // device can take neither every reader nor memory for many pages.
     let id = device.device.as_ref().expect("a device principal").id.clone();
-    let _turn = state.pull_turns.take(id).await;
+    let turn = state.pull_turns.take(id).await;
     let request: Wire<PullRequest, { wire::SMALL }> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
     let reply = request.reply;
     let answer = blocking(move || storage.pull(&device, request.value, now_ms())).await?;
-    Ok(reply.send(&answer))
+    Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
 #[derive(Deserialize)]
@@ -360,10 +422,9 @@ async fn logout(
 
 async fn add_grid(
     State(state): State<AppState>,
-    auth: Authed,
+    AdminCaller(admin): AdminCaller,
     Body(grid): Body<NewGrid>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let admin = auth.admin()?;
     let storage = state.storage.clone();
     let id = blocking(move || storage.add_grid(&admin, grid, now_ms())).await?;
     Ok(Json(serde_json::json!({"id": id.to_string()})))
@@ -371,10 +432,9 @@ async fn add_grid(
 
 async fn add_user(
     State(state): State<AppState>,
-    auth: Authed,
+    AdminCaller(admin): AdminCaller,
     Body(user): Body<NewUser>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let admin = auth.admin()?;
     let storage = state.storage.clone();
     let id = blocking(move || storage.create_user(&admin, user, now_ms())).await?;
     Ok(Json(serde_json::json!({"id": id})))
@@ -389,10 +449,9 @@ struct CodeRequest {
 
 async fn enrollment_code(
     State(state): State<AppState>,
-    auth: Authed,
+    AdminCaller(admin): AdminCaller,
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let admin = auth.admin()?;
     let ttl_minutes = request.ttl_minutes.unwrap_or(30);
     if !(1..=7 * 24 * 60).contains(&ttl_minutes) {
         return Err(StorageError::Invalid(gridwork_domain::ValidationError::invalid(
@@ -409,8 +468,10 @@ async fn enrollment_code(
     Ok(Json(serde_json::to_value(code).expect("codes serialise")))
 }
 
-async fn devices(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
-    auth.admin()?;
+async fn devices(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<serde_json::Value>, AppError> {
     let storage = state.storage.clone();
     let devices = blocking(move || storage.devices()).await?;
     Ok(Json(serde_json::to_value(devices).expect("devices serialise")))
@@ -418,18 +479,19 @@ async fn devices(State(state): State<AppState>, auth: Authed) -> Result<Json<ser
 
 async fn revoke(
     State(state): State<AppState>,
-    auth: Authed,
+    AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let admin = auth.admin()?;
     let storage = state.storage.clone();
     let device = id.clone();
     blocking(move || storage.revoke_device(&admin, &device, now_ms())).await?;
     Ok(Json(serde_json::json!({"revoked": id})))
 }
 
-async fn conflicts(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
-    auth.staff()?;
+async fn conflicts(
+    State(state): State<AppState>,
+    _staff: StaffCaller,
+) -> Result<Json<serde_json::Value>, AppError> {
     let storage = state.storage.clone();
     let conflicts = blocking(move || storage.conflicts(10_000)).await?;
     Ok(Json(serde_json::to_value(conflicts).expect("conflicts serialise")))
@@ -458,10 +520,9 @@ fn query<T: DeserializeOwned>(
 
 async fn parked(
     State(state): State<AppState>,
-    auth: Authed,
+    _staff: StaffCaller,
     page: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    auth.staff()?;
     let page = query(page)?;
     let storage = state.storage.clone();
     let parked = blocking(move || storage.parked(page.after, page.limit())).await?;
@@ -472,12 +533,26 @@ fn no_parked(id: u64) -> AppError {
     AppError::not_found(format!("there is no parked change {id}"), format!("没有编号为{id}的被拒修改"))
 }
 
+/// A numeric id in the path, its mistakes answered in JSON like any other.
+#[derive(Debug)]
+struct NumericId(u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for NumericId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match Path::<u64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(NumericId(id)),
+            Err(_) => Err(AppError::malformed("the id in the path is not a whole number")),
+        }
+    }
+}
+
 async fn parked_one(
     State(state): State<AppState>,
-    auth: Authed,
-    Path(id): Path<u64>,
+    _staff: StaffCaller,
+    NumericId(id): NumericId,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    auth.staff()?;
     let storage = state.storage.clone();
     let parked = blocking(move || storage.parked_one(id)).await?.ok_or_else(|| no_parked(id))?;
     Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
@@ -485,10 +560,9 @@ async fn parked_one(
 
 async fn dismiss_parked(
     State(state): State<AppState>,
-    auth: Authed,
-    Path(id): Path<u64>,
+    StaffCaller(staff): StaffCaller,
+    NumericId(id): NumericId,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let staff = auth.staff()?;
     let storage = state.storage.clone();
     if !blocking(move || storage.dismiss_parked(&staff, id, now_ms())).await? {
         return Err(no_parked(id));
@@ -496,8 +570,10 @@ async fn dismiss_parked(
     Ok(Json(serde_json::json!({"dismissed": id})))
 }
 
-async fn users(State(state): State<AppState>, auth: Authed) -> Result<Json<serde_json::Value>, AppError> {
-    auth.admin()?;
+async fn users(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<serde_json::Value>, AppError> {
     let storage = state.storage.clone();
     let users = blocking(move || storage.users()).await?;
     Ok(Json(serde_json::to_value(users).expect("users serialise")))

@@ -16,9 +16,18 @@ pub struct Limits {
     /// Open connections at most. `None`: as many as the descriptor limit
     /// allows (half of what it leaves after a reserve), at most 10,000.
     pub max_connections: Option<usize>,
+    /// Open connections from one address at most (0: no limit, for a server
+    /// behind a proxy, where every client has the proxy's address).
+    pub max_per_address: usize,
     /// How long a connection may take to send a request's headers, and how
     /// long it may sit idle between requests, before it is closed.
     pub idle_timeout: Duration,
+    /// How long an answer may wait for the client to read it before the
+    /// connection is closed.
+    pub write_timeout: Duration,
+    /// How long the body of a small request (a login, an enrollment, a
+    /// pull, an administration request) may take to arrive.
+    pub small_body_timeout: Duration,
     /// Bytes of request bodies held in memory across all requests at once.
     pub body_memory: usize,
     /// How long an unfinished upload may receive nothing before it is
@@ -33,7 +42,10 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: None,
+            max_per_address: 512,
             idle_timeout: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(30),
+            small_body_timeout: Duration::from_secs(10),
             body_memory: 256 * 1024 * 1024,
             upload_expiry: Duration::from_secs(24 * 60 * 60),
             storage: StorageLimits::default(),
@@ -52,6 +64,18 @@ impl Limits {
     pub fn connections_for(&self, descriptors: u64) -> usize {
         let fitting = (descriptors.saturating_sub(RESERVED_DESCRIPTORS) / 2).max(16) as usize;
         self.max_connections.unwrap_or(MAX_CONNECTIONS).min(fitting)
+    }
+
+    /// How the listener accepts and keeps connections, for a process
+    /// allowed `descriptors` open files.
+    pub fn listener(&self, descriptors: u64) -> crate::listener::Settings {
+        crate::listener::Settings {
+            max_connections: self.connections_for(descriptors),
+            max_per_address: self.max_per_address,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+            drain: crate::REQUEST_TIMEOUT,
+        }
     }
 }
 

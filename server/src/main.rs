@@ -80,6 +80,11 @@ struct LimitArgs {
     /// closed for a new one.
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Open connections from one address at most; 0 for no limit. Behind a
+    /// reverse proxy every client has the proxy's address: set 0 and limit
+    /// per client in the proxy.
+    #[arg(long, default_value_t = 512)]
+    max_connections_per_address: usize,
     /// Seconds a connection may take to send a request's headers, or sit
     /// idle between requests, before it is closed.
     #[arg(long, default_value_t = 20)]
@@ -87,8 +92,9 @@ struct LimitArgs {
     /// MiB of request bodies held in memory at once, across all requests.
     #[arg(long, default_value_t = 256)]
     body_memory_mib: usize,
-    /// MiB of unfinished uploads one device (or console user) may hold.
-    #[arg(long, default_value_t = 256)]
+    /// MiB of unfinished uploads one device (or console user) may hold; at
+    /// least 20 (one photo of the largest size).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(20..))]
     upload_quota_mib: u64,
     /// Seconds an unfinished upload may receive nothing before it is
     /// removed.
@@ -98,11 +104,13 @@ struct LimitArgs {
     /// are counted, not kept.
     #[arg(long, default_value_t = 1000)]
     parked_per_device: u64,
-    /// MiB of records one device may push in a (UTC) day.
-    #[arg(long, default_value_t = 16)]
+    /// MiB of records one device may push in a (UTC) day; at least 8 (the
+    /// largest push).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(8..))]
     daily_push_mib: u64,
-    /// MiB of photos one device may start uploading in a (UTC) day.
-    #[arg(long, default_value_t = 2048)]
+    /// MiB of photos one device may start uploading in a (UTC) day; at
+    /// least 20 (one photo of the largest size).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(20..))]
     daily_upload_mib: u64,
 }
 
@@ -111,7 +119,10 @@ impl LimitArgs {
         let defaults = Limits::default();
         Limits {
             max_connections: self.max_connections,
+            max_per_address: self.max_connections_per_address,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            write_timeout: defaults.write_timeout,
+            small_body_timeout: defaults.small_body_timeout,
             body_memory: self.body_memory_mib.max(16) << 20,
             upload_expiry: Duration::from_secs(self.upload_expiry_secs.max(1)),
             storage: StorageLimits {
@@ -193,8 +204,8 @@ async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
     // Each connection is a descriptor: take all the process may have, and
     // cap connections to fit in it.
     let descriptors = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let max_connections = limits.connections_for(descriptors);
-    let (idle_timeout, upload_expiry) = (limits.idle_timeout, limits.upload_expiry);
+    let settings = limits.listener(descriptors);
+    let upload_expiry = limits.upload_expiry;
     let state = AppState::with_limits(Arc::new(storage), data.to_owned(), limits);
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
@@ -204,19 +215,10 @@ async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
         Err(error) => return Err(error).with_context(|| format!("listening on {listen}")),
     };
     let address = listener.local_addr()?;
-    tracing::info!(%address, %epoch, max_connections, descriptors, "serving");
+    tracing::info!(%address, %epoch, max_connections = settings.max_connections, descriptors, "serving");
     println!("{}", serde_json::json!({"listening": address.to_string()}));
     tokio::spawn(gridwork_server::attachments::expire_unfinished(state.clone(), upload_expiry));
-    let drain = gridwork_server::REQUEST_TIMEOUT;
-    gridwork_server::listener::serve(
-        listener,
-        router(state),
-        max_connections,
-        idle_timeout,
-        drain,
-        shutdown(),
-    )
-    .await;
+    gridwork_server::listener::serve(listener, router(state), settings, shutdown()).await;
     tracing::info!("stopped");
     Ok(())
 }

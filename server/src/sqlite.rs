@@ -86,6 +86,9 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Console sessions one person may hold at once.
+const MAX_SESSIONS: usize = 20;
+
 /// The length of a password, in characters.
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 1024;
@@ -147,6 +150,10 @@ pub struct SqliteStorage {
     limits: StorageLimits,
     _checkpointer: Checkpointer,
 }
+
+/// The most a push's answer may weigh (its refused records sent back whole,
+/// `RecordChanges::weight`) unless it carries a single record.
+const MAX_PUSH_ANSWER: usize = gridwork_protocol::sync::MAX_PUSH_BYTES;
 
 /// The largest refused change parked whole; a larger one is parked as its
 /// size and field names.
@@ -595,7 +602,7 @@ fn check_budget(
     };
     if used + wanted > limit {
         let wait_secs = (DAY_MS - now_ms % DAY_MS).div_ceil(1000);
-        return Err(StorageError::DeviceQuota { what, used, budget: limit, wait_secs });
+        return Err(StorageError::DeviceQuota { what, used, wanted, budget: limit, wait_secs });
     }
     Ok(())
 }
@@ -668,12 +675,14 @@ fn park(
                 change.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
             payload_summary(payload.len(), &fields)
         };
+        // A new row, so that the list, newest first, shows it as the newest.
+        if existing.is_some() {
+            tx.prepare_cached("DELETE FROM parked WHERE device_id = ?1 AND record = ?2")?
+                .execute(params![device_id, id.as_bytes().to_vec()])?;
+        }
         tx.prepare_cached(
             "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (device_id, record) DO UPDATE SET at_ms = excluded.at_ms, kind = excluded.kind,
-                 code = excluded.code, field = excluded.field, message = excluded.message,
-                 payload = excluded.payload, bytes = excluded.bytes",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             now_ms as i64,
@@ -777,13 +786,27 @@ impl Storage for SqliteStorage {
         let role =
             Role::parse(&role).ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
         let actor = Principal { user_id, user_name, role, device: None };
+        // Sessions that ended are forgotten, and a person keeps at most
+        // MAX_SESSIONS at once: logging in again ends the oldest.
+        tx.execute(
+            "DELETE FROM tokens WHERE device_id IS NULL AND expires_at_ms IS NOT NULL
+               AND (expires_at_ms <= ?1 OR revoked_at_ms IS NOT NULL)",
+            [now_ms as i64],
+        )?;
+        let ended = tx.execute(
+            "UPDATE tokens SET revoked_at_ms = ?1
+             WHERE user_id = ?2 AND device_id IS NULL AND expires_at_ms IS NOT NULL AND hash NOT IN (
+                 SELECT hash FROM tokens WHERE user_id = ?2 AND device_id IS NULL AND expires_at_ms IS NOT NULL
+                 ORDER BY created_at_ms DESC, rowid DESC LIMIT ?3)",
+            params![now_ms as i64, actor.user_id, MAX_SESSIONS as i64],
+        )?;
         audit(
             &tx,
             now_ms,
             Some(&actor),
             "login",
             None,
-            &serde_json::json!({"expires_at_ms": expires_at_ms}),
+            &serde_json::json!({"expires_at_ms": expires_at_ms, "ended_oldest": ended}),
         )?;
         tx.commit()?;
         Ok(ConsoleSession { token, expires_at_ms })
@@ -1143,6 +1166,7 @@ impl Storage for SqliteStorage {
         }
         let scope = self.scope_of(&store, &principal.user_id, principal.role)?;
         let mut photos = PhotoChecks::new();
+        let (records, mut answer_weight) = (request.records.len(), 0usize);
         let mut accepted = Vec::with_capacity(request.records.len());
         let mut rejected = Vec::new();
         let mut parked = Vec::new();
@@ -1175,6 +1199,15 @@ impl Storage for SqliteStorage {
                     let visible =
                         store.get(change.kind, change.id)?.is_some_and(|r| in_scope(&scope, r.scope()));
                     let server_state = if visible { store.export(change.kind, change.id)? } else { None };
+                    // The answer carries each refused record the device may
+                    // see whole: a push of many small changes to large
+                    // records could make it huge. Past the bound the device
+                    // is told to send fewer records at once; one always fits.
+                    answer_weight +=
+                        message.len() + message_zh.len() + server_state.as_ref().map_or(0, |s| s.weight());
+                    if answer_weight > MAX_PUSH_ANSWER && records > 1 {
+                        return Err(StorageError::AnswerTooLarge { records });
+                    }
                     let mut payload = serde_json::to_string(&change).expect("changes serialise");
                     if payload.len() > MAX_PARKED_PAYLOAD {
                         // Kept for the centre to read, not to fill the disk.
@@ -1262,6 +1295,7 @@ impl Storage for SqliteStorage {
             scope_hash: hash,
             epoch: self.epoch.clone(),
             server_time_ms: now_ms,
+            resync: page.resync,
         })
     }
 

@@ -34,6 +34,12 @@ pub enum StorageError {
     BadEnrollmentCode,
     #[error("the user name or password is wrong")]
     BadLogin,
+    /// The answer to a push of several records would be too large: the
+    /// device sends fewer at once.
+    #[error(
+        "the answer to this push of {records} records would be larger than the server sends at once (refused records come back whole): send fewer records at a time; nothing was applied"
+    )]
+    AnswerTooLarge { records: usize },
     /// An uploader would hold more unfinished uploads than its quota.
     #[error(
         "unfinished uploads may hold at most {} MiB in {} uploads per device; this one holds {held} declaring {declared} bytes, and a new one of {wanted} bytes would pass that: finish the uploads in progress (they resume where they stopped) or wait until unfinished ones expire",
@@ -42,9 +48,9 @@ pub enum StorageError {
     UploadQuota { held: u64, declared: u64, wanted: u64, quota: UploadQuota },
     /// A device would pass what it may send in a day.
     #[error(
-        "this device has sent {used} bytes of {what} today, and may send {budget} a day: it can send again in {wait_secs} s (at 00:00 UTC); everything it holds stays on it meanwhile. If it truly needs more, the centre can raise the server's daily budget"
+        "this device has sent {used} bytes of {what} today and may send {budget} a day; this would add {wanted}: it can send it in {wait_secs} s, at 00:00 UTC (smaller pieces may fit before); everything it holds stays on it meanwhile. If it truly needs more, the centre can raise the server's daily budget"
     )]
-    DeviceQuota { what: &'static str, used: u64, budget: u64, wait_secs: u64 },
+    DeviceQuota { what: &'static str, used: u64, wanted: u64, budget: u64, wait_secs: u64 },
     /// The device pushed writes that clash with its own earlier ones.
     #[error(
         "this device's database is older than what the server already has from it (field `{field}` of {kind} {id}): it was restored from a copy or copied to another tablet, so its new edits would clash with earlier ones. Nothing was applied. Enroll this tablet again with a new database; the edits in this one stay in its file"

@@ -4,6 +4,7 @@
 //! read from the database.
 
 use std::io::Read;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -40,7 +41,7 @@ static DECODING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
 /// takes its share before its first byte is read (its declared length, or
 /// its endpoint's limit when it declares none) and gives it back when it is
 /// dropped, so the sum of buffered bodies never passes the budget; a body
-/// that must wait for room waits within the request timeout.
+/// that finds no room within [`BUDGET_WAIT`] is answered 503 `busy`.
 #[derive(Clone, Debug)]
 pub struct BodyBudget {
     room: std::sync::Arc<tokio::sync::Semaphore>,
@@ -51,11 +52,23 @@ impl BodyBudget {
         BodyBudget { room: std::sync::Arc::new(tokio::sync::Semaphore::new(bytes)) }
     }
 
-    async fn take(&self, bytes: usize) -> tokio::sync::OwnedSemaphorePermit {
+    async fn take(&self, bytes: usize) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        self.room.clone().acquire_many_owned(bytes).await.expect("the budget is never closed")
+        match tokio::time::timeout(BUDGET_WAIT, self.room.clone().acquire_many_owned(bytes)).await {
+            Ok(permit) => Ok(permit.expect("the budget is never closed")),
+            Err(_) => Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server holds as many request bodies as it may at once; try again in a few seconds",
+                "服务器繁忙,请稍后再试",
+            )
+            .retry_after(5)),
+        }
     }
 }
+
+/// How long a body may wait for room in the [`BodyBudget`].
+pub const BUDGET_WAIT: Duration = Duration::from_secs(5);
 
 /// A body read into memory, holding its share of the [`BodyBudget`].
 #[derive(Debug)]
@@ -73,20 +86,38 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// is read on (and dropped) up to four times the limit, then refused as too
 /// large: the client gets the error (a device then sends less) instead of a
 /// connection reset in the middle of its request.
+///
+/// The whole body must arrive within `timeout`: a small request's body is a
+/// few kilobytes, and a connection that announces one and sends nothing
+/// must not be kept for the request timeout.
 pub async fn read_body(
     headers: &HeaderMap,
     body: axum::body::Body,
     limit: usize,
     budget: &BodyBudget,
+    timeout: Duration,
 ) -> Result<HeldBody, AppError> {
     use http_body_util::BodyExt;
     let declared = declared_length(headers);
     let share = declared.map_or(limit, |d| usize::try_from(d).unwrap_or(usize::MAX).min(limit));
-    let room = budget.take(share).await;
+    let room = budget.take(share).await?;
     let mut body = body;
     let mut kept: Vec<u8> = Vec::with_capacity(share.min(64 * 1024));
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!("the body took longer than {} s to arrive", timeout.as_secs()),
+                    "请求内容发送超时",
+                ));
+            }
+        };
         let frame = frame.map_err(|e| AppError::malformed(format!("the body could not be read: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
         seen += data.len();
@@ -117,6 +148,59 @@ pub async fn drain(body: axum::body::Body, limit: usize) {
             _ => break,
         }
     }
+}
+
+/// An answer's body handed to the connection a slice at a time, keeping
+/// `guard` (a device's turn) until the last slice is taken: the connection
+/// asks for the next slice only once the client has read the previous one,
+/// so a device whose answers nobody reads holds one answer, and its turn,
+/// until the listener's write deadline drops the connection.
+struct Sliced<G> {
+    bytes: Bytes,
+    offset: usize,
+    guard: Option<G>,
+}
+
+/// The slice an answer is handed over in.
+const SLICE: usize = 64 * 1024;
+
+impl<G: Send + Unpin + 'static> http_body::Body for Sliced<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if this.offset >= this.bytes.len() {
+            this.guard = None;
+            return std::task::Poll::Ready(None);
+        }
+        let end = (this.offset + SLICE).min(this.bytes.len());
+        let slice = this.bytes.slice(this.offset..end);
+        this.offset = end;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(slice))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.offset >= self.bytes.len()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact((self.bytes.len() - self.offset) as u64)
+    }
+}
+
+/// `response` (a whole answer), handed over a slice at a time and holding
+/// `guard` until the client has taken it all.
+pub async fn hold<G: Send + Unpin + 'static>(response: Response, guard: G) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, body) = response.into_parts();
+    // The answers held this way are built whole in memory: collecting
+    // them copies nothing.
+    let bytes = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::new(Sliced { bytes, offset: 0, guard: Some(guard) }))
 }
 
 /// Checks the protocol version a request names.
@@ -245,7 +329,10 @@ impl<T: DeserializeOwned + Send + 'static, const LIMIT: usize> FromRequest<crate
         check_protocol(&headers)?;
         let encoding = encoding_of(headers.get(CONTENT_TYPE))?;
         let reply = Reply::of(&headers)?;
-        let body = read_body(&headers, request.into_body(), MAX_BODY.min(LIMIT), &state.body_budget).await?;
+        // A small body comes at once; a push may take a slow link a while.
+        let timeout = if LIMIT <= SMALL { state.limits.small_body_timeout } else { crate::REQUEST_TIMEOUT };
+        let body = read_body(&headers, request.into_body(), MAX_BODY.min(LIMIT), &state.body_budget, timeout)
+            .await?;
         let turn = DECODING.clone().acquire_owned().await.expect("the semaphore is never closed");
         let value = tokio::task::spawn_blocking(move || {
             // Held until decoding ends, even if the request has timed out.

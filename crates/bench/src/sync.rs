@@ -38,17 +38,14 @@ impl LocalServer {
         let mut storage = SqliteStorage::open(&db)?;
         storage.set_limits(limits.storage);
         let storage = Arc::new(storage);
-        let (idle, connections) = (limits.idle_timeout, limits.connections_for(4096));
+        let settings = limits.listener(4096);
         let state = AppState::with_limits(storage.clone(), dir.to_owned(), limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let drain = gridwork_server::REQUEST_TIMEOUT;
         tokio::spawn(gridwork_server::listener::serve(
             listener,
             router(state),
-            connections,
-            idle,
-            drain,
+            settings,
             std::future::pending(),
         ));
         let admin = Admin::new(&url, &token)?;

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridwork_domain::Kind;
 use gridwork_protocol::Encoding;
-use gridwork_protocol::sync::PUSH_PAGE_BYTES;
 use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
 };
+use gridwork_protocol::sync::{DEVICE_QUOTA, PUSH_PAGE_BYTES};
 use gridwork_store::{Clock, OffsetClock, PageLimit, Refused, Role, Session, Store, SystemClock};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -143,6 +143,9 @@ pub struct SyncReport {
     /// sent it everything again.
     pub server_restored: bool,
     pub cursor: u64,
+    /// Set when the device has sent its day's budget: the edits not sent
+    /// wait on the device for tomorrow (why, in both languages).
+    pub held_back: Option<ApiError>,
 }
 
 /// Where a sync is, for progress displays.
@@ -372,6 +375,18 @@ impl Device {
                     );
                     continue;
                 }
+                // The day's budget: a smaller page may still fit; when not
+                // even one record does, the rest waits for tomorrow and the
+                // sync goes on to pull.
+                Err(ClientError::Api { status: 429, error }) if error.code == DEVICE_QUOTA => {
+                    if sent > 1 {
+                        page = PageLimit { records: sent / 2, bytes: page.bytes.min(full_page.bytes) / 2 };
+                        continue;
+                    }
+                    tracing::warn!(message = %error.message, "the day's budget is spent; the rest waits");
+                    report.held_back = Some(error);
+                    return Ok(());
+                }
                 other => other?,
             };
             page = full_page;
@@ -447,6 +462,13 @@ impl Device {
                 return Ok(false);
             }
             let mut store = self.store();
+            if page.resync {
+                // Too far behind to be told what left the device's grids:
+                // everything again, and what does not come back goes.
+                tracing::warn!("the server asks for a full pull: this device is far behind");
+                store.start_sweep()?;
+                continue;
+            }
             if let Some(new_scope) = &page.scope {
                 report.dropped += store.set_scope(new_scope, &page.scope_hash)?;
                 let old: BTreeSet<&String> = scope.iter().collect();
@@ -460,13 +482,17 @@ impl Device {
                 report.dropped += usize::from(store.drop_record(*id)?);
             }
             let received = page.records.len();
+            let sweeping = store.sweeping()?;
+            if sweeping {
+                store.note_seen(page.records.iter().map(|r| r.id))?;
+            }
             match store.apply_remote(page.records) {
                 Ok(_) => {}
                 Err(error) if !resynced && error.validation().is_some() => {
                     // A change to a record this device lacks: start over.
                     tracing::warn!(%error, "pulled a change this device cannot place; pulling everything again");
                     resynced = true;
-                    store.set_cursor(0)?;
+                    store.start_sweep()?;
                     continue;
                 }
                 Err(error) => return Err(error.into()),
@@ -475,6 +501,9 @@ impl Device {
                 store.set_page_after(page.next_cursor)?;
             } else {
                 store.set_cursor(page.next_cursor)?;
+                if sweeping {
+                    report.dropped += store.finish_sweep()?;
+                }
             }
             report.cursor = page.next_cursor;
             report.pulled += received;

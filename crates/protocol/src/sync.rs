@@ -224,6 +224,12 @@ pub struct PullResponse {
     pub scope_hash: String,
     pub epoch: String,
     pub server_time_ms: u64,
+    /// Set when the device is too far behind to catch up page by page
+    /// (more records changed grid since its cursor than a page reads): it
+    /// pulls everything again from cursor 0, and drops the records it holds
+    /// that do not come back. The page carries nothing else.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 /// The body of every error answer: `{"error": {...}}`.
@@ -243,6 +249,9 @@ pub struct ApiError {
 
 /// The error code that tells a device to wipe its local data.
 pub const DEVICE_REVOKED: &str = "device_revoked";
+
+/// The error code that tells a device it has sent its day's budget.
+pub const DEVICE_QUOTA: &str = "device_quota";
 
 /// A stable digest of a scope (sorted grid codes), to compare scopes
 /// without sending them.

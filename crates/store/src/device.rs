@@ -195,6 +195,63 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Starts pulling everything again from 0, noting what comes back (see
+    /// [`Store::note_seen`], [`Store::finish_sweep`]): the server said the
+    /// device is too far behind to be told what left its grids.
+    pub fn start_sweep(&mut self) -> Result<(), Error> {
+        self.device_only()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM pull_seen", [])?;
+        tx.execute("UPDATE session SET cursor = 0, page_after = 0, sweeping = 1", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether a sweep is under way.
+    pub fn sweeping(&self) -> Result<bool, Error> {
+        self.device_only()?;
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(sweeping), 0) FROM session", [], |row| row.get::<_, i64>(0))?
+            != 0)
+    }
+
+    /// Notes records a sweeping pull received.
+    pub fn note_seen(&mut self, ids: impl IntoIterator<Item = RecordId>) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.prepare_cached("INSERT OR IGNORE INTO pull_seen (record) VALUES (?1)")?
+                .execute([id.as_bytes()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ends a sweep: every record of a kind other than grids that did not
+    /// come back, and has no unsent edit, is forgotten. Returns how many.
+    pub fn finish_sweep(&mut self) -> Result<usize, Error> {
+        self.device_only()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut dropped = 0;
+        for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::Grid) {
+            let ids: Vec<[u8; 16]> = tx
+                .prepare(&format!(
+                    "SELECT id FROM {} WHERE id NOT IN (SELECT record FROM pull_seen)
+                       AND id NOT IN (SELECT record FROM outbox)",
+                    kind.def().table
+                ))?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in ids {
+                dropped += usize::from(delete_row(&tx, kind, RecordId::from_bytes(id))?);
+            }
+        }
+        tx.execute("DELETE FROM pull_seen", [])?;
+        tx.execute("UPDATE session SET sweeping = 0", [])?;
+        tx.commit()?;
+        Ok(dropped)
+    }
+
     /// Forgets a record entirely (it left the device's scope): its values,
     /// registers, losers and unsent edits. Returns whether it was there.
     pub fn drop_record(&mut self, id: RecordId) -> Result<bool, Error> {

@@ -40,7 +40,14 @@ pub struct ScopedChanges {
     /// no next page (`more` false), the puller has everything up to it.
     pub next: u64,
     pub more: bool,
+    /// Set (and nothing else) when more records changed grid since the
+    /// puller's cursor than one page reads: it pulls everything again, from
+    /// 0, and drops what it holds that does not come back.
+    pub resync: bool,
 }
+
+/// The most moves one page reads; beyond, the puller resyncs from 0.
+pub const MAX_MOVES_READ: usize = 10_000;
 
 /// What a pushed record would do, worked out without writing anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,15 +153,29 @@ impl Store {
 
         // Moves: out of the scope (the device drops the record, if the move
         // falls within this page), and into it at any time after `since`
-        // (the device cannot have the record, so it comes whole).
-        let (mut moved_out, mut moved_in) = (Vec::new(), BTreeSet::new());
-        if let Some(scope) = scope {
+        // (the device cannot have the record, so it comes whole). A puller
+        // from 0 has nothing to drop and gets every record whole: no moves
+        // are read. One far behind, with more moves since its cursor than a
+        // page may read, is told to pull everything again instead.
+        let (mut moved_out, mut moved_in) = (BTreeSet::new(), BTreeSet::new());
+        if let (Some(scope), true) = (scope, since > 0) {
             let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
             let mut statement = tx.prepare_cached(
-                "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 ORDER BY seq",
+                "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
-            let mut rows = statement.query([since as i64])?;
+            let mut rows = statement.query((since as i64, MAX_MOVES_READ as i64 + 1))?;
+            let mut read = 0;
             while let Some(row) = rows.next()? {
+                read += 1;
+                if read > MAX_MOVES_READ {
+                    return Ok(ScopedChanges {
+                        records: Vec::new(),
+                        removed: Vec::new(),
+                        next: 0,
+                        more: false,
+                        resync: true,
+                    });
+                }
                 let (seq, id, kind): (i64, [u8; 16], u8) = (row.get(0)?, row.get(1)?, row.get(2)?);
                 if Kind::from_number(kind) == Some(Kind::Grid) {
                     continue; // every device has every grid
@@ -163,7 +184,7 @@ impl Store {
                 let (was_in, is_in) =
                     (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
                 if was_in && !is_in && seq as u64 > after {
-                    moved_out.push((seq as u64, RecordId::from_bytes(id)));
+                    moved_out.insert((seq as u64, RecordId::from_bytes(id)));
                 } else if is_in && !was_in {
                     moved_in.insert(RecordId::from_bytes(id));
                 }
@@ -200,8 +221,10 @@ impl Store {
             (true, None) => after,
             (false, _) => head.max(after),
         };
-        let removed = moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
-        Ok(ScopedChanges { records, removed, next, more })
+        // Each record once, however often it went back and forth.
+        let removed: BTreeSet<RecordId> =
+            moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
+        Ok(ScopedChanges { records, removed: removed.into_iter().collect(), next, more, resync: false })
     }
 
     /// Works out what merging each change would do to its record's grid,

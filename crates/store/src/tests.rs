@@ -737,3 +737,81 @@ fn a_page_brings_every_change_of_its_records_since_the_cursor() {
     assert_eq!(record.get("room"), Some(&Value::from("1-101")), "the first change came too");
     assert_eq!(record.get("phone"), Some(&Value::from("13900000001")));
 }
+
+/// Pulls `scope`'s changes after `cursor` into `device`, page by page, as
+/// the client does, sweeping when the hub says to; returns what was dropped.
+fn pull_scope(device: &mut Store, hub: &mut Store, scope: &[String], cursor: &mut u64) -> usize {
+    let mut dropped = 0;
+    let mut sweeping = false;
+    let mut position = PullPosition::start(*cursor);
+    loop {
+        let page = hub.changes_in_scope(position, Some(scope), None, PageLimit::records(100)).unwrap();
+        if page.resync {
+            assert!(!sweeping, "a pull from 0 is never told to resync");
+            device.start_sweep().unwrap();
+            sweeping = true;
+            position = PullPosition::start(0);
+            continue;
+        }
+        for id in &page.removed {
+            dropped += usize::from(device.drop_record(*id).unwrap());
+        }
+        if sweeping {
+            device.note_seen(page.records.iter().map(|r| r.id)).unwrap();
+        }
+        device.apply_remote(page.records).unwrap();
+        if !page.more {
+            *cursor = page.next;
+            if sweeping {
+                dropped += device.finish_sweep().unwrap();
+            }
+            return dropped;
+        }
+        position.after = page.next;
+    }
+}
+
+#[test]
+fn a_device_too_far_behind_in_moves_pulls_everything_again_and_drops_what_left() {
+    let clock = clock();
+    let mut hub = server(&clock);
+    let mut device = device(5, &clock);
+    let scope = vec!["G1".to_owned()];
+    let mut cursor = 0;
+    let stays = hub.put(Kind::Resident, None, &resident("留下")).unwrap();
+    let leaves = hub.put(Kind::Resident, None, &resident("迁走")).unwrap();
+    pull_scope(&mut device, &mut hub, &scope, &mut cursor);
+    assert_eq!(device.list(Kind::Resident, &ListQuery::default()).unwrap().len(), 2);
+
+    // A few moves: the device is told what left, once per record however
+    // often it went back and forth.
+    for grid in ["G2", "G1", "G2"] {
+        hub.put(Kind::Resident, Some(leaves), &[("grid", grid.into())]).unwrap();
+    }
+    let page = hub
+        .changes_in_scope(PullPosition::start(cursor), Some(&scope), None, PageLimit::records(100))
+        .unwrap();
+    assert_eq!(page.removed, vec![leaves]);
+    assert!(!page.resync);
+
+    // More moves since its cursor than a page reads: everything again.
+    for n in 0..=crate::scope::MAX_MOVES_READ {
+        let grid = if n % 2 == 0 { "G2" } else { "G1" };
+        hub.put(Kind::Resident, Some(stays), &[("grid", grid.into())]).unwrap();
+    }
+    hub.put(Kind::Resident, Some(stays), &[("grid", "G1".into())]).unwrap();
+    let page = hub
+        .changes_in_scope(PullPosition::start(cursor), Some(&scope), None, PageLimit::records(100))
+        .unwrap();
+    assert!(page.resync && page.records.is_empty() && page.removed.is_empty());
+    let dropped = pull_scope(&mut device, &mut hub, &scope, &mut cursor);
+    assert_eq!(dropped, 1, "the resident who left is dropped by the sweep");
+    let left: Vec<_> =
+        device.list(Kind::Resident, &ListQuery::default()).unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(left, vec![stays]);
+    // And the next pull is an ordinary one.
+    let page = hub
+        .changes_in_scope(PullPosition::start(cursor), Some(&scope), None, PageLimit::records(100))
+        .unwrap();
+    assert!(!page.resync && page.records.is_empty());
+}
