@@ -32,7 +32,9 @@
 //! descriptors (`/proc`), the growth of its database (`gridwork.db` and
 //! its WAL) and the unfinished uploads on its disk (`attachments/partial`).
 //! Under the table, what the attacker's requests got, counted by outcome.
-//! ATTACK is one of:
+//! The attacker connects from 127.0.0.2, the honest devices from
+//! 127.0.0.1: as from machines of their own (the server caps connections
+//! per address). ATTACK is one of:
 //!
 //! - `none` (the default): no attacker, the single table above.
 //! - `writer`: before the round, the attacker uploads 200 small photos,
@@ -54,8 +56,8 @@
 //!   attacker's scope, so refused and parked for the centre) with
 //!   5,000-character descriptions, again and again.
 //! - `uploads`: new 20 MiB uploads, each sending a first chunk of 1 MiB,
-//!   again and again; the server refuses them (507) once the attacker holds
-//!   its quota of unfinished uploads.
+//!   again and again; the server refuses them (429 `upload_quota`) once the
+//!   attacker holds its quota of unfinished uploads.
 //! - `all`: each of the five in turn, each on a fresh server.
 //!
 //! Run: `target/release/gridwork-loadgen --hostile all --devices 1000`.
@@ -798,6 +800,11 @@ fn print_hostile(args: &Args, reports: &[AttackReport], total: Duration) {
     println!("\nThe whole run took {:.0} s.", total.as_secs_f64());
 }
 
+/// Where the attacker connects from: another loopback address than the
+/// honest devices' 127.0.0.1, as from a machine of its own (the server
+/// limits connections per address).
+const ATTACKER_ADDRESS: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
 /// The attacker's enrolled device.
 #[derive(Clone, Debug)]
 struct Intruder {
@@ -818,7 +825,12 @@ impl Intruder {
     /// A connection that tries each request once: failures are counted,
     /// not retried.
     fn http(&self) -> Result<Http> {
-        let mut http = Http::new(&self.url, Some(self.token.clone()))?;
+        let client = reqwest::Client::builder()
+            .local_address(ATTACKER_ADDRESS)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        let mut http = Http::with_client(client, &self.url, Some(self.token.clone()))?;
         http.retry.attempts = 1;
         Ok(http)
     }
@@ -1135,7 +1147,12 @@ async fn uploads(me: Intruder, mut stop: Stop, tally: &Tally, ready: &AtomicBool
 /// counted under `what`. `None` when told to stop.
 async fn connect(address: SocketAddr, stop: &mut Stop, tally: &Tally, what: &str) -> Option<TcpStream> {
     loop {
-        match stop.or_stop(tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(address))).await? {
+        let socket = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(ATTACKER_ADDRESS, 0))?;
+            socket.connect(address).await
+        };
+        match stop.or_stop(tokio::time::timeout(Duration::from_secs(1), socket)).await? {
             Ok(Ok(stream)) => {
                 tally.add(format!("{what}: opened"), 1);
                 return Some(stream);
