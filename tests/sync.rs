@@ -1121,3 +1121,34 @@ fn a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped(
     a.put("resident", Some(&id), &["name=迁回居民"]);
     assert_eq!(a.sync()["rejected"], serde_json::json!([]));
 }
+
+#[test]
+fn a_device_records_in_its_grids_straight_after_enrolling_before_any_sync() {
+    let server = Server::start();
+    server.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = server.worker("新网格员", &["C1-01"]);
+    let device = CliDevice::new(dir.path(), "new");
+    let enrolled = device.enroll(&server, &code);
+    assert_eq!(enrolled["scope"], serde_json::json!(["C1-01"]), "{enrolled}");
+
+    // No sync yet: the grid is known, with its name, and can be recorded in.
+    let grids = device.list("grid");
+    assert_eq!(grids.len(), 1, "{grids:?}");
+    assert_eq!(field(&grids[0], "name"), "东苑社区第一网格");
+    let id = device.put("resident", None, &["grid=C1-01", "name=刚登记的居民"]);
+    // A grid outside its scope is still unknown, and said so.
+    let outside = device.try_run(&["put", "resident", "grid=C2-01", "name=别处的人"]);
+    assert!(!outside.status.success());
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("C2-01"));
+
+    let report = device.sync();
+    assert_eq!(report["pushed"], 1, "the resident: {report}");
+    assert_eq!(report["rejected"], serde_json::json!([]), "nothing refused: {report}");
+    let colleague = server.enrolled(dir.path(), "colleague", "同网格的人", &["C1-01"]);
+    assert_eq!(field(&colleague.get("resident", &id), "name"), "刚登记的居民");
+    let grids = device.list("grid");
+    assert_eq!(grids.len(), 8, "the first sync brings the whole tree: {grids:?}");
+    let own = grids.iter().filter(|grid| field(grid, "code") == "C1-01").count();
+    assert_eq!(own, 1, "and no second copy of the grid it enrolled with");
+}

@@ -629,6 +629,25 @@ fn spend(
     Ok(())
 }
 
+/// The grid records of `scope`, without their boundaries (the largest
+/// field, and not needed to record in a grid): what a device enrolls with.
+fn grid_outlines(store: &mut Store, scope: &[String]) -> Result<Vec<RecordChanges>> {
+    let mut outlines = Vec::with_capacity(scope.len());
+    for code in scope {
+        let id: Option<[u8; 16]> = store
+            .connection()
+            .prepare_cached("SELECT id FROM grids WHERE code = ?1 AND deleted IS NOT 1")?
+            .query_row([code], |row| row.get(0))
+            .optional()?;
+        let Some(id) = id else { continue };
+        if let Some(mut grid) = store.export(Kind::Grid, RecordId::from_bytes(id))? {
+            grid.fields.retain(|f| f.field != "boundary");
+            outlines.push(grid);
+        }
+    }
+    Ok(outlines)
+}
+
 /// A refused change to park: record, kind, code, field, message, payload.
 type ToPark = (RecordId, Kind, &'static str, Option<String>, String, String);
 
@@ -1065,6 +1084,17 @@ impl Storage for SqliteStorage {
             &serde_json::json!({"device": device_id, "number": number}),
         )?;
         tx.commit()?;
+        // The grids the device may record in come with its identity, so
+        // that it can record at once, before (or without) a first sync:
+        // their codes, names and levels (boundaries come with the sync).
+        let role = Role::parse(&store.connection().query_row(
+            "SELECT role FROM users WHERE id = ?1",
+            [&user_id],
+            |row| row.get::<_, String>(0),
+        )?)
+        .unwrap_or(Role::Worker);
+        let scope = self.scope_of(&store, &user_id, role)?;
+        let grids = grid_outlines(&mut store, &scope)?;
         Ok(EnrollResponse {
             device_id,
             device_number: DeviceId(number),
@@ -1073,6 +1103,9 @@ impl Storage for SqliteStorage {
             user_name,
             epoch: self.epoch.clone(),
             server_time_ms: now_ms,
+            scope_hash: scope_hash(&scope),
+            scope: scope.to_vec(),
+            grids,
         })
     }
 

@@ -335,7 +335,7 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
                 }
             };
             print(
-                json!({"device_id": enrolled.device_id, "device_number": enrolled.device_number, "user": enrolled.user_name}),
+                json!({"device_id": enrolled.device_id, "device_number": enrolled.device_number, "user": enrolled.user_name, "scope": enrolled.scope}),
             )
         }
         DeviceCommand::Put { kind: kind_text, id, fields } => {

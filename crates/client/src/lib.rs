@@ -239,7 +239,13 @@ impl Device {
             enrolled_at_ms: response.server_time_ms,
             last_sync_ms: None,
         };
-        self.store().start_session(&session, response.device_number)?;
+        {
+            let mut store = self.store();
+            store.start_session(&session, response.device_number)?;
+            // Its grids, so that the worker can record at once.
+            store.apply_remote(response.grids.clone())?;
+            store.set_scope(&response.scope, &response.scope_hash)?;
+        }
         Ok(response)
     }
 

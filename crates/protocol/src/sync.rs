@@ -48,6 +48,12 @@ pub struct EnrollResponse {
     pub user_name: String,
     pub epoch: String,
     pub server_time_ms: u64,
+    /// The device's scope (grid codes), and its hash as pulls give it.
+    pub scope: Vec<String>,
+    pub scope_hash: String,
+    /// The grid records of the scope, without their boundaries: the device
+    /// can record in its grids at once, before its first sync.
+    pub grids: Vec<RecordChanges>,
 }
 
 /// A batch of the device's edits: every outbox entry up to `up_to_counter`.
