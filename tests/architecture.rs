@@ -100,3 +100,27 @@ fn the_pure_crates_never_read_a_clock_nor_do_io() {
         assert!(checked > 0, "no sources found in {}", dir.display());
     }
 }
+
+#[test]
+fn only_the_app_links_webkit_and_the_app_keeps_no_rules_of_its_own() {
+    for package in ["gridwork-server", "gridwork-cli", "gridwork-client", "gridwork-store"] {
+        assert_absent(package, &["tauri", "webkit2gtk", "gridwork-app"]);
+    }
+    assert!(tree("gridwork-app").contains("tauri"), "the checks above would pass vacuously");
+    // Thin: the app calls the store, it does not reach into its tables.
+    let dir = gridwork_tests::workspace_root().join("crates/app/src");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("app sources") {
+        let path = entry.expect("entry").path();
+        let source = std::fs::read_to_string(&path).expect("readable source");
+        for sql in ["SELECT ", "INSERT ", "UPDATE ", "DELETE FROM", "rusqlite", ".connection()"] {
+            assert!(
+                !source.contains(sql),
+                "{} uses {sql:?}: data access belongs in gridwork-store",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+}

@@ -76,17 +76,30 @@ impl Server {
         Server::start_with(&[], None)
     }
 
+    /// A server loaded with the demo city (`init --demo`), and the demo's
+    /// summary (`workers`, each with `user_id`, `grid` and `name`).
+    pub fn start_demo() -> (Server, Value) {
+        let (server, init) = Server::init_and_serve(&["--demo"], &[], None);
+        (server, init["demo"].clone())
+    }
+
     /// [`Server::start`] with extra arguments to `serve`, and under a
     /// descriptor limit (`prlimit --nofile`) when one is given.
     pub fn start_with(serve_args: &[&str], nofile: Option<u64>) -> Server {
+        Server::init_and_serve(&[], serve_args, nofile).0
+    }
+
+    fn init_and_serve(init_args: &[&str], serve_args: &[&str], nofile: Option<u64>) -> (Server, Value) {
         let data = tempfile::tempdir().expect("temporary directory");
         let output = Command::new(bin("gridwork-server"))
             .args(["init", "--data"])
             .arg(data.path())
+            .args(init_args)
             .output()
             .expect("gridwork-server init runs");
         assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
-        let admin_token = json_of(&output)["admin_token"].as_str().expect("an admin token").to_owned();
+        let init = json_of(&output);
+        let admin_token = init["admin_token"].as_str().expect("an admin token").to_owned();
         let mut server = Server {
             data,
             url: String::new(),
@@ -96,7 +109,7 @@ impl Server {
             nofile,
         };
         server.serve();
-        server
+        (server, init)
     }
 
     /// Starts serving: on a free loopback port the first time, on the same

@@ -75,7 +75,82 @@ fn date_time(day: u32, hour: u32) -> String {
     format!("2026-11-{:02}T{:02}:{:02}:00+08:00", day.clamp(1, 22), hour % 24, (hour * 7) % 60)
 }
 
+/// A case's deadline, around the day the demo is loaded: of the open
+/// cases some are overdue, some due within hours, most within days
+/// (Asia/Shanghai). Finished cases have none left to show.
+fn deadline(status: &str, c: usize, now_ms: u64) -> Value {
+    if matches!(status, "closed" | "rejected") {
+        return Value::Null;
+    }
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    let hours = [-50i64, -6, 3, 20, 46, 70, 100, 150][c % 8];
+    let at = chrono::DateTime::from_timestamp_millis(now_ms as i64 + hours * 3_600_000)
+        .expect("a time")
+        .with_timezone(&offset);
+    Value::Text(at.format("%Y-%m-%dT%H:00:00+08:00").to_string())
+}
+
 /// Loads the demo city into a freshly initialised server.
+/// Where unit grid `u`'s south-west corner lies (WGS-84 longitude,
+/// latitude): the demo's unit grids tile the east of Jinhua's Wucheng
+/// district, four to a row, each about 380 m by 310 m.
+fn unit_corner(u: usize) -> (f64, f64) {
+    (119.640 + (u % 4) as f64 * 0.0040, 29.080 + (u / 4) as f64 * 0.0030)
+}
+
+/// A unit grid's outline: a slightly irregular pentagon, as streets make.
+fn unit_outline(u: usize) -> Vec<(f64, f64)> {
+    let (x, y) = unit_corner(u);
+    vec![
+        (x, y),
+        (x + 0.0038, y + 0.0002),
+        (x + 0.0040, y + 0.0028),
+        (x + 0.0004, y + 0.0029),
+        (x - 0.0001, y + 0.0014),
+    ]
+}
+
+/// Building `b` (1..=8) of unit grid `u`: two rows of four inside it.
+fn building_spot(u: usize, b: usize) -> (f64, f64) {
+    let (x, y) = unit_corner(u);
+    (x + 0.0006 + ((b - 1) % 4) as f64 * 0.0008, y + 0.0008 + ((b - 1) / 4) as f64 * 0.0012)
+}
+
+fn polygon(points: &[(f64, f64)]) -> String {
+    let mut ring: Vec<[f64; 2]> = points.iter().map(|&(x, y)| [x, y]).collect();
+    ring.push(ring[0]);
+    serde_json::json!({"type": "Polygon", "coordinates": [ring]}).to_string()
+}
+
+/// Gives the unit grids their outlines and each community the box around
+/// its units, so that maps have something to draw.
+fn draw_boundaries(store: &mut gridwork_store::Store, units: &[(String, String)]) -> Result<()> {
+    let mut boxes: std::collections::BTreeMap<String, (f64, f64, f64, f64)> = Default::default();
+    let mut outlines = Vec::new();
+    for (u, (unit, _)) in units.iter().enumerate() {
+        let outline = unit_outline(u);
+        let community = unit.rsplit_once('-').map_or(unit.clone(), |(c, _)| c.to_owned());
+        let b = boxes.entry(community).or_insert((f64::MAX, f64::MAX, f64::MIN, f64::MIN));
+        for &(x, y) in &outline {
+            *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+        }
+        outlines.push((unit.clone(), polygon(&outline)));
+    }
+    for (community, (x0, y0, x1, y1)) in boxes {
+        outlines.push((community, polygon(&[(x0, y0), (x1, y0), (x1, y1), (x0, y1)])));
+    }
+    for (code, boundary) in outlines {
+        let id: [u8; 16] =
+            store
+                .connection()
+                .query_row("SELECT id FROM grids WHERE code = ?1", [&code], |row| row.get(0))?;
+        store
+            .put(Kind::Grid, Some(RecordId::from_bytes(id)), &[("boundary", boundary.into())])
+            .map_err(StorageError::from)?;
+    }
+    Ok(())
+}
+
 pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<DemoSummary> {
     let mut rng = fastrand::Rng::with_seed(2026);
     let mut grids = 0;
@@ -150,6 +225,7 @@ pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<D
 
     let (mut buildings, mut households, mut residents, mut cases) = (0, 0, 0, 0);
     storage.with_store(|store| -> Result<()> {
+        draw_boundaries(store, &units)?;
         let mut put = |kind: Kind, fields: Vec<(&str, Value)>| -> Result<RecordId> {
             store.put(kind, None, &fields).map_err(StorageError::from)
         };
@@ -172,8 +248,8 @@ pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<D
                             ["owner_occupied", "rented", "owner_occupied", "group_rental"][b % 4].into(),
                         ),
                         ("risk", if b % 7 == 0 { "medium" } else { "none" }.into()),
-                        ("latitude", Value::Float(29.08 + u as f64 * 0.002 + b as f64 * 0.0003)),
-                        ("longitude", Value::Float(119.64 + u as f64 * 0.002 + b as f64 * 0.0002)),
+                        ("latitude", Value::Float(building_spot(u, b).1)),
+                        ("longitude", Value::Float(building_spot(u, b).0)),
                     ],
                 )?;
                 buildings += 1;
@@ -256,6 +332,7 @@ pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<D
                         ("reported_at", date_time(1 + (c % 22) as u32, 8 + c as u32).into()),
                         ("reporter", "网格员".into()),
                         ("handled_in_grid", Value::Bool(c % 3 == 0)),
+                        ("deadline", deadline(status, c, now_ms)),
                     ],
                 )?;
                 cases += 1;

@@ -4,7 +4,7 @@
 //! as named).
 //!
 //! Run: `cargo run --release -p gridwork-bench` (all), or with
-//! `-- --only apply|meta|edit|search` for one part. Prints Markdown.
+//! `-- --only apply|meta|edit|search|cipher|sync` for one part. Prints Markdown.
 //!
 //! This is plain timing, not a test: nothing here asserts a speed.
 
@@ -27,7 +27,7 @@ use rusqlite::{Connection, params};
 
 #[derive(Parser)]
 struct Args {
-    /// Run only one part: apply, meta, edit, search or sync.
+    /// Run only one part: apply, meta, edit, search, cipher or sync.
     #[arg(long)]
     only: Option<String>,
     /// Only this apply workload: full or low.
@@ -442,6 +442,90 @@ fn edit_benches(residents: usize) -> Result<()> {
     Ok(())
 }
 
+/// The tablet app's store is encrypted (SQLCipher); the server's and the
+/// headless device's are not. The same work on both, alternating, in one
+/// run: applying a first sync's worth of remote changes, and local edits.
+fn cipher_benches(residents: usize) -> Result<()> {
+    println!("\n### Encrypted (SQLCipher) against plain, same run\n");
+    println!(
+        "Apply: {residents} residents (10 fields each) in batches of 5,000, one transaction each, as a first sync does. Edit: 2,000 `put`s of random residents among them (Full durability, SQLite's own checkpoints). Plain and encrypted alternate, {REPEATS} rounds; medians.\n"
+    );
+    let mut rng = Rng(7);
+    let batches: Vec<Vec<RecordChanges>> = (0..residents)
+        .collect::<Vec<_>>()
+        .chunks(5000)
+        .map(|chunk| {
+            chunk.iter().map(|&n| first_writes(n, 2, Hlc::new(T0 + n as u64, 0), &mut rng)).collect()
+        })
+        .collect();
+    let key = gridwork_store::DatabaseKey::random();
+    let (mut apply_times, mut edit_p50, mut edit_p99) =
+        ([vec![], vec![]], [vec![], vec![]], [vec![], vec![]]);
+    for _ in 0..REPEATS {
+        for (i, encrypted) in [false, true].into_iter().enumerate() {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join("cipher.db");
+            let options = || Options {
+                durability: Durability::Full,
+                cache_mib: 64,
+                auto_checkpoint: true,
+                key: encrypted.then(|| gridwork_store::DatabaseKey::new(*key.bytes())),
+            };
+            let mut store = Store::open_with(&path, Role::Device, Arc::new(SystemClock), options())?;
+            store.set_device_id(DeviceId(1))?;
+            store.apply_remote(grids())?;
+            let copies = batches.clone();
+            let start = Instant::now();
+            for batch in copies {
+                store.apply_remote(batch)?;
+            }
+            apply_times[i].push(start.elapsed());
+            let mut samples = Vec::new();
+            let mut rng = Rng(99);
+            for round in 0..2000 {
+                let n = rng.below(residents);
+                let fields = resident_fields(n, 3 + round, &mut rng);
+                let start = Instant::now();
+                store.put(Kind::Resident, Some(record_id(n)), &fields)?;
+                samples.push(start.elapsed());
+            }
+            edit_p50[i].push(Duration::from_secs_f64(percentile(&mut samples, 0.5) / 1000.0));
+            edit_p99[i].push(Duration::from_secs_f64(percentile(&mut samples, 0.99) / 1000.0));
+            let head = std::fs::read(&path)?;
+            assert_eq!(
+                head.starts_with(b"SQLite format 3"),
+                !encrypted,
+                "encrypted files have no plain header"
+            );
+        }
+    }
+    let [plain_apply, cipher_apply] = apply_times.map(median);
+    let [plain_p50, cipher_p50] = edit_p50.map(median);
+    let [plain_p99, cipher_p99] = edit_p99.map(median);
+    let fields = residents * 10;
+    println!("| what | plain | encrypted | encrypted ÷ plain |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| apply {residents} residents | {:.2} s ({:.0} fields/s) | {:.2} s ({:.0} fields/s) | {:.2} |",
+        plain_apply.as_secs_f64(),
+        rate(fields, plain_apply),
+        cipher_apply.as_secs_f64(),
+        rate(fields, cipher_apply),
+        cipher_apply.as_secs_f64() / plain_apply.as_secs_f64()
+    );
+    for (what, plain, cipher) in
+        [("local edit p50", plain_p50, cipher_p50), ("local edit p99", plain_p99, cipher_p99)]
+    {
+        println!(
+            "| {what} | {:.3} ms | {:.3} ms | {:.2} |",
+            plain.as_secs_f64() * 1000.0,
+            cipher.as_secs_f64() * 1000.0,
+            cipher.as_secs_f64() / plain.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 fn search_benches(residents: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut store = populated(&dir.path().join("search.db"), Durability::Full, residents)?;
@@ -553,6 +637,9 @@ fn main() -> Result<()> {
     }
     if only.is_none_or(|o| o == "search") {
         search_benches(args.residents)?;
+    }
+    if only.is_none_or(|o| o == "cipher") {
+        cipher_benches(args.residents)?;
     }
     if only.is_none_or(|o| o == "sync") {
         sync::run()?;

@@ -283,7 +283,7 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
                 .post("/admin/enrollment-codes", &json!({"user_id": user, "ttl_minutes": ttl_minutes}))
                 .await?;
             let text = code["code"].as_str().unwrap_or_default().to_owned();
-            code["qr"] = json!(format!("gridwork://enroll?server={}&code={text}", admin.server()));
+            code["qr"] = json!(gridwork_protocol::sync::enrollment_payload(admin.server(), &text));
             code
         }
         AdminCommand::Device { command: AdminDeviceCommand::List } => admin.get("/admin/devices").await?,

@@ -24,9 +24,11 @@ use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
 };
 use gridwork_protocol::sync::{DEVICE_QUOTA, PUSH_PAGE_BYTES};
-use gridwork_store::{Clock, OffsetClock, PageLimit, Refused, Role, Session, Store, SystemClock};
+pub use gridwork_store::sha256_hex;
+use gridwork_store::{
+    Clock, DatabaseKey, OffsetClock, Options, PageLimit, Refused, Role, Session, Store, SystemClock,
+};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 pub use http::{Http, Retry};
 
@@ -170,8 +172,15 @@ pub struct Device {
 impl Device {
     /// Opens (creating if needed) a device database.
     pub fn open(path: &Path) -> Result<Device, ClientError> {
+        Device::open_with(path, None)
+    }
+
+    /// Opens (creating if needed) a device database encrypted with `key`
+    /// (SQLCipher), or a plain one with `None`.
+    pub fn open_with(path: &Path, key: Option<DatabaseKey>) -> Result<Device, ClientError> {
         let clock = Arc::new(OffsetClock::new(Arc::new(SystemClock), 0));
-        let store = Store::open(path, Role::Device, clock.clone())?;
+        let options = Options { key, ..Options::default() };
+        let store = Store::open_with(path, Role::Device, clock.clone(), options)?;
         if let Some(session) = store.session()? {
             clock.set_offset(session.clock_offset_ms);
         }
@@ -533,15 +542,31 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Uploads the photos the server does not hold yet, oldest first, each
+    /// resuming from what the server already has, and marks each done.
+    /// Stops at the first failure (the rest wait for the next call).
+    /// Returns how many were completed.
+    pub async fn upload_photos(&self, mut progress: impl FnMut(Progress)) -> Result<usize, ClientError> {
+        let mut done = 0;
+        loop {
+            let next = self.store().photos_to_upload(1)?.pop();
+            let Some(photo) = next else { return Ok(done) };
+            let Some(bytes) = self.store().photo_bytes(&photo.sha256)? else { continue };
+            let sha = self.upload(&bytes, &mut progress).await?;
+            if sha != photo.sha256 {
+                return Err(ClientError::Decode(format!("photo {} was stored as {sha}", photo.sha256)));
+            }
+            self.store().mark_uploaded(&photo.sha256)?;
+            done += 1;
+        }
+    }
+}
+
 /// The offset between the server's clock and ours, taking the answer as
 /// made halfway through the round trip.
 fn offset(server_time_ms: u64, before: u64, after: u64) -> i64 {
     server_time_ms as i64 - (before / 2 + after / 2) as i64
-}
-
-/// The SHA-256 of bytes, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(serde::Deserialize)]

@@ -272,6 +272,26 @@ pub fn scope_hash(codes: &[String]) -> String {
     hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The text of an enrollment QR code: `gridwork://enroll?server=URL&code=CODE`.
+pub fn enrollment_payload(server: &str, code: &str) -> String {
+    format!("gridwork://enroll?server={server}&code={code}")
+}
+
+/// The server and code an enrollment QR code carries, or `None` when the
+/// text is not one (a code typed by hand, say).
+pub fn parse_enrollment_payload(text: &str) -> Option<(String, String)> {
+    let query = text.trim().strip_prefix("gridwork://enroll?")?;
+    let (mut server, mut code) = (None, None);
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("server", value)) if !value.is_empty() => server = Some(value.to_owned()),
+            Some(("code", value)) if !value.is_empty() => code = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    Some((server?, code?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +305,17 @@ mod tests {
         assert_eq!(scope_hash(&a), scope_hash(&b));
         assert_ne!(scope_hash(&a), scope_hash(&c));
         assert_ne!(scope_hash(&a), scope_hash(&d));
+    }
+
+    #[test]
+    fn an_enrollment_payload_reads_back_and_other_text_is_not_one() {
+        let payload = enrollment_payload("http://10.0.0.2:8080", "WE30-TEYE");
+        assert_eq!(
+            parse_enrollment_payload(&format!(" {payload}\n")),
+            Some(("http://10.0.0.2:8080".into(), "WE30-TEYE".into()))
+        );
+        assert_eq!(parse_enrollment_payload("WE30-TEYE"), None);
+        assert_eq!(parse_enrollment_payload("gridwork://enroll?code=WE30-TEYE"), None);
+        assert_eq!(parse_enrollment_payload("gridwork://enroll?server=&code=X"), None);
     }
 }

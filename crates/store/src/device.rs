@@ -69,7 +69,7 @@ fn delete_row(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Result<bool, Er
 }
 
 impl Store {
-    fn device_only(&self) -> Result<(), Error> {
+    pub(crate) fn device_only(&self) -> Result<(), Error> {
         match self.role {
             Role::Device => Ok(()),
             Role::Server => Err(Error::WrongRole { wanted: Role::Device }),

@@ -5,7 +5,7 @@
 //! registers, except [`Store::conflicts`], [`Store::registers`] and
 //! [`Store::storage_stats`], which are about the registers.
 
-use gridwork_domain::{DeviceId, Kind, Record, RecordId, Value};
+use gridwork_domain::{DeviceId, Kind, Record, RecordId, ValidationError, Value};
 use gridwork_merge::Hlc;
 use rusqlite::{Row as SqlRow, ToSql};
 use serde::Serialize;
@@ -19,6 +19,9 @@ use crate::{Error, Store};
 pub struct ListQuery {
     /// Only records of this grid (by the kind's scope field).
     pub grid: Option<String>,
+    /// Only records whose reference field (`building`, `household`,
+    /// `resident`) names this record.
+    pub refers: Option<(&'static str, RecordId)>,
     pub include_deleted: bool,
     /// Records with ids after this one (ids grow with creation time), for
     /// paging.
@@ -28,7 +31,7 @@ pub struct ListQuery {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        ListQuery { grid: None, include_deleted: false, after: None, limit: 1000 }
+        ListQuery { grid: None, refers: None, include_deleted: false, after: None, limit: 1000 }
     }
 }
 
@@ -113,6 +116,16 @@ impl Store {
             params.push(Box::new(grid.clone()));
             sql += &format!(" AND \"{}\" = ?{}", def.scope_field, params.len());
         }
+        if let Some((field, id)) = query.refers {
+            let f = def.field(field)?;
+            if !matches!(f.ty, gridwork_domain::FieldType::Ref { .. }) {
+                return Err(
+                    ValidationError::UnknownField { kind: kind.as_str(), field: field.to_owned() }.into()
+                );
+            }
+            params.push(Box::new(id.as_bytes().to_vec()));
+            sql += &format!(" AND \"{field}\" = ?{}", params.len());
+        }
         if !query.include_deleted {
             sql += " AND deleted IS NOT 1";
         }
@@ -150,6 +163,42 @@ impl Store {
         sql += &format!(" ORDER BY name LIMIT ?{}", params.len());
         let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
         self.query_records(Kind::Resident, &sql, &refs)
+    }
+
+    /// Residents as a worker types in one search box: a name prefix, or,
+    /// when the text is digits (an `X` may end an ID number), the start of
+    /// an ID number or of a phone number. At most `limit`, by name.
+    pub fn find_residents(&self, text: &str, limit: usize) -> Result<Vec<Record>, Error> {
+        let text = text.trim();
+        let limit = limit.clamp(1, 500);
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let digits = text.trim_end_matches(['x', 'X']);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let by_id = self.search_residents(&ResidentSearch {
+                id_number: Some(text.to_owned()),
+                limit,
+                ..Default::default()
+            })?;
+            let mut found = by_id;
+            if digits.len() == text.len() && text.len() <= 11 {
+                let by_phone = self.search_residents(&ResidentSearch {
+                    phone: Some(text.to_owned()),
+                    limit,
+                    ..Default::default()
+                })?;
+                for resident in by_phone {
+                    if !found.iter().any(|r| r.id == resident.id) {
+                        found.push(resident);
+                    }
+                }
+                found.sort_by(|a, b| name_of(a).cmp(name_of(b)).then(a.id.cmp(&b.id)));
+                found.truncate(limit);
+            }
+            return Ok(found);
+        }
+        self.search_residents(&ResidentSearch { name: Some(text.to_owned()), limit, ..Default::default() })
     }
 
     fn query_records(&self, kind: Kind, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Record>, Error> {
@@ -242,4 +291,8 @@ fn record_from_row(kind: Kind, def: &gridwork_domain::KindDef, row: &SqlRow<'_>)
         values.push(columns::from_sql(&field.ty, field.name, row.get_ref(1 + i)?)?);
     }
     Ok(Record { id: RecordId::from_bytes(id), kind, values })
+}
+
+fn name_of(resident: &Record) -> &str {
+    resident.kind.def().index_of("name").ok().and_then(|i| resident.values[i].as_text()).unwrap_or("")
 }
