@@ -2,7 +2,8 @@
 //! display, driven through `tauri-driver` by the UI's `data-testid` hooks
 //! as a worker would use it, against a real `gridwork-server`. What reached
 //! the server is checked with a colleague's headless device. The screenshots
-//! of the main screens go to `docs/screenshots/`.
+//! of the main screens go to `target/screenshots/` (or to the directory
+//! `GRIDWORK_SCREENSHOTS` names: `docs/screenshots` for the README's).
 //!
 //! Needs a display: `xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p
 //! gridwork-app --test e2e` (scripts/test runs the whole suite that way),
@@ -51,7 +52,7 @@ fn write_photo(path: &Path, width: u32, height: u32) {
     std::fs::write(path, bytes).expect("the photo written");
 }
 
-/// Saves a screenshot of the window as docs/screenshots/NAME.png, once
+/// Saves a screenshot of the window as NAME.png, once
 /// toasts have gone.
 fn screenshot(ui: &Ui, name: &str) {
     ui.wait(&format!("the toasts to go before the {name} screenshot"), secs(10), |ui| {
@@ -59,8 +60,13 @@ fn screenshot(ui: &Ui, name: &str) {
     });
     // Let transitions (page, popup) finish.
     std::thread::sleep(Duration::from_millis(600));
-    let dir = workspace_root().join("docs").join("screenshots");
-    std::fs::create_dir_all(&dir).expect("docs/screenshots");
+    // target/screenshots, or where GRIDWORK_SCREENSHOTS says (the README's
+    // come from `GRIDWORK_SCREENSHOTS=docs/screenshots`).
+    let dir = match std::env::var_os("GRIDWORK_SCREENSHOTS") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target").join("screenshots"),
+    };
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let png = ui.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot written");
