@@ -67,6 +67,7 @@ pub async fn enroll(state: Shared<'_>, server: String, code: String) -> Answer<S
 
 #[tauri::command]
 pub async fn set_pin(state: Shared<'_>, pin: String) -> Answer<Status> {
+    let _turn = state.pin_turn.lock().await;
     if state.status()?.phase != Phase::SetPin {
         return Err(AppError::new("wrong_phase", "a PIN is already set", "已设置过密码"));
     }
@@ -79,22 +80,7 @@ pub async fn set_pin(state: Shared<'_>, pin: String) -> Answer<Status> {
 
 #[tauri::command]
 pub async fn unlock(state: Shared<'_>, pin: String) -> Answer<Status> {
-    let device = state.device()?;
-    let stored = {
-        let store = device.store();
-        if let Some(retry_at) = pin::locked_until(&store, now_ms())? {
-            return Err(pin::locked_out(retry_at, now_ms()));
-        }
-        pin::stored(&store)?
-    };
-    let Some(hash) = stored else {
-        return Err(AppError::new("wrong_phase", "no PIN is set yet", "尚未设置密码"));
-    };
-    let right = blocking(move || Ok(pin::verify(&hash, &pin))).await?;
-    pin::note(&mut device.store(), right, now_ms())?;
-    state.set_unlocked(true);
-    state.wake_sync();
-    state.status()
+    state.unlock(pin).await
 }
 
 #[tauri::command]

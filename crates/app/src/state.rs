@@ -65,6 +65,10 @@ pub struct AppState {
     unlocked: AtomicBool,
     pub(crate) sync: Mutex<SyncState>,
     pub(crate) wake: tokio::sync::Notify,
+    /// One PIN try at a time: the lock-out check, the (slow) hash check and
+    /// the count of wrong guesses happen under it, so that PINs tried in
+    /// parallel cannot all slip past the lock-out.
+    pub(crate) pin_turn: tokio::sync::Mutex<()>,
     emitter: OnceLock<Emitter>,
 }
 
@@ -97,6 +101,7 @@ impl AppState {
             unlocked: AtomicBool::new(false),
             sync: Mutex::new(SyncState::default()),
             wake: tokio::sync::Notify::new(),
+            pin_turn: tokio::sync::Mutex::new(()),
             emitter: OnceLock::new(),
         }
     }
@@ -182,6 +187,33 @@ impl AppState {
             error: None,
             default_server: default_server(),
         })
+    }
+
+    /// Tries a PIN: refused while locked out; a wrong one counted (and
+    /// answered with what the worker may do), a right one unlocks. One try
+    /// at a time, so that PINs tried in parallel cannot slip past the
+    /// lock-out.
+    pub async fn unlock(&self, pin: String) -> Result<Status, AppError> {
+        let _turn = self.pin_turn.lock().await;
+        let device = self.device()?;
+        let now = || gridwork_store::Clock::now_ms(&gridwork_store::SystemClock);
+        let stored = {
+            let store = device.store();
+            if let Some(retry_at) = pin::locked_until(&store, now())? {
+                return Err(pin::locked_out(retry_at, now()));
+            }
+            pin::stored(&store)?
+        };
+        let Some(hash) = stored else {
+            return Err(AppError::new("wrong_phase", "no PIN is set yet", "尚未设置密码"));
+        };
+        let right = tauri::async_runtime::spawn_blocking(move || pin::verify(&hash, &pin))
+            .await
+            .map_err(AppError::internal)?;
+        pin::note(&mut device.store(), right, now())?;
+        self.set_unlocked(true);
+        self.wake_sync();
+        self.status()
     }
 
     /// After a revocation the client has wiped the database: forget its

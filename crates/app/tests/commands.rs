@@ -35,6 +35,33 @@ fn open(dir: &Path) -> TestApp {
     TestApp { _app: app, window, state, events }
 }
 
+/// One IPC call, as the UI makes it.
+fn invoke(
+    window: &WebviewWindow<MockRuntime>,
+    cmd: &str,
+    body: InvokeBody,
+    headers: &[(&'static str, &str)],
+) -> Result<Value, Value> {
+    let mut map = tauri::http::HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(*name, value.parse().unwrap());
+    }
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            // The app's own origin on Linux (the UI is served from it).
+            url: "tauri://localhost".parse().unwrap(),
+            body,
+            headers: map,
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
+}
+
 impl TestApp {
     fn call_body(
         &self,
@@ -42,24 +69,7 @@ impl TestApp {
         body: InvokeBody,
         headers: &[(&'static str, &str)],
     ) -> Result<Value, Value> {
-        let mut map = tauri::http::HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                // The app's own origin on Linux (the UI is served from it).
-                url: "tauri://localhost".parse().unwrap(),
-                body,
-                headers: map,
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
+        invoke(&self.window, cmd, body, headers)
     }
 
     fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -334,5 +344,39 @@ fn a_revoked_tablet_wipes_its_records_and_key_and_returns_to_enrollment() {
     assert!(device.store().session().unwrap().is_none());
     assert!(
         gridwork_client::records_json(&device.store(), gridwork_domain::Kind::Resident).unwrap().is_empty()
+    );
+}
+
+#[test]
+fn pins_tried_at_once_are_each_counted_and_lock_the_app_out() {
+    let server = Server::start();
+    server.city();
+    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    app.ok("enroll", json!({"server": server.url, "code": code}));
+    app.ok("set_pin", json!({"pin": "402917"}));
+    app.ok("lock", json!({}));
+    // Twelve tries at once, on a runtime with threads to run them together.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let answers: Vec<Value> = runtime.block_on(async {
+        let mut tries = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let state = app.state.clone();
+            tries.spawn(async move { state.unlock("111111".into()).await });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = tries.join_next().await {
+            answers.push(serde_json::to_value(answer.unwrap().unwrap_err()).unwrap());
+        }
+        answers
+    });
+    let wrong = answers.iter().filter(|a| a["code"] == "wrong_pin").count();
+    let locked_out = answers.iter().filter(|a| a["code"] == "pin_locked_out").count();
+    assert_eq!((wrong, locked_out), (4, 8), "four free tries, then locked out: {answers:?}");
+    assert_eq!(
+        app.err("unlock", json!({"pin": "402917"}))["code"],
+        "pin_locked_out",
+        "even the right PIN waits"
     );
 }
