@@ -21,10 +21,6 @@ type Answer<T> = Result<T, AppError>;
 /// What the app tells the server it is.
 pub const APP_VERSION: &str = concat!("gridwork-app/", env!("CARGO_PKG_VERSION"));
 
-fn now_ms() -> u64 {
-    gridwork_store::Clock::now_ms(&gridwork_store::SystemClock)
-}
-
 fn kind(name: &str) -> Answer<Kind> {
     Ok(Kind::parse(name)?)
 }
