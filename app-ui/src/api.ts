@@ -163,6 +163,10 @@ export interface SyncState {
   progress: SyncProgress | null
   refused: Refused[]
   conflicts: number
+  /** Why the last photo upload did not finish (the records may have synced). */
+  photo_error?: ErrorBody | null
+  /** Edits held back for tomorrow: the day's budget was sent. */
+  held_back?: ErrorBody | null
 }
 
 export interface Conflict {
@@ -238,7 +242,7 @@ export function errorText(error: unknown, lang: Lang, fallback = ''): string {
 
 // Errors that mean "the app is no longer where the UI thinks": the UI asks
 // app_status() again and routes on its phase.
-const PHASE_ERRORS = new Set(['locked', 'not_enrolled', 'key_missing', 'key_wrong'])
+const PHASE_ERRORS = new Set(['locked', 'not_enrolled', 'key_missing', 'key_wrong', 'wipe_failed'])
 let onPhaseError: ((e: CommandError) => void) | null = null
 
 /** Called with every error that changes the phase (locked, not_enrolled, key_missing). */

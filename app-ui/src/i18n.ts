@@ -254,6 +254,8 @@ const zh = {
     err: {
       network: '暂时连不上服务器，记录已保存在本机，恢复网络后会自动同步',
       unauthorized: '服务器不认识这台设备，请联系网格中心',
+      photo: '有照片暂未上传成功，稍后会自动重试：{e}',
+      unknown_device: '服务器不认识这台设备（可能服务器从较早的备份恢复），同步已停止，本机记录仍保留；请联系网格中心',
       forbidden: '服务器拒绝了这台设备的请求，请联系网格中心',
       device_diverged: '本机数据和服务器对不上，为了不丢数据已暂停同步。请不要清除数据，联系网格中心处理。',
       device_quota: '今天上传的数据已到上限，记录保存在本机，明天会继续同步',
@@ -554,6 +556,8 @@ const en: Messages = {
     err: {
       network: 'Cannot reach the server right now. Records are saved on the tablet and will sync when the network is back.',
       unauthorized: 'The server does not know this tablet. Please call the grid centre.',
+      photo: 'A photo has not uploaded yet; it will be tried again: {e}',
+      unknown_device: 'The server does not know this tablet (it may have been restored from an older backup). Sync has stopped; the records stay on this tablet. Please call the grid centre.',
       forbidden: 'The server refused this tablet\'s request. Please call the grid centre.',
       device_diverged: 'The data on this tablet does not match the server, so sync has stopped to lose nothing. Do not clear any data; call the grid centre.',
       device_quota: 'Today\'s upload limit is reached. Records are kept on the tablet and sync tomorrow.',

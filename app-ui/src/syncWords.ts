@@ -26,6 +26,7 @@ export interface SyncWords {
 const KNOWN_ERRORS = new Set([
   'network',
   'unauthorized',
+  'unknown_device',
   'forbidden',
   'device_diverged',
   'device_quota',

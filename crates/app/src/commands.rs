@@ -52,6 +52,7 @@ pub async fn enroll(state: Shared<'_>, server: String, code: String) -> Answer<S
     if code.is_empty() {
         return Err(AppError::invalid(Some("code"), "enter the enrollment code", "请输入注册码"));
     }
+    check_transport(&server)?;
     let device = state.device()?;
     if device.store().session()?.is_some() {
         return Err(AppError::new("already_enrolled", "this tablet is already enrolled", "本平板已注册"));
@@ -59,6 +60,29 @@ pub async fn enroll(state: Shared<'_>, server: String, code: String) -> Answer<S
     device.enroll(&server, &code, APP_VERSION).await?;
     state.wake_sync();
     state.status()
+}
+
+/// Residents' records and the device's token travel to the server, and
+/// the server's word can wipe the tablet: over the network that is HTTPS.
+/// Plain HTTP is for a server on this machine (a demo, a test), or where
+/// `GRIDWORK_ALLOW_PLAIN_HTTP=1` says so knowingly.
+fn check_transport(server: &str) -> Answer<()> {
+    let Some(rest) = server.strip_prefix("http://") else { return Ok(()) };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split([':', '/']).next().unwrap_or_default(),
+    };
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback || std::env::var("GRIDWORK_ALLOW_PLAIN_HTTP").is_ok_and(|v| v == "1") {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        Some("server"),
+        format!(
+            "{server} is plain HTTP: residents' records would cross the network readable by anyone; use the server's https:// address"
+        ),
+        format!("{server}使用未加密的HTTP,居民信息会以明文在网络上传输;请使用服务器的https://地址"),
+    ))
 }
 
 #[tauri::command]
@@ -408,8 +432,11 @@ pub async fn add_photo(state: Shared<'_>, request: Request<'_>) -> Answer<Photo>
     };
     let device = state.ready()?;
     let bytes = bytes.clone();
+    // One photo decoded at a time: each may take hundreds of MB.
+    let _turn = state.photo_turn.lock().await;
     let shrunk = blocking(move || photos::shrink(&bytes)).await?;
     let photo = device.store().add_photo(&shrunk.jpeg, shrunk.width, shrunk.height)?;
+    state.wake_sync();
     Ok(photo)
 }
 
@@ -432,7 +459,7 @@ pub async fn sync_now(state: Shared<'_>) -> Answer<SyncState> {
 
 #[tauri::command]
 pub async fn sync_state(state: Shared<'_>) -> Answer<SyncState> {
-    state.ready()?;
+    state.watching()?;
     Ok(state.sync_state())
 }
 
@@ -441,4 +468,26 @@ pub async fn conflicts(state: Shared<'_>, limit: Option<usize>) -> Answer<Vec<gr
     let device = state.ready()?;
     let conflicts = device.store().conflicts(limit.unwrap_or(DEFAULT_PAGE).clamp(1, LARGEST_PAGE))?;
     Ok(conflicts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_transport;
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://grid.example.cn",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/api/v1",
+            "http://[::1]:80",
+        ] {
+            assert!(check_transport(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://10.0.0.2:8080", "http://grid.example.cn", "http://127.example.cn.evil:1"] {
+            if std::env::var("GRIDWORK_ALLOW_PLAIN_HTTP").is_err() {
+                assert_eq!(check_transport(bad).unwrap_err().field.as_deref(), Some("server"), "{bad}");
+            }
+        }
+    }
 }

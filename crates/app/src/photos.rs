@@ -16,6 +16,9 @@ use crate::error::AppError;
 pub const LONG_SIDE: u32 = 1600;
 /// The largest file a worker may pick: a 50 MP camera's JPEG fits.
 pub const MAX_INPUT: usize = 40 * 1024 * 1024;
+/// The most pixels a photo may have: a 64 MP camera's, about 256 MB
+/// decoded.
+pub const MAX_PIXELS: u64 = 64_000_000;
 const QUALITY: u8 = 82;
 
 /// A photo ready to store.
@@ -47,16 +50,28 @@ pub fn shrink(bytes: &[u8]) -> Result<Shrunk, AppError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(16_384);
     limits.max_image_height = Some(16_384);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits.max_alloc = Some(320 * 1024 * 1024);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(AppError::invalid(
+            Some("attachments"),
+            format!(
+                "this photo is {width}×{height} pixels; a photo may have at most {} million",
+                MAX_PIXELS / 1_000_000
+            ),
+            format!("照片为{width}×{height}像素,不能超过{}百万像素", MAX_PIXELS / 1_000_000),
+        ));
+    }
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    if let Some(orientation) = orientation {
-        image.apply_orientation(orientation);
-    }
+    // Shrunk first, turned upright after: the copy a turn makes is small.
     if image.width().max(image.height()) > LONG_SIDE {
         image = image.resize(LONG_SIDE, LONG_SIDE, image::imageops::FilterType::Triangle);
+    }
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
     }
     let rgb = DynamicImage::ImageRgb8(image.into_rgb8());
     let mut jpeg = Vec::new();
@@ -90,6 +105,18 @@ mod tests {
     fn a_small_photo_keeps_its_size() {
         let shrunk = shrink(&png(800, 1200)).unwrap();
         assert_eq!((shrunk.width, shrunk.height), (800, 1200));
+    }
+
+    #[test]
+    fn a_photo_of_too_many_pixels_is_refused_before_it_is_decoded() {
+        // 9000 x 9000 = 81 MP: the PNG is small (one colour), decoded it
+        // would take 243 MB.
+        let image = RgbImage::from_pixel(9000, 9000, image::Rgb([200, 200, 200]));
+        let mut bytes = Vec::new();
+        image.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png).unwrap();
+        let error = shrink(&bytes).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("attachments"));
+        assert!(error.message.contains("9000×9000"), "{error:?}");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! and touches nothing (phase `key_error`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use gridwork_client::Device;
 use serde::Serialize;
@@ -18,6 +19,9 @@ use crate::error::AppError;
 use crate::pin;
 use crate::sync::SyncState;
 use crate::vault::{KeyStore, Vault};
+
+/// The app locks itself after this long without the worker using it.
+pub const IDLE_LOCK: Duration = Duration::from_secs(5 * 60);
 
 /// The database's file name in the app data directory.
 pub const DATABASE: &str = "gridwork.db";
@@ -63,12 +67,17 @@ pub struct AppState {
     vault: Vault,
     opened: Mutex<Opened>,
     unlocked: AtomicBool,
+    /// When the worker last did something in the app (Unix ms).
+    last_use_ms: AtomicU64,
+    idle_lock_ms: AtomicU64,
     pub(crate) sync: Mutex<SyncState>,
     pub(crate) wake: tokio::sync::Notify,
     /// One PIN try at a time: the lock-out check, the (slow) hash check and
     /// the count of wrong guesses happen under it, so that PINs tried in
     /// parallel cannot all slip past the lock-out.
     pub(crate) pin_turn: tokio::sync::Mutex<()>,
+    /// One photo decoded at a time (see `photos`).
+    pub(crate) photo_turn: tokio::sync::Mutex<()>,
     emitter: OnceLock<Emitter>,
 }
 
@@ -99,9 +108,12 @@ impl AppState {
             vault,
             opened: Mutex::new(opened),
             unlocked: AtomicBool::new(false),
+            last_use_ms: AtomicU64::new(0),
+            idle_lock_ms: AtomicU64::new(IDLE_LOCK.as_millis() as u64),
             sync: Mutex::new(SyncState::default()),
             wake: tokio::sync::Notify::new(),
             pin_turn: tokio::sync::Mutex::new(()),
+            photo_turn: tokio::sync::Mutex::new(()),
             emitter: OnceLock::new(),
         }
     }
@@ -128,12 +140,25 @@ impl AppState {
         }
     }
 
-    /// The device, for a command that needs the app unlocked (and so
-    /// enrolled, with a PIN).
+    /// The device, for something the worker does that needs the app
+    /// unlocked (and so enrolled, with a PIN). Past [`IDLE_LOCK`] without
+    /// use, the app locks itself first.
     pub fn ready(&self) -> Result<Arc<Device>, AppError> {
+        let device = self.watching()?;
+        self.last_use_ms.store(now_ms(), Ordering::SeqCst);
+        Ok(device)
+    }
+
+    /// [`AppState::ready`] for what the screen asks on its own (the sync
+    /// state it shows), which does not count as the worker using the app.
+    pub fn watching(&self) -> Result<Arc<Device>, AppError> {
         let device = self.device()?;
         if device.store().session()?.is_none() {
             return Err(AppError::not_enrolled());
+        }
+        let idle = now_ms().saturating_sub(self.last_use_ms.load(Ordering::SeqCst));
+        if idle > self.idle_lock_ms.load(Ordering::SeqCst) && self.unlocked.swap(false, Ordering::SeqCst) {
+            tracing::info!(idle_ms = idle, "locked after a while unused");
         }
         if !self.unlocked.load(Ordering::SeqCst) {
             return Err(AppError::locked());
@@ -142,7 +167,15 @@ impl AppState {
     }
 
     pub fn set_unlocked(&self, unlocked: bool) {
+        if unlocked {
+            self.last_use_ms.store(now_ms(), Ordering::SeqCst);
+        }
         self.unlocked.store(unlocked, Ordering::SeqCst);
+    }
+
+    /// How long the app may stay unused before it locks itself.
+    pub fn set_idle_lock(&self, after: Duration) {
+        self.idle_lock_ms.store(after.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn status(&self) -> Result<Status, AppError> {
@@ -196,7 +229,7 @@ impl AppState {
     pub async fn unlock(&self, pin: String) -> Result<Status, AppError> {
         let _turn = self.pin_turn.lock().await;
         let device = self.device()?;
-        let now = || gridwork_store::Clock::now_ms(&gridwork_store::SystemClock);
+        let now = now_ms;
         let stored = {
             let store = device.store();
             if let Some(retry_at) = pin::locked_until(&store, now())? {
@@ -221,18 +254,41 @@ impl AppState {
     pub fn start_over(&self) -> Result<(), AppError> {
         self.set_unlocked(false);
         let mut opened = lock(&self.opened);
-        // Close the old store before its files and key go.
-        *opened = Opened::KeyError(AppError::internal("starting over"));
-        gridwork_store::Store::wipe(&self.db)?;
-        self.vault.delete()?;
+        *lock(&self.sync) = SyncState::default();
+        // Close the old store before its files and key go; until a new
+        // one is open, nothing can be recorded.
+        *opened = Opened::KeyError(wipe_failed("the data is being removed"));
+        if let Err(error) = gridwork_store::Store::wipe(&self.db) {
+            *opened = Opened::KeyError(wipe_failed(&error.to_string()));
+            return Err(error.into());
+        }
+        // The database is gone: its key protects nothing any more. If it
+        // cannot be forgotten, a new one replaces it all the same.
+        if let Err(error) = self.vault.delete() {
+            tracing::error!(%error, "the revoked database's key could not be removed");
+        }
         let data_dir = self.db.parent().unwrap_or(Path::new("."));
         *opened = match open_device(data_dir, &self.db, &self.vault) {
             Ok(device) => Opened::Device(Arc::new(device)),
             Err(error) => Opened::KeyError(error),
         };
-        *lock(&self.sync) = SyncState::default();
         Ok(())
     }
+}
+
+/// The device was revoked but its files could not all be removed.
+fn wipe_failed(detail: &str) -> AppError {
+    AppError::new(
+        "wipe_failed",
+        format!(
+            "this tablet was revoked by the centre, but its records could not all be removed ({detail}): hand it to the centre's IT staff"
+        ),
+        format!("本平板已被中心停用,但本机数据未能全部清除({detail}):请交给中心技术人员处理"),
+    )
+}
+
+fn now_ms() -> u64 {
+    gridwork_store::Clock::now_ms(&gridwork_store::SystemClock)
 }
 
 fn default_server() -> Option<String> {

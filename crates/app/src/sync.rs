@@ -32,10 +32,14 @@ pub struct SyncState {
     pub pending_photos: u64,
     pub last_error: Option<AppError>,
     pub progress: Option<Progress>,
+    /// Edits the server refused, without the records' contents (those are
+    /// shown on the record itself, to a worker who has unlocked the app).
     pub refused: Vec<Refused>,
-    pub conflicts: usize,
+    pub conflicts: u64,
     /// Edits held back for tomorrow: the day's budget was sent.
     pub held_back: Option<AppError>,
+    /// Why the last photo upload did not finish (records may have synced).
+    pub photo_error: Option<AppError>,
 }
 
 fn now_ms() -> u64 {
@@ -47,12 +51,15 @@ impl AppState {
     pub fn sync_state(&self) -> SyncState {
         let mut state = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Ok(device) = self.device() {
-            let mut store = device.store();
+            let store = device.store();
             if store.session().ok().flatten().is_some() {
                 state.pending_records = store.pending_count().unwrap_or(0);
                 state.pending_photos = store.photos_pending().unwrap_or(0);
                 state.refused = store.refused().unwrap_or_default();
-                state.conflicts = store.conflicts(1000).map(|c| c.len()).unwrap_or(0);
+                for refused in &mut state.refused {
+                    refused.local = None;
+                }
+                state.conflicts = store.conflict_count().unwrap_or(0);
                 if state.last_success_ms.is_none() {
                     state.last_success_ms = store.session().ok().flatten().and_then(|s| s.last_sync_ms);
                 }
@@ -87,36 +94,11 @@ impl AppState {
         });
         let me = self.clone();
         let report = device.sync(move |progress| me.update_sync(|s| s.progress = Some(progress))).await;
-        let outcome = match report {
-            Ok(report) => {
-                let me = self.clone();
-                let photos = device
-                    .upload_photos(move |progress| me.update_sync(|s| s.progress = Some(progress)))
-                    .await;
-                photos.map(|_| report)
-            }
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(report) => {
-                self.update_sync(|s| {
-                    s.running = false;
-                    s.online = Some(true);
-                    s.progress = None;
-                    s.last_success_ms = Some(now_ms());
-                    s.last_error = None;
-                    s.held_back = report.held_back.map(|e| AppError::new(&e.code, e.message, e.message_zh));
-                });
-                true
-            }
+        let report = match report {
+            Ok(report) => report,
             Err(ClientError::Revoked(_)) => {
-                tracing::warn!("this device was revoked: wiping it");
-                if let Err(error) = self.start_over() {
-                    tracing::error!(%error, "wiping after the revocation failed");
-                }
-                self.emit("revoked", serde_json::Value::Null);
-                self.update_sync(|_| {});
-                false
+                self.revoked();
+                return false;
             }
             Err(error) => {
                 let online = !matches!(error, ClientError::Network(_));
@@ -127,9 +109,39 @@ impl AppState {
                     s.progress = None;
                     s.last_error = Some(AppError::from(error));
                 });
-                online
+                return online;
             }
+        };
+        // The records are through: that is a successful sync, whatever
+        // happens to the photos after it.
+        self.update_sync(|s| {
+            s.online = Some(true);
+            s.last_success_ms = Some(now_ms());
+            s.last_error = None;
+            s.held_back = report.held_back.map(|e| AppError::new(&e.code, e.message, e.message_zh));
+        });
+        let me = self.clone();
+        let photos =
+            device.upload_photos(move |progress| me.update_sync(|s| s.progress = Some(progress))).await;
+        if let Err(ClientError::Revoked(_)) = photos {
+            self.revoked();
+            return false;
         }
+        self.update_sync(|s| {
+            s.running = false;
+            s.progress = None;
+            s.photo_error = photos.err().map(AppError::from);
+        });
+        true
+    }
+
+    fn revoked(&self) {
+        tracing::warn!("this device was revoked: wiping it");
+        if let Err(error) = self.start_over() {
+            tracing::error!(%error, "wiping after the revocation failed");
+        }
+        self.emit("revoked", serde_json::Value::Null);
+        self.update_sync(|_| {});
     }
 
     /// Runs for the app's lifetime.

@@ -380,3 +380,27 @@ fn pins_tried_at_once_are_each_counted_and_lock_the_app_out() {
         "even the right PIN waits"
     );
 }
+
+#[test]
+fn an_app_left_unused_locks_itself_and_plain_http_to_another_machine_is_refused() {
+    let server = Server::start();
+    server.city();
+    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path());
+    let plain = app.err("enroll", json!({"server": "http://10.255.255.1:8080", "code": code}));
+    assert_eq!(plain["field"], "server", "{plain}");
+    assert!(plain["message_zh"].as_str().unwrap().contains("https://"));
+    assert_eq!(app.phase(), "enroll", "nothing changed");
+    app.ok("enroll", json!({"server": server.url, "code": code}));
+    app.ok("set_pin", json!({"pin": "402917"}));
+    app.ok("grids", json!({}));
+    // The sync state the screen shows by itself does not keep it open.
+    app.state.set_idle_lock(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(app.err("sync_state", json!({}))["code"], "locked");
+    assert_eq!(app.err("grids", json!({}))["code"], "locked");
+    assert_eq!(app.phase(), "locked");
+    assert_eq!(app.ok("unlock", json!({"pin": "402917"}))["phase"], "ready");
+    app.ok("grids", json!({}));
+}

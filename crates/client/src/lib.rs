@@ -282,7 +282,11 @@ impl Device {
     ) -> Result<T, ClientError> {
         match call.await {
             Err(ClientError::Revoked(error)) => {
-                self.wipe()?;
+                // Revoked whatever happens to the files: the caller must
+                // not go on recording into a store that is no longer there.
+                if let Err(wipe) = self.wipe() {
+                    tracing::error!(%wipe, "the revoked device's files could not all be removed");
+                }
                 Err(ClientError::Revoked(error))
             }
             Err(ClientError::Api { status: 401, .. }) => Err(ClientError::Unknown),
@@ -545,20 +549,38 @@ impl Device {
 impl Device {
     /// Uploads the photos the server does not hold yet, oldest first, each
     /// resuming from what the server already has, and marks each done.
-    /// Stops at the first failure (the rest wait for the next call).
+    /// A photo the server refuses does not hold up the others: the rest are
+    /// still sent and the refusal is returned at the end (it is tried again
+    /// next time). A network failure or a revocation stops at once.
     /// Returns how many were completed.
     pub async fn upload_photos(&self, mut progress: impl FnMut(Progress)) -> Result<usize, ClientError> {
+        const AT_ONCE: usize = 1000;
         let mut done = 0;
-        loop {
-            let next = self.store().photos_to_upload(1)?.pop();
-            let Some(photo) = next else { return Ok(done) };
+        let mut refused = None;
+        let waiting = self.store().photos_to_upload(AT_ONCE)?;
+        for photo in waiting {
             let Some(bytes) = self.store().photo_bytes(&photo.sha256)? else { continue };
-            let sha = self.upload(&bytes, &mut progress).await?;
-            if sha != photo.sha256 {
-                return Err(ClientError::Decode(format!("photo {} was stored as {sha}", photo.sha256)));
+            match self.upload(&bytes, &mut progress).await {
+                Ok(sha) if sha == photo.sha256 => {
+                    self.store().mark_uploaded(&photo.sha256)?;
+                    done += 1;
+                }
+                Ok(sha) => {
+                    refused =
+                        Some(ClientError::Decode(format!("photo {} was stored as {sha}", photo.sha256)));
+                }
+                Err(
+                    error @ (ClientError::Api { .. } | ClientError::TooLarge { .. } | ClientError::Decode(_)),
+                ) => {
+                    tracing::warn!(photo = %photo.sha256, %error, "a photo was refused; sending the others");
+                    refused = Some(error);
+                }
+                Err(other) => return Err(other),
             }
-            self.store().mark_uploaded(&photo.sha256)?;
-            done += 1;
+        }
+        match refused {
+            Some(error) => Err(error),
+            None => Ok(done),
         }
     }
 }

@@ -104,6 +104,10 @@ pub enum Reason {
     TooLong {
         max: usize,
     },
+    /// A list (tags, photos) holds more items than travel in one value.
+    TooManyItems {
+        max: usize,
+    },
     OutOfRange {
         min: i64,
         max: i64,
@@ -178,6 +182,7 @@ impl fmt::Display for Reason {
             Reason::Sha256 => f.write_str("not a SHA-256 digest (64 lowercase hex digits)"),
             Reason::Empty => f.write_str("must not be empty"),
             Reason::TooLong { max } => write!(f, "longer than {max} characters"),
+            Reason::TooManyItems { max } => write!(f, "more than {max} items"),
             Reason::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
             Reason::NotAChoice { allowed, .. } => write!(f, "must be one of {}", allowed.join(", ")),
             Reason::Duplicate { value } => write!(f, "`{value}` appears twice"),
@@ -215,6 +220,7 @@ impl Reason {
             Reason::Sha256 => "不是有效的SHA-256摘要(64位小写十六进制)".into(),
             Reason::Empty => "不能为空".into(),
             Reason::TooLong { max } => format!("不能超过{max}个字符"),
+            Reason::TooManyItems { max } => format!("不能超过{max}项"),
             Reason::OutOfRange { min, max } => format!("应在{min}到{max}之间"),
             Reason::NotAChoice { allowed, labels_zh } => {
                 let pairs: Vec<String> =

@@ -248,6 +248,9 @@ fn not_a_choice(choices: &[Choice]) -> Reason {
 }
 
 fn sorted_distinct(field: &str, mut items: Vec<String>) -> Result<Value, ValidationError> {
+    if items.len() > crate::MAX_LIST_ITEMS {
+        return Err(ValidationError::invalid(field, Reason::TooManyItems { max: crate::MAX_LIST_ITEMS }));
+    }
     items.sort();
     if let Some(pair) = items.windows(2).find(|pair| pair[0] == pair[1]) {
         return Err(ValidationError::invalid(field, Reason::Duplicate { value: pair[0].clone() }));
@@ -436,5 +439,20 @@ impl Record {
             }
         }
         serde_json::Value::Object(object)
+    }
+}
+
+#[cfg(test)]
+mod list_limits {
+    use super::*;
+
+    #[test]
+    fn a_list_longer_than_travels_is_refused_naming_the_field() {
+        let digests: Vec<String> = (0..=crate::MAX_LIST_ITEMS).map(|i| format!("{i:064x}")).collect();
+        let error = FieldType::Attachments.check("attachments", Value::List(digests.clone())).unwrap_err();
+        assert_eq!(error.field(), Some("attachments"));
+        assert!(error.zh().contains("1000"), "{}", error.zh());
+        let fits = Value::List(digests[..crate::MAX_LIST_ITEMS].to_vec());
+        assert!(FieldType::Attachments.check("attachments", fits).is_ok());
     }
 }

@@ -212,6 +212,14 @@ impl Store {
         Ok(records)
     }
 
+    /// How many fields are in conflict (cheap: no register is decoded).
+    pub fn conflict_count(&self) -> Result<u64, Error> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM conflicts")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64)
+    }
+
     /// Every field in conflict, at most `limit`.
     pub fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>, Error> {
         let fields: Vec<([u8; 16], u8, u8)> = self
