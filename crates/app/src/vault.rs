@@ -23,7 +23,8 @@ const ACCOUNT: &str = "database-key";
 const MARKER: &str = "key-store";
 const KEY_FILE: &str = "database.key";
 
-/// Which store holds the key.
+/// Which store holds the key. (The Secret Service entry is named per
+/// install, so two installs of the app for one user never share a key.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStore {
@@ -65,9 +66,17 @@ impl Vault {
 
     /// Where the key was put, if a key was ever made.
     pub fn store(&self) -> Option<KeyStore> {
-        match fs::read_to_string(self.dir.join(MARKER)).ok()?.trim() {
-            "secret_service" => Some(KeyStore::SecretService),
-            "key_file" => Some(KeyStore::KeyFile),
+        self.marker().map(|(store, _)| store)
+    }
+
+    /// The marker: where the key is, and the Secret Service entry's name.
+    fn marker(&self) -> Option<(KeyStore, String)> {
+        let text = fs::read_to_string(self.dir.join(MARKER)).ok()?;
+        let mut words = text.split_whitespace();
+        match (words.next()?, words.next()) {
+            ("secret_service", Some(id)) => Some((KeyStore::SecretService, format!("{ACCOUNT}-{id}"))),
+            ("secret_service", None) => Some((KeyStore::SecretService, ACCOUNT.to_owned())),
+            ("key_file", _) => Some((KeyStore::KeyFile, String::new())),
             _ => None,
         }
     }
@@ -76,10 +85,10 @@ impl Vault {
     /// now (the Secret Service is gone, the key file was deleted) is an
     /// error that says so.
     pub fn load(&self) -> Result<Option<DatabaseKey>, AppError> {
-        match self.store() {
+        match self.marker() {
             None => Ok(None),
-            Some(KeyStore::KeyFile) => read_key_file(&self.dir.join(KEY_FILE)).map(Some),
-            Some(KeyStore::SecretService) => secret_service::load().map(Some),
+            Some((KeyStore::KeyFile, _)) => read_key_file(&self.dir.join(KEY_FILE)).map(Some),
+            Some((KeyStore::SecretService, account)) => secret_service::load(&account).map(Some),
         }
     }
 
@@ -89,20 +98,30 @@ impl Vault {
         fs::create_dir_all(&self.dir)
             .map_err(|e| AppError::internal(format!("{}: {e}", self.dir.display())))?;
         let key = DatabaseKey::random();
-        let store = if self.try_secret_service && secret_service::save(&key).is_ok() {
-            KeyStore::SecretService
+        let mut install = [0u8; 8];
+        getrandom::fill(&mut install).map_err(AppError::internal)?;
+        let id: String = install.iter().map(|b| format!("{b:02x}")).collect();
+        let account = format!("{ACCOUNT}-{id}");
+        let (store, marker) = if self.try_secret_service && secret_service::save(&account, &key).is_ok() {
+            (KeyStore::SecretService, format!("{} {id}", KeyStore::SecretService.as_str()))
         } else {
             write_private(&self.dir.join(KEY_FILE), hex(key.bytes()).as_bytes())?;
-            KeyStore::KeyFile
+            (KeyStore::KeyFile, KeyStore::KeyFile.as_str().to_owned())
         };
-        write_private(&self.dir.join(MARKER), store.as_str().as_bytes())?;
+        write_private(&self.dir.join(MARKER), marker.as_bytes())?;
+        // The directory entry too, so that a power cut cannot keep the
+        // database and lose the marker that finds its key.
+        #[cfg(unix)]
+        if let Ok(dir) = fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
         Ok((key, store))
     }
 
     /// Forgets the key (after the database was wiped).
     pub fn delete(&self) -> Result<(), AppError> {
-        if self.store() == Some(KeyStore::SecretService) {
-            secret_service::delete()?;
+        if let Some((KeyStore::SecretService, account)) = self.marker() {
+            secret_service::delete(&account)?;
         }
         for name in [KEY_FILE, MARKER] {
             match fs::remove_file(self.dir.join(name)) {
@@ -169,19 +188,22 @@ mod secret_service {
     use keyring_core::Entry;
     use zeroize::Zeroizing;
 
-    use super::{ACCOUNT, SERVICE, hex, missing, parse_hex};
+    use super::{SERVICE, hex, missing, parse_hex};
     use crate::error::AppError;
 
-    fn entry() -> Result<Entry, String> {
+    fn entry(account: &str) -> Result<Entry, String> {
         if keyring_core::get_default_store().is_none() {
             let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| e.to_string())?;
             keyring_core::set_default_store(store);
         }
-        Entry::new(SERVICE, ACCOUNT).map_err(|e| e.to_string())
+        Entry::new(SERVICE, account).map_err(|e| e.to_string())
     }
 
-    pub fn save(key: &DatabaseKey) -> Result<(), String> {
-        let entry = entry()?;
+    pub fn save(account: &str, key: &DatabaseKey) -> Result<(), String> {
+        let entry = entry(account)?;
+        if entry.get_secret().is_ok() {
+            return Err(format!("an entry {account} exists already: it is not replaced"));
+        }
         entry.set_secret(hex(key.bytes()).as_bytes()).map_err(|e| e.to_string())?;
         // Read back: a store that accepts and forgets is no store.
         let back = Zeroizing::new(entry.get_secret().map_err(|e| e.to_string())?);
@@ -191,15 +213,15 @@ mod secret_service {
         Ok(())
     }
 
-    pub fn load() -> Result<DatabaseKey, AppError> {
-        let entry = entry().map_err(|e| missing("Secret Service", e))?;
+    pub fn load(account: &str) -> Result<DatabaseKey, AppError> {
+        let entry = entry(account).map_err(|e| missing("Secret Service", e))?;
         let secret = Zeroizing::new(entry.get_secret().map_err(|e| missing("Secret Service", e))?);
         let text = std::str::from_utf8(&secret).map_err(|e| missing("Secret Service", e))?;
         parse_hex(text.trim()).ok_or_else(|| missing("Secret Service", "not a 64-digit hex key"))
     }
 
-    pub fn delete() -> Result<(), AppError> {
-        let entry = entry().map_err(AppError::internal)?;
+    pub fn delete(account: &str) -> Result<(), AppError> {
+        let entry = entry(account).map_err(AppError::internal)?;
         match entry.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(AppError::internal(e)),
@@ -216,15 +238,15 @@ mod secret_service {
 
     use crate::error::AppError;
 
-    pub fn save(_: &DatabaseKey) -> Result<(), String> {
+    pub fn save(_: &str, _: &DatabaseKey) -> Result<(), String> {
         Err("no platform keystore in this build".into())
     }
 
-    pub fn load() -> Result<DatabaseKey, AppError> {
+    pub fn load(_: &str) -> Result<DatabaseKey, AppError> {
         Err(super::missing("keystore", "no platform keystore in this build"))
     }
 
-    pub fn delete() -> Result<(), AppError> {
+    pub fn delete(_: &str) -> Result<(), AppError> {
         Ok(())
     }
 }
