@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gridwork_client::{Device, Http};
@@ -14,8 +13,8 @@ use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_merge::{Hlc, Register, VersionVector};
 use gridwork_protocol::sync::{ErrorBody, PushRequest, PushResponse};
 use gridwork_protocol::{FieldState, RecordChanges};
-use gridwork_store::{Clock, Role, Store, SystemClock};
-use gridwork_tests::Server;
+use gridwork_store::{Clock, SystemClock};
+use gridwork_tests::{Server, session_of};
 use serde_json::{Value as Json, json};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -28,12 +27,6 @@ fn library_device(runtime: &tokio::runtime::Runtime, server: &Server, path: &Pat
     runtime.block_on(device.enroll(&server.url, &code, "tests")).expect("enrolls");
     runtime.block_on(device.sync(|_| {})).expect("first sync");
     device
-}
-
-fn session(db: &Path) -> (String, DeviceId) {
-    let store = Store::open(db, Role::Device, Arc::new(SystemClock)).expect("opens");
-    let token = store.session().expect("reads").expect("enrolled").token;
-    (token, store.device_id().expect("reads").expect("numbered"))
 }
 
 fn new_id(n: u64) -> RecordId {
@@ -112,10 +105,10 @@ fn checking_the_photos_a_push_lists_never_holds_the_writer_for_long() {
         let bytes = format!("photo {i} {}", fastrand::u64(..)).into_bytes();
         photos.push(runtime.block_on(a.upload(&bytes, |_| {})).expect("uploads"));
     }
-    let (a_token, a_number) = session(a.path());
+    let (a_token, a_number) = session_of(a.path());
     // Another device of the grid fills it with cases of many digests.
     let b = library_device(&runtime, &server, &dir.path().join("b.db"), "乙");
-    let (b_token, b_number) = session(b.path());
+    let (b_token, b_number) = session_of(b.path());
     for batch in 0..3u64 {
         let records = (0..40)
             .map(|_| case(b_number, "C1-01", (0..1000).map(|_| random_digest()).collect(), "填充"))
@@ -270,7 +263,7 @@ fn bodies_are_not_buffered_before_anyone_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, _) = session(a.path());
+    let (token, _) = session_of(a.path());
     let before = server.status_kib("VmRSS");
 
     // 300 logins of nearly 1 MiB each, nobody logged in.
@@ -313,7 +306,7 @@ fn parked_refusals_are_capped_paged_and_dismissable() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, number) = session(a.path());
+    let (token, number) = session_of(a.path());
     let db_size = || -> u64 {
         ["gridwork.db", "gridwork.db-wal"]
             .iter()
@@ -403,7 +396,7 @@ fn unfinished_uploads_are_capped_per_uploader_and_expire() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, _) = session(a.path());
+    let (token, _) = session_of(a.path());
     let client = reqwest::Client::new();
     let chunk = vec![7u8; 1 << 20];
     let mut accepted = 0;
@@ -541,7 +534,7 @@ fn counters_at_the_top_of_their_range_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, number) = session(a.path());
+    let (token, number) = session_of(a.path());
     let client = reqwest::Client::new();
     let raw = |request: &PushRequest| {
         client
@@ -597,7 +590,7 @@ fn records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_se
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, number) = session(a.path());
+    let (token, number) = session_of(a.path());
     let b = server.enrolled(dir.path(), "b", "乙", &["C2"]);
     let resident = b.put("resident", None, &["grid=C2-01", "name=西山居民"]);
     let household = b.put("household", None, &["grid=C2-01", "address=西山路1号"]);
@@ -653,7 +646,7 @@ fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server() {
 
     // A device that skips its own check is refused by the server.
     let runtime = runtime();
-    let (token, number) = session(&a.db);
+    let (token, number) = session_of(&a.db);
     for (field, value) in [("id_number", future_id.clone()), ("birth_date", next_year.to_string())] {
         let change = RecordChanges {
             id: new_id(2),
@@ -690,7 +683,7 @@ fn a_device_may_send_only_its_daily_budget() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, number) = session(a.path());
+    let (token, number) = session_of(a.path());
     // Pages of 40 cases, 600 kB each, until the 8 MiB day is spent.
     let long = "越".repeat(5000);
     let page = |n: u64| PushRequest {
@@ -775,7 +768,7 @@ fn answers_nobody_reads_hold_no_memory() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, _) = session(a.path());
+    let (token, _) = session_of(a.path());
     let photo: Vec<u8> = (0..16u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let sha = runtime.block_on(a.upload(&photo, |_| {})).unwrap();
     let route = "120.6512,29.0853;".repeat(5882);
@@ -834,7 +827,7 @@ fn a_push_whose_answer_would_be_huge_is_refused_and_split() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, number) = session(a.path());
+    let (token, number) = session_of(a.path());
     let route = "120.6512,29.0853;".repeat(5882);
     let mut ids = Vec::new();
     for _ in 0..100 {
@@ -883,7 +876,7 @@ fn slow_bodies_from_one_address_do_not_shut_out_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, _) = session(a.path());
+    let (token, _) = session_of(a.path());
     // 200 connections from 127.0.0.1 announce a login and never send it.
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut slow: Vec<TcpStream> = (0..200)
@@ -930,7 +923,7 @@ fn roles_are_checked_before_a_body_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
-    let (token, _) = session(a.path());
+    let (token, _) = session_of(a.path());
     // A device token announcing a 256 kB administration body and sending
     // none of it is refused at once, not after waiting for the body.
     let address = server.url.trim_start_matches("http://").to_owned();

@@ -259,6 +259,14 @@ pub fn gridwork(args: &[&str]) -> Output {
     Command::new(bin("gridwork")).args(args).env_remove("GRIDWORK_TOKEN").output().expect("gridwork runs")
 }
 
+/// The token and device number a device database was enrolled with.
+pub fn session_of(db: &Path) -> (String, gridwork_domain::DeviceId) {
+    let clock = std::sync::Arc::new(gridwork_store::SystemClock);
+    let store = gridwork_store::Store::open(db, gridwork_store::Role::Device, clock).expect("opens");
+    let token = store.session().expect("reads").expect("enrolled").token;
+    (token, store.device_id().expect("reads").expect("numbered"))
+}
+
 /// A headless device: `gridwork device --db FILE ...`.
 #[derive(Debug)]
 pub struct CliDevice {
@@ -305,6 +313,11 @@ impl CliDevice {
 
     pub fn sync(&self) -> Value {
         self.run(&["sync"])
+    }
+
+    /// The device's token, as the server knows it.
+    pub fn token(&self) -> String {
+        session_of(&self.db).0
     }
 
     pub fn put(&self, kind: &str, id: Option<&str>, fields: &[&str]) -> String {

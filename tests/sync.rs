@@ -14,7 +14,7 @@ use gridwork_protocol::sync::{
 };
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_store::{Clock, Role, Store, SystemClock};
-use gridwork_tests::{CliDevice, Server};
+use gridwork_tests::{CliDevice, Server, session_of};
 use serde_json::Value as Json;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -27,12 +27,6 @@ fn library_device(runtime: &tokio::runtime::Runtime, server: &Server, path: &Pat
     runtime.block_on(device.enroll(&server.url, code, "tests")).expect("enrolls");
     runtime.block_on(device.sync(|_| {})).expect("first sync");
     device
-}
-
-fn session_token(db: &Path) -> (String, DeviceId) {
-    let store = Store::open(db, Role::Device, Arc::new(SystemClock)).expect("opens");
-    let token = store.session().expect("reads").expect("enrolled").token;
-    (token, store.device_id().expect("reads").expect("numbered"))
 }
 
 fn field<'a>(record: &'a Json, name: &str) -> &'a Json {
@@ -138,7 +132,7 @@ fn push_as(
     db: &Path,
     records: Vec<RecordChanges>,
 ) -> PushResponse {
-    let (token, _) = session_token(db);
+    let (token, _) = session_of(db);
     let http = Http::new(&server.url, Some(token)).unwrap();
     let request = PushRequest { up_to_counter: 1_000_000, pending: 0, records };
     runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &request)).expect("push answered").0
@@ -176,7 +170,7 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
 
     // Pushing: a new record in C2, and a change to B's record, both refused.
     let runtime = runtime();
-    let (_, a_number) = session_token(&a.db);
+    let (_, a_number) = session_of(&a.db);
     let intruder = RecordId::from_parts(SystemClock.now_ms(), [7; 10]);
     let attempts = vec![
         resident_changes(intruder, a_number, &[("grid", "C2-01"), ("name", "冒名")]),
@@ -379,7 +373,7 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     let photo = pseudo_random(3 * 1024 * 1024 + 123);
     let sha = gridwork_client::sha256_hex(&photo);
     // The first megabyte arrives, then the connection drops.
-    let (token, _) = session_token(a.path());
+    let (token, _) = session_of(a.path());
     let http = Http::new(&server.url, Some(token.clone())).unwrap();
     let first = runtime
         .block_on(async {
@@ -406,7 +400,7 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     assert_eq!(sent.last(), Some(&(photo.len() as u64)));
 
     let download = |device: &Device| {
-        let (token, _) = session_token(device.path());
+        let (token, _) = session_of(device.path());
         let http = Http::new(&server.url, Some(token)).unwrap();
         let response = runtime
             .block_on(async {
@@ -459,7 +453,7 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     assert_eq!(download(&b).0, 404);
     // Nor learn from an upload that the server has it: its own upload starts
     // from nothing, whatever size it claims.
-    let (b_token, _) = session_token(b.path());
+    let (b_token, _) = session_of(b.path());
     let b_http = Http::new(&server.url, Some(b_token)).unwrap();
     let claim = |http: &Http, sha: &str, size: usize| {
         let response = runtime
@@ -509,7 +503,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
     let id = a.put("resident", None, &["grid=C1-01", "name=原值"]);
     a.sync();
-    let (token, number) = session_token(&a.db);
+    let (token, number) = session_of(&a.db);
     let devices_before = server.admin(&["device", "list"]);
 
     let runtime = runtime();
@@ -681,7 +675,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(parked["total"], 1, "{parked}");
     assert_eq!(parked["items"][0]["field"], "room", "{parked}");
     // A push naming one record twice, or one field twice, is malformed whole.
-    let (token, _) = session_token(&a.db);
+    let (token, _) = session_of(&a.db);
     let http = Http::new(&server.url, Some(token)).unwrap();
     let twice_field =
         RecordChanges { fields: [bad[0].fields.clone(), bad[0].fields.clone()].concat(), ..bad[0].clone() };
@@ -921,8 +915,8 @@ fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead() {
     let id = a.put("resident", None, &["grid=C1-01", "name=居民", "phone=13700000001"]);
     a.sync();
     b.sync();
-    let (_, a_number) = session_token(&a.db);
-    let (_, b_number) = session_token(&b.db);
+    let (_, a_number) = session_of(&a.db);
+    let (_, b_number) = session_of(&b.db);
     let runtime = runtime();
     let now = SystemClock.now_ms();
     let phone = |context: &[(DeviceId, u32)], writer: DeviceId, counter: u32, hlc: Hlc| RecordChanges {

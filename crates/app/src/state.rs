@@ -198,7 +198,7 @@ impl AppState {
         };
         let store = device.store();
         let session = store.session()?;
-        let now = gridwork_store::Clock::now_ms(&gridwork_store::SystemClock);
+        let now = now_ms();
         let retry_at_ms = pin::locked_until(&store, now)?;
         let phase = if session.is_none() {
             Phase::Enroll
@@ -287,7 +287,8 @@ fn wipe_failed(detail: &str) -> AppError {
     )
 }
 
-fn now_ms() -> u64 {
+/// The time now (Unix ms), by the tablet's clock.
+pub(crate) fn now_ms() -> u64 {
     gridwork_store::Clock::now_ms(&gridwork_store::SystemClock)
 }
 

@@ -15,7 +15,7 @@ use gridwork_store::Refused;
 use serde::Serialize;
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, now_ms};
 
 const EVERY: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(300);
@@ -40,10 +40,6 @@ pub struct SyncState {
     pub held_back: Option<AppError>,
     /// Why the last photo upload did not finish (records may have synced).
     pub photo_error: Option<AppError>,
-}
-
-fn now_ms() -> u64 {
-    gridwork_store::Clock::now_ms(&gridwork_store::SystemClock)
 }
 
 impl AppState {

@@ -42,11 +42,7 @@ pub struct Counts {
 }
 
 fn text<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
-    let index = record.kind.def().index_of(field).ok()?;
-    match &record.values[index] {
-        Value::Text(text) => Some(text),
-        _ => None,
-    }
+    record.get(field).and_then(Value::as_text)
 }
 
 fn instant_ms(text: &str) -> Option<i64> {

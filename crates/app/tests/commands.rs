@@ -96,6 +96,15 @@ impl TestApp {
     }
 }
 
+/// A real server with the test city, and an enrollment code for a new
+/// worker of grid C1-01.
+fn server_with_worker(name: &str) -> (Server, String) {
+    let server = Server::start();
+    server.city();
+    let (_, code) = server.worker(name, &["C1-01"]);
+    (server, code)
+}
+
 fn png(width: u32, height: u32) -> Vec<u8> {
     let image =
         image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 200) as u8, (y % 200) as u8, 40]));
@@ -106,9 +115,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 
 #[test]
 fn a_worker_enrolls_sets_a_pin_records_offline_and_everything_reaches_the_server() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员小王", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员小王");
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     assert_eq!(app.phase(), "enroll");
@@ -217,11 +224,7 @@ fn a_worker_enrolls_sets_a_pin_records_offline_and_everything_reaches_the_server
     let colleague = server.enrolled(dir.path(), "colleague", "同网格的人", &["C1-01"]);
     assert_eq!(colleague.get("case", &case)["attachments"], json!([sha]));
     assert_eq!(colleague.get("resident", &resident)["name"], "张秀英");
-    let token = {
-        let clock = std::sync::Arc::new(gridwork_store::SystemClock);
-        let store = gridwork_store::Store::open(&colleague.db, gridwork_store::Role::Device, clock).unwrap();
-        store.session().unwrap().expect("enrolled").token
-    };
+    let token = colleague.token();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let stored = runtime.block_on(async {
         let http = gridwork_client::Http::new(&server.url, Some(token)).unwrap();
@@ -238,9 +241,7 @@ fn a_worker_enrolls_sets_a_pin_records_offline_and_everything_reaches_the_server
 
 #[test]
 fn wrong_pins_lock_the_app_for_a_while_even_across_restarts_and_wipe_nothing() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员");
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let app = open(dir.path());
@@ -282,9 +283,7 @@ fn wrong_pins_lock_the_app_for_a_while_even_across_restarts_and_wipe_nothing() {
 
 #[test]
 fn a_lost_key_is_said_plainly_and_the_records_are_kept() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员");
     let dir = tempfile::tempdir().unwrap();
     {
         let app = open(dir.path());
@@ -319,9 +318,7 @@ fn a_lost_key_is_said_plainly_and_the_records_are_kept() {
 
 #[test]
 fn a_revoked_tablet_wipes_its_records_and_key_and_returns_to_enrollment() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员");
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     let enrolled = app.ok("enroll", json!({"server": server.url, "code": code}));
@@ -349,9 +346,7 @@ fn a_revoked_tablet_wipes_its_records_and_key_and_returns_to_enrollment() {
 
 #[test]
 fn pins_tried_at_once_are_each_counted_and_lock_the_app_out() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员");
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     app.ok("enroll", json!({"server": server.url, "code": code}));
@@ -383,9 +378,7 @@ fn pins_tried_at_once_are_each_counted_and_lock_the_app_out() {
 
 #[test]
 fn an_app_left_unused_locks_itself_and_plain_http_to_another_machine_is_refused() {
-    let server = Server::start();
-    server.city();
-    let (_, code) = server.worker("网格员", &["C1-01"]);
+    let (server, code) = server_with_worker("网格员");
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path());
     let plain = app.err("enroll", json!({"server": "http://10.255.255.1:8080", "code": code}));

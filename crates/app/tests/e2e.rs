@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use driver::{TauriDriver, Ui, tid};
-use gridwork_tests::{CliDevice, Server, workspace_root};
+use gridwork_tests::{Server, workspace_root};
 use serde_json::Value;
 
 const PIN: &str = "402917";
@@ -70,13 +70,6 @@ fn screenshot(ui: &Ui, name: &str) {
     let png = ui.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot written");
-}
-
-/// The database key of a headless device, for reading from the server.
-fn token_of(device: &CliDevice) -> String {
-    let clock = std::sync::Arc::new(gridwork_store::SystemClock);
-    let store = gridwork_store::Store::open(&device.db, gridwork_store::Role::Device, clock).expect("opens");
-    store.session().expect("a session").expect("enrolled").token
 }
 
 /// GET /api/v1/attachments/SHA with `token`: the status and the bytes.
@@ -290,7 +283,7 @@ fn a_worker_enrolls_records_reports_offline_syncs_sees_conflicts_and_is_revoked_
     server.serve();
     ui.click(&tid("sync-now"));
     let colleague = server.enrolled(work.path(), "colleague", "网格员同事", &[&grid]);
-    let token = token_of(&colleague);
+    let token = colleague.token();
     let deadline = Instant::now() + secs(60);
     let mut pressed = Instant::now();
     let stored = loop {

@@ -302,5 +302,5 @@ fn record_from_row(kind: Kind, def: &gridwork_domain::KindDef, row: &SqlRow<'_>)
 }
 
 fn name_of(resident: &Record) -> &str {
-    resident.kind.def().index_of("name").ok().and_then(|i| resident.values[i].as_text()).unwrap_or("")
+    resident.get("name").and_then(Value::as_text).unwrap_or("")
 }
