@@ -12,6 +12,7 @@ pub mod error;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
+pub mod scopes;
 pub mod share;
 pub mod sqlite;
 pub mod storage;

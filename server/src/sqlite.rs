@@ -28,6 +28,7 @@ use gridwork_store::{
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
     AttachmentStatus, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid, NewUser,
     ParkedChange, ParkedOverflow, ParkedPage, ParkedSummary, ParkingLimits, Principal, Pushed, Result, Role,
@@ -35,9 +36,6 @@ use crate::storage::{
 };
 
 const READERS: usize = 4;
-
-/// The grid codes a user may see records of, sorted.
-type Scope = Arc<[String]>;
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -146,7 +144,7 @@ pub struct SqliteStorage {
     epoch: String,
     /// When the database was last restored from a backup, if ever.
     restored_at_ms: Option<u64>,
-    scopes: Mutex<HashMap<(String, Role), Scope>>,
+    scopes: ScopeCache,
     limits: StorageLimits,
     _checkpointer: Checkpointer,
 }
@@ -264,7 +262,7 @@ impl SqliteStorage {
             next_reader: AtomicUsize::new(0),
             epoch,
             restored_at_ms,
-            scopes: Mutex::default(),
+            scopes: ScopeCache::default(),
             limits: StorageLimits::default(),
             _checkpointer: checkpointer,
         })
@@ -316,33 +314,27 @@ impl SqliteStorage {
         }
     }
 
-    /// The grids a user may see records of: cached, since it is asked on
-    /// every sync and changes only when grids or users do.
+    /// The grids a user may see records of, from the cache when the
+    /// database's scope generation has not moved since it was worked out
+    /// (see `crate::scopes`). The generation and a scope worked out afresh
+    /// come from one read transaction.
     fn scope_of(&self, store: &Store, user_id: &str, role: Role) -> Result<Scope> {
-        let key = (user_id.to_owned(), role);
-        if let Some(scope) = self.scopes.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(scope.clone());
-        }
-        let scope: Scope = if role == Role::Worker {
-            let mut statement =
-                store.connection().prepare_cached("SELECT grid FROM user_grids WHERE user_id = ?1")?;
-            let roots: Vec<String> =
-                statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
-            store.grids_below(&roots)?.into()
-        } else {
-            let mut statement = store
-                .connection()
-                .prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1 ORDER BY code")?;
-            let codes: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
-            codes.into()
-        };
-        self.scopes.lock().unwrap_or_else(|p| p.into_inner()).insert(key, scope.clone());
-        Ok(scope)
-    }
-
-    /// Grids or assignments changed: scopes are worked out again.
-    fn forget_scopes(&self) {
-        self.scopes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let tx = store.connection().unchecked_transaction()?;
+        let generation: i64 =
+            tx.prepare_cached("SELECT value FROM scope_generation")?.query_row([], |row| row.get(0))?;
+        self.scopes.get_or_compute(user_id, role, generation as u64, || -> Result<Vec<String>> {
+            if role == Role::Worker {
+                let mut statement = tx.prepare_cached("SELECT grid FROM user_grids WHERE user_id = ?1")?;
+                let roots: Vec<String> =
+                    statement.query_map([user_id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+                Ok(store.grids_below(&roots)?)
+            } else {
+                let mut statement =
+                    tx.prepare_cached("SELECT code FROM grids WHERE deleted IS NOT 1 ORDER BY code")?;
+                let codes = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+                Ok(codes)
+            }
+        })
     }
 
     fn grid_exists(store: &Store, code: &str) -> Result<bool> {
@@ -844,10 +836,14 @@ impl Storage for SqliteStorage {
             )
             .optional()?;
         if let Some(user_id) = &user_id {
-            tx.execute(
-                "INSERT INTO audit (at_ms, user_id, action, detail) VALUES (?1, ?2, 'logout', '{}')",
-                params![now_ms as i64, user_id],
-            )?;
+            let (user_name, role): (String, String) =
+                tx.query_row("SELECT name, role FROM users WHERE id = ?1", [user_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+            let role =
+                Role::parse(&role).ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
+            let actor = Principal { user_id: user_id.clone(), user_name, role, device: None };
+            audit(&tx, now_ms, Some(&actor), "logout", None, &serde_json::json!({}))?;
         }
         tx.commit()?;
         Ok(user_id.is_some())
@@ -916,7 +912,6 @@ impl Storage for SqliteStorage {
             &serde_json::json!({"id": id, "name": name, "role": user.role, "grids": user.grids}),
         )?;
         tx.commit()?;
-        self.forget_scopes();
         Ok(id)
     }
 
@@ -960,7 +955,6 @@ impl Storage for SqliteStorage {
         let id = store.put_with(Kind::Grid, None, &fields, move |tx, id| {
             audit(tx, now_ms, Some(&actor), "grid_add", Some((Kind::Grid, id)), &detail)
         })?;
-        self.forget_scopes();
         Ok(id)
     }
 
@@ -1014,9 +1008,9 @@ impl Storage for SqliteStorage {
         let tx = store.connection_mut().transaction()?;
         let hash = digest(&normalize_code(code)).to_vec();
         let request_hash = request_id.filter(|id| !id.is_empty()).map(|id| digest(id).to_vec());
-        let found: Option<(String, String, Option<String>)> = tx
+        let found: Option<(String, String, String, Option<String>)> = tx
             .query_row(
-                "SELECT c.user_id, u.name, c.device_id FROM enrollment_codes c JOIN users u ON u.id = c.user_id
+                "SELECT c.user_id, u.name, u.role, c.device_id FROM enrollment_codes c JOIN users u ON u.id = c.user_id
                  WHERE c.hash = ?1 AND c.expires_at_ms > ?2
                    AND (c.used_at_ms IS NULL
                         -- A retry of the enrollment that used the code (its
@@ -1027,10 +1021,14 @@ impl Storage for SqliteStorage {
                               SELECT 1 FROM devices d WHERE d.id = c.device_id
                                 AND d.last_sync_ms IS NULL AND d.revoked_at_ms IS NULL)))",
                 params![hash, now_ms as i64, request_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()?;
-        let Some((user_id, user_name, retried)) = found else { return Err(StorageError::BadEnrollmentCode) };
+        let Some((user_id, user_name, role, retried)) = found else {
+            return Err(StorageError::BadEnrollmentCode);
+        };
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal(format!("unknown role {role}")))?;
         let is_retry = retried.is_some();
         let (device_id, number) = match retried {
             Some(device_id) => {
@@ -1072,8 +1070,8 @@ impl Storage for SqliteStorage {
         let actor = Principal {
             user_id: user_id.clone(),
             user_name: user_name.clone(),
-            role: Role::Worker,
-            device: None,
+            role,
+            device: Some(DeviceAuth { id: device_id.clone(), number: DeviceId(number), revoked: false }),
         };
         audit(
             &tx,
@@ -1087,12 +1085,6 @@ impl Storage for SqliteStorage {
         // The grids the device may record in come with its identity, so
         // that it can record at once, before (or without) a first sync:
         // their codes, names and levels (boundaries come with the sync).
-        let role = Role::parse(&store.connection().query_row(
-            "SELECT role FROM users WHERE id = ?1",
-            [&user_id],
-            |row| row.get::<_, String>(0),
-        )?)
-        .unwrap_or(Role::Worker);
         let scope = self.scope_of(&store, &user_id, role)?;
         let grids = grid_outlines(&mut store, &scope)?;
         Ok(EnrollResponse {
@@ -1601,8 +1593,8 @@ impl Storage for SqliteStorage {
             params![sha256, uploader],
         )?;
         tx.execute(
-            "INSERT INTO attachments (sha256, size, received, complete, uploaded_by, created_at_ms)
-             VALUES (?1, ?2, ?2, 1, ?3, ?4) ON CONFLICT (sha256) DO NOTHING",
+            "INSERT INTO attachments (sha256, size, uploaded_by, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sha256) DO NOTHING",
             params![sha256, size as i64, uploader, now_ms as i64],
         )?;
         tx.execute(
@@ -1618,9 +1610,7 @@ impl Storage for SqliteStorage {
         let store = self.reader();
         Ok(store
             .connection()
-            .query_row("SELECT size FROM attachments WHERE sha256 = ?1 AND complete = 1", [sha256], |row| {
-                row.get::<_, i64>(0)
-            })
+            .query_row("SELECT size FROM attachments WHERE sha256 = ?1", [sha256], |row| row.get::<_, i64>(0))
             .optional()?
             .map(|size| size as u64))
     }
@@ -1732,5 +1722,94 @@ mod tests {
         assert!(storage.logout(digest(&second.token), t0 + 1).unwrap());
         assert_eq!(storage.authenticate(digest(&second.token), t0 + 2).unwrap(), None, "logged out");
         assert!(!storage.logout(digest(&second.token), t0 + 3).unwrap(), "only once");
+    }
+
+    fn audit_rows(storage: &SqliteStorage, action: &str) -> Vec<(Option<String>, Option<String>, String)> {
+        storage.with_store(|store| {
+            let mut statement = store
+                .connection()
+                .prepare("SELECT user_id, device_id, detail FROM audit WHERE action = ?1 ORDER BY id")
+                .unwrap();
+            statement
+                .query_map([action], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        })
+    }
+
+    /// A scope changes with whatever changes grids or assignments, however
+    /// it is written: nothing has to remember to forget the cache.
+    #[test]
+    fn a_change_of_assignment_reaches_the_scope_without_anyone_forgetting_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gridwork.db");
+        let t0 = 1_800_000_000_000;
+        let admin_token = SqliteStorage::init(&path, t0).unwrap();
+        let storage = SqliteStorage::open(&path).unwrap();
+        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().unwrap();
+        for code in ["A", "B"] {
+            let grid =
+                NewGrid { code: code.into(), name: code.into(), parent: None, level: Some("street".into()) };
+            storage.add_grid(&admin, grid, t0).unwrap();
+        }
+        let worker =
+            NewUser { name: "w".into(), role: Role::Worker, grids: vec!["A".into()], password: None };
+        let worker = storage.create_user(&admin, worker, t0).unwrap();
+        let scope = |storage: &SqliteStorage| {
+            let reader = storage.reader();
+            storage.scope_of(&reader, &worker, Role::Worker).unwrap().to_vec()
+        };
+        assert_eq!(scope(&storage), ["A"]);
+        // Straight into the table, past every method of this module.
+        storage.with_store(|store| {
+            store
+                .connection()
+                .execute("INSERT INTO user_grids (user_id, grid) VALUES (?1, 'B')", [&worker])
+                .unwrap();
+        });
+        assert_eq!(scope(&storage), ["A", "B"]);
+        storage.with_store(|store| {
+            store.connection().execute("DELETE FROM user_grids WHERE grid = 'A'", []).unwrap();
+        });
+        assert_eq!(scope(&storage), ["B"]);
+        // A grid added below B is in the scope at once.
+        let below = NewGrid { code: "B1".into(), name: "B1".into(), parent: Some("B".into()), level: None };
+        storage.add_grid(&admin, below, t0).unwrap();
+        assert_eq!(scope(&storage), ["B", "B1"]);
+    }
+
+    /// The trail names who enrolled (with their role) and which device,
+    /// and logging out leaves a row like every other action.
+    #[test]
+    fn enrollment_and_logout_leave_their_actor_in_the_trail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gridwork.db");
+        let t0 = 1_800_000_000_000;
+        let admin_token = SqliteStorage::init(&path, t0).unwrap();
+        let storage = SqliteStorage::open(&path).unwrap();
+        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().unwrap();
+        let staff = NewUser {
+            name: "值班员".into(),
+            role: Role::Staff,
+            grids: vec![],
+            password: Some("correct horse".into()),
+        };
+        let staff = storage.create_user(&admin, staff, t0).unwrap();
+        let code = storage.create_enrollment_code(&admin, &staff, 60_000, t0).unwrap();
+        let enrolled = storage.enroll(&code.code, "test", None, t0).unwrap();
+        let device = storage.authenticate(digest(&enrolled.token), t0).unwrap().unwrap();
+        assert_eq!(device.role, Role::Staff);
+        let rows = audit_rows(&storage, "enroll");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0.as_deref(), Some(staff.as_str()));
+        assert_eq!(rows[0].1.as_deref(), Some(enrolled.device_id.as_str()), "the device is named");
+
+        let session = storage.login("值班员", "correct horse", t0).unwrap();
+        assert!(storage.logout(digest(&session.token), t0 + 1).unwrap());
+        let rows = audit_rows(&storage, "logout");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0.as_deref(), Some(staff.as_str()));
+        assert_eq!(rows[0].1, None);
     }
 }
