@@ -69,7 +69,7 @@ fn random_digest() -> String {
 
 /// The refusals of a push, short enough to print.
 fn codes(answer: &PushResponse) -> Vec<(String, Option<String>)> {
-    answer.rejected.iter().take(3).map(|r| (r.code.clone(), r.field.clone())).collect()
+    answer.rejected.iter().take(3).map(|r| (r.code.to_string(), r.field.clone())).collect()
 }
 
 fn push(
@@ -323,7 +323,7 @@ fn parked_refusals_are_capped_paged_and_dismissable() {
         let answer =
             push(&runtime, &server, &token, &PushRequest { up_to_counter: batch + 1, pending: 0, records });
         assert_eq!((answer.applied, answer.rejected.len()), (0, 200));
-        assert!(answer.rejected.iter().all(|r| r.code == "out_of_scope"));
+        assert!(answer.rejected.iter().all(|r| r.code.as_str() == "out_of_scope"));
     }
     // The same refused record again: still one row for it.
     let again = first.unwrap();
@@ -429,7 +429,7 @@ fn unfinished_uploads_are_capped_per_uploader_and_expire() {
     let (status, retry_after, body) = refusal.expect("the uploader runs out of room");
     assert_eq!(status, 429, "{body:?}");
     assert!(retry_after.is_some(), "the device is told when to try again");
-    assert_eq!(body.error.code, "upload_quota");
+    assert_eq!(body.error.code.as_str(), "upload_quota");
     assert!(body.error.message.contains("256 MiB") && body.error.message_zh.contains("256 MiB"), "{body:?}");
     assert_eq!(accepted, 12, "12 uploads of 20 MiB fit in 256 MiB");
 
@@ -614,7 +614,7 @@ fn records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_se
                 );
                 let rejection =
                     answer.rejected.first().unwrap_or_else(|| panic!("{kind} {existing}: accepted"));
-                assert_eq!(rejection.code, "out_of_scope", "{kind} {existing}: {rejection:?}");
+                assert_eq!(rejection.code.as_str(), "out_of_scope", "{kind} {existing}: {rejection:?}");
                 assert!(rejection.server_state.is_none());
                 assert!(!rejection.message.contains("another kind"), "{rejection:?}");
             }
@@ -704,7 +704,7 @@ fn a_device_may_send_only_its_daily_budget() {
         }
     });
     let error = refusal.expect("the day's budget is spent");
-    assert_eq!(error.code, "device_quota");
+    assert_eq!(error.code.as_str(), "device_quota");
     assert!(error.message.contains("today") && error.message_zh.contains("每日上限"), "{error:?}");
     assert!((520..=560).contains(&applied), "about 8 MiB of cases went through: {applied}");
     // Nothing of the refused push was applied; an empty push still records
@@ -734,7 +734,7 @@ fn a_device_may_send_only_its_daily_budget() {
     assert_eq!(refused.status().as_u16(), 429);
     assert!(refused.headers().get("retry-after").is_some());
     let body: ErrorBody = runtime.block_on(refused.json()).unwrap();
-    assert_eq!(body.error.code, "device_quota");
+    assert_eq!(body.error.code.as_str(), "device_quota");
     assert!(body.error.message_zh.contains("照片"), "{body:?}");
 }
 
@@ -857,7 +857,7 @@ fn a_push_whose_answer_would_be_huge_is_refused_and_split() {
     let http = Http::new(&server.url, Some(token.clone())).unwrap();
     match runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &refused(&ids))) {
         Err(gridwork_client::ClientError::Api { status: 413, error }) => {
-            assert_eq!(error.code, "too_large");
+            assert_eq!(error.code.as_str(), "too_large");
             assert!(error.message.contains("fewer records"), "{error:?}");
         }
         other => panic!("expected 413, got {:?}", other.map(|(a, _)| a.rejected.len())),

@@ -189,7 +189,7 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
         assert_eq!(answer.applied, 0);
         assert_eq!(answer.rejected.len(), 1, "{answer:?}");
         let rejection = &answer.rejected[0];
-        assert_eq!(rejection.code, "out_of_scope");
+        assert_eq!(rejection.code.as_str(), "out_of_scope");
         assert!(rejection.server_state.is_none(), "A must not learn what B's record holds");
     }
 
@@ -661,7 +661,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
         changes
             .iter()
             .flat_map(|change| push_as(&runtime, &server, &a.db, vec![change.clone()]).rejected)
-            .map(|r| (r.code, r.field.unwrap_or_default()))
+            .map(|r| (r.code.to_string(), r.field.unwrap_or_default()))
             .collect()
     };
     let expected: Vec<(String, String)> =

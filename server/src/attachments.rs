@@ -15,6 +15,7 @@
 //! sends the bytes even when the server has the file (proof that it holds
 //! them); the file is still stored once.
 
+use gridwork_protocol::codes::ErrorCode;
 use std::io::{Read, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +31,8 @@ use sha2::{Digest, Sha256};
 use crate::error::AppError;
 use crate::storage::{AttachmentStatus, StorageError};
 use crate::{AppState, Authed, blocking, now_ms};
+use gridwork_protocol::admin::OffsetMismatch;
+use gridwork_protocol::sync::ApiError;
 
 /// The largest attachment accepted.
 pub const MAX_ATTACHMENT: u64 = 20 * 1024 * 1024;
@@ -112,7 +115,7 @@ async fn upload_chunk(
     if query.size == 0 || query.size > MAX_ATTACHMENT {
         return Err(AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!("an attachment is 1 to {MAX_ATTACHMENT} bytes; this one says {}", query.size),
             format!("附件大小应为1至{MAX_ATTACHMENT}字节"),
         ));
@@ -133,14 +136,17 @@ async fn upload_chunk(
     if query.offset != status.received {
         return Ok((
             StatusCode::CONFLICT,
-            Json(serde_json::json!({
-                "error": {
-                    "code": "offset_mismatch",
-                    "message": format!("the server holds {} bytes of this attachment; send from there", status.received),
-                    "message_zh": format!("服务器已收到{}字节,请从该处继续上传", status.received),
+            Json(OffsetMismatch {
+                error: ApiError {
+                    code: ErrorCode::OffsetMismatch,
+                    message: format!(
+                        "the server holds {} bytes of this attachment; send from there",
+                        status.received
+                    ),
+                    message_zh: format!("服务器已收到{}字节,请从该处继续上传", status.received),
                 },
-                "status": status,
-            })),
+                status,
+            }),
         )
             .into_response());
     }
@@ -211,7 +217,7 @@ async fn receive(
             Err(_) => {
                 break Err(AppError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    "timeout",
+                    ErrorCode::Timeout,
                     format!(
                         "the chunk took longer than {} s; what arrived is kept, resume from there",
                         CHUNK_DEADLINE.as_secs()
@@ -256,7 +262,7 @@ fn publish(partial: &std::path::Path, published: &std::path::Path, sha256: &str)
         std::fs::remove_file(partial).map_err(io_error)?;
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "digest_mismatch",
+            ErrorCode::DigestMismatch,
             format!("the bytes received hash to {digest}, not {sha256}; the upload starts over"),
             "文件校验失败,请重新上传",
         ));

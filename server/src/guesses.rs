@@ -5,6 +5,7 @@
 //! In memory, per process: a restart forgets. Addresses are TCP peers, so
 //! behind a proxy every client shares one (see docs/sync-protocol.md).
 
+use gridwork_protocol::codes::ErrorCode;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -73,7 +74,7 @@ impl Guesses {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             let mut response = AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
+                ErrorCode::Busy,
                 format!("too many {} attempts at once; try again in a few seconds", self.what.2),
                 "请求过多,请稍后再试",
             )
@@ -96,7 +97,7 @@ impl Guesses {
         let minutes = wait.div_ceil(60);
         let mut response = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             format!("too many {} from this address; try again in {minutes} minutes", self.what.0),
             format!("{}次数过多,请 {minutes} 分钟后再试", self.what.1),
         )
@@ -125,7 +126,7 @@ impl Guesses {
         let wait = minute.saturating_sub(entry.0.elapsed()).as_secs() + 1;
         let mut response = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             format!(
                 "more than {per_minute} {} attempts from this address in a minute; try again in {wait} s",
                 self.what.2

@@ -19,6 +19,7 @@ pub mod storage;
 pub mod turns;
 pub mod wire;
 
+use gridwork_protocol::codes::ErrorCode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +43,10 @@ use crate::limits::Limits;
 use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
+use gridwork_protocol::admin::{
+    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, LoggedOut, Login, NewEnrollmentCode,
+    ParkedChange, ParkedPage, Revoked, UserInfo,
+};
 
 /// How long one request may take before it is answered with a timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -255,7 +260,7 @@ async fn time_limit(request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => AppError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "timeout",
+            ErrorCode::Timeout,
             format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
             "请求超时",
         )
@@ -273,7 +278,7 @@ async fn fallback() -> AppError {
 async fn method_not_allowed() -> AppError {
     AppError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method; see docs/sync-protocol.md",
         "此接口不支持该请求方法",
     )
@@ -310,7 +315,7 @@ async fn enroll(
     match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now_ms())).await {
         Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
-            if error.code == "bad_enrollment_code" {
+            if error.code == ErrorCode::BadEnrollmentCode {
                 state.enroll_guesses.failed(peer.ip());
             }
             drop(turn);
@@ -371,13 +376,6 @@ async fn pull(
     Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    name: String,
-    password: String,
-}
-
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -393,7 +391,7 @@ async fn login(
     match blocking(move || storage.login(&login.name, &login.password, now_ms())).await {
         Ok(session) => Ok(Json(session).into_response()),
         Err(error) => {
-            if error.code == "bad_login" {
+            if error.code == ErrorCode::BadLogin {
                 state.login_guesses.failed(peer.ip());
             }
             drop(turn);
@@ -403,56 +401,46 @@ async fn login(
 }
 
 /// Ends the console session whose token the request carries.
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, AppError> {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<LoggedOut>, AppError> {
     let token = bearer(&headers).ok_or_else(AppError::unauthorized)?;
     let digest = sqlite::digest(token);
     let storage = state.storage.clone();
     if !blocking(move || storage.logout(digest, now_ms())).await? {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
-            "not_a_session",
+            ErrorCode::NotASession,
             "this token is not a console session; devices are revoked by an admin",
             "此令牌不是控制台会话;设备须由管理员注销",
         ));
     }
-    Ok(Json(serde_json::json!({"logged_out": true})))
+    Ok(Json(LoggedOut { logged_out: true }))
 }
 
 async fn add_grid(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
     Body(grid): Body<NewGrid>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Created>, AppError> {
     let storage = state.storage.clone();
     let id = blocking(move || storage.add_grid(&admin, grid, now_ms())).await?;
-    Ok(Json(serde_json::json!({"id": id.to_string()})))
+    Ok(Json(Created { id: id.to_string() }))
 }
 
 async fn add_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
     Body(user): Body<NewUser>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Created>, AppError> {
     let storage = state.storage.clone();
     let id = blocking(move || storage.create_user(&admin, user, now_ms())).await?;
-    Ok(Json(serde_json::json!({"id": id})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CodeRequest {
-    user_id: String,
-    ttl_minutes: Option<u64>,
+    Ok(Json(Created { id }))
 }
 
 async fn enrollment_code(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
-    Body(request): Body<CodeRequest>,
-) -> Result<Json<serde_json::Value>, AppError> {
+    Body(request): Body<NewEnrollmentCode>,
+) -> Result<Json<EnrollmentCode>, AppError> {
     let ttl_minutes = request.ttl_minutes.unwrap_or(30);
     if !(1..=7 * 24 * 60).contains(&ttl_minutes) {
         return Err(StorageError::Invalid(gridwork_domain::ValidationError::invalid(
@@ -466,36 +454,36 @@ async fn enrollment_code(
         storage.create_enrollment_code(&admin, &request.user_id, ttl_minutes * 60_000, now_ms())
     })
     .await?;
-    Ok(Json(serde_json::to_value(code).expect("codes serialise")))
+    Ok(Json(code))
 }
 
 async fn devices(
     State(state): State<AppState>,
     _admin: AdminCaller,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Vec<DeviceInfo>>, AppError> {
     let storage = state.storage.clone();
     let devices = blocking(move || storage.devices()).await?;
-    Ok(Json(serde_json::to_value(devices).expect("devices serialise")))
+    Ok(Json(devices))
 }
 
 async fn revoke(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Revoked>, AppError> {
     let storage = state.storage.clone();
     let device = id.clone();
     blocking(move || storage.revoke_device(&admin, &device, now_ms())).await?;
-    Ok(Json(serde_json::json!({"revoked": id})))
+    Ok(Json(Revoked { revoked: id }))
 }
 
 async fn conflicts(
     State(state): State<AppState>,
     _staff: StaffCaller,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Vec<Conflict>>, AppError> {
     let storage = state.storage.clone();
     let conflicts = blocking(move || storage.conflicts(10_000)).await?;
-    Ok(Json(serde_json::to_value(conflicts).expect("conflicts serialise")))
+    Ok(Json(conflicts))
 }
 
 /// Where a page of a list starts and how long it is.
@@ -523,11 +511,11 @@ async fn parked(
     State(state): State<AppState>,
     _staff: StaffCaller,
     page: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<ParkedPage>, AppError> {
     let page = query(page)?;
     let storage = state.storage.clone();
     let parked = blocking(move || storage.parked(page.after, page.limit())).await?;
-    Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
+    Ok(Json(parked))
 }
 
 fn no_parked(id: u64) -> AppError {
@@ -553,31 +541,28 @@ async fn parked_one(
     State(state): State<AppState>,
     _staff: StaffCaller,
     NumericId(id): NumericId,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<ParkedChange>, AppError> {
     let storage = state.storage.clone();
     let parked = blocking(move || storage.parked_one(id)).await?.ok_or_else(|| no_parked(id))?;
-    Ok(Json(serde_json::to_value(parked).expect("parked changes serialise")))
+    Ok(Json(parked))
 }
 
 async fn dismiss_parked(
     State(state): State<AppState>,
     StaffCaller(staff): StaffCaller,
     NumericId(id): NumericId,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Dismissed>, AppError> {
     let storage = state.storage.clone();
     if !blocking(move || storage.dismiss_parked(&staff, id, now_ms())).await? {
         return Err(no_parked(id));
     }
-    Ok(Json(serde_json::json!({"dismissed": id})))
+    Ok(Json(Dismissed { dismissed: id }))
 }
 
-async fn users(
-    State(state): State<AppState>,
-    _admin: AdminCaller,
-) -> Result<Json<serde_json::Value>, AppError> {
+async fn users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<UserInfo>>, AppError> {
     let storage = state.storage.clone();
     let users = blocking(move || storage.users()).await?;
-    Ok(Json(serde_json::to_value(users).expect("users serialise")))
+    Ok(Json(users))
 }
 
 /// The whole application.

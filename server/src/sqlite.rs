@@ -6,6 +6,7 @@
 //! a few readers, which see committed data only (WAL), so pulls never wait
 //! for pushes. A background thread checkpoints the log.
 
+use gridwork_protocol::codes::{ErrorCode, RefusalCode};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -349,19 +350,24 @@ impl SqliteStorage {
 
 /// Why a pushed record is refused.
 struct Refusal {
-    code: &'static str,
+    code: RefusalCode,
     field: Option<String>,
     message: String,
     message_zh: String,
 }
 
 impl Refusal {
-    fn new(code: &'static str, field: Option<String>, message: String, message_zh: String) -> Refusal {
+    fn new(code: RefusalCode, field: Option<String>, message: String, message_zh: String) -> Refusal {
         Refusal { code, field, message, message_zh }
     }
 
     fn invalid(invalid: &ValidationError) -> Refusal {
-        Refusal::new("invalid", invalid.field().map(str::to_owned), invalid.to_string(), invalid.zh())
+        Refusal::new(
+            RefusalCode::Invalid,
+            invalid.field().map(str::to_owned),
+            invalid.to_string(),
+            invalid.zh(),
+        )
     }
 }
 
@@ -395,7 +401,7 @@ fn refusal(
     let device = who.device.as_ref().expect("push checked that a device is asking").number;
     let out_of_scope = || {
         Some(Refusal::new(
-            "out_of_scope",
+            RefusalCode::OutOfScope,
             Some(change.kind.def().scope_field.to_owned()),
             format!(
                 "{} {} is not (or no longer) in this device's grids: it may have moved to another grid; the edit is kept for the centre",
@@ -436,7 +442,7 @@ fn refusal(
     }
     if change.kind == Kind::Grid {
         return Ok(Some(Refusal::new(
-            "forbidden",
+            RefusalCode::Forbidden,
             None,
             "grids are drawn by admins, not changed from devices".into(),
             "网格由管理员划分,设备不能修改".into(),
@@ -444,7 +450,7 @@ fn refusal(
     }
     if stored_kind.is_some_and(|kind| kind != change.kind) {
         return Ok(Some(Refusal::new(
-            "invalid",
+            RefusalCode::Invalid,
             None,
             format!("record {} already exists as another kind", change.id),
             format!("记录{}已作为其他类型存在", change.id),
@@ -472,14 +478,14 @@ fn refusal(
             if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
                 return Ok(Some(if version.writer == device {
                     Refusal::new(
-                        "clock_ahead",
+                        RefusalCode::ClockAhead,
                         Some(state.field.clone()),
                         ahead.to_string(),
                         format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
                     )
                 } else {
                     Refusal::new(
-                        "forbidden",
+                        RefusalCode::Forbidden,
                         Some(state.field.clone()),
                         format!(
                             "a version of `{}` written by device {} is {ahead}",
@@ -522,7 +528,7 @@ fn refusal(
                 };
                 if refused {
                     return Ok(Some(Refusal::new(
-                        "forbidden",
+                        RefusalCode::Forbidden,
                         Some(state.field.clone()),
                         format!("attachment {sha256} is not one this device uploaded or may see"),
                         format!("附件{sha256}不是本设备上传或可查看的附件"),
@@ -535,7 +541,7 @@ fn refusal(
         && vouch_for_others
     {
         return Ok(Some(Refusal::new(
-            "forbidden",
+            RefusalCode::Forbidden,
             Some(field.to_owned()),
             format!(
                 "`{field}` claims a write by device {} that the server has not seen; a device hands on only writes it got from the server",
@@ -641,7 +647,7 @@ fn grid_outlines(store: &mut Store, scope: &[String]) -> Result<Vec<RecordChange
 }
 
 /// A refused change to park: record, kind, code, field, message, payload.
-type ToPark = (RecordId, Kind, &'static str, Option<String>, String, String);
+type ToPark = (RecordId, Kind, RefusalCode, Option<String>, String, String);
 
 /// Parks refused changes for the centre, within what one device may park:
 /// one row per device and record (the latest refusal), at most
@@ -674,7 +680,7 @@ fn park(
                 "INSERT INTO parked_overflow (device_id, code, count, first_at_ms, last_at_ms) VALUES (?1, ?2, 1, ?3, ?3)
                  ON CONFLICT (device_id, code) DO UPDATE SET count = count + 1, last_at_ms = excluded.last_at_ms",
             )?
-            .execute(params![device_id, code, now_ms as i64])?;
+            .execute(params![device_id, code.as_str(), now_ms as i64])?;
             continue;
         }
         let room = limits.bytes_per_device.saturating_sub(bytes - existing.unwrap_or(0));
@@ -700,7 +706,7 @@ fn park(
             device_id,
             id.as_bytes().to_vec(),
             kind.number(),
-            code,
+            code.as_str(),
             field,
             message,
             payload,
@@ -892,7 +898,7 @@ impl Storage for SqliteStorage {
         )?;
         if inserted == 0 {
             return Err(StorageError::Said {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 en: format!("a user named `{name}` exists already"),
                 zh: format!("已有名为`{name}`的用户"),
             });
@@ -919,7 +925,7 @@ impl Storage for SqliteStorage {
         let mut store = self.writer();
         if SqliteStorage::grid_exists(&store, grid.code.trim())? {
             return Err(StorageError::Said {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 en: format!("a grid with code `{}` exists already", grid.code.trim()),
                 zh: format!("编码为`{}`的网格已存在", grid.code.trim()),
             });
@@ -973,7 +979,7 @@ impl Storage for SqliteStorage {
             .is_some();
         if !exists {
             return Err(StorageError::Said {
-                code: "not_found",
+                code: ErrorCode::NotFound,
                 en: format!("there is no user with id {user_id}"),
                 zh: format!("没有编号为{user_id}的用户"),
             });
@@ -1139,7 +1145,7 @@ impl Storage for SqliteStorage {
         )?;
         if updated == 0 {
             return Err(StorageError::Said {
-                code: "not_found",
+                code: ErrorCode::NotFound,
                 en: format!("there is no device with id {device_id}"),
                 zh: format!("没有编号为{device_id}的设备"),
             });
@@ -1239,11 +1245,18 @@ impl Storage for SqliteStorage {
                         let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
                         payload = payload_summary(payload.len(), &fields);
                     }
-                    parked.push((change.id, change.kind, code, field.clone(), message.clone(), payload));
+                    parked.push((
+                        change.id,
+                        change.kind,
+                        code.clone(),
+                        field.clone(),
+                        message.clone(),
+                        payload,
+                    ));
                     rejected.push(Rejection {
                         id: change.id,
                         kind: change.kind,
-                        code: code.to_owned(),
+                        code,
                         field,
                         message,
                         message_zh,
@@ -1344,7 +1357,7 @@ impl Storage for SqliteStorage {
                     device_id: row.get(2)?,
                     record: RecordId::from_bytes(row.get(3)?).to_string(),
                     kind: Kind::from_number(row.get(4)?).map_or("unknown", Kind::as_str).to_owned(),
-                    code: row.get(5)?,
+                    code: RefusalCode::parse(&row.get::<_, String>(5)?),
                     field: row.get(6)?,
                     message: row.get(7)?,
                     bytes: row.get::<_, i64>(8)? as u64,
@@ -1363,7 +1376,7 @@ impl Storage for SqliteStorage {
             .query_map([], |row| {
                 Ok(ParkedOverflow {
                     device_id: row.get(0)?,
-                    code: row.get(1)?,
+                    code: RefusalCode::parse(&row.get::<_, String>(1)?),
                     count: row.get::<_, i64>(2)? as u64,
                     first_at_ms: row.get::<_, i64>(3)? as u64,
                     last_at_ms: row.get::<_, i64>(4)? as u64,
@@ -1416,7 +1429,7 @@ impl Storage for SqliteStorage {
             device_id,
             record: record.to_string(),
             kind: Kind::from_number(kind).map_or("unknown", Kind::as_str).to_owned(),
-            code,
+            code: RefusalCode::parse(&code),
             field,
             message,
             values,

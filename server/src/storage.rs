@@ -7,9 +7,12 @@
 //! method is one transaction, or a read of committed data.
 
 use gridwork_domain::{DeviceId, RecordId};
+pub use gridwork_protocol::admin::{
+    AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
+    ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
+};
+use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
-use gridwork_store::Conflict;
-use serde::{Deserialize, Serialize};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
 #[derive(Debug, thiserror::Error)]
@@ -20,10 +23,10 @@ pub enum StorageError {
     /// already initialised).
     #[error("{0}")]
     Conflict(String),
-    /// Something the caller named is missing (`not_found`) or taken
-    /// (`conflict`), said in both languages.
+    /// Something the caller named is missing (`NotFound`) or taken
+    /// (`Conflict`), said in both languages.
     #[error("{en}")]
-    Said { code: &'static str, en: String, zh: String },
+    Said { code: ErrorCode, en: String, zh: String },
     /// Input that breaks a rule, naming the field.
     #[error(transparent)]
     Invalid(#[from] gridwork_domain::ValidationError),
@@ -75,32 +78,6 @@ impl From<gridwork_store::Error> for StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
-/// A person's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Draws grids, creates accounts, hands out and revokes devices.
-    Admin,
-    /// Centre staff: review and dispatch; see the whole city.
-    Staff,
-    /// A grid worker: sees the grids assigned and every grid below them.
-    Worker,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Staff => "staff",
-            Role::Worker => "worker",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        [Role::Admin, Role::Staff, Role::Worker].into_iter().find(|r| r.as_str() == text)
-    }
-}
-
 /// The device a token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceAuth {
@@ -112,13 +89,6 @@ pub struct DeviceAuth {
 /// How long a console session lasts: a working day and then some.
 pub const SESSION_MS: u64 = 12 * 60 * 60 * 1000;
 
-/// A console login: its token works until `expires_at_ms`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConsoleSession {
-    pub token: String,
-    pub expires_at_ms: u64,
-}
-
 /// Who is asking: the holder of a valid token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
@@ -127,49 +97,6 @@ pub struct Principal {
     pub role: Role,
     /// Set when the token is a device's.
     pub device: Option<DeviceAuth>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    pub name: String,
-    pub role: Role,
-    #[serde(default)]
-    pub grids: Vec<String>,
-    pub password: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewGrid {
-    pub code: String,
-    pub name: String,
-    pub parent: Option<String>,
-    /// Inferred from the parent's level when not given.
-    pub level: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct EnrollmentCode {
-    pub code: String,
-    pub user_id: String,
-    pub expires_at_ms: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DeviceInfo {
-    pub id: String,
-    pub number: u32,
-    pub user_id: String,
-    pub user_name: String,
-    pub app_version: String,
-    pub enrolled_at_ms: u64,
-    pub last_seen_ms: Option<u64>,
-    pub last_sync_ms: Option<u64>,
-    pub pending: u64,
-    pub acked_counter: u64,
-    pub revoked: bool,
-    pub revoked_at_ms: Option<u64>,
 }
 
 /// What one device may park of its refused changes (see
@@ -187,61 +114,6 @@ impl Default for ParkingLimits {
     fn default() -> Self {
         ParkingLimits { rows_per_device: 1000, bytes_per_device: 4 * 1024 * 1024 }
     }
-}
-
-/// A parked refusal without its values: what a page of the list shows.
-#[derive(Clone, Debug, Serialize)]
-pub struct ParkedSummary {
-    pub id: u64,
-    pub at_ms: u64,
-    pub device_id: String,
-    pub record: String,
-    pub kind: String,
-    pub code: String,
-    pub field: Option<String>,
-    pub message: String,
-    /// The size of the refused values as parked.
-    pub bytes: u64,
-}
-
-/// Refusals one device made beyond what it may park, counted per code.
-#[derive(Clone, Debug, Serialize)]
-pub struct ParkedOverflow {
-    pub device_id: String,
-    pub code: String,
-    pub count: u64,
-    pub first_at_ms: u64,
-    pub last_at_ms: u64,
-}
-
-/// A page of parked refusals, newest first.
-#[derive(Clone, Debug, Serialize)]
-pub struct ParkedPage {
-    pub items: Vec<ParkedSummary>,
-    /// Pass as `after` for the next page; absent on the last.
-    pub next: Option<u64>,
-    /// Parked rows in all.
-    pub total: u64,
-    pub overflow: Vec<ParkedOverflow>,
-}
-
-/// One parked refusal in full.
-#[derive(Clone, Debug, Serialize)]
-pub struct ParkedChange {
-    pub id: u64,
-    pub at_ms: u64,
-    pub device_id: String,
-    pub record: String,
-    pub kind: String,
-    pub code: String,
-    pub field: Option<String>,
-    pub message: String,
-    /// The values the refused change would have set, field by field (the
-    /// winning value of each pushed register), so the centre can act on
-    /// them; `null` when the change was too large to park whole.
-    pub values: Option<serde_json::Value>,
-    /// When the values were not kept: their size and field names.
-    pub truncated: Option<serde_json::Value>,
 }
 
 /// What one device may send in a day (a UTC day), counted as the weight
@@ -270,16 +142,6 @@ pub struct StorageLimits {
     pub daily: DailyBudget,
 }
 
-/// A person with an account.
-#[derive(Clone, Debug, Serialize)]
-pub struct UserInfo {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub grids: Vec<String>,
-    pub created_at_ms: u64,
-}
-
 /// What one uploader may hold of unfinished uploads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UploadQuota {
@@ -294,14 +156,6 @@ impl Default for UploadQuota {
         // About what a grid worker photographs in a day.
         UploadQuota { bytes: 256 * 1024 * 1024, count: 64 }
     }
-}
-
-/// How far an attachment has been received.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachmentStatus {
-    pub size: u64,
-    pub received: u64,
-    pub complete: bool,
 }
 
 /// A push's answer, and how long it held the database's writer (what the

@@ -3,6 +3,7 @@
 //! size. A request that breaks any of this is refused before anything is
 //! read from the database.
 
+use gridwork_protocol::codes::ErrorCode;
 use std::io::Read;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ impl BodyBudget {
             Ok(permit) => Ok(permit.expect("the budget is never closed")),
             Err(_) => Err(AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
+                ErrorCode::Busy,
                 "the server holds as many request bodies as it may at once; try again in a few seconds",
                 "服务器繁忙,请稍后再试",
             )
@@ -112,7 +113,7 @@ pub async fn read_body(
             Err(_) => {
                 return Err(AppError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    "timeout",
+                    ErrorCode::Timeout,
                     format!("the body took longer than {} s to arrive", timeout.as_secs()),
                     "请求内容发送超时",
                 ));
@@ -211,7 +212,7 @@ pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
         Some(v) if (OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v) => Ok(()),
         Some(v) if v > PROTOCOL_VERSION => Err(AppError::new(
             StatusCode::UPGRADE_REQUIRED,
-            "protocol_unsupported",
+            ErrorCode::ProtocolUnsupported,
             format!(
                 "this server speaks sync protocol {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION}, the app speaks {v}: the server needs updating"
             ),
@@ -221,7 +222,7 @@ pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
         )),
         Some(v) => Err(AppError::new(
             StatusCode::UPGRADE_REQUIRED,
-            "protocol_unsupported",
+            ErrorCode::ProtocolUnsupported,
             format!(
                 "this app speaks sync protocol {v}, which this server no longer accepts (oldest: {OLDEST_PROTOCOL_VERSION}): update the app"
             ),
@@ -229,7 +230,7 @@ pub fn check_protocol(headers: &HeaderMap) -> Result<(), AppError> {
         )),
         None => Err(AppError::new(
             StatusCode::BAD_REQUEST,
-            "protocol_missing",
+            ErrorCode::ProtocolMissing,
             format!("every request must name its sync protocol version in the `{PROTOCOL_HEADER}` header"),
             format!("请求缺少`{PROTOCOL_HEADER}`协议版本头"),
         )),
@@ -242,7 +243,7 @@ fn encoding_of(content_type: Option<&HeaderValue>) -> Result<Encoding, AppError>
         Some(BINARY_CONTENT_TYPE) => Ok(Encoding::Binary),
         Some(other) => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("content type `{other}` is not one of application/json, {BINARY_CONTENT_TYPE}"),
             format!("不支持的内容类型`{other}`"),
         )),
@@ -269,7 +270,7 @@ pub fn decompress(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<
         }
         Some(other) => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_encoding",
+            ErrorCode::UnsupportedEncoding,
             format!("content encoding `{other}` is not one of zstd, identity"),
             format!("不支持的压缩方式`{other}`"),
         )),

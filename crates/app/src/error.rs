@@ -103,7 +103,7 @@ impl From<ClientError> for AppError {
                     None => AppError::new("store", inner.to_string(), inner.zh()),
                 };
             }
-            other => other.code().unwrap_or("sync").to_owned(),
+            other => other.code().map_or("sync", |c| c.as_str()).to_owned(),
         };
         AppError::new(&code, error.to_string(), zh)
     }

@@ -114,7 +114,7 @@ impl AppState {
             s.online = Some(true);
             s.last_success_ms = Some(now_ms());
             s.last_error = None;
-            s.held_back = report.held_back.map(|e| AppError::new(&e.code, e.message, e.message_zh));
+            s.held_back = report.held_back.map(|e| AppError::new(e.code.as_str(), e.message, e.message_zh));
         });
         let me = self.clone();
         let photos =

@@ -271,7 +271,7 @@ mod tests {
         }
         fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
         let error = vault.load().unwrap_err();
-        assert_eq!(error.code, "key_missing");
+        assert_eq!(error.code.as_str(), "key_missing");
         assert!(error.message_zh.contains("原样保留"), "{error:?}");
         vault.delete().unwrap();
         assert!(vault.load().unwrap().is_none());

@@ -3,6 +3,7 @@
 //! beside the store's own apply rate; a community's first sync; bytes on the
 //! wire per field change; and what each encoding costs.
 
+use gridwork_protocol::admin::{NewEnrollmentCode, NewGrid, NewUser, Role as UserRole};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,29 +50,31 @@ impl LocalServer {
             std::future::pending(),
         ));
         let admin = Admin::new(&url, &token)?;
-        admin
-            .post(
-                "/admin/grids",
-                &serde_json::json!({"code": "C1", "name": "东苑社区", "level": "community"}),
-            )
-            .await?;
-        admin
-            .post("/admin/grids", &serde_json::json!({"code": "C1-01", "name": "第一网格", "parent": "C1"}))
-            .await?;
+        let community = NewGrid {
+            code: "C1".into(),
+            name: "东苑社区".into(),
+            parent: None,
+            level: Some("community".into()),
+        };
+        admin.add_grid(&community).await?;
+        let grid =
+            NewGrid {
+                code: "C1-01".into(), name: "第一网格".into(), parent: Some("C1".into()), level: None
+            };
+        admin.add_grid(&grid).await?;
         Ok(LocalServer { url, admin, storage })
     }
 
     /// A device of a new worker of grid C1, enrolled and synced.
     pub async fn device(&self, path: &Path, name: &str, encoding: Encoding) -> Result<Device> {
-        let user = self
-            .admin
-            .post("/admin/users", &serde_json::json!({"name": name, "role": "worker", "grids": ["C1"]}))
-            .await?;
+        let user =
+            NewUser { name: name.into(), role: UserRole::Worker, grids: vec!["C1".into()], password: None };
+        let user = self.admin.add_user(&user).await?;
         let code =
-            self.admin.post("/admin/enrollment-codes", &serde_json::json!({"user_id": user["id"]})).await?;
+            self.admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;
         let mut device = Device::open(path)?;
         device.set_encoding(encoding);
-        device.enroll(&self.url, code["code"].as_str().context("a code")?, "bench").await?;
+        device.enroll(&self.url, &code.code, "bench").await?;
         device.sync(|_| {}).await?;
         Ok(device)
     }
@@ -279,15 +282,14 @@ async fn first_sync(dir: &Path) -> Result<()> {
     {
         let start = Instant::now();
         let path = dir.join(format!("first-{name}.db").replace(' ', "-"));
-        let user = server
-            .admin
-            .post("/admin/users", &serde_json::json!({"name": name, "role": "worker", "grids": ["C1"]}))
-            .await?;
+        let user =
+            NewUser { name: name.into(), role: UserRole::Worker, grids: vec!["C1".into()], password: None };
+        let user = server.admin.add_user(&user).await?;
         let code =
-            server.admin.post("/admin/enrollment-codes", &serde_json::json!({"user_id": user["id"]})).await?;
+            server.admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;
         let mut device = Device::open(&path)?;
         device.set_encoding(encoding);
-        device.enroll(&server.url, code["code"].as_str().context("a code")?, "bench").await?;
+        device.enroll(&server.url, &code.code, "bench").await?;
         let enrolled = start.elapsed();
         let start = Instant::now();
         let mut requests = 0;

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gridwork_client::{Admin, ClientError, Device, Progress};
 use gridwork_domain::{Kind, RecordId, Value};
+use gridwork_protocol::admin::{NewEnrollmentCode, NewGrid, NewUser, Role};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -266,42 +267,34 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
     let admin = Admin::new(server, token)?;
     let answer = match command {
         AdminCommand::Grid { command: GridCommand::Add { code, name, parent, level } } => {
-            admin
-                .post("/admin/grids", &json!({"code": code, "name": name, "parent": parent, "level": level}))
-                .await?
+            json!(admin.add_grid(&NewGrid { code, name, parent, level }).await?)
         }
         AdminCommand::User { command: UserCommand::Add { name, role, grids, password } } => {
-            admin
-                .post(
-                    "/admin/users",
-                    &json!({"name": name, "role": role, "grids": grids, "password": password}),
-                )
-                .await?
+            let role = Role::parse(&role).expect("clap checked the role");
+            json!(admin.add_user(&NewUser { name, role, grids, password }).await?)
         }
         AdminCommand::EnrollCode { user, ttl_minutes } => {
-            let mut code = admin
-                .post("/admin/enrollment-codes", &json!({"user_id": user, "ttl_minutes": ttl_minutes}))
+            let code = admin
+                .enrollment_code(&NewEnrollmentCode { user_id: user, ttl_minutes: Some(ttl_minutes) })
                 .await?;
-            let text = code["code"].as_str().unwrap_or_default().to_owned();
-            code["qr"] = json!(gridwork_protocol::sync::enrollment_payload(admin.server(), &text));
-            code
+            let qr = gridwork_protocol::sync::enrollment_payload(admin.server(), &code.code);
+            let mut answer = json!(code);
+            answer["qr"] = json!(qr);
+            answer
         }
-        AdminCommand::Device { command: AdminDeviceCommand::List } => admin.get("/admin/devices").await?,
+        AdminCommand::Device { command: AdminDeviceCommand::List } => json!(admin.devices().await?),
         AdminCommand::Device { command: AdminDeviceCommand::Revoke { device } } => {
-            admin.post(&format!("/admin/devices/{device}/revoke"), &json!({})).await?
+            json!(admin.revoke_device(&device).await?)
         }
-        AdminCommand::Conflicts { command: ListCommand::List } => admin.get("/admin/conflicts").await?,
+        AdminCommand::Conflicts { command: ListCommand::List } => json!(admin.conflicts().await?),
         AdminCommand::Parked { command: ParkedCommand::List { after, limit } } => {
-            let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
-            admin.get(&format!("/admin/parked?limit={limit}{after}")).await?
+            json!(admin.parked(after, limit).await?)
         }
-        AdminCommand::Parked { command: ParkedCommand::Show { id } } => {
-            admin.get(&format!("/admin/parked/{id}")).await?
-        }
+        AdminCommand::Parked { command: ParkedCommand::Show { id } } => json!(admin.parked_one(id).await?),
         AdminCommand::Parked { command: ParkedCommand::Dismiss { id } } => {
-            admin.post(&format!("/admin/parked/{id}/dismiss"), &json!({})).await?
+            json!(admin.dismiss_parked(id).await?)
         }
-        AdminCommand::User { command: UserCommand::List } => admin.get("/admin/users").await?,
+        AdminCommand::User { command: UserCommand::List } => json!(admin.users().await?),
     };
     print(answer)
 }

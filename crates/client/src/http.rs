@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use gridwork_protocol::Encoding;
+use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::{
     APP_VERSION_HEADER, ApiError, BINARY_CONTENT_TYPE, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
@@ -196,7 +197,7 @@ impl Http {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Resp, ClientError> {
         let response = self
             .send(|| {
@@ -241,13 +242,13 @@ pub async fn api_error(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     let error = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| ApiError {
-        code: "not_gridwork".into(),
+        code: ErrorCode::NotGridwork,
         message: format!(
             "the address did not answer as a Gridwork server (HTTP {status}, not a Gridwork error); check the server address"
         ),
         message_zh: format!("该地址没有按网格通服务器应答(HTTP {status}),请检查服务器地址"),
     });
-    if error.code == gridwork_protocol::sync::DEVICE_REVOKED {
+    if error.code == ErrorCode::DeviceRevoked {
         ClientError::Revoked(error)
     } else {
         ClientError::Api { status, error }

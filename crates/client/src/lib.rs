@@ -20,10 +20,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridwork_domain::Kind;
 use gridwork_protocol::Encoding;
+use gridwork_protocol::admin::{
+    AttachmentStatus, Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, NewEnrollmentCode, NewGrid,
+    NewUser, OffsetMismatch, ParkedChange, ParkedPage, Revoked, UserInfo,
+};
+use gridwork_protocol::codes::{ErrorCode, RefusalCode};
+use gridwork_protocol::sync::PUSH_PAGE_BYTES;
 use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
 };
-use gridwork_protocol::sync::{DEVICE_QUOTA, PUSH_PAGE_BYTES};
 pub use gridwork_store::sha256_hex;
 use gridwork_store::{
     Clock, DatabaseKey, OffsetClock, Options, PageLimit, Refused, Role, Session, Store, SystemClock,
@@ -107,7 +112,7 @@ impl ClientError {
     }
 
     /// The server's error code, for programs.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             ClientError::Api { error, .. }
             | ClientError::Revoked(error)
@@ -397,7 +402,7 @@ impl Device {
                 // The day's budget: a smaller page may still fit; when not
                 // even one record does, the rest waits for tomorrow and the
                 // sync goes on to pull.
-                Err(ClientError::Api { status: 429, error }) if error.code == DEVICE_QUOTA => {
+                Err(ClientError::Api { status: 429, error }) if error.code == ErrorCode::DeviceQuota => {
                     if sent > 1 {
                         page = PageLimit { records: sent / 2, bytes: page.bytes.min(full_page.bytes) / 2 };
                         continue;
@@ -423,7 +428,7 @@ impl Device {
                 for rejection in answer.rejected {
                     // The clock is corrected now: stamp again, send again
                     // (once; a second refusal is kept like any other).
-                    if rejection.code == "clock_ahead"
+                    if rejection.code == RefusalCode::ClockAhead
                         && restamped.insert(rejection.id)
                         && store.restamp(rejection.kind, rejection.id, rejection.server_state.as_ref())?
                     {
@@ -591,13 +596,6 @@ fn offset(server_time_ms: u64, before: u64, after: u64) -> i64 {
     server_time_ms as i64 - (before / 2 + after / 2) as i64
 }
 
-#[derive(serde::Deserialize)]
-struct UploadStatus {
-    size: u64,
-    received: u64,
-    complete: bool,
-}
-
 /// Uploads `bytes` in chunks of `chunk` bytes, starting from what the server
 /// holds.
 pub async fn upload(
@@ -611,7 +609,8 @@ pub async fn upload(
     let status = http.raw(|h| h.builder(reqwest::Method::GET, &format!("/attachments/{sha}/status"))).await?;
     let mut offset = match status.status().as_u16() {
         200 => {
-            let status: UploadStatus = status.json().await.map_err(|e| ClientError::Decode(e.to_string()))?;
+            let status: AttachmentStatus =
+                status.json().await.map_err(|e| ClientError::Decode(e.to_string()))?;
             if status.complete {
                 return Ok(sha);
             }
@@ -630,14 +629,13 @@ pub async fn upload(
             })
             .await?;
         let code = response.status().as_u16();
-        let status: UploadStatus = match code {
+        let status: AttachmentStatus = match code {
             200 => response.json().await.map_err(|e| ClientError::Decode(e.to_string()))?,
             409 => {
                 // The server holds a different amount: continue from there.
-                let body: serde_json::Value =
+                let body: OffsetMismatch =
                     response.json().await.map_err(|e| ClientError::Decode(e.to_string()))?;
-                serde_json::from_value(body["status"].clone())
-                    .map_err(|e| ClientError::Decode(e.to_string()))?
+                body.status
             }
             _ => return Err(http::api_error(response).await),
         };
@@ -663,12 +661,58 @@ impl Admin {
         Ok(Admin { http: Http::new(server, Some(token.to_owned()))? })
     }
 
-    pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
-        self.http.json(reqwest::Method::GET, path, None).await
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.http.json(reqwest::Method::GET, path, None::<&()>).await
     }
 
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ClientError> {
         self.http.json(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn add_grid(&self, grid: &NewGrid) -> Result<Created, ClientError> {
+        self.post("/admin/grids", grid).await
+    }
+
+    pub async fn add_user(&self, user: &NewUser) -> Result<Created, ClientError> {
+        self.post("/admin/users", user).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserInfo>, ClientError> {
+        self.get("/admin/users").await
+    }
+
+    pub async fn enrollment_code(&self, request: &NewEnrollmentCode) -> Result<EnrollmentCode, ClientError> {
+        self.post("/admin/enrollment-codes", request).await
+    }
+
+    pub async fn devices(&self) -> Result<Vec<DeviceInfo>, ClientError> {
+        self.get("/admin/devices").await
+    }
+
+    pub async fn revoke_device(&self, device_id: &str) -> Result<Revoked, ClientError> {
+        self.post(&format!("/admin/devices/{device_id}/revoke"), &serde_json::json!({})).await
+    }
+
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>, ClientError> {
+        self.get("/admin/conflicts").await
+    }
+
+    /// A page of parked refusals, newest first, below the id `after`.
+    pub async fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage, ClientError> {
+        let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+        self.get(&format!("/admin/parked?limit={limit}{after}")).await
+    }
+
+    pub async fn parked_one(&self, id: u64) -> Result<ParkedChange, ClientError> {
+        self.get(&format!("/admin/parked/{id}")).await
+    }
+
+    pub async fn dismiss_parked(&self, id: u64) -> Result<Dismissed, ClientError> {
+        self.post(&format!("/admin/parked/{id}/dismiss"), &serde_json::json!({})).await
     }
 
     pub fn server(&self) -> &str {

@@ -62,6 +62,7 @@
 //!
 //! Run: `target/release/gridwork-loadgen --hostile all --devices 1000`.
 
+use gridwork_protocol::admin::{NewEnrollmentCode, NewGrid, NewUser, Role};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -406,18 +407,21 @@ async fn enroll(
     name: &str,
     grid: &str,
 ) -> Result<(String, DeviceId)> {
-    let user = admin
-        .post("/admin/users", &serde_json::json!({"name": name, "role": "worker", "grids": [grid]}))
-        .await?;
-    let code = admin.post("/admin/enrollment-codes", &serde_json::json!({"user_id": user["id"]})).await?;
+    let user = NewUser { name: name.into(), role: Role::Worker, grids: vec![grid.into()], password: None };
+    let user = admin.add_user(&user).await?;
+    let code = admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;
     let anonymous = Http::with_client(client.clone(), url, None)?;
     let request = EnrollRequest {
-        code: code["code"].as_str().context("a code")?.to_owned(),
+        code: code.code,
         app_version: "loadgen".into(),
         request_id: Some(gridwork_client::enrollment_request_id()),
     };
     let (enrolled, _): (EnrollResponse, u64) = anonymous.sync_call("/enroll", &request).await?;
     Ok((enrolled.token, enrolled.device_number))
+}
+
+fn grid_of(code: String, name: String, parent: Option<&str>, level: Option<&str>) -> NewGrid {
+    NewGrid { code, name, parent: parent.map(str::to_owned), level: level.map(str::to_owned) }
 }
 
 /// A started server with its city and honest devices, each synced once;
@@ -434,19 +438,16 @@ async fn set_up(args: &Args, binary: &Path, with_intruder: bool) -> Result<City>
     eprintln!("setting up {} grids and {} devices on {}", args.grids, args.devices, server.url);
 
     // The city: one district, ten streets, communities, unit grids.
-    admin.post("/admin/grids", &serde_json::json!({"code": "L", "name": "压测市"})).await?;
-    admin.post("/admin/grids", &serde_json::json!({"code": "L-1", "name": "压测区", "parent": "L"})).await?;
+    admin.add_grid(&grid_of("L".into(), "压测市".into(), None, None)).await?;
+    admin.add_grid(&grid_of("L-1".into(), "压测区".into(), Some("L"), None)).await?;
     for s in 0..10 {
-        admin
-            .post(
-                "/admin/grids",
-                &serde_json::json!({"code": format!("L-1-{s}"), "name": format!("街道{s}"), "parent": "L-1"}),
-            )
-            .await?;
+        admin.add_grid(&grid_of(format!("L-1-{s}"), format!("街道{s}"), Some("L-1"), None)).await?;
     }
     for g in 0..args.grids {
         let street = format!("L-1-{}", g % 10);
-        admin.post("/admin/grids", &serde_json::json!({"code": format!("{street}-{g}"), "name": format!("网格{g}"), "parent": street, "level": "unit"})).await?;
+        admin
+            .add_grid(&grid_of(format!("{street}-{g}"), format!("网格{g}"), Some(&street), Some("unit")))
+            .await?;
     }
 
     // The devices, enrolled concurrently.
@@ -483,12 +484,7 @@ async fn set_up(args: &Args, binary: &Path, with_intruder: bool) -> Result<City>
     // The attacker: a worker of a unit grid no honest device uses.
     let intruder = if with_intruder {
         let grid = format!("L-1-0-{}", args.grids);
-        admin
-            .post(
-                "/admin/grids",
-                &serde_json::json!({"code": grid, "name": "攻击者网格", "parent": "L-1-0", "level": "unit"}),
-            )
-            .await?;
+        admin.add_grid(&grid_of(grid.clone(), "攻击者网格".into(), Some("L-1-0"), Some("unit"))).await?;
         let (token, number) = enroll(&admin, &client, &server.url, "攻击者", &grid).await?;
         Some(Intruder {
             url: server.url.clone(),
@@ -1126,8 +1122,10 @@ async fn uploads(me: Intruder, mut stop: Stop, tally: &Tally, ready: &AtomicBool
                 let what = if response.status().is_success() {
                     format!("uploads begun: HTTP {status}")
                 } else {
-                    let code =
-                        response.json::<ErrorBody>().await.map_or_else(|_| "?".to_owned(), |b| b.error.code);
+                    let code = response
+                        .json::<ErrorBody>()
+                        .await
+                        .map_or_else(|_| "?".to_owned(), |b| b.error.code.to_string());
                     format!("uploads refused: HTTP {status} {code}")
                 };
                 tally.add(what, 1);

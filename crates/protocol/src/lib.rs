@@ -6,6 +6,8 @@
 //! This crate does no IO: it turns values into bytes and back. Sending them
 //! is the client's and the server's business; applying them is the store's.
 
+pub mod admin;
+pub mod codes;
 pub mod sync;
 
 use gridwork_domain::{Kind, RecordId, Value};

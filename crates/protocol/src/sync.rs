@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::RecordChanges;
+pub use crate::codes::{ErrorCode, RefusalCode};
 
 /// The protocol this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -175,8 +176,7 @@ impl PushRequest {
 pub struct Rejection {
     pub id: RecordId,
     pub kind: Kind,
-    /// `out_of_scope`, `invalid`, `clock_ahead`, `forbidden`.
-    pub code: String,
+    pub code: RefusalCode,
     pub field: Option<String>,
     pub message: String,
     pub message_zh: String,
@@ -246,18 +246,11 @@ pub struct ErrorBody {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
-    /// Stable, for programs: `unauthorized`, `device_revoked`,
-    /// `protocol_unsupported`, `malformed`, `too_large`, `invalid`, ...
-    pub code: String,
+    /// Stable, for programs.
+    pub code: ErrorCode,
     pub message: String,
     pub message_zh: String,
 }
-
-/// The error code that tells a device to wipe its local data.
-pub const DEVICE_REVOKED: &str = "device_revoked";
-
-/// The error code that tells a device it has sent its day's budget.
-pub const DEVICE_QUOTA: &str = "device_quota";
 
 /// A stable digest of a scope (sorted grid codes), to compare scopes
 /// without sending them.

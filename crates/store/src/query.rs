@@ -5,8 +5,7 @@
 //! registers, except [`Store::conflicts`], [`Store::registers`] and
 //! [`Store::storage_stats`], which are about the registers.
 
-use gridwork_domain::{DeviceId, Kind, Record, RecordId, ValidationError, Value};
-use gridwork_merge::Hlc;
+use gridwork_domain::{Kind, Record, RecordId, ValidationError, Value};
 use rusqlite::{Row as SqlRow, ToSql};
 use serde::Serialize;
 
@@ -47,26 +46,7 @@ pub struct ResidentSearch {
     pub limit: usize,
 }
 
-/// One version of a field in conflict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VersionInfo {
-    pub value: Value,
-    pub writer: DeviceId,
-    pub hlc: Hlc,
-    /// When it was written, by its writer's (corrected) clock: Unix ms.
-    pub at_ms: u64,
-}
-
-/// A field holding concurrent versions: the value everyone shows and the
-/// ones that lost, for review.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Conflict {
-    pub kind: Kind,
-    pub id: RecordId,
-    pub field: &'static str,
-    pub winner: VersionInfo,
-    pub losers: Vec<VersionInfo>,
-}
+pub use gridwork_protocol::admin::{Conflict, VersionInfo};
 
 /// A field's register as stored, every value at hand.
 #[derive(Clone, Debug, PartialEq)]
@@ -247,7 +227,7 @@ impl Store {
             conflicts.push(Conflict {
                 kind,
                 id,
-                field: stored.field,
+                field: stored.field.to_owned(),
                 winner: info(stored.register.winner()),
                 losers: stored.register.losers().iter().map(info).collect(),
             });
