@@ -248,7 +248,7 @@ pub async fn api_error(response: reqwest::Response) -> ClientError {
         ),
         message_zh: format!("该地址没有按网格通服务器应答(HTTP {status}),请检查服务器地址"),
     });
-    if error.code == ErrorCode::DeviceRevoked {
+    if crate::decide::on_error(status, &error.code) == crate::decide::OnError::Wipe {
         ClientError::Revoked(error)
     } else {
         ClientError::Api { status, error }

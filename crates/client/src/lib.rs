@@ -12,9 +12,9 @@
 //! This crate does not decide what is valid (the domain and the store do)
 //! nor what a device may see (the server does).
 
+mod decide;
 mod http;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,7 +24,7 @@ use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, NewEnrollmentCode, NewGrid,
     NewUser, OffsetMismatch, ParkedChange, ParkedPage, Revoked, UserInfo,
 };
-use gridwork_protocol::codes::{ErrorCode, RefusalCode};
+use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::PUSH_PAGE_BYTES;
 use gridwork_protocol::sync::{
     ApiError, EnrollRequest, EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse,
@@ -35,6 +35,7 @@ use gridwork_store::{
 };
 use serde::Serialize;
 
+use decide::{AfterPage, OnApplyFailed, OnPage, OnPushAnswer, OnPushRefused, OnRefusal};
 pub use http::{Http, Retry};
 
 /// Records per push and per pull page.
@@ -294,7 +295,11 @@ impl Device {
                 }
                 Err(ClientError::Revoked(error))
             }
-            Err(ClientError::Api { status: 401, .. }) => Err(ClientError::Unknown),
+            Err(ClientError::Api { status, error })
+                if decide::on_error(status, &error.code) == decide::OnError::Unknown =>
+            {
+                Err(ClientError::Unknown)
+            }
             other => other,
         }
     }
@@ -359,7 +364,7 @@ impl Device {
     }
 
     /// Pushes the outbox a page at a time, at least once (the server records
-    /// the device's pending count and last sync).
+    /// the device's pending count and last sync). Decisions: [`decide::Push`].
     async fn push_phase(
         &self,
         http: &Http,
@@ -367,13 +372,11 @@ impl Device {
         report: &mut SyncReport,
         progress: &mut impl FnMut(Progress),
     ) -> Result<(), ClientError> {
-        let mut restamped: BTreeSet<gridwork_domain::RecordId> = BTreeSet::new();
-        let full_page = PageLimit { records: PAGE, bytes: PUSH_PAGE_BYTES };
-        let mut page = full_page;
+        let mut push = decide::Push::new(PageLimit { records: PAGE, bytes: PUSH_PAGE_BYTES }, epoch);
         loop {
             let (outgoing, pending) = {
                 let mut store = self.store();
-                let outgoing = store.outgoing(page)?;
+                let outgoing = store.outgoing(push.page())?;
                 let pending = store.pending_count()?.saturating_sub(outgoing.records.len() as u64);
                 (outgoing, pending)
             };
@@ -383,53 +386,44 @@ impl Device {
                 PushRequest { up_to_counter: outgoing.up_to_counter, pending, records: outgoing.records };
             let before = raw_now();
             let (answer, bytes): (PushResponse, u64) = match http.sync_call("/sync/push", &request).await {
-                // Too large for this server: send half as many, down to one
-                // record, which always fits (the largest legal record does).
-                Err(ClientError::Api { status: 413, error }) => {
-                    if sent <= 1 {
+                Err(ClientError::Api { status, error }) => match push.refused(status, &error.code, sent) {
+                    OnPushRefused::SendFewer => {
+                        tracing::debug!(records = push.page().records, code = %error.code, "sending fewer records at once");
+                        continue;
+                    }
+                    OnPushRefused::RecordTooLarge => {
                         return Err(ClientError::TooLarge {
                             id: request.records.first().map(|r| r.id.to_string()).unwrap_or_default(),
                             error,
                         });
                     }
-                    page = PageLimit { records: sent / 2, bytes: page.bytes.min(full_page.bytes) / 2 };
-                    tracing::debug!(
-                        records = page.records,
-                        "the server found the push too large; splitting it"
-                    );
-                    continue;
-                }
-                // The day's budget: a smaller page may still fit; when not
-                // even one record does, the rest waits for tomorrow and the
-                // sync goes on to pull.
-                Err(ClientError::Api { status: 429, error }) if error.code == ErrorCode::DeviceQuota => {
-                    if sent > 1 {
-                        page = PageLimit { records: sent / 2, bytes: page.bytes.min(full_page.bytes) / 2 };
-                        continue;
+                    OnPushRefused::HoldBack => {
+                        tracing::warn!(message = %error.message, "the day's budget is spent; the rest waits");
+                        report.held_back = Some(error);
+                        return Ok(());
                     }
-                    tracing::warn!(message = %error.message, "the day's budget is spent; the rest waits");
-                    report.held_back = Some(error);
-                    return Ok(());
-                }
+                    OnPushRefused::Other(_) => return Err(ClientError::Api { status, error }),
+                },
                 other => other?,
             };
-            page = full_page;
             report.bytes += bytes;
             self.learn_time(answer.server_time_ms, before, raw_now(), false)?;
-            if answer.epoch != *epoch {
-                self.restored(&answer.epoch, report)?;
-                *epoch = answer.epoch.clone();
-                continue;
-            }
+            let up_to = match push.answered(&answer) {
+                OnPushAnswer::Restored { epoch: new } => {
+                    self.restored(&new, report)?;
+                    *epoch = new;
+                    continue;
+                }
+                OnPushAnswer::Acknowledge { up_to } => up_to,
+            };
             let mut again = false;
             {
                 let mut store = self.store();
-                store.acknowledge(answer.acked_up_to)?;
+                store.acknowledge(up_to)?;
                 for rejection in answer.rejected {
-                    // The clock is corrected now: stamp again, send again
-                    // (once; a second refusal is kept like any other).
-                    if rejection.code == RefusalCode::ClockAhead
-                        && restamped.insert(rejection.id)
+                    // The clock was corrected from this answer: stamp
+                    // again, send again (if there is anything to re-stamp).
+                    if push.refusal(&rejection) == OnRefusal::Restamp
                         && store.restamp(rejection.kind, rejection.id, rejection.server_state.as_ref())?
                     {
                         again = true;
@@ -452,17 +446,16 @@ impl Device {
             }
             report.pushed += answer.applied;
             progress(Progress::Pushing { pushed: report.pushed, pending });
-            if empty && !again {
-                break;
+            if !push.next(empty, again) {
+                return Ok(());
             }
         }
-
-        Ok(())
     }
 
     /// Pulls the scope's changes a page at a time, saving the cursor after
     /// each. Returns `false` if the server turned out to have been restored
-    /// (a new epoch): everything was queued to be sent again.
+    /// (a new epoch): everything was queued to be sent again. Decisions:
+    /// [`decide::Pull`].
     async fn pull_phase(
         &self,
         http: &Http,
@@ -470,7 +463,7 @@ impl Device {
         report: &mut SyncReport,
         progress: &mut impl FnMut(Progress),
     ) -> Result<bool, ClientError> {
-        let mut resynced = false;
+        let mut pull = decide::Pull::new(epoch);
         loop {
             let (cursor, after, scope_hash, scope) = {
                 let session = self.store().session()?.ok_or(ClientError::NotEnrolled)?;
@@ -481,22 +474,25 @@ impl Device {
             let (page, bytes): (PullResponse, u64) = http.sync_call("/sync/pull", &request).await?;
             report.bytes += bytes;
             self.learn_time(page.server_time_ms, before, raw_now(), false)?;
-            if page.epoch != epoch {
-                self.restored(&page.epoch, report)?;
-                return Ok(false);
-            }
+            let new_scope = match pull.page(&page, decide::Held { cursor, scope: &scope }) {
+                OnPage::Restored { epoch } => {
+                    self.restored(&epoch, report)?;
+                    return Ok(false);
+                }
+                OnPage::Sweep => {
+                    // Too far behind to be told what left the device's
+                    // grids: everything again, and what does not come back
+                    // goes.
+                    tracing::warn!("the server asks for a full pull: this device is far behind");
+                    self.store().start_sweep()?;
+                    continue;
+                }
+                OnPage::Apply { scope, restart_from_zero } => scope.map(|scope| (scope, restart_from_zero)),
+            };
             let mut store = self.store();
-            if page.resync {
-                // Too far behind to be told what left the device's grids:
-                // everything again, and what does not come back goes.
-                tracing::warn!("the server asks for a full pull: this device is far behind");
-                store.start_sweep()?;
-                continue;
-            }
-            if let Some(new_scope) = &page.scope {
-                report.dropped += store.set_scope(new_scope, &page.scope_hash)?;
-                let old: BTreeSet<&String> = scope.iter().collect();
-                if cursor != 0 && new_scope.iter().any(|g| !old.contains(g)) {
+            if let Some((new_scope, restart_from_zero)) = new_scope {
+                report.dropped += store.set_scope(&new_scope, &page.scope_hash)?;
+                if restart_from_zero {
                     // New grids: their records are older than the cursor.
                     store.set_cursor(0)?;
                     continue;
@@ -510,30 +506,31 @@ impl Device {
             if sweeping {
                 store.note_seen(page.records.iter().map(|r| r.id))?;
             }
-            match store.apply_remote(page.records) {
-                Ok(_) => {}
-                Err(error) if !resynced && error.validation().is_some() => {
-                    // A change to a record this device lacks: start over.
-                    tracing::warn!(%error, "pulled a change this device cannot place; pulling everything again");
-                    resynced = true;
-                    store.start_sweep()?;
-                    continue;
+            let after_page = pull.applied(&page);
+            if let Err(error) = store.apply_remote(page.records) {
+                match pull.apply_failed(error.validation().is_some()) {
+                    OnApplyFailed::Sweep => {
+                        tracing::warn!(%error, "pulled a change this device cannot place; pulling everything again");
+                        store.start_sweep()?;
+                        continue;
+                    }
+                    OnApplyFailed::Stop => return Err(error.into()),
                 }
-                Err(error) => return Err(error.into()),
             }
-            if page.more {
-                store.set_page_after(page.next_cursor)?;
-            } else {
-                store.set_cursor(page.next_cursor)?;
-                if sweeping {
-                    report.dropped += store.finish_sweep()?;
+            match after_page {
+                AfterPage::More { after } => store.set_page_after(after)?,
+                AfterPage::Done { cursor } => {
+                    store.set_cursor(cursor)?;
+                    if sweeping {
+                        report.dropped += store.finish_sweep()?;
+                    }
                 }
             }
             report.cursor = page.next_cursor;
             report.pulled += received;
             drop(store);
             progress(Progress::Pulling { pulled: report.pulled });
-            if !page.more {
+            if let AfterPage::Done { .. } = after_page {
                 return Ok(true);
             }
         }
