@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::storage::{AttachmentStatus, StorageError};
-use crate::{AppState, Authed, blocking, now_ms};
+use crate::{AppState, Authed, blocking};
 use gridwork_protocol::admin::OffsetMismatch;
 use gridwork_protocol::sync::ApiError;
 
@@ -129,7 +129,8 @@ async fn upload_chunk(
     check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
-    let status = blocking(move || storage.upload_begin(&sha, size, &by, now_ms())).await?;
+    let now = state.now_ms();
+    let status = blocking(move || storage.upload_begin(&sha, size, &by, now)).await?;
     if status.complete {
         return Ok(Json(status).into_response());
     }
@@ -163,7 +164,8 @@ async fn upload_chunk(
     if received < status.size || failure.is_some() {
         let storage = state.storage.clone();
         let (sha, by) = (sha256.clone(), uploader.clone());
-        blocking(move || storage.upload_progress(&sha, &by, received, now_ms())).await?;
+        let now = state.now_ms();
+        blocking(move || storage.upload_progress(&sha, &by, received, now)).await?;
         return match failure {
             Some(error) => Err(error),
             None => {
@@ -179,10 +181,12 @@ async fn upload_chunk(
     let storage = state.storage.clone();
     let (sha, size) = (sha256.clone(), status.size);
     if let Err(error) = checked {
-        blocking(move || storage.upload_progress(&sha, &uploader, 0, now_ms())).await?;
+        let now = state.now_ms();
+        blocking(move || storage.upload_progress(&sha, &uploader, 0, now)).await?;
         return Err(error);
     }
-    blocking(move || storage.upload_complete(&sha, size, &uploader, now_ms())).await?;
+    let now = state.now_ms();
+    blocking(move || storage.upload_complete(&sha, size, &uploader, now)).await?;
     Ok(Json(AttachmentStatus { size, received: size, complete: true }).into_response())
 }
 
@@ -287,7 +291,8 @@ pub async fn expire_unfinished(state: AppState, expiry: Duration) {
 }
 
 async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
-    let before = now_ms().saturating_sub(expiry.as_millis() as u64);
+    let now = state.now_ms();
+    let before = now.saturating_sub(expiry.as_millis() as u64);
     let storage = state.storage.clone();
     let stale = blocking(move || storage.stale_uploads(before)).await?;
     for (sha256, uploader) in stale {

@@ -23,7 +23,7 @@ use gridwork_protocol::codes::ErrorCode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -58,9 +58,7 @@ const GUESS_WINDOW: Duration = Duration::from_secs(600);
 /// staff behind one address logging in at nine, not a flood.
 const LOGINS_PER_MINUTE: u32 = 120;
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
+pub use gridwork_store::{Clock, OffsetClock, SystemClock};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -80,6 +78,9 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Memory for request bodies, across all requests.
     pub body_budget: BodyBudget,
+    /// What every rule about time reads: the system's clock, or one a test
+    /// sets.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,7 +116,19 @@ impl AppState {
             pull_turns: Turns::default(),
             writer_share: Arc::default(),
             uploads: Turns::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same state reading time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The server's time: Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 }
 
@@ -150,9 +163,9 @@ impl FromRequestParts<AppState> for Authed {
         let token = bearer(&parts.headers).ok_or_else(AppError::unauthorized)?;
         let digest = sqlite::digest(token);
         let storage = state.storage.clone();
-        let principal = blocking(move || storage.authenticate(digest, now_ms()))
-            .await?
-            .ok_or_else(AppError::unauthorized)?;
+        let now = state.now_ms();
+        let principal =
+            blocking(move || storage.authenticate(digest, now)).await?.ok_or_else(AppError::unauthorized)?;
         if principal.device.as_ref().is_some_and(|d| d.revoked) {
             return Err(AppError::revoked());
         }
@@ -312,7 +325,8 @@ async fn enroll(
     };
     let storage = state.storage.clone();
     let EnrollRequest { code, app_version, request_id } = request.value;
-    match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now_ms())).await {
+    let now = state.now_ms();
+    match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now)).await {
         Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
             if error.code == ErrorCode::BadEnrollmentCode {
@@ -346,7 +360,8 @@ async fn push(
     let storage = state.storage.clone();
     let reply = request.reply;
     let started = std::time::Instant::now();
-    match blocking(move || storage.push(&device, request.value, version.as_deref(), now_ms())).await {
+    let now = state.now_ms();
+    match blocking(move || storage.push(&device, request.value, version.as_deref(), now)).await {
         Ok(pushed) => {
             state.writer_share.charge(&id, pushed.writer_time);
             Ok(wire::hold(reply.send(&pushed.answer), turn).await)
@@ -372,7 +387,8 @@ async fn pull(
     let request: Wire<PullRequest, { wire::SMALL }> = Wire::from_request(request, &state).await?;
     let storage = state.storage.clone();
     let reply = request.reply;
-    let answer = blocking(move || storage.pull(&device, request.value, now_ms())).await?;
+    let now = state.now_ms();
+    let answer = blocking(move || storage.pull(&device, request.value, now)).await?;
     Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
@@ -388,7 +404,8 @@ async fn login(
         Err(refusal) => return Ok(refusal),
     };
     let storage = state.storage.clone();
-    match blocking(move || storage.login(&login.name, &login.password, now_ms())).await {
+    let now = state.now_ms();
+    match blocking(move || storage.login(&login.name, &login.password, now)).await {
         Ok(session) => Ok(Json(session).into_response()),
         Err(error) => {
             if error.code == ErrorCode::BadLogin {
@@ -405,7 +422,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     let token = bearer(&headers).ok_or_else(AppError::unauthorized)?;
     let digest = sqlite::digest(token);
     let storage = state.storage.clone();
-    if !blocking(move || storage.logout(digest, now_ms())).await? {
+    let now = state.now_ms();
+    if !blocking(move || storage.logout(digest, now)).await? {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::NotASession,
@@ -422,7 +440,8 @@ async fn add_grid(
     Body(grid): Body<NewGrid>,
 ) -> Result<Json<Created>, AppError> {
     let storage = state.storage.clone();
-    let id = blocking(move || storage.add_grid(&admin, grid, now_ms())).await?;
+    let now = state.now_ms();
+    let id = blocking(move || storage.add_grid(&admin, grid, now)).await?;
     Ok(Json(Created { id: id.to_string() }))
 }
 
@@ -432,7 +451,8 @@ async fn add_user(
     Body(user): Body<NewUser>,
 ) -> Result<Json<Created>, AppError> {
     let storage = state.storage.clone();
-    let id = blocking(move || storage.create_user(&admin, user, now_ms())).await?;
+    let now = state.now_ms();
+    let id = blocking(move || storage.create_user(&admin, user, now)).await?;
     Ok(Json(Created { id }))
 }
 
@@ -450,10 +470,10 @@ async fn enrollment_code(
         .into());
     }
     let storage = state.storage.clone();
-    let code = blocking(move || {
-        storage.create_enrollment_code(&admin, &request.user_id, ttl_minutes * 60_000, now_ms())
-    })
-    .await?;
+    let now = state.now_ms();
+    let code =
+        blocking(move || storage.create_enrollment_code(&admin, &request.user_id, ttl_minutes * 60_000, now))
+            .await?;
     Ok(Json(code))
 }
 
@@ -473,7 +493,8 @@ async fn revoke(
 ) -> Result<Json<Revoked>, AppError> {
     let storage = state.storage.clone();
     let device = id.clone();
-    blocking(move || storage.revoke_device(&admin, &device, now_ms())).await?;
+    let now = state.now_ms();
+    blocking(move || storage.revoke_device(&admin, &device, now)).await?;
     Ok(Json(Revoked { revoked: id }))
 }
 
@@ -553,7 +574,8 @@ async fn dismiss_parked(
     NumericId(id): NumericId,
 ) -> Result<Json<Dismissed>, AppError> {
     let storage = state.storage.clone();
-    if !blocking(move || storage.dismiss_parked(&staff, id, now_ms())).await? {
+    let now = state.now_ms();
+    if !blocking(move || storage.dismiss_parked(&staff, id, now)).await? {
         return Err(no_parked(id));
     }
     Ok(Json(Dismissed { dismissed: id }))

@@ -15,7 +15,7 @@ use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::{
     DailyBudget, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
 };
-use gridwork_server::{AppState, now_ms, router};
+use gridwork_server::{AppState, Clock, SystemClock, router};
 
 #[derive(Parser)]
 #[command(name = "gridwork-server", version, about = "Gridwork's sync server")]
@@ -153,15 +153,15 @@ fn init(data: &Path, demo: bool) -> Result<()> {
             .with_context(|| format!("making {} private", data.display()))?;
     }
     let db = database(data);
-    let token = SqliteStorage::init(&db, now_ms())?;
+    let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
     let mut out = serde_json::json!({"admin_token": token});
     if demo {
         let storage = SqliteStorage::open(&db)?;
         let digest = gridwork_server::sqlite::digest(&token);
         let admin: Principal =
-            storage.authenticate(digest, now_ms())?.context("the new admin token works")?;
+            storage.authenticate(digest, SystemClock.now_ms())?.context("the new admin token works")?;
         debug_assert_eq!(admin.role, Role::Admin);
-        let summary = gridwork_server::demo::load(&storage, &admin, now_ms())?;
+        let summary = gridwork_server::demo::load(&storage, &admin, SystemClock.now_ms())?;
         let guide = data.join("demo-guide.txt");
         std::fs::write(&guide, gridwork_server::demo::guide(&summary, &token))
             .with_context(|| format!("writing {}", guide.display()))?;
@@ -266,7 +266,7 @@ fn restore(data: &Path, from: &Path) -> Result<()> {
         let _ = std::fs::remove_file(file);
     }
     std::fs::copy(from, &db).with_context(|| format!("copying {} to {}", from.display(), db.display()))?;
-    let epoch = SqliteStorage::renew_epoch(&db, gridwork_server::now_ms())?;
+    let epoch = SqliteStorage::renew_epoch(&db, SystemClock.now_ms())?;
     println!("{}", serde_json::json!({"restored": from.display().to_string(), "epoch": epoch}));
     Ok(())
 }

@@ -17,8 +17,8 @@ use gridwork_protocol::{Encoding, RecordChanges};
 use gridwork_server::limits::Limits;
 use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::DailyBudget;
-use gridwork_server::{AppState, now_ms, router};
-use gridwork_store::{Role, Store, SystemClock};
+use gridwork_server::{AppState, router};
+use gridwork_store::{Clock, Role, Store, SystemClock};
 
 /// A server on a loopback port, on a database in `dir`.
 pub struct LocalServer {
@@ -30,7 +30,7 @@ pub struct LocalServer {
 impl LocalServer {
     pub async fn start(dir: &Path) -> Result<LocalServer> {
         let db = dir.join("gridwork.db");
-        let token = SqliteStorage::init(&db, now_ms())?;
+        let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
         // One device pushes 20,000 residents here, far past what a device
         // may send in a day: the day's budget is lifted, the rest is the
         // server's defaults.
