@@ -10,7 +10,8 @@ use gridwork_domain::formats::make_id_number;
 use gridwork_domain::{Kind, RecordId, Value};
 use serde::Serialize;
 
-use crate::sqlite::SqliteStorage;
+use crate::backend::{Backend, Writes};
+use crate::core::Core;
 use crate::storage::{NewGrid, NewUser, Principal, Result, Role, Storage, StorageError};
 
 const SURNAMES: &[&str] = &[
@@ -124,7 +125,7 @@ fn polygon(points: &[(f64, f64)]) -> String {
 
 /// Gives the unit grids their outlines and each community the box around
 /// its units, so that maps have something to draw.
-fn draw_boundaries(store: &mut gridwork_store::Store, units: &[(String, String)]) -> Result<()> {
+fn draw_boundaries(w: &mut dyn Writes, units: &[(String, String)]) -> Result<()> {
     let mut boxes: std::collections::BTreeMap<String, (f64, f64, f64, f64)> = Default::default();
     let mut outlines = Vec::new();
     for (u, (unit, _)) in units.iter().enumerate() {
@@ -140,18 +141,16 @@ fn draw_boundaries(store: &mut gridwork_store::Store, units: &[(String, String)]
         outlines.push((community, polygon(&[(x0, y0), (x1, y0), (x1, y1), (x0, y1)])));
     }
     for (code, boundary) in outlines {
-        let id: [u8; 16] =
-            store
-                .connection()
-                .query_row("SELECT id FROM grids WHERE code = ?1", [&code], |row| row.get(0))?;
-        store
-            .put(Kind::Grid, Some(RecordId::from_bytes(id)), &[("boundary", boundary.into())])
-            .map_err(StorageError::from)?;
+        let id = w
+            .grid_outline(&code)?
+            .map(|grid| grid.id)
+            .ok_or_else(|| StorageError::Internal(format!("the demo's grid {code} is missing")))?;
+        w.put_record(Kind::Grid, Some(id), &[("boundary", boundary.into())])?;
     }
     Ok(())
 }
 
-pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<DemoSummary> {
+pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Result<DemoSummary> {
     let mut rng = fastrand::Rng::with_seed(2026);
     let mut grids = 0;
     let mut add_grid = |code: &str, name: &str, parent: Option<&str>| -> Result<()> {
@@ -224,10 +223,10 @@ pub fn load(storage: &SqliteStorage, admin: &Principal, now_ms: u64) -> Result<D
     }
 
     let (mut buildings, mut households, mut residents, mut cases) = (0, 0, 0, 0);
-    storage.with_store(|store| -> Result<()> {
-        draw_boundaries(store, &units)?;
+    storage.backend().write(|w| -> Result<()> {
+        draw_boundaries(w, &units)?;
         let mut put = |kind: Kind, fields: Vec<(&str, Value)>| -> Result<RecordId> {
-            store.put(kind, None, &fields).map_err(StorageError::from)
+            Ok(w.put_record(kind, None, &fields)?)
         };
         for (u, (unit, community_name)) in units.iter().enumerate() {
             let road = ROADS[u % ROADS.len()];

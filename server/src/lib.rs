@@ -7,6 +7,8 @@
 //! `docs/sync-protocol.md` for the protocol.
 
 pub mod attachments;
+pub mod backend;
+pub mod core;
 pub mod demo;
 pub mod error;
 pub mod guesses;

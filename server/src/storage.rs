@@ -1,12 +1,15 @@
-//! The server's storage interface: every question the HTTP layer asks of
-//! the database, and nothing about how it is answered.
+//! The handlers' interface to the server's data: every question the HTTP
+//! layer asks, in its terms, and nothing about how it is answered.
 //!
-//! [`crate::sqlite::SqliteStorage`] answers them with the embedded store; a
-//! PostgreSQL implementation for cities that outgrow one machine implements
-//! the same trait. Handlers call these methods on a blocking thread; each
-//! method is one transaction, or a read of committed data.
+//! [`crate::core::Core`] answers it, keeping the rules, over any
+//! [`crate::backend::Backend`]. Handlers call these methods on a blocking
+//! thread. A method that writes does so in one transaction of the backend
+//! (a login, a push with its acknowledgement, audit and parking); one that
+//! reads sees one snapshot.
 
 use gridwork_domain::{DeviceId, RecordId};
+
+use crate::backend::BackendError;
 pub use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
     ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
@@ -60,18 +63,16 @@ pub enum StorageError {
     )]
     DeviceDiverged { kind: gridwork_domain::Kind, id: gridwork_domain::RecordId, field: &'static str },
     #[error(transparent)]
-    Store(gridwork_store::Error),
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(BackendError),
     #[error("{0}")]
     Internal(String),
 }
 
-impl From<gridwork_store::Error> for StorageError {
-    fn from(error: gridwork_store::Error) -> Self {
-        match error.into_validation() {
-            Ok(invalid) => StorageError::Invalid(invalid),
-            Err(other) => StorageError::Store(other),
+impl From<BackendError> for StorageError {
+    fn from(error: BackendError) -> Self {
+        match error {
+            BackendError::Invalid(invalid) => StorageError::Invalid(invalid),
+            other => StorageError::Backend(other),
         }
     }
 }

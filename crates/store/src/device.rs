@@ -12,7 +12,7 @@ use std::path::Path;
 
 use gridwork_domain::{Kind, RecordId};
 use gridwork_protocol::RecordChanges;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::record;
@@ -54,7 +54,7 @@ pub struct Refused {
     pub local: Option<serde_json::Value>,
 }
 
-fn delete_row(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Result<bool, Error> {
+fn delete_row(tx: &Connection, kind: Kind, id: RecordId) -> Result<bool, Error> {
     let deleted = tx
         .prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", kind.def().table))?
         .execute([id.as_bytes()])?;
@@ -174,7 +174,7 @@ impl Store {
     pub fn set_scope(&mut self, scope: &[String], scope_hash: &str) -> Result<usize, Error> {
         self.device_only()?;
         let scope_json = serde_json::to_string(scope).expect("strings serialise");
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         let mut dropped = 0;
         for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::Grid) {
             let def = kind.def();
@@ -200,7 +200,7 @@ impl Store {
     /// device is too far behind to be told what left its grids.
     pub fn start_sweep(&mut self) -> Result<(), Error> {
         self.device_only()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM pull_seen", [])?;
         tx.execute("UPDATE session SET cursor = 0, page_after = 0, sweeping = 1", [])?;
         tx.commit()?;
@@ -218,7 +218,7 @@ impl Store {
 
     /// Notes records a sweeping pull received.
     pub fn note_seen(&mut self, ids: impl IntoIterator<Item = RecordId>) -> Result<(), Error> {
-        let tx = self.conn.transaction()?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Deferred)?;
         for id in ids {
             tx.prepare_cached("INSERT OR IGNORE INTO pull_seen (record) VALUES (?1)")?
                 .execute([id.as_bytes()])?;
@@ -231,7 +231,7 @@ impl Store {
     /// come back, and has no unsent edit, is forgotten. Returns how many.
     pub fn finish_sweep(&mut self) -> Result<usize, Error> {
         self.device_only()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         let mut dropped = 0;
         for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::Grid) {
             let ids: Vec<[u8; 16]> = tx
@@ -257,7 +257,7 @@ impl Store {
     pub fn drop_record(&mut self, id: RecordId) -> Result<bool, Error> {
         self.device_only()?;
         let Some(kind) = self.kind_of(id)? else { return Ok(false) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         let dropped = delete_row(&tx, kind, id)?;
         tx.commit()?;
         Ok(dropped)
@@ -276,7 +276,7 @@ impl Store {
     ) -> Result<Option<serde_json::Value>, Error> {
         self.device_only()?;
         let local = self.get(kind, id)?.map(|r| r.to_json());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         delete_row(&tx, kind, id)?;
         tx.execute(
             "INSERT INTO refused (at_ms, record, kind, code, field, message, message_zh, local)
@@ -329,7 +329,7 @@ impl Store {
     /// the cursor back to 0. Returns how many records were queued.
     pub fn requeue_everything(&mut self) -> Result<usize, Error> {
         self.device_only()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(&mut self.conn, TransactionBehavior::Immediate)?;
         let mut replica = Replica::load(&tx)?;
         let mut queued = 0;
         // Grids are the server's: devices never send them.
@@ -375,7 +375,7 @@ impl Store {
         let writer = self.writer()?;
         let now = self.clock.now_ms();
         let Store { conn, sql, .. } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(conn, TransactionBehavior::Immediate)?;
         let Some(mut row) = record::load(&tx, sql, kind, id)? else { return Ok(false) };
         let mut replica = Replica::load(&tx)?;
         // The clock restarts from what it has seen from others, not from its

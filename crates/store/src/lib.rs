@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError};
 use gridwork_merge::Hlc;
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags, Savepoint, Transaction, TransactionBehavior};
 
 pub use checkpoint::{Checkpointer, WAL_LIMIT};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
@@ -252,6 +252,45 @@ pub struct Store {
 }
 
 /// The replica's clock and counters, read and written inside a transaction.
+/// A transaction of the store's own: the whole transaction when none is
+/// open, a savepoint inside the one the caller opened (see
+/// [`Store::atomically`]), so that the server can make several of the
+/// store's steps and its own writes one atomic whole.
+pub(crate) enum Tx<'c> {
+    Top(Transaction<'c>),
+    Nested(Savepoint<'c>),
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Tx::Top(tx) => tx,
+            Tx::Nested(savepoint) => savepoint,
+        }
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Tx::Top(tx) => tx.commit(),
+            Tx::Nested(savepoint) => savepoint.commit(),
+        }
+    }
+}
+
+/// Begins the store's transaction on `conn` (a savepoint if the caller has
+/// one open); rolled back if dropped before [`Tx::commit`].
+pub(crate) fn begin(conn: &mut Connection, behavior: TransactionBehavior) -> rusqlite::Result<Tx<'_>> {
+    if conn.is_autocommit() {
+        Ok(Tx::Top(conn.transaction_with_behavior(behavior)?))
+    } else {
+        Ok(Tx::Nested(conn.savepoint()?))
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Replica {
     pub hlc: Hlc,
@@ -262,7 +301,7 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    pub(crate) fn load(tx: &Transaction<'_>) -> Result<Replica, Error> {
+    pub(crate) fn load(tx: &Connection) -> Result<Replica, Error> {
         Ok(tx.query_row("SELECT hlc, remote_hlc, counter, seq FROM replica", [], |row| {
             Ok(Replica {
                 hlc: Hlc::from_u64(row.get::<_, i64>(0)? as u64),
@@ -273,7 +312,7 @@ impl Replica {
         })?)
     }
 
-    pub(crate) fn save(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+    pub(crate) fn save(&self, tx: &Connection) -> Result<(), Error> {
         tx.prepare_cached("UPDATE replica SET hlc = ?1, remote_hlc = ?2, counter = ?3, seq = ?4")?.execute(
             (self.hlc.as_u64() as i64, self.remote_hlc.as_u64() as i64, self.counter as i64, self.seq as i64),
         )?;
@@ -391,6 +430,27 @@ impl Store {
 
     /// The underlying connection, for the server's own tables (accounts,
     /// devices) that live in the same database file.
+    /// Runs `f` as one transaction: every step of the store it takes (each
+    /// otherwise a transaction of its own) and every statement it runs on
+    /// [`Store::connection`] commit together when it returns `Ok`, and
+    /// none of them when it fails. Takes the database's write lock first.
+    pub fn atomically<R, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<R, E>,
+    ) -> Result<R, E> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::from)?;
+        let outcome = f(self).and_then(|value| {
+            self.conn.execute_batch("COMMIT").map_err(Error::from)?;
+            Ok(value)
+        });
+        if outcome.is_err() && !self.conn.is_autocommit() {
+            // ROLLBACK fails only when SQLite already rolled back (after an
+            // I/O error or a full disk): either way nothing was written.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        outcome
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.conn
     }

@@ -3,7 +3,7 @@
 
 use gridwork_domain::{FieldType, Kind, Reason, Record, RecordId, ValidationError, Value, apply_edit};
 use gridwork_merge::Register;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::record::{self, Row};
 use crate::{Error, Replica, Role, Store};
@@ -33,7 +33,7 @@ impl Store {
         kind: Kind,
         id: Option<RecordId>,
         changes: &[(&str, Value)],
-        also: impl FnOnce(&rusqlite::Transaction<'_>, RecordId) -> Result<(), E>,
+        also: impl FnOnce(&rusqlite::Connection, RecordId) -> Result<(), E>,
     ) -> Result<RecordId, E> {
         match self.put_in(kind, id, changes, also) {
             Ok(Ok(id)) => Ok(id),
@@ -47,7 +47,7 @@ impl Store {
         kind: Kind,
         id: Option<RecordId>,
         changes: &[(&str, Value)],
-        also: impl FnOnce(&rusqlite::Transaction<'_>, RecordId) -> Result<(), E>,
+        also: impl FnOnce(&rusqlite::Connection, RecordId) -> Result<(), E>,
     ) -> Result<Result<RecordId, E>, Error> {
         let writer = self.writer()?;
         if kind == Kind::Grid && self.role == Role::Device {
@@ -56,7 +56,7 @@ impl Store {
         let now = self.clock.now_ms();
         let id = id.unwrap_or_else(|| self.new_record_id());
         let Store { conn, sql, role, .. } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(conn, TransactionBehavior::Immediate)?;
         let (mut row, new) = match record::load(&tx, sql, kind, id)? {
             Some(row) => (row, false),
             None => {
@@ -138,7 +138,7 @@ impl Store {
 /// Refuses a new record outside the grids the server last said this device
 /// has (the server would refuse it at the next sync). A device not yet
 /// told its grids checks nothing here.
-fn check_in_scope(tx: &Transaction<'_>, grid: Option<&str>) -> Result<(), Error> {
+fn check_in_scope(tx: &Connection, grid: Option<&str>) -> Result<(), Error> {
     let scope: Option<String> = tx.query_row("SELECT scope FROM session", [], |row| row.get(0)).optional()?;
     let scope: Vec<String> = scope.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
     match grid {
@@ -154,7 +154,7 @@ fn check_in_scope(tx: &Transaction<'_>, grid: Option<&str>) -> Result<(), Error>
 }
 
 /// Refuses to create a record under an id another kind already uses.
-fn refuse_id_of_other_kind(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Result<(), Error> {
+fn refuse_id_of_other_kind(tx: &Connection, kind: Kind, id: RecordId) -> Result<(), Error> {
     match record::kind_of(tx, id)? {
         Some(other) if other != kind => Err(Error::WrongKind { id, expected: kind, actual: other }),
         _ => Ok(()),
@@ -163,7 +163,7 @@ fn refuse_id_of_other_kind(tx: &Transaction<'_>, kind: Kind, id: RecordId) -> Re
 
 /// The record's grid (and a grid's parent) must be a grid this store has,
 /// and every reference must point at a live record of the right kind.
-fn check_references(tx: &Transaction<'_>, draft: &Record, changed: &[usize]) -> Result<(), Error> {
+fn check_references(tx: &Connection, draft: &Record, changed: &[usize]) -> Result<(), Error> {
     let def = draft.kind.def();
     for &i in changed {
         let field = &def.fields[i];

@@ -13,7 +13,7 @@
 
 use gridwork_domain::{DeviceId, RecordId, Value};
 use gridwork_merge::Hlc;
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -34,7 +34,7 @@ fn encode(entries: &[Entry]) -> Vec<u8> {
     postcard::to_stdvec(entries).expect("losers serialise")
 }
 
-fn read(tx: &Transaction<'_>, writer: DeviceId, id: RecordId) -> Result<Option<Vec<Entry>>, Error> {
+fn read(tx: &Connection, writer: DeviceId, id: RecordId) -> Result<Option<Vec<Entry>>, Error> {
     let bytes: Option<Vec<u8>> = tx
         .prepare_cached("SELECT entries FROM losers WHERE writer = ?1 AND record = ?2")?
         .query_row((writer.0, id.as_bytes()), |row| row.get(0))
@@ -42,7 +42,7 @@ fn read(tx: &Transaction<'_>, writer: DeviceId, id: RecordId) -> Result<Option<V
     bytes.map(|b| decode(&b)).transpose()
 }
 
-fn write(tx: &Transaction<'_>, writer: DeviceId, id: RecordId, entries: &[Entry]) -> Result<(), Error> {
+fn write(tx: &Connection, writer: DeviceId, id: RecordId, entries: &[Entry]) -> Result<(), Error> {
     if entries.is_empty() {
         tx.prepare_cached("DELETE FROM losers WHERE writer = ?1 AND record = ?2")?
             .execute((writer.0, id.as_bytes()))?;
@@ -55,7 +55,7 @@ fn write(tx: &Transaction<'_>, writer: DeviceId, id: RecordId, entries: &[Entry]
 
 /// A writer's losing version of one field of a record: its HLC and value.
 pub(crate) fn get(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     writer: DeviceId,
     id: RecordId,
     tag: u8,
@@ -67,7 +67,7 @@ pub(crate) fn get(
 
 /// Removes a writer's losing version of one field; returns whether there
 /// was one.
-pub(crate) fn remove(tx: &Transaction<'_>, writer: DeviceId, id: RecordId, tag: u8) -> Result<bool, Error> {
+pub(crate) fn remove(tx: &Connection, writer: DeviceId, id: RecordId, tag: u8) -> Result<bool, Error> {
     let Some(mut entries) = read(tx, writer, id)? else { return Ok(false) };
     let before = entries.len();
     entries.retain(|e| e.tag != tag);
@@ -89,7 +89,7 @@ impl Pending {
         self.0.push((writer, id, entry));
     }
 
-    pub fn write(mut self, tx: &Transaction<'_>) -> Result<(), Error> {
+    pub fn write(mut self, tx: &Connection) -> Result<(), Error> {
         self.0.sort_unstable_by_key(|(writer, id, entry)| (*writer, *id, entry.tag));
         let mut pending = self.0.into_iter().peekable();
         while let Some((writer, id, entry)) = pending.next() {

@@ -237,7 +237,7 @@ impl Store {
 
     /// A record's registers, field by field (only the fields ever written).
     pub fn registers(&mut self, kind: Kind, id: RecordId) -> Result<Option<Vec<StoredField>>, Error> {
-        let tx = self.conn.transaction()?;
+        let tx = crate::begin(&mut self.conn, rusqlite::TransactionBehavior::Deferred)?;
         let Some(row) = record::load(&tx, &self.sql, kind, id)? else { return Ok(None) };
         let mut fields = Vec::new();
         for (def, field) in kind.def().fields.iter().zip(&row.fields) {

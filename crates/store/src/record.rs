@@ -12,7 +12,7 @@
 
 use gridwork_domain::{DeviceId, FieldDef, Kind, KindDef, RecordId, Value};
 use gridwork_merge::{Hlc, Register, Version, VersionVector};
-use rusqlite::{OptionalExtension, Transaction, params_from_iter, types::Value as SqlValue};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use smallvec::SmallVec;
 
 use crate::Error;
@@ -74,12 +74,7 @@ pub(crate) struct FieldMerge {
 }
 
 /// Loads a record by id.
-pub(crate) fn load(
-    tx: &Transaction<'_>,
-    sql: &SqlText,
-    kind: Kind,
-    id: RecordId,
-) -> Result<Option<Row>, Error> {
+pub(crate) fn load(tx: &Connection, sql: &SqlText, kind: Kind, id: RecordId) -> Result<Option<Row>, Error> {
     let def = kind.def();
     let mut statement = tx.prepare_cached(&sql.select_by_id[&kind])?;
     let row = statement
@@ -105,7 +100,7 @@ pub(crate) fn load(
 /// the columns whose value changed (bit i of `values` = field i). `touched`
 /// has a bit for every field whose register changed.
 pub(crate) fn save(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &mut SqlText,
     kind: Kind,
     id: RecordId,
@@ -164,7 +159,7 @@ fn push_loser(pending: &mut losers::Pending, id: RecordId, def: &FieldDef, v: Ve
 
 /// A writer's loser of a field, if it has one there.
 fn read_loser(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: RecordId,
     def: &FieldDef,
     field: &Field,
@@ -180,7 +175,7 @@ fn read_loser(
 
 /// The field's losers: one per writer of its context but the winner's.
 fn stored_losers(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: RecordId,
     def: &FieldDef,
     field: &Field,
@@ -219,7 +214,7 @@ pub(crate) fn new_field(
 /// A local write: it has seen every version of the field, so it is the only
 /// one left.
 pub(crate) fn write_field(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: RecordId,
     def: &FieldDef,
     field: &mut Field,
@@ -242,7 +237,7 @@ pub(crate) fn write_field(
 /// other side has seen and not kept go, versions of theirs we have not seen
 /// come in, the contexts join, and the highest-ranked version wins.
 pub(crate) fn merge_field(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     new_losers: &mut losers::Pending,
     id: RecordId,
     def: &FieldDef,
@@ -315,7 +310,7 @@ pub(crate) fn merge_field(
 
 /// A field's whole register, losers read from `losers`.
 pub(crate) fn full_register(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: RecordId,
     def: &FieldDef,
     field: &Field,
@@ -333,7 +328,7 @@ pub(crate) fn full_register(
 /// On the server: a record's grid changed, so devices that saw the old grid
 /// and not the new one must drop it.
 pub(crate) fn note_move(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     kind: Kind,
     id: RecordId,
     seq: u64,
@@ -360,13 +355,7 @@ pub(crate) fn kind_of(conn: &rusqlite::Connection, id: RecordId) -> Result<Optio
 
 /// Queues a device's edit of a record's fields (bits of their tags) in the
 /// outbox under a new counter, adding to what is already queued for it.
-pub(crate) fn queue(
-    tx: &Transaction<'_>,
-    kind: Kind,
-    id: RecordId,
-    counter: u64,
-    tags: i64,
-) -> Result<(), Error> {
+pub(crate) fn queue(tx: &Connection, kind: Kind, id: RecordId, counter: u64, tags: i64) -> Result<(), Error> {
     tx.prepare_cached(
         "INSERT INTO outbox (record, kind, counter, fields) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (record) DO UPDATE SET counter = excluded.counter, fields = fields | excluded.fields",

@@ -116,7 +116,7 @@ impl Store {
     pub fn apply_remote_with<E: From<Error>>(
         &mut self,
         batch: Vec<RecordChanges>,
-        also: impl FnOnce(&rusqlite::Transaction<'_>, &ApplyReport) -> Result<(), E>,
+        also: impl FnOnce(&rusqlite::Connection, &ApplyReport) -> Result<(), E>,
     ) -> Result<ApplyReport, E> {
         match self.apply_batch(batch, also) {
             Ok(Ok(report)) => Ok(report),
@@ -130,7 +130,7 @@ impl Store {
     fn apply_batch<E>(
         &mut self,
         batch: Vec<RecordChanges>,
-        also: impl FnOnce(&rusqlite::Transaction<'_>, &ApplyReport) -> Result<(), E>,
+        also: impl FnOnce(&rusqlite::Connection, &ApplyReport) -> Result<(), E>,
     ) -> Result<Result<ApplyReport, E>, Error> {
         let indices = check_batch(&batch)?;
         // Each record is read and written once per batch, however many
@@ -149,7 +149,7 @@ impl Store {
         }
 
         let Store { conn, sql, role, .. } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::begin(conn, TransactionBehavior::Immediate)?;
         let mut replica = Replica::load(&tx)?;
         let mut report = ApplyReport { records: order.len(), ..ApplyReport::default() };
         let mut max_hlc = Hlc::ZERO;
@@ -248,7 +248,7 @@ impl Store {
     /// to drop them). `up_to_counter` covers exactly the edits included.
     pub fn outgoing(&mut self, page: PageLimit) -> Result<Outgoing, Error> {
         let Store { conn, sql, .. } = self;
-        let tx = conn.transaction()?;
+        let tx = crate::begin(conn, TransactionBehavior::Deferred)?;
         let mut pending =
             tx.prepare_cached("SELECT record, kind, counter, fields FROM outbox ORDER BY counter")?;
         let mut rows = pending.query([])?;
@@ -299,7 +299,7 @@ impl Store {
     /// and tests use it).
     pub fn export(&mut self, kind: Kind, id: RecordId) -> Result<Option<RecordChanges>, Error> {
         let Store { conn, sql, .. } = self;
-        let tx = conn.transaction()?;
+        let tx = crate::begin(conn, TransactionBehavior::Deferred)?;
         let Some(row) = record::load(&tx, sql, kind, id)? else { return Ok(None) };
         let fields = field_states(&tx, id, kind, &row, |_, _| true)?;
         Ok(Some(RecordChanges { id, kind, fields }))
@@ -324,7 +324,7 @@ impl Store {
 
 /// The whole registers of the fields `wanted` picks, ready to send.
 pub(crate) fn field_states(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: RecordId,
     kind: Kind,
     row: &Row,

@@ -116,7 +116,7 @@ impl Store {
         let after = after.max(since);
         let scope_json = scope.map(|s| serde_json::to_string(s).expect("strings serialise"));
         let Store { conn, sql, .. } = self;
-        let tx = conn.transaction()?;
+        let tx = crate::begin(conn, rusqlite::TransactionBehavior::Deferred)?;
         let head: u64 = tx.query_row("SELECT seq FROM replica", [], |row| row.get::<_, i64>(0))? as u64;
         let mut found: Vec<(u64, Kind, RecordId)> = Vec::new();
         let limit = max_records as i64 + 1;
@@ -239,7 +239,7 @@ impl Store {
         pusher: DeviceId,
     ) -> Result<Vec<Result<Preview, Error>>, Error> {
         let Store { conn, sql, .. } = self;
-        let tx = conn.transaction()?;
+        let tx = crate::begin(conn, rusqlite::TransactionBehavior::Deferred)?;
         let mut previews = Vec::with_capacity(changes.len());
         for change in changes {
             previews.push(match crate::remote::check_batch(std::slice::from_ref(change)) {
@@ -252,7 +252,7 @@ impl Store {
 }
 
 fn preview_one(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     sql: &crate::columns::SqlText,
     change: &RecordChanges,
     pusher: DeviceId,

@@ -1,0 +1,373 @@
+//! The data-access interface a database implements for the server: what
+//! the rules in [`crate::core`] read and write, and nothing they decide.
+//!
+//! A backend answers questions ("who holds this token digest?", "what is
+//! stored of these records?") and carries out writes it is handed ("insert
+//! this token", "merge these registers", "park this refusal"). It never
+//! decides who may do what, which refusal a change gets, how much a device
+//! may park, or what the audit trail says: those live once, in the core.
+//! It speaks only the types of this module, the protocol's and the
+//! domain's; no database type crosses it.
+//!
+//! **Atomicity.** Everything one [`Backend::write`] closure does is one
+//! transaction: committed when it returns `Ok`, rolled back when it returns
+//! `Err` (a refusal found half-way changes nothing). Within it, what the
+//! closure reads is not changed by any other writer before it commits: the
+//! embedded SQLite backend holds the database's single writer for the
+//! closure; a backend with concurrent writers must lock what it reads (the
+//! device's row for a push, the registers it merges) so the same holds.
+//! [`Backend::read`] sees one snapshot of committed data.
+//!
+//! The server's change sequence (`seq`, what pull cursors count) is handed
+//! out by [`Writes::apply`] and [`Writes::put_record`]; a backend must make
+//! every change with a sequence number at or below a pulled cursor visible
+//! before that cursor can be read (see `docs/sync-protocol.md`, "Cursors
+//! and concurrent writers").
+
+use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
+use gridwork_protocol::RecordChanges;
+use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedPage, Role, UserInfo};
+
+/// What a backend can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The database failed (lost connection, full disk, a constraint): for
+    /// the log, not for the caller.
+    #[error("database error: {0}")]
+    Database(String),
+    /// What the database holds cannot be read back (a bug, or an edit by
+    /// hand).
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    /// A change breaks a rule of the records, naming the field (a batch is
+    /// validated whole before anything of it is written).
+    #[error(transparent)]
+    Invalid(ValidationError),
+}
+
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// Why one pushed change cannot be previewed.
+#[derive(Debug)]
+pub enum ChangeError {
+    /// It breaks a rule of the records.
+    Invalid(ValidationError),
+    /// Its id belongs to a record of another kind.
+    WrongKind { actual: Kind },
+}
+
+/// What a pushed record would do, worked out without writing anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preview {
+    /// Whether the record is stored already.
+    pub exists: bool,
+    /// Its grid now (its scope field's value), if it exists.
+    pub scope_now: Option<String>,
+    /// Its grid once the change is merged.
+    pub scope_after: Option<String>,
+    /// The first field whose pushed register claims a write by another
+    /// device that is not stored (a version signed with another device's
+    /// number, or a context saying more of another device's writes were
+    /// seen than there were), with that device.
+    pub unvouched: Option<(&'static str, DeviceId)>,
+    /// The first field where the pushing device shows it forgot writes of
+    /// its own that are stored (its register counts fewer of them), or
+    /// wrote something else under the name of one of them.
+    pub diverged: Option<&'static str>,
+}
+
+/// Where a pull stands: the puller has every change up to `since`; the
+/// pages of the pull in progress have gone up to `after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullPosition {
+    pub since: u64,
+    pub after: u64,
+}
+
+/// How much one page may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+/// A page of the changes of a scope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangesPage {
+    pub records: Vec<RecordChanges>,
+    /// Records that moved from a grid of the scope to one outside it.
+    pub removed: Vec<RecordId>,
+    pub next: u64,
+    pub more: bool,
+    /// The puller is too far behind in moves: it pulls everything again.
+    pub resync: bool,
+}
+
+/// The holder of a token, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHolder {
+    pub user_id: String,
+    pub user_name: String,
+    pub role: Role,
+    /// The device the token was given to, with whether it was revoked.
+    pub device: Option<(String, DeviceId, bool)>,
+    /// Whether the token itself was revoked (a console session ended, a
+    /// lost enrollment answer's token replaced).
+    pub token_revoked: bool,
+}
+
+/// A person's account as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// argon2id in PHC form, for those who log in at the console.
+    pub password_hash: Option<String>,
+}
+
+/// A token to store: only its digest is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewToken {
+    pub digest: [u8; 32],
+    pub user_id: String,
+    pub device_id: Option<String>,
+    pub created_at_ms: u64,
+    /// `None`: until revoked (device and admin tokens).
+    pub expires_at_ms: Option<u64>,
+}
+
+/// A live enrollment code, found by its digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeHolder {
+    pub user_id: String,
+    pub user_name: String,
+    pub role: Role,
+    /// Set when the code was used by an enrollment with the same request id
+    /// within ten minutes whose device has neither synced nor been revoked:
+    /// its answer was lost, and this is its retry.
+    pub retried_device: Option<String>,
+}
+
+/// A line of the audit trail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub at_ms: u64,
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    pub action: &'static str,
+    pub record: Option<(Kind, RecordId)>,
+    pub detail: serde_json::Value,
+}
+
+/// A refused change to park, as the core decided to keep it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParkedRow {
+    pub at_ms: u64,
+    pub device_id: String,
+    pub record: RecordId,
+    pub kind: Kind,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+    /// The refused change as JSON, or a summary of it.
+    pub payload: String,
+}
+
+/// One parked refusal with its payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParkedFull {
+    pub row: ParkedRow,
+    pub id: u64,
+}
+
+/// Where one uploader's upload of one attachment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadRow {
+    pub size: u64,
+    pub received: u64,
+}
+
+/// Reading: every question the core asks of the data.
+pub trait Reads {
+    /// A value of the server's own settings (`epoch`, `restored_at_ms`).
+    fn meta(&mut self, key: &str) -> Result<Option<String>>;
+    /// The scope generation: moves on with every change of grids,
+    /// assignments or roles, in the transaction that makes it.
+    fn scope_generation(&mut self) -> Result<u64>;
+    /// The grids assigned to a person.
+    fn assigned_grids(&mut self, user_id: &str) -> Result<Vec<String>>;
+    /// The live grids at or below `roots`, sorted.
+    fn grids_below(&mut self, roots: &[String]) -> Result<Vec<String>>;
+    /// Every live grid's code, sorted.
+    fn live_grids(&mut self) -> Result<Vec<String>>;
+    /// A live grid's level, if the grid exists.
+    fn grid_level(&mut self, code: &str) -> Result<Option<String>>;
+    /// A live grid's record, without its boundary.
+    fn grid_outline(&mut self, code: &str) -> Result<Option<RecordChanges>>;
+
+    /// The holder of the token with this digest, unless it expired.
+    fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>>;
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>>;
+    fn user(&mut self, id: &str) -> Result<Option<UserRow>>;
+    fn users(&mut self) -> Result<Vec<UserInfo>>;
+    /// The live enrollment code with this digest (or a retry of its use
+    /// with this request digest, see [`CodeHolder::retried_device`]).
+    fn enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        request_digest: Option<&[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<Option<CodeHolder>>;
+    fn device_number(&mut self, device_id: &str) -> Result<Option<DeviceId>>;
+    /// The number a new device gets: above every number given and above
+    /// the floor a restore sets.
+    fn next_device_number(&mut self) -> Result<u32>;
+    fn devices(&mut self) -> Result<Vec<DeviceInfo>>;
+    /// The highest edit counter of the device acknowledged so far.
+    fn acked_counter(&mut self, device_id: &str) -> Result<u64>;
+    /// What a device has sent on a (UTC) day: record bytes, upload bytes.
+    fn usage(&mut self, device_id: &str, day: u64) -> Result<(u64, u64)>;
+
+    /// What each change would do; a change that cannot be previewed gets
+    /// its reason.
+    fn preview(
+        &mut self,
+        changes: &[RecordChanges],
+        pusher: DeviceId,
+    ) -> Result<Vec<std::result::Result<Preview, ChangeError>>>;
+    /// The kind of the stored record with this id.
+    fn kind_of(&mut self, id: RecordId) -> Result<Option<Kind>>;
+    /// The grid of a stored record (its scope field), if it has one.
+    fn grid_of(&mut self, kind: Kind, id: RecordId) -> Result<Option<String>>;
+    /// A stored record whole, every register.
+    fn export(&mut self, kind: Kind, id: RecordId) -> Result<Option<RecordChanges>>;
+    /// A page of the changes after `position`: records of the grids in
+    /// `scope` and every grid record, each with the fields changed after
+    /// `position.since` (whole when it moved into the scope), leaving out
+    /// fields whose only version is `viewer`'s; and the records that moved
+    /// out of the scope.
+    fn changes(
+        &mut self,
+        position: PullPosition,
+        scope: &[String],
+        viewer: Option<DeviceId>,
+        limit: PageLimit,
+    ) -> Result<ChangesPage>;
+    /// Fields with concurrent versions, at most `limit`.
+    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>>;
+
+    fn attachment_stored(&mut self, sha256: &str) -> Result<Option<u64>>;
+    /// Whether `holder` (a device id or a user id) uploaded all of it.
+    fn attachment_held(&mut self, sha256: &str, holder: &str) -> Result<bool>;
+    /// Whether a live case lists the photo: in `grid`, or anywhere.
+    fn photo_listed(&mut self, sha256: &str, grid: Option<&str>) -> Result<bool>;
+    fn upload(&mut self, sha256: &str, uploader: &str) -> Result<Option<UploadRow>>;
+    /// An uploader's unfinished uploads other than `except`: how many, and
+    /// their declared bytes.
+    fn uploads_held(&mut self, uploader: &str, except: &str) -> Result<(u64, u64)>;
+    /// Unfinished uploads idle since before `before_ms`, at most 10,000.
+    fn stale_uploads(&mut self, before_ms: u64) -> Result<Vec<(String, String)>>;
+
+    /// A page of parked refusals, newest first, below the id `after`.
+    fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
+    fn parked(&mut self, id: u64) -> Result<Option<ParkedFull>>;
+    /// What a device has parked: rows and payload bytes.
+    fn parked_usage(&mut self, device_id: &str) -> Result<(u64, u64)>;
+    /// The payload bytes of the device's parked row for a record, if any.
+    fn parked_bytes(&mut self, device_id: &str, record: RecordId) -> Result<Option<u64>>;
+}
+
+/// Writing, inside one [`Backend::write`].
+pub trait Writes: Reads {
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Adds an account; false (and nothing written) if the name is taken.
+    fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool>;
+    fn assign_grid(&mut self, user_id: &str, grid: &str) -> Result<()>;
+    fn insert_token(&mut self, token: &NewToken) -> Result<()>;
+    /// Forgets console sessions that ended (expired or logged out).
+    fn forget_ended_sessions(&mut self, now_ms: u64) -> Result<()>;
+    /// Ends all but a person's newest `keep` console sessions; how many.
+    fn end_oldest_sessions(&mut self, user_id: &str, keep: usize, now_ms: u64) -> Result<u64>;
+    /// Ends the live console session with this digest: its person's id.
+    fn end_session(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<String>>;
+    fn insert_enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        user_id: &str,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<()>;
+    fn use_enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        device_id: &str,
+        request_digest: Option<&[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<()>;
+    fn insert_device(
+        &mut self,
+        id: &str,
+        number: u32,
+        user_id: &str,
+        app_version: &str,
+        now_ms: u64,
+    ) -> Result<()>;
+    /// Revokes the device's tokens (the device stays as it was).
+    fn revoke_tokens(&mut self, device_id: &str, now_ms: u64) -> Result<()>;
+    /// Revokes a device and its tokens; false if there is no such device.
+    fn revoke_device(&mut self, device_id: &str, now_ms: u64) -> Result<bool>;
+
+    /// An edit made by the server itself (writer number 0), validated as a
+    /// local edit: a new record when `id` is `None`.
+    fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId>;
+    /// Merges the changes into what is stored; how many records changed.
+    fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize>;
+    /// A push was taken: the device's acknowledged counter, pending count,
+    /// last sync and app version.
+    fn note_push(
+        &mut self,
+        device_id: &str,
+        acked: u64,
+        pending: u64,
+        now_ms: u64,
+        app_version: Option<&str>,
+    ) -> Result<()>;
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// Adds to what a device sent on a day.
+    fn spend(&mut self, device_id: &str, day: u64, push_bytes: u64, upload_bytes: u64) -> Result<()>;
+
+    /// Parks a refusal as the device's row for its record, replacing the
+    /// one there was (so that it shows as the newest).
+    fn park(&mut self, row: &ParkedRow) -> Result<()>;
+    /// Counts a refusal the device could not park.
+    fn count_overflow(&mut self, device_id: &str, code: &str, now_ms: u64) -> Result<()>;
+    /// Removes a parked refusal; it as it was, if there was one.
+    fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>>;
+
+    /// Starts (or restarts at 0 with `size`) an upload.
+    fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()>;
+    fn upload_progress(&mut self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()>;
+    /// Forgets an upload idle since before `before_ms`; true if it did.
+    fn expire_upload(&mut self, sha256: &str, uploader: &str, before_ms: u64) -> Result<bool>;
+    /// The upload's bytes matched: the attachment is stored and the
+    /// uploader holds it.
+    fn complete_upload(&mut self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()>;
+    /// The attachment's file is gone: it is no longer stored or held.
+    fn forget_attachment(&mut self, sha256: &str) -> Result<()>;
+}
+
+/// A database the server runs on.
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// Reads committed data, one snapshot for the whole of `f`.
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Reads) -> Result<R, crate::storage::StorageError>,
+    ) -> Result<R, crate::storage::StorageError>;
+    /// One transaction (see the module's docs): committed if `f` returns
+    /// `Ok`, rolled back otherwise.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Writes) -> Result<R, crate::storage::StorageError>,
+    ) -> Result<R, crate::storage::StorageError>;
+}

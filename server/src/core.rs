@@ -1,0 +1,1198 @@
+//! The server's rules, once, over any [`Backend`]: who may read and write
+//! what, the steps of a push and their order, the clock checks, how much a
+//! device may park, spend and hold, what the audit trail records, and how
+//! tokens, codes and passwords are kept. [`Core`] answers the handlers'
+//! [`Storage`] interface; the backend only reads and writes data.
+//!
+//! It does not talk SQL nor HTTP, and reads no clock: every method is given
+//! the time.
+
+use std::collections::HashMap;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use gridwork_domain::{DeviceId, Kind, Reason, RecordId, ValidationError, Value};
+use gridwork_merge::{MAX_AHEAD_MS, check_not_ahead};
+use gridwork_protocol::RecordChanges;
+use gridwork_protocol::codes::{ErrorCode, RefusalCode};
+use gridwork_protocol::sync::{
+    EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse, Rejection, ShapeError, scope_hash,
+};
+use sha2::{Digest, Sha256};
+
+use crate::backend::{
+    AuditEntry, Backend, ChangeError, NewToken, PageLimit, ParkedRow, Preview, PullPosition, Reads, UserRow,
+    Writes,
+};
+use crate::scopes::{Scope, ScopeCache};
+use crate::storage::{
+    AttachmentStatus, Conflict, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid,
+    NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Pushed, Result, Role, SESSION_MS, Storage,
+    StorageError, StorageLimits, UserInfo,
+};
+
+/// The digest tokens and codes are stored as.
+pub fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new epoch: 128 random bits.
+pub fn new_epoch() -> String {
+    hex(&random::<16>())
+}
+
+/// A new bearer token: 256 random bits.
+fn new_token() -> String {
+    format!("gw_{}", hex(&random::<32>()))
+}
+
+/// Crockford's base32, without the letters people misread.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new enrollment code: 40 random bits as `XXXX-XXXX`.
+fn new_enrollment_code() -> String {
+    let bits = random::<5>().iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+    let chars: String =
+        (0..8).rev().map(|i| CODE_ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect();
+    format!("{}-{}", &chars[..4], &chars[4..])
+}
+
+/// A typed code as stored: uppercase, separators gone, look-alikes mapped.
+fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Console sessions one person may hold at once.
+const MAX_SESSIONS: usize = 20;
+
+/// The length of a password, in characters.
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 1024;
+
+/// What a login with an unknown name is checked against, so that it costs
+/// what a wrong password costs.
+static STAND_IN_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("stand-in for a user who does not exist").expect("hashes"));
+
+fn hash_password(password: &str) -> Result<String> {
+    let hash: PasswordHash = Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &random::<16>())
+        .map_err(|e| StorageError::Internal(format!("password hash: {e}")))?;
+    Ok(hash.to_string())
+}
+
+/// An audit line by `actor` (and their device, if they act through one).
+fn audit(
+    w: &mut dyn Writes,
+    at_ms: u64,
+    actor: Option<&Principal>,
+    action: &'static str,
+    record: Option<(Kind, RecordId)>,
+    detail: serde_json::Value,
+) -> Result<()> {
+    w.audit(&AuditEntry {
+        at_ms,
+        user_id: actor.map(|a| a.user_id.clone()),
+        device_id: actor.and_then(|a| a.device.as_ref()).map(|d| d.id.clone()),
+        action,
+        record,
+        detail,
+    })?;
+    Ok(())
+}
+
+/// The next level down the grid tree.
+fn level_below(level: &str) -> &'static str {
+    match level {
+        "city" => "district",
+        "district" => "street",
+        "street" => "community",
+        "community" => "unit",
+        _ => "micro",
+    }
+}
+
+/// The most a push's answer may weigh (its refused records sent back whole,
+/// `RecordChanges::weight`) unless it carries a single record.
+const MAX_PUSH_ANSWER: usize = gridwork_protocol::sync::MAX_PUSH_BYTES;
+
+/// The largest refused change parked whole; a larger one is parked as its
+/// size and field names.
+const MAX_PARKED_PAYLOAD: usize = 64 * 1024;
+
+/// How long after a restore the server accepts other devices' writes it has
+/// not seen from a device (see [`Preview::unvouched`]): the restore may have
+/// lost them, and devices send everything again when they notice it.
+pub const RESTORE_GRACE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The server's rules over a backend.
+#[derive(Debug)]
+pub struct Core<B> {
+    backend: B,
+    epoch: String,
+    /// When the database was last restored from a backup, if ever.
+    restored_at_ms: Option<u64>,
+    scopes: ScopeCache,
+    limits: StorageLimits,
+}
+
+/// Creates the server's first state in an empty database: its epoch and
+/// the first admin, whose token is returned (and shown once). Refuses a
+/// database already set up.
+pub fn init(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String> {
+    backend.write(|w| {
+        if w.meta("epoch")?.is_some() {
+            return Err(StorageError::Conflict(format!(
+                "{where_} is already initialised; its admin token was printed when it was"
+            )));
+        }
+        w.set_meta("epoch", &new_epoch())?;
+        let admin = UserRow { id: new_id(), name: "admin".into(), role: Role::Admin, password_hash: None };
+        w.insert_user(&admin, now_ms)?;
+        let token = new_token();
+        w.insert_token(&NewToken {
+            digest: digest(&token),
+            user_id: admin.id.clone(),
+            device_id: None,
+            created_at_ms: now_ms,
+            expires_at_ms: None,
+        })?;
+        audit(w, now_ms, None, "init", None, serde_json::json!({"admin": admin.id}))?;
+        Ok(token)
+    })
+}
+
+impl<B: Backend> Core<B> {
+    /// The rules over an initialised database.
+    pub fn new(backend: B, where_: &str) -> Result<Core<B>> {
+        let (epoch, restored_at_ms) = backend.read(|r| Ok((r.meta("epoch")?, r.meta("restored_at_ms")?)))?;
+        let epoch = epoch.ok_or_else(|| {
+            StorageError::NotFound(format!("{where_} is not initialised: run `gridwork-server init` first"))
+        })?;
+        Ok(Core {
+            backend,
+            epoch,
+            restored_at_ms: restored_at_ms.and_then(|v| v.parse().ok()),
+            scopes: ScopeCache::default(),
+            limits: StorageLimits::default(),
+        })
+    }
+
+    /// What one device may park, hold of unfinished uploads, and send in a
+    /// day.
+    pub fn set_limits(&mut self, limits: StorageLimits) {
+        self.limits = limits;
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The grids a person may see records of, sorted.
+    pub fn scope(&self, user_id: &str, role: Role) -> Result<Scope> {
+        self.backend.read(|r| self.scope_of(r, user_id, role))
+    }
+
+    /// The grids a person may see records of, from the cache when the
+    /// database's scope generation has not moved since it was worked out
+    /// (see `crate::scopes`); generation and scope come from one snapshot.
+    fn scope_of(&self, r: &mut dyn Reads, user_id: &str, role: Role) -> Result<Scope> {
+        let generation = r.scope_generation()?;
+        self.scopes.get_or_compute(user_id, role, generation, || -> Result<Vec<String>> {
+            if role == Role::Worker {
+                let roots = r.assigned_grids(user_id)?;
+                Ok(r.grids_below(&roots)?)
+            } else {
+                Ok(r.live_grids()?)
+            }
+        })
+    }
+
+    /// Whether the server can vouch, now, for writes devices relay: not for
+    /// a while after a restore, which may have lost some.
+    fn vouches_for_others(&self, now_ms: u64) -> bool {
+        self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS)
+    }
+}
+
+/// Why a pushed record is refused.
+struct Refusal {
+    code: RefusalCode,
+    field: Option<String>,
+    message: String,
+    message_zh: String,
+}
+
+impl Refusal {
+    fn new(code: RefusalCode, field: Option<String>, message: String, message_zh: String) -> Refusal {
+        Refusal { code, field, message, message_zh }
+    }
+
+    fn invalid(invalid: &ValidationError) -> Refusal {
+        Refusal::new(
+            RefusalCode::Invalid,
+            invalid.field().map(str::to_owned),
+            invalid.to_string(),
+            invalid.zh(),
+        )
+    }
+}
+
+/// Whether `grid` is one of `scope`'s (sorted) codes.
+fn in_scope(scope: &[String], grid: Option<&str>) -> bool {
+    grid.is_some_and(|grid| scope.binary_search_by(|code| code.as_str().cmp(grid)).is_ok())
+}
+
+/// What a push has found out about its listed photos, so each distinct
+/// digest is looked up once per push.
+type PhotoChecks = HashMap<String, bool>;
+
+/// Why a pushed record is refused, if it is, decided before anything is
+/// written.
+///
+/// Scope comes first, for every kind and whatever is wrong with the change:
+/// a record that exists outside the device's grids (as any kind), or a new
+/// one placed outside them, is refused as `out_of_scope` and nothing else,
+/// so the answer tells nothing about it.
+#[allow(clippy::too_many_arguments)]
+fn refusal(
+    r: &mut dyn Reads,
+    who: &Principal,
+    change: &RecordChanges,
+    preview: std::result::Result<Preview, ChangeError>,
+    scope: &[String],
+    vouch_for_others: bool,
+    photos: &mut PhotoChecks,
+    now_ms: u64,
+) -> Result<Option<Refusal>> {
+    let device = who.device.as_ref().expect("push checked that a device is asking").number;
+    let out_of_scope = || {
+        Some(Refusal::new(
+            RefusalCode::OutOfScope,
+            Some(change.kind.def().scope_field.to_owned()),
+            format!(
+                "{} {} is not (or no longer) in this device's grids: it may have moved to another grid; the edit is kept for the centre",
+                change.kind, change.id
+            ),
+            format!(
+                "{}记录{}不在(或已不在)本设备负责的网格内,可能已迁往其他网格;此修改已交中心处理",
+                change.kind.def().label.zh,
+                change.id
+            ),
+        ))
+    };
+    // Where the record is now, if it exists, as whatever kind: the preview
+    // knows when it worked out; otherwise it is looked up.
+    let stored_kind = match &preview {
+        Ok(preview) => preview.exists.then_some(change.kind),
+        Err(ChangeError::WrongKind { actual }) => Some(*actual),
+        Err(ChangeError::Invalid(_)) => r.kind_of(change.id)?,
+    };
+    let stored_grid = match (&preview, stored_kind) {
+        (Ok(preview), Some(_)) => preview.scope_now.clone(),
+        (_, Some(kind)) => r.grid_of(kind, change.id)?,
+        (_, None) => None,
+    };
+    let outside = match stored_kind {
+        Some(_) => !in_scope(scope, stored_grid.as_deref()),
+        None => {
+            let scope_field = change.kind.def().scope_field;
+            change
+                .fields
+                .iter()
+                .find(|f| f.field == scope_field)
+                .is_some_and(|f| !in_scope(scope, f.register.value().as_text()))
+        }
+    };
+    if outside {
+        return Ok(out_of_scope());
+    }
+    if change.kind == Kind::Grid {
+        return Ok(Some(Refusal::new(
+            RefusalCode::Forbidden,
+            None,
+            "grids are drawn by admins, not changed from devices".into(),
+            "网格由管理员划分,设备不能修改".into(),
+        )));
+    }
+    if stored_kind.is_some_and(|kind| kind != change.kind) {
+        return Ok(Some(Refusal::new(
+            RefusalCode::Invalid,
+            None,
+            format!("record {} already exists as another kind", change.id),
+            format!("记录{}已作为其他类型存在", change.id),
+        )));
+    }
+    let preview = match preview {
+        Ok(preview) => preview,
+        Err(ChangeError::Invalid(invalid)) => return Ok(Some(Refusal::invalid(&invalid))),
+        Err(ChangeError::WrongKind { .. }) => unreachable!("a record of another kind was refused above"),
+    };
+    if !in_scope(scope, preview.scope_after.as_deref()) && !preview.exists {
+        return Ok(out_of_scope());
+    }
+    // Checked after scope, so that a record the device may no longer see
+    // is refused as that (and rolled back) rather than re-stamped. Every
+    // timestamp is checked, not only the device's own: a version
+    // signed with another number and stamped far ahead would otherwise
+    // drag every clock that sees it into the future.
+    for state in &change.fields {
+        for version in state.register.versions() {
+            if let Err(ahead) = check_not_ahead(version.hlc, now_ms, MAX_AHEAD_MS) {
+                return Ok(Some(if version.writer == device {
+                    Refusal::new(
+                        RefusalCode::ClockAhead,
+                        Some(state.field.clone()),
+                        ahead.to_string(),
+                        format!("设备时钟比服务器快{}秒,请校准时间", ahead.ahead_ms / 1000),
+                    )
+                } else {
+                    Refusal::new(
+                        RefusalCode::Forbidden,
+                        Some(state.field.clone()),
+                        format!(
+                            "a version of `{}` written by device {} is {ahead}",
+                            state.field, version.writer.0
+                        ),
+                        format!("字段{}中设备{}写入的版本时间超前于服务器", state.field, version.writer.0),
+                    )
+                }));
+            }
+        }
+    }
+    // Birth dates that have not happened yet, by the server's clock (with
+    // the tolerance clocks get), in what the device wrote itself.
+    let latest = gridwork_domain::latest_date(now_ms + MAX_AHEAD_MS);
+    for state in &change.fields {
+        for version in state.register.versions().iter().filter(|v| v.writer == device) {
+            if let Err(invalid) =
+                gridwork_domain::check_not_in_future(change.kind, &state.field, &version.value, latest)
+            {
+                return Ok(Some(Refusal::invalid(&invalid)));
+            }
+        }
+    }
+    // Listing a stored photo on a case makes it readable to the case's
+    // grid, so a device may list only photos it may read already (or that
+    // are not stored yet: it uploads them itself). Each distinct digest is
+    // looked up once per push, by index.
+    for state in change.fields.iter().filter(|f| change.kind == Kind::Case && f.field == "attachments") {
+        // Versions of others the server holds were checked when they came;
+        // after a restore it cannot tell which it holds, so all are checked.
+        for version in state.register.versions().iter().filter(|v| v.writer == device || !vouch_for_others) {
+            for sha256 in version.value.as_list().unwrap_or_default() {
+                let refused = match photos.get(sha256) {
+                    Some(refused) => *refused,
+                    None => {
+                        let refused = stored_but_unreadable(r, who, scope, sha256)?;
+                        photos.insert(sha256.clone(), refused);
+                        refused
+                    }
+                };
+                if refused {
+                    return Ok(Some(Refusal::new(
+                        RefusalCode::Forbidden,
+                        Some(state.field.clone()),
+                        format!("attachment {sha256} is not one this device uploaded or may see"),
+                        format!("附件{sha256}不是本设备上传或可查看的附件"),
+                    )));
+                }
+            }
+        }
+    }
+    if let Some((field, writer)) = preview.unvouched
+        && vouch_for_others
+    {
+        return Ok(Some(Refusal::new(
+            RefusalCode::Forbidden,
+            Some(field.to_owned()),
+            format!(
+                "`{field}` claims a write by device {} that the server has not seen; a device hands on only writes it got from the server",
+                writer.0
+            ),
+            format!("字段{field}含有服务器未见过的设备{}的修改", writer.0),
+        )));
+    }
+    // An existing record may move to any grid that exists (a resident
+    // moving away); the device drops it afterwards.
+    if let Some(after) = &preview.scope_after
+        && !scope.contains(after)
+        && r.grid_level(after)?.is_none()
+    {
+        let invalid = ValidationError::invalid(
+            change.kind.def().scope_field,
+            Reason::NoSuchGrid { code: after.clone() },
+        );
+        return Ok(Some(Refusal::invalid(&invalid)));
+    }
+    Ok(None)
+}
+
+/// Whether `who`, seeing `scope`, may read the stored attachment: they
+/// hold it (uploaded all of it), or a live case of their scope lists it.
+/// Index lookups only: one per grid of a worker's scope at most, however
+/// many cases list the photo.
+fn readable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+    if r.attachment_stored(sha256)?.is_none() {
+        return Ok(false);
+    }
+    let me = who.device.as_ref().map_or(who.user_id.as_str(), |d| d.id.as_str());
+    if r.attachment_held(sha256, me)? {
+        return Ok(true);
+    }
+    if who.role != Role::Worker {
+        // Staff and admins see every grid.
+        return Ok(r.photo_listed(sha256, None)?);
+    }
+    for grid in scope {
+        if r.photo_listed(sha256, Some(grid))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a stored attachment exists that `who` may not read: what a
+/// pushed case may not list (listing it would let them read it).
+fn stored_but_unreadable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) -> Result<bool> {
+    Ok(r.attachment_stored(sha256)?.is_some() && !readable(r, who, scope, sha256)?)
+}
+
+/// What a device spends of its day.
+#[derive(Clone, Copy, Debug)]
+enum Spending {
+    /// The weight of the records of a push.
+    Push(u64),
+    /// The declared size of a new upload.
+    Upload(u64),
+}
+
+/// Refuses `spending` if it would take `device` past its day's budget.
+fn check_budget(
+    r: &mut dyn Reads,
+    device: &str,
+    now_ms: u64,
+    spending: Spending,
+    budget: &DailyBudget,
+) -> Result<()> {
+    let (push, upload) = r.usage(device, now_ms / DAY_MS)?;
+    let (what, used, wanted, limit) = match spending {
+        Spending::Push(bytes) => ("records", push, bytes, budget.push_bytes),
+        Spending::Upload(bytes) => ("photos", upload, bytes, budget.upload_bytes),
+    };
+    if used + wanted > limit {
+        let wait_secs = (DAY_MS - now_ms % DAY_MS).div_ceil(1000);
+        return Err(StorageError::DeviceQuota { what, used, wanted, budget: limit, wait_secs });
+    }
+    Ok(())
+}
+
+/// Checks and records `spending` in the transaction that does it.
+fn spend(
+    w: &mut dyn Writes,
+    device: &str,
+    now_ms: u64,
+    spending: Spending,
+    budget: &DailyBudget,
+) -> Result<()> {
+    check_budget(w, device, now_ms, spending, budget)?;
+    let (push, upload) = match spending {
+        Spending::Push(bytes) => (bytes, 0),
+        Spending::Upload(bytes) => (0, bytes),
+    };
+    w.spend(device, now_ms / DAY_MS, push, upload)?;
+    Ok(())
+}
+
+/// A refused change to park: record, kind, code, field, message, payload.
+type ToPark = (RecordId, Kind, RefusalCode, Option<String>, String, String);
+
+/// Parks refused changes for the centre, within what one device may park:
+/// one row per device and record (the latest refusal), at most
+/// `rows_per_device` rows and `bytes_per_device` bytes of payload per
+/// device. Beyond the bytes, a row keeps the field names and size, not the
+/// values; beyond the rows, refusals are only counted, per code.
+fn park(
+    w: &mut dyn Writes,
+    limits: &ParkingLimits,
+    device_id: &str,
+    now_ms: u64,
+    items: Vec<ToPark>,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let (mut rows, mut bytes) = w.parked_usage(device_id)?;
+    for (id, kind, code, field, message, payload) in items {
+        let existing = w.parked_bytes(device_id, id)?;
+        if existing.is_none() && rows >= limits.rows_per_device {
+            w.count_overflow(device_id, code.as_str(), now_ms)?;
+            continue;
+        }
+        let room = limits.bytes_per_device.saturating_sub(bytes - existing.unwrap_or(0));
+        let payload = if payload.len() as u64 <= room {
+            payload
+        } else {
+            let change = serde_json::from_str::<RecordChanges>(&payload).ok();
+            let fields: Vec<&str> =
+                change.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
+            payload_summary(payload.len(), &fields)
+        };
+        bytes = bytes - existing.unwrap_or(0) + payload.len() as u64;
+        rows += u64::from(existing.is_none());
+        w.park(&ParkedRow {
+            at_ms: now_ms,
+            device_id: device_id.to_owned(),
+            record: id,
+            kind,
+            code: code.as_str().to_owned(),
+            field,
+            message,
+            payload,
+        })?;
+    }
+    Ok(())
+}
+
+/// What is kept of a refused change too large to park whole: its size and
+/// field names.
+fn payload_summary(bytes: usize, fields: &[&str]) -> String {
+    serde_json::json!({"truncated": true, "bytes": bytes, "fields": fields}).to_string()
+}
+
+impl<B: Backend> Storage for Core<B> {
+    fn epoch(&self) -> String {
+        self.epoch.clone()
+    }
+
+    fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>> {
+        let Some(holder) = self.backend.read(|r| Ok(r.token_holder(&token_digest, now_ms)?))? else {
+            return Ok(None);
+        };
+        let device = holder.device.map(|(id, number, revoked)| DeviceAuth { id, number, revoked });
+        // A revoked device's token still names it, so that it is told to
+        // wipe itself; any other revoked token is unknown.
+        if holder.token_revoked && device.as_ref().is_none_or(|d| !d.revoked) {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            user_id: holder.user_id,
+            user_name: holder.user_name,
+            role: holder.role,
+            device,
+        }))
+    }
+
+    fn login(&self, name: &str, password: &str, now_ms: u64) -> Result<ConsoleSession> {
+        if password.chars().count() > MAX_PASSWORD {
+            // No account has such a password: refused without hashing it.
+            return Err(StorageError::BadLogin);
+        }
+        let found = self.backend.read(|r| Ok(r.user_by_name(name)?))?;
+        // Verified outside any transaction (argon2 takes tens of
+        // milliseconds), and against a stand-in when there is no such user
+        // or no password, so the answer takes as long either way.
+        let (user, stored) = match found {
+            Some(UserRow { id, name, role, password_hash: Some(hash) }) => (Some((id, name, role)), hash),
+            _ => (None, STAND_IN_HASH.clone()),
+        };
+        let parsed =
+            PasswordHash::new(&stored).map_err(|e| StorageError::Internal(format!("stored hash: {e}")))?;
+        let verified = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let (Some((user_id, user_name, role)), true) = (user, verified) else {
+            return Err(StorageError::BadLogin);
+        };
+        let token = new_token();
+        let expires_at_ms = now_ms + SESSION_MS;
+        let actor = Principal { user_id, user_name, role, device: None };
+        self.backend.write(|w| {
+            w.insert_token(&NewToken {
+                digest: digest(&token),
+                user_id: actor.user_id.clone(),
+                device_id: None,
+                created_at_ms: now_ms,
+                expires_at_ms: Some(expires_at_ms),
+            })?;
+            // Sessions that ended are forgotten, and a person keeps at most
+            // MAX_SESSIONS at once: logging in again ends the oldest.
+            w.forget_ended_sessions(now_ms)?;
+            let ended = w.end_oldest_sessions(&actor.user_id, MAX_SESSIONS, now_ms)?;
+            audit(
+                w,
+                now_ms,
+                Some(&actor),
+                "login",
+                None,
+                serde_json::json!({"expires_at_ms": expires_at_ms, "ended_oldest": ended}),
+            )
+        })?;
+        Ok(ConsoleSession { token, expires_at_ms })
+    }
+
+    fn logout(&self, token_digest: [u8; 32], now_ms: u64) -> Result<bool> {
+        self.backend.write(|w| {
+            let Some(user_id) = w.end_session(&token_digest, now_ms)? else { return Ok(false) };
+            let user =
+                w.user(&user_id)?.ok_or_else(|| StorageError::Internal("session of no user".into()))?;
+            let actor = Principal { user_id, user_name: user.name, role: user.role, device: None };
+            audit(w, now_ms, Some(&actor), "logout", None, serde_json::json!({}))?;
+            Ok(true)
+        })
+    }
+
+    fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String> {
+        // A name is one line of text like any other: no control characters,
+        // nothing that reorders what is shown around it.
+        let name = user.name.trim();
+        if name.is_empty() {
+            return Err(ValidationError::invalid("name", Reason::Empty).into());
+        }
+        gridwork_domain::FieldType::Text { max: 50 }.check("name", Value::Text(name.to_owned()))?;
+        if user.role == Role::Worker && user.grids.is_empty() {
+            return Err(ValidationError::required("grid").into());
+        }
+        if user.role != Role::Worker && !user.grids.is_empty() {
+            // Staff and admins see every grid; a grid given them means a
+            // mistake about who this is.
+            return Err(ValidationError::invalid("grid", Reason::Disagrees { other: "role" }).into());
+        }
+        if let Some(password) = &user.password
+            && !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count())
+        {
+            return Err(ValidationError::invalid(
+                "password",
+                Reason::OutOfRange { min: MIN_PASSWORD as i64, max: MAX_PASSWORD as i64 },
+            )
+            .into());
+        }
+        let password_hash = user.password.as_deref().map(hash_password).transpose()?;
+        let row = UserRow { id: new_id(), name: name.to_owned(), role: user.role, password_hash };
+        self.backend.write(|w| {
+            for grid in &user.grids {
+                if w.grid_level(grid)?.is_none() {
+                    return Err(
+                        ValidationError::invalid("grid", Reason::NoSuchGrid { code: grid.clone() }).into()
+                    );
+                }
+            }
+            if !w.insert_user(&row, now_ms)? {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!("a user named `{name}` exists already"),
+                    zh: format!("已有名为`{name}`的用户"),
+                });
+            }
+            for grid in &user.grids {
+                w.assign_grid(&row.id, grid)?;
+            }
+            audit(
+                w,
+                now_ms,
+                Some(actor),
+                "user_add",
+                None,
+                serde_json::json!({"id": row.id, "name": name, "role": user.role, "grids": user.grids}),
+            )?;
+            Ok(row.id.clone())
+        })
+    }
+
+    fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId> {
+        self.backend.write(|w| {
+            let code = grid.code.trim();
+            if w.grid_level(code)?.is_some() {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!("a grid with code `{code}` exists already"),
+                    zh: format!("编码为`{code}`的网格已存在"),
+                });
+            }
+            let level = match (&grid.level, &grid.parent) {
+                (Some(level), _) => level.clone(),
+                (None, None) => "city".to_owned(),
+                (None, Some(parent)) => {
+                    let parent_level = w.grid_level(parent)?.ok_or_else(|| {
+                        ValidationError::invalid("parent", Reason::NoSuchGrid { code: parent.clone() })
+                    })?;
+                    level_below(&parent_level).to_owned()
+                }
+            };
+            let mut fields: Vec<(&str, Value)> = vec![
+                ("code", grid.code.as_str().into()),
+                ("name", grid.name.as_str().into()),
+                ("level", level.into()),
+            ];
+            if let Some(parent) = &grid.parent {
+                fields.push(("parent", parent.as_str().into()));
+            }
+            let id = w.put_record(Kind::Grid, None, &fields)?;
+            let detail = serde_json::json!({"code": grid.code, "name": grid.name, "parent": grid.parent});
+            audit(w, now_ms, Some(actor), "grid_add", Some((Kind::Grid, id)), detail)?;
+            Ok(id)
+        })
+    }
+
+    fn create_enrollment_code(
+        &self,
+        actor: &Principal,
+        user_id: &str,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<EnrollmentCode> {
+        let code = new_enrollment_code();
+        let expires_at_ms = now_ms + ttl_ms;
+        self.backend.write(|w| {
+            if w.user(user_id)?.is_none() {
+                return Err(StorageError::Said {
+                    code: ErrorCode::NotFound,
+                    en: format!("there is no user with id {user_id}"),
+                    zh: format!("没有编号为{user_id}的用户"),
+                });
+            }
+            w.insert_enrollment_code(&digest(&normalize_code(&code)), user_id, now_ms, expires_at_ms)?;
+            audit(
+                w,
+                now_ms,
+                Some(actor),
+                "enroll_code",
+                None,
+                serde_json::json!({"user": user_id, "expires_at_ms": expires_at_ms}),
+            )
+        })?;
+        Ok(EnrollmentCode { code, user_id: user_id.to_owned(), expires_at_ms })
+    }
+
+    fn enroll(
+        &self,
+        code: &str,
+        app_version: &str,
+        request_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<EnrollResponse> {
+        let hash = digest(&normalize_code(code));
+        let request_hash = request_id.filter(|id| !id.is_empty()).map(digest);
+        let token = new_token();
+        let (holder, device_id, number) = self.backend.write(|w| {
+            let holder = w
+                .enrollment_code(&hash, request_hash.as_ref(), now_ms)?
+                .ok_or(StorageError::BadEnrollmentCode)?;
+            let is_retry = holder.retried_device.is_some();
+            let (device_id, number) = match &holder.retried_device {
+                Some(device_id) => {
+                    // The earlier answer never arrived, so neither did its
+                    // token.
+                    w.revoke_tokens(device_id, now_ms)?;
+                    let number = w
+                        .device_number(device_id)?
+                        .ok_or_else(|| StorageError::Internal("a used code names no device".into()))?;
+                    (device_id.clone(), number.0)
+                }
+                None => {
+                    let device_id = new_id();
+                    let number = w.next_device_number()?;
+                    w.insert_device(&device_id, number, &holder.user_id, app_version, now_ms)?;
+                    w.use_enrollment_code(&hash, &device_id, request_hash.as_ref(), now_ms)?;
+                    (device_id, number)
+                }
+            };
+            w.insert_token(&NewToken {
+                digest: digest(&token),
+                user_id: holder.user_id.clone(),
+                device_id: Some(device_id.clone()),
+                created_at_ms: now_ms,
+                expires_at_ms: None,
+            })?;
+            let actor = Principal {
+                user_id: holder.user_id.clone(),
+                user_name: holder.user_name.clone(),
+                role: holder.role,
+                device: Some(DeviceAuth { id: device_id.clone(), number: DeviceId(number), revoked: false }),
+            };
+            audit(
+                w,
+                now_ms,
+                Some(&actor),
+                if is_retry { "enroll_retry" } else { "enroll" },
+                None,
+                serde_json::json!({"device": device_id, "number": number}),
+            )?;
+            Ok((holder, device_id, number))
+        })?;
+        // The grids the device may record in come with its identity, so
+        // that it can record at once, before (or without) a first sync:
+        // their codes, names and levels (boundaries come with the sync).
+        let (scope, grids) = self.backend.read(|r| {
+            let scope = self.scope_of(r, &holder.user_id, holder.role)?;
+            let mut grids = Vec::with_capacity(scope.len());
+            for code in scope.iter() {
+                if let Some(grid) = r.grid_outline(code)? {
+                    grids.push(grid);
+                }
+            }
+            Ok((scope, grids))
+        })?;
+        Ok(EnrollResponse {
+            device_id,
+            device_number: DeviceId(number),
+            token,
+            user_id: holder.user_id,
+            user_name: holder.user_name,
+            epoch: self.epoch.clone(),
+            server_time_ms: now_ms,
+            scope_hash: scope_hash(&scope),
+            scope: scope.to_vec(),
+            grids,
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        self.backend.read(|r| Ok(r.devices()?))
+    }
+
+    fn revoke_device(&self, actor: &Principal, device_id: &str, now_ms: u64) -> Result<()> {
+        self.backend.write(|w| {
+            if !w.revoke_device(device_id, now_ms)? {
+                return Err(StorageError::Said {
+                    code: ErrorCode::NotFound,
+                    en: format!("there is no device with id {device_id}"),
+                    zh: format!("没有编号为{device_id}的设备"),
+                });
+            }
+            audit(w, now_ms, Some(actor), "device_revoke", None, serde_json::json!({"device": device_id}))
+        })
+    }
+
+    /// A push, in this order: its shape; the day's budget; whether the
+    /// device's database went back in time (then nothing is applied); each
+    /// record's refusal, if any (scope first); then, in one transaction,
+    /// the accepted records merged, the device's acknowledgement, the audit
+    /// lines, the day's spending and the parked refusals.
+    fn push(
+        &self,
+        principal: &Principal,
+        request: PushRequest,
+        app_version: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Pushed> {
+        let device = principal
+            .device
+            .as_ref()
+            .ok_or_else(|| StorageError::Internal("push without a device".into()))?;
+        request.check_shape().map_err(|error| match error {
+            ShapeError::Malformed(message) => StorageError::Malformed(message),
+            ShapeError::OutOfRange { field, max, .. } => {
+                ValidationError::invalid(&field, Reason::OutOfRange { min: 0, max: max as i64 }).into()
+            }
+        })?;
+        let held_since = std::time::Instant::now();
+        // After a restore the server may have lost writes that devices had
+        // already passed on to each other, so for a while it cannot vouch.
+        let vouch_for_others = self.vouches_for_others(now_ms);
+        let (answer, writer_time) = self.backend.write(|w| {
+            let acked = w.acked_counter(&device.id)?;
+            // A retry of a push already applied (its answer was lost) is
+            // worked through again: merging is idempotent, so what was
+            // applied changes nothing, and the refusals come back, which the
+            // device needs to roll back. It is audited as a replay; its
+            // refusals replace what the first time parked.
+            let replay = request.up_to_counter <= acked && !request.records.is_empty();
+            // What the device sends counts against its day, refused or not;
+            // a push past the day's budget changes nothing.
+            let weight: u64 = request.records.iter().map(|r| r.weight() as u64).sum();
+            if weight > 0 {
+                check_budget(w, &device.id, now_ms, Spending::Push(weight), &self.limits.daily)?;
+            }
+            let scope = self.scope_of(w, &principal.user_id, principal.role)?;
+            let previews = w.preview(&request.records, device.number)?;
+            // A device whose database went back in time is stopped before
+            // anything is applied: its writes reuse names of earlier ones.
+            for (change, preview) in request.records.iter().zip(&previews) {
+                // While the server cannot vouch for what devices relay (after
+                // a restore), what it holds of a device may be another's
+                // claim.
+                if let Ok(Preview { diverged: Some(field), exists: true, scope_now, .. }) = preview
+                    && vouch_for_others
+                    && in_scope(&scope, scope_now.as_deref())
+                {
+                    return Err(StorageError::DeviceDiverged { kind: change.kind, id: change.id, field });
+                }
+            }
+            let mut photos = PhotoChecks::new();
+            let (records, mut answer_weight) = (request.records.len(), 0usize);
+            let mut accepted = Vec::with_capacity(records);
+            let mut rejected = Vec::new();
+            let mut parked = Vec::new();
+            for (change, preview) in request.records.iter().zip(previews) {
+                let verdict =
+                    refusal(w, principal, change, preview, &scope, vouch_for_others, &mut photos, now_ms)?;
+                let Some(Refusal { code, field, message, message_zh }) = verdict else {
+                    accepted.push(change.clone());
+                    continue;
+                };
+                // What the server holds goes back only if the device may see
+                // it: whatever the refusal, never a record of another grid.
+                let visible = in_scope(&scope, w.grid_of(change.kind, change.id)?.as_deref());
+                let server_state = if visible { w.export(change.kind, change.id)? } else { None };
+                // The answer carries each refused record the device may see
+                // whole: a push of many small changes to large records could
+                // make it huge. Past the bound the device is told to send
+                // fewer records at once; one always fits.
+                answer_weight +=
+                    message.len() + message_zh.len() + server_state.as_ref().map_or(0, |s| s.weight());
+                if answer_weight > MAX_PUSH_ANSWER && records > 1 {
+                    return Err(StorageError::AnswerTooLarge { records });
+                }
+                let mut payload = serde_json::to_string(change).expect("changes serialise");
+                if payload.len() > MAX_PARKED_PAYLOAD {
+                    // Kept for the centre to read, not to fill the disk.
+                    let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
+                    payload = payload_summary(payload.len(), &fields);
+                }
+                parked.push((change.id, change.kind, code.clone(), field.clone(), message.clone(), payload));
+                rejected.push(Rejection {
+                    id: change.id,
+                    kind: change.kind,
+                    code,
+                    field,
+                    message,
+                    message_zh,
+                    server_state,
+                });
+            }
+            let audits: Vec<(Kind, RecordId, Vec<String>)> = accepted
+                .iter()
+                .map(|c| (c.kind, c.id, c.fields.iter().map(|f| f.field.clone()).collect()))
+                .collect();
+            let applied = w.apply(accepted)?;
+            let up_to = request.up_to_counter.max(acked);
+            w.note_push(&device.id, up_to, request.pending, now_ms, app_version)?;
+            // A replay is audited too, as such: what it applied was applied
+            // before, unless the device lied about its counter, and either
+            // way the trail shows it.
+            for (kind, id, fields) in audits {
+                audit(
+                    w,
+                    now_ms,
+                    Some(principal),
+                    if replay { "push_replay" } else { "push" },
+                    Some((kind, id)),
+                    serde_json::json!({"fields": fields}),
+                )?;
+            }
+            if weight > 0 {
+                spend(w, &device.id, now_ms, Spending::Push(weight), &self.limits.daily)?;
+            }
+            park(w, &self.limits.parking, &device.id, now_ms, parked)?;
+            let answer = PushResponse {
+                acked_up_to: up_to,
+                applied,
+                rejected,
+                epoch: self.epoch.clone(),
+                server_time_ms: now_ms,
+            };
+            Ok((answer, held_since.elapsed()))
+        })?;
+        Ok(Pushed { answer, writer_time })
+    }
+
+    fn pull(&self, principal: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse> {
+        let limit = request.limit.clamp(1, 5000) as usize;
+        let viewer = principal.device.as_ref().map(|d| d.number);
+        let position = PullPosition { since: request.cursor, after: request.after };
+        let page_limit = PageLimit { records: limit, bytes: gridwork_protocol::sync::PULL_PAGE_BYTES };
+        // The scope and the page from one snapshot. The grid tree itself is
+        // organisation, not personal data: every device gets all of it, to
+        // name places and where a resident moves.
+        let (scope, page) = self.backend.read(|r| {
+            let scope = self.scope_of(r, &principal.user_id, principal.role)?;
+            let page = r.changes(position, &scope, viewer, page_limit)?;
+            Ok((scope, page))
+        })?;
+        let hash = scope_hash(&scope);
+        Ok(PullResponse {
+            records: page.records,
+            removed: page.removed,
+            next_cursor: page.next,
+            more: page.more,
+            scope: (request.scope_hash != hash).then(|| scope.to_vec()),
+            scope_hash: hash,
+            epoch: self.epoch.clone(),
+            server_time_ms: now_ms,
+            resync: page.resync,
+        })
+    }
+
+    fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>> {
+        self.backend.read(|r| Ok(r.conflicts(limit)?))
+    }
+
+    fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
+        self.backend.read(|r| Ok(r.parked_page(after, limit)?))
+    }
+
+    fn parked_one(&self, id: u64) -> Result<Option<ParkedChange>> {
+        let Some(parked) = self.backend.read(|r| Ok(r.parked(id)?))? else { return Ok(None) };
+        let row = parked.row;
+        let (values, truncated) = match serde_json::from_str::<RecordChanges>(&row.payload) {
+            Ok(change) => {
+                let values: serde_json::Map<String, serde_json::Value> = change
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        (f.field.clone(), serde_json::to_value(f.register.value()).expect("values serialise"))
+                    })
+                    .collect();
+                (Some(values.into()), None)
+            }
+            Err(_) => (None, serde_json::from_str(&row.payload).ok()),
+        };
+        Ok(Some(ParkedChange {
+            id: parked.id,
+            at_ms: row.at_ms,
+            device_id: row.device_id,
+            record: row.record.to_string(),
+            kind: row.kind.as_str().to_owned(),
+            code: RefusalCode::parse(&row.code),
+            field: row.field,
+            message: row.message,
+            values,
+            truncated,
+        }))
+    }
+
+    fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool> {
+        self.backend.write(|w| {
+            let Some(row) = w.dismiss_parked(id)? else { return Ok(false) };
+            audit(
+                w,
+                now_ms,
+                Some(actor),
+                "parked_dismiss",
+                Some((row.kind, row.record)),
+                serde_json::json!({"parked": id, "device": row.device_id, "code": row.code}),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn users(&self) -> Result<Vec<UserInfo>> {
+        self.backend.read(|r| Ok(r.users()?))
+    }
+
+    fn upload_status(&self, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>> {
+        self.backend.read(|r| upload_status(r, sha256, uploader))
+    }
+
+    fn upload_begin(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<AttachmentStatus> {
+        let quota = self.limits.uploads;
+        self.backend.write(|w| {
+            if let Some(status) = upload_status(w, sha256, uploader)?
+                && (status.complete || status.size == size)
+            {
+                if status.size != size {
+                    return Err(ValidationError::invalid(
+                        "size",
+                        Reason::Disagrees { other: "the stored attachment" },
+                    )
+                    .into());
+                }
+                return Ok(status);
+            }
+            // A new upload, or one restarted with another size: it must fit
+            // beside the uploader's other unfinished ones.
+            let (held, declared) = w.uploads_held(uploader, sha256)?;
+            if held + 1 > quota.count || declared + size > quota.bytes {
+                return Err(StorageError::UploadQuota { held, declared, wanted: size, quota });
+            }
+            spend(w, uploader, now_ms, Spending::Upload(size), &self.limits.daily)?;
+            w.begin_upload(sha256, uploader, size, now_ms)?;
+            Ok(AttachmentStatus { size, received: 0, complete: false })
+        })
+    }
+
+    fn upload_progress(&self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()> {
+        self.backend.write(|w| Ok(w.upload_progress(sha256, uploader, received, now_ms)?))
+    }
+
+    fn stale_uploads(&self, before_ms: u64) -> Result<Vec<(String, String)>> {
+        self.backend.read(|r| Ok(r.stale_uploads(before_ms)?))
+    }
+
+    fn expire_upload(&self, sha256: &str, uploader: &str, before_ms: u64) -> Result<bool> {
+        self.backend.write(|w| Ok(w.expire_upload(sha256, uploader, before_ms)?))
+    }
+
+    fn upload_complete(&self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()> {
+        self.backend.write(|w| Ok(w.complete_upload(sha256, size, uploader, now_ms)?))
+    }
+
+    fn attachment_size(&self, sha256: &str) -> Result<Option<u64>> {
+        self.backend.read(|r| Ok(r.attachment_stored(sha256)?))
+    }
+
+    fn attachment_lost(&self, sha256: &str) -> Result<()> {
+        tracing::warn!(sha256, "attachment file missing; forgotten so that devices upload it again");
+        self.backend.write(|w| Ok(w.forget_attachment(sha256)?))
+    }
+
+    fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
+        self.backend.read(|r| {
+            let scope = self.scope_of(r, &who.user_id, who.role)?;
+            readable(r, who, &scope, sha256)
+        })
+    }
+}
+
+/// Where `uploader`'s upload of the attachment stands: complete if they
+/// hold the stored file, their progress if they are uploading it.
+fn upload_status(r: &mut dyn Reads, sha256: &str, uploader: &str) -> Result<Option<AttachmentStatus>> {
+    if let Some(size) = r.attachment_stored(sha256)?
+        && r.attachment_held(sha256, uploader)?
+    {
+        return Ok(Some(AttachmentStatus { size, received: size, complete: true }));
+    }
+    Ok(r.upload(sha256, uploader)?.map(|u| AttachmentStatus {
+        size: u.size,
+        received: u.received,
+        complete: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_read_as_typed_whatever_the_look_alikes() {
+        assert_eq!(normalize_code("abcd-efgh"), "ABCDEFGH");
+        assert_eq!(normalize_code("O1IL 0o"), "011100");
+        let code = new_enrollment_code();
+        assert_eq!(code.len(), 9);
+        assert_eq!(normalize_code(&code).len(), 8);
+        assert!(normalize_code(&code).bytes().all(|b| CODE_ALPHABET.contains(&b)));
+    }
+}
