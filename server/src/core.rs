@@ -908,6 +908,7 @@ impl<B: Backend> Storage for Core<B> {
                 ValidationError::invalid(&field, Reason::OutOfRange { min: 0, max: max as i64 }).into()
             }
         })?;
+        let PushRequest { up_to_counter, pending, records: changes } = request;
         let held_since = std::time::Instant::now();
         // After a restore the server may have lost writes that devices had
         // already passed on to each other, so for a while it cannot vouch.
@@ -919,18 +920,18 @@ impl<B: Backend> Storage for Core<B> {
             // applied changes nothing, and the refusals come back, which the
             // device needs to roll back. It is audited as a replay; its
             // refusals replace what the first time parked.
-            let replay = request.up_to_counter <= acked && !request.records.is_empty();
+            let replay = up_to_counter <= acked && !changes.is_empty();
             // What the device sends counts against its day, refused or not;
             // a push past the day's budget changes nothing.
-            let weight: u64 = request.records.iter().map(|r| r.weight() as u64).sum();
+            let weight: u64 = changes.iter().map(|r| r.weight() as u64).sum();
             if weight > 0 {
                 check_budget(w, &device.id, now_ms, Spending::Push(weight), &self.limits.daily)?;
             }
             let scope = self.scope_of(w, &principal.user_id, principal.role)?;
-            let previews = w.preview(&request.records, device.number)?;
+            let previews = w.preview(&changes, device.number)?;
             // A device whose database went back in time is stopped before
             // anything is applied: its writes reuse names of earlier ones.
-            for (change, preview) in request.records.iter().zip(&previews) {
+            for (change, preview) in changes.iter().zip(&previews) {
                 // While the server cannot vouch for what devices relay (after
                 // a restore), what it holds of a device may be another's
                 // claim.
@@ -942,15 +943,15 @@ impl<B: Backend> Storage for Core<B> {
                 }
             }
             let mut photos = PhotoChecks::new();
-            let (records, mut answer_weight) = (request.records.len(), 0usize);
+            let (records, mut answer_weight) = (changes.len(), 0usize);
             let mut accepted = Vec::with_capacity(records);
             let mut rejected = Vec::new();
             let mut parked = Vec::new();
-            for (change, preview) in request.records.iter().zip(previews) {
+            for (change, preview) in changes.into_iter().zip(previews) {
                 let verdict =
-                    refusal(w, principal, change, preview, &scope, vouch_for_others, &mut photos, now_ms)?;
+                    refusal(w, principal, &change, preview, &scope, vouch_for_others, &mut photos, now_ms)?;
                 let Some(Refusal { code, field, message, message_zh }) = verdict else {
-                    accepted.push(change.clone());
+                    accepted.push(change);
                     continue;
                 };
                 // What the server holds goes back only if the device may see
@@ -966,7 +967,7 @@ impl<B: Backend> Storage for Core<B> {
                 if answer_weight > MAX_PUSH_ANSWER && records > 1 {
                     return Err(StorageError::AnswerTooLarge { records });
                 }
-                let mut payload = serde_json::to_string(change).expect("changes serialise");
+                let mut payload = serde_json::to_string(&change).expect("changes serialise");
                 if payload.len() > MAX_PARKED_PAYLOAD {
                     // Kept for the centre to read, not to fill the disk.
                     let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
@@ -988,8 +989,8 @@ impl<B: Backend> Storage for Core<B> {
                 .map(|c| (c.kind, c.id, c.fields.iter().map(|f| f.field.clone()).collect()))
                 .collect();
             let applied = w.apply(accepted)?;
-            let up_to = request.up_to_counter.max(acked);
-            w.note_push(&device.id, up_to, request.pending, now_ms, app_version)?;
+            let up_to = up_to_counter.max(acked);
+            w.note_push(&device.id, up_to, pending, now_ms, app_version)?;
             // A replay is audited too, as such: what it applied was applied
             // before, unless the device lied about its counter, and either
             // way the trail shows it.
