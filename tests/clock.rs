@@ -43,11 +43,11 @@ impl MovableServer {
             std::future::pending(),
         ));
         let admin = Admin::new(&url, &token).unwrap();
-        let grid =
-            NewGrid {
-                code: "G1".into(), name: "一号网格".into(), parent: None, level: Some("unit".into())
-            };
-        admin.add_grid(&grid).await.unwrap();
+        for (code, name) in [("G1", "一号网格"), ("G2", "二号网格")] {
+            let grid =
+                NewGrid { code: code.into(), name: name.into(), parent: None, level: Some("unit".into()) };
+            admin.add_grid(&grid).await.unwrap();
+        }
         MovableServer { url, admin, storage, clock, _dir: dir }
     }
 
@@ -167,4 +167,60 @@ async fn an_enrollment_code_expires_by_the_servers_clock() {
     // Back within the half hour (the code was not used up by the refusal).
     server.set_hours(0);
     device.enroll(&server.url, &code.code, "test").await.unwrap();
+}
+
+/// Changes of a record's grid and deleted records are kept for devices that
+/// are behind only up to the horizon (180 days by default). Past it they
+/// are cut, and a device whose cursor is older pulls everything again and
+/// drops what does not come back: the record deleted and the record moved
+/// away leave it, as they would have had it synced in time.
+#[tokio::test]
+async fn past_the_horizon_moves_and_deletions_are_cut_and_a_device_behind_pulls_everything_again() {
+    let server = MovableServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled_device(&dir.path().join("a.db"), "甲").await;
+    let b = server.enrolled_device(&dir.path().join("b.db"), "乙").await;
+    let deleted = patrol(&a, "将被删除");
+    let moved = patrol(&a, "将迁往二号网格");
+    let kept = patrol(&a, "留下");
+    a.sync(|_| {}).await.unwrap();
+    b.sync(|_| {}).await.unwrap();
+    for id in [deleted, moved, kept] {
+        assert!(b.store().get(Kind::Patrol, id).unwrap().is_some());
+    }
+    // While b is away: one record deleted, one moved out of its grids.
+    a.store().delete(Kind::Patrol, deleted).unwrap();
+    a.store().put(Kind::Patrol, Some(moved), &[("grid", "G2".into())]).unwrap();
+    a.sync(|_| {}).await.unwrap();
+
+    // Hourly work notes where the sequence stands; nothing is old enough.
+    let first = server.storage.purge(server.clock.now_ms()).unwrap();
+    assert_eq!((first.moves, first.records), (0, 0));
+    // Half a year and a day later, it is.
+    server.set_hours(181 * 24);
+    let cut = server.storage.purge(server.clock.now_ms()).unwrap();
+    assert_eq!((cut.moves, cut.records), (1, 1), "{cut:?}");
+    assert!(
+        server.storage.with_store(|s| s.get(Kind::Patrol, deleted).unwrap()).is_none(),
+        "the tombstone went"
+    );
+    // Again: nothing more to cut.
+    let again = server.storage.purge(server.clock.now_ms()).unwrap();
+    assert_eq!((again.through_seq, again.moves, again.records), (cut.through_seq, 0, 0));
+
+    // b comes back with its old cursor: it is told to pull everything, and
+    // what left its grids while it was away leaves it too.
+    let report = b.sync(|_| {}).await.unwrap();
+    assert!(report.dropped >= 2, "{report:?}");
+    assert!(b.store().get(Kind::Patrol, deleted).unwrap().is_none());
+    assert!(b.store().get(Kind::Patrol, moved).unwrap().is_none());
+    assert!(b.store().get(Kind::Patrol, kept).unwrap().is_some());
+    // A device enrolled now never hears of the deleted record.
+    let c = server.enrolled_device(&dir.path().join("c.db"), "丙").await;
+    c.sync(|_| {}).await.unwrap();
+    assert!(c.store().get(Kind::Patrol, deleted).unwrap().is_none());
+    assert!(c.store().get(Kind::Patrol, kept).unwrap().is_some());
+    // a, whose cursor is past the cut, just syncs on.
+    let report = a.sync(|_| {}).await.unwrap();
+    assert_eq!(report.dropped, 0, "{report:?}");
 }

@@ -236,6 +236,11 @@ pub trait Reads {
         changes: &[RecordChanges],
         pusher: DeviceId,
     ) -> Result<Vec<std::result::Result<Preview, ChangeError>>>;
+    /// The server's change sequence: the last change made.
+    fn change_seq(&mut self) -> Result<u64>;
+    /// The change sequence as noted at the latest mark at or before
+    /// `at_ms` (see [`Writes::mark_seq`]).
+    fn seq_marked_by(&mut self, at_ms: u64) -> Result<Option<u64>>;
     /// The kind of the stored record with this id.
     fn kind_of(&mut self, id: RecordId) -> Result<Option<Kind>>;
     /// The grid of a stored record (its scope field), if it has one.
@@ -321,6 +326,13 @@ pub trait Writes: Reads {
     /// An edit made by the server itself (writer number 0), validated as a
     /// local edit: a new record when `id` is `None`.
     fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId>;
+    /// Notes that the change sequence had reached `seq` at `at_ms`.
+    fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()>;
+    /// Forgets marks older than `at_ms`.
+    fn forget_marks_before(&mut self, at_ms: u64) -> Result<()>;
+    /// Removes the moves at or before `seq` and the deleted records whose
+    /// last change is at or before it; how many of each.
+    fn purge_through(&mut self, seq: u64) -> Result<(u64, u64)>;
     /// Merges the changes into what is stored; how many records changed.
     fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize>;
     /// A push was taken: the device's acknowledged counter, pending count,

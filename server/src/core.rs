@@ -22,14 +22,14 @@ use gridwork_protocol::sync::{
 use sha2::{Digest, Sha256};
 
 use crate::backend::{
-    AuditEntry, Backend, ChangeError, NewToken, PageLimit, ParkedRow, Preview, PullPosition, Reads, UserRow,
-    Writes,
+    AuditEntry, Backend, ChangeError, ChangesPage, NewToken, PageLimit, ParkedRow, Preview, PullPosition,
+    Reads, UserRow, Writes,
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
     AttachmentStatus, Conflict, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid,
-    NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Pushed, Result, Role, SESSION_MS, Storage,
-    StorageError, StorageLimits, UserInfo,
+    NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
+    Storage, StorageError, StorageLimits, UserInfo,
 };
 
 /// The digest tokens and codes are stored as.
@@ -148,6 +148,10 @@ const MAX_PARKED_PAYLOAD: usize = 64 * 1024;
 pub const RESTORE_GRACE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The server setting that says through which change sequence the horizon
+/// has cut (see [`Storage::purge`]).
+const PURGED_THROUGH: &str = "purged_through_seq";
 
 /// The server's rules over a backend.
 #[derive(Debug)]
@@ -1030,6 +1034,15 @@ impl<B: Backend> Storage for Core<B> {
         // name places and where a resident moves.
         let (scope, page) = self.backend.read(|r| {
             let scope = self.scope_of(r, &principal.user_id, principal.role)?;
+            // A cursor below what the horizon cut may miss moves and
+            // deletions: everything again (cursor 0 gets records whole and
+            // needs neither).
+            let cut = r.meta(PURGED_THROUGH)?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if request.cursor > 0 && request.cursor < cut {
+                let page =
+                    ChangesPage { records: vec![], removed: vec![], next: 0, more: false, resync: true };
+                return Ok((scope, page));
+            }
             let page = r.changes(position, &scope, viewer, page_limit)?;
             Ok((scope, page))
         })?;
@@ -1158,6 +1171,35 @@ impl<B: Backend> Storage for Core<B> {
     fn attachment_lost(&self, sha256: &str) -> Result<()> {
         tracing::warn!(sha256, "attachment file missing; forgotten so that devices upload it again");
         self.backend.write(|w| Ok(w.forget_attachment(sha256)?))
+    }
+
+    fn purge(&self, now_ms: u64) -> Result<Purged> {
+        let horizon = self.limits.horizon;
+        self.backend.write(|w| {
+            let seq = w.change_seq()?;
+            w.mark_seq(now_ms, seq)?;
+            let cut = w.meta(PURGED_THROUGH)?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let Some(after_ms) = horizon.after_ms else {
+                return Ok(Purged { through_seq: cut, moves: 0, records: 0 });
+            };
+            let before = now_ms.saturating_sub(after_ms);
+            let through = w.seq_marked_by(before)?.unwrap_or(0);
+            w.forget_marks_before(before)?;
+            if through <= cut {
+                return Ok(Purged { through_seq: cut, moves: 0, records: 0 });
+            }
+            let (moves, records) = w.purge_through(through)?;
+            w.set_meta(PURGED_THROUGH, &through.to_string())?;
+            audit(
+                w,
+                now_ms,
+                None,
+                "purge",
+                None,
+                serde_json::json!({"through_seq": through, "moves": moves, "records": records}),
+            )?;
+            Ok(Purged { through_seq: through, moves, records })
+        })
     }
 
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {

@@ -134,6 +134,22 @@ impl AppState {
     }
 }
 
+/// Works on the horizon (see `storage::Horizon`) at start and every hour.
+pub async fn purge_hourly(state: AppState) {
+    loop {
+        let storage = state.storage.clone();
+        let now = state.now_ms();
+        match blocking(move || storage.purge(now)).await {
+            Ok(purged) if purged.moves + purged.records > 0 => {
+                tracing::info!(?purged, "cut what is older than the horizon")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error.message, "cutting below the horizon failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
 /// Runs a storage call on a blocking thread.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,

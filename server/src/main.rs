@@ -13,7 +13,7 @@ use std::time::Duration;
 use gridwork_server::limits::Limits;
 use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::{
-    DailyBudget, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
+    DailyBudget, Horizon, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
 };
 use gridwork_server::{AppState, Clock, SystemClock, router};
 
@@ -112,6 +112,11 @@ struct LimitArgs {
     /// least 20 (one photo of the largest size).
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(20..))]
     daily_upload_mib: u64,
+    /// Days the server keeps changes of a record's grid and deleted records
+    /// for devices that are behind; a device whose last sync is older pulls
+    /// everything again. 0 keeps them for ever.
+    #[arg(long, default_value_t = 180)]
+    horizon_days: u64,
 }
 
 impl LimitArgs {
@@ -134,6 +139,9 @@ impl LimitArgs {
                 daily: DailyBudget {
                     push_bytes: self.daily_push_mib << 20,
                     upload_bytes: self.daily_upload_mib << 20,
+                },
+                horizon: Horizon {
+                    after_ms: (self.horizon_days > 0).then(|| self.horizon_days * 24 * 60 * 60 * 1000),
                 },
             },
         }
@@ -218,6 +226,7 @@ async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
     tracing::info!(%address, %epoch, max_connections = settings.max_connections, descriptors, "serving");
     println!("{}", serde_json::json!({"listening": address.to_string()}));
     tokio::spawn(gridwork_server::attachments::expire_unfinished(state.clone(), upload_expiry));
+    tokio::spawn(gridwork_server::purge_hourly(state.clone()));
     gridwork_server::listener::serve(listener, router(state), settings, shutdown()).await;
     tracing::info!("stopped");
     Ok(())

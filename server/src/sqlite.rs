@@ -490,6 +490,22 @@ impl Reads for Tx<'_> {
             .collect()
     }
 
+    fn change_seq(&mut self) -> Result<u64> {
+        Ok(self.store.change_seq()?)
+    }
+
+    fn seq_marked_by(&mut self, at_ms: u64) -> Result<Option<u64>> {
+        let seq: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT seq FROM seq_marks WHERE at_ms <= ?1 ORDER BY at_ms DESC LIMIT 1",
+                [at_ms as i64],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(seq.map(|s| s as u64))
+    }
+
     fn kind_of(&mut self, id: RecordId) -> Result<Option<Kind>> {
         Ok(self.store.kind_of(id)?)
     }
@@ -837,6 +853,24 @@ impl Writes for Tx<'_> {
 
     fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId> {
         Ok(self.store.put(kind, id, fields)?)
+    }
+
+    fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO seq_marks (at_ms, seq) VALUES (?1, ?2) ON CONFLICT (at_ms) DO UPDATE SET seq = excluded.seq",
+            params![at_ms as i64, seq as i64],
+        )?;
+        Ok(())
+    }
+
+    fn forget_marks_before(&mut self, at_ms: u64) -> Result<()> {
+        self.conn().execute("DELETE FROM seq_marks WHERE at_ms < ?1", [at_ms as i64])?;
+        Ok(())
+    }
+
+    fn purge_through(&mut self, seq: u64) -> Result<(u64, u64)> {
+        let (moves, records) = self.store.purge_through(seq)?;
+        Ok((moves as u64, records as u64))
     }
 
     fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize> {

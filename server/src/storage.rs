@@ -9,6 +9,8 @@
 
 use gridwork_domain::{DeviceId, RecordId};
 
+use serde::Serialize;
+
 use crate::backend::BackendError;
 pub use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
@@ -141,6 +143,34 @@ pub struct StorageLimits {
     pub parking: ParkingLimits,
     pub uploads: UploadQuota,
     pub daily: DailyBudget,
+    pub horizon: Horizon,
+}
+
+/// How long the server keeps what only a device far behind could need:
+/// `moves` (changes of a record's grid) and deleted records. A device
+/// whose cursor is older than what was cut pulls everything again (a full,
+/// idempotent resync) and drops what does not come back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Horizon {
+    /// `None`: nothing is cut.
+    pub after_ms: Option<u64>,
+}
+
+impl Default for Horizon {
+    fn default() -> Self {
+        // Half a year: a tablet left in a drawer longer pulls everything
+        // again when it comes back.
+        Horizon { after_ms: Some(180 * 24 * 60 * 60 * 1000) }
+    }
+}
+
+/// What one cut below the horizon removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    /// Changes at or below this sequence number are cut (0: none yet).
+    pub through_seq: u64,
+    pub moves: u64,
+    pub records: u64,
 }
 
 /// What one uploader may hold of unfinished uploads.
@@ -249,4 +279,8 @@ pub trait Storage: Send + Sync + 'static {
     /// its photos): forget it, so that devices upload it again.
     fn attachment_lost(&self, sha256: &str) -> Result<()>;
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
+
+    /// Notes where the change sequence stands, and cuts what is older than
+    /// the horizon (see [`Horizon`]); run hourly.
+    fn purge(&self, now_ms: u64) -> Result<Purged>;
 }

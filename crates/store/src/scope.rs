@@ -91,6 +91,32 @@ impl Store {
         Ok(codes)
     }
 
+    /// The server's change sequence: the last change made.
+    pub fn change_seq(&self) -> Result<u64, Error> {
+        Ok(self.conn.query_row("SELECT seq FROM replica", [], |row| row.get::<_, i64>(0))? as u64)
+    }
+
+    /// Forgets what only a puller whose cursor is below `seq` could need:
+    /// the moves at or before `seq`, and the deleted records whose last
+    /// change is at or before it (with their losers and conflicts). A
+    /// puller at or past `seq` has had all of them; one below must pull
+    /// everything again. Returns the moves and the records removed.
+    pub fn purge_through(&mut self, seq: u64) -> Result<(usize, usize), Error> {
+        let tx = crate::begin(&mut self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let moves = tx.execute("DELETE FROM moves WHERE seq <= ?1", [seq as i64])?;
+        let mut records = 0;
+        for kind in Kind::ALL {
+            let table = kind.def().table;
+            let gone = format!("SELECT id FROM {table} WHERE deleted = 1 AND seq <= ?1");
+            tx.execute(&format!("DELETE FROM losers WHERE record IN ({gone})"), [seq as i64])?;
+            tx.execute(&format!("DELETE FROM conflicts WHERE record IN ({gone})"), [seq as i64])?;
+            records +=
+                tx.execute(&format!("DELETE FROM {table} WHERE deleted = 1 AND seq <= ?1"), [seq as i64])?;
+        }
+        tx.commit()?;
+        Ok((moves, records))
+    }
+
     /// A page of the changes after `position.since`: the records changed
     /// after `position.after` (where the previous page of this pull ended),
     /// oldest first, at most `max_records`, each with every field changed
