@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
+pub mod cluster;
+
 use serde_json::Value;
 
 /// The workspace's root directory.

@@ -5,4 +5,5 @@ mod architecture;
 mod clock;
 mod decoders;
 mod hostile;
+mod scaleout;
 mod sync;

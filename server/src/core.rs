@@ -48,7 +48,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A new epoch: 128 random bits.
-pub fn new_epoch() -> String {
+fn new_epoch() -> String {
     hex(&random::<16>())
 }
 
@@ -188,6 +188,26 @@ pub fn init(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String>
         audit(w, now_ms, None, "init", None, serde_json::json!({"admin": admin.id}))?;
         Ok(token)
     })
+}
+
+/// Gives the database a new epoch: what a restore from a backup does, so
+/// that devices notice and send again what it may have lost. New device
+/// numbers start well above the backup's, since devices enrolled after the
+/// backup keep theirs (room is left for 100,000 of them).
+pub fn renew_epoch(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String> {
+    let epoch = new_epoch();
+    backend.write(|w| {
+        if w.meta("epoch")?.is_none() {
+            return Err(StorageError::NotFound(format!("{where_} is not an initialised Gridwork database")));
+        }
+        w.set_meta("epoch", &epoch)?;
+        let floor = w.meta("device_number_floor")?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let highest = u64::from(w.next_device_number()?.saturating_sub(1));
+        w.set_meta("device_number_floor", &(floor + 100_000).max(highest + 100_001).to_string())?;
+        w.set_meta("restored_at_ms", &now_ms.to_string())?;
+        audit(w, now_ms, None, "restore", None, serde_json::json!({"epoch": epoch}))
+    })?;
+    Ok(epoch)
 }
 
 impl<B: Backend> Core<B> {

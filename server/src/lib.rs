@@ -14,6 +14,7 @@ pub mod error;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
+pub mod postgres;
 pub mod scopes;
 pub mod share;
 pub mod sqlite;

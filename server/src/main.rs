@@ -10,7 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::time::Duration;
 
+use gridwork_server::backend::Backend;
+use gridwork_server::core::Core;
 use gridwork_server::limits::Limits;
+use gridwork_server::postgres::PgBackend;
 use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::{
     DailyBudget, Horizon, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
@@ -32,6 +35,11 @@ enum Command {
         /// The data directory: the database, photos and the demo guide.
         #[arg(long)]
         data: PathBuf,
+        /// A PostgreSQL database to use instead of the embedded one
+        /// (`postgres://USER@HOST:PORT/DB`); DIR then holds the photos only,
+        /// one directory every server node shares.
+        #[arg(long, env = "GRIDWORK_DATABASE")]
+        database: Option<String>,
         /// Also load a demo city (grids, accounts, enrollment codes,
         /// residents, cases) and write how to use it to DIR/demo-guide.txt
         /// (its path is in the output, as `guide`; `{SERVER}` in it stands
@@ -45,16 +53,22 @@ enum Command {
         /// The data directory `init` set up.
         #[arg(long)]
         data: PathBuf,
+        /// A PostgreSQL database to use instead of the embedded one
+        /// (`postgres://USER@HOST:PORT/DB`); DIR then holds the photos only,
+        /// one directory every server node shares.
+        #[arg(long, env = "GRIDWORK_DATABASE")]
+        database: Option<String>,
         /// The address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// Writes a consistent copy of the database to FILE (safe while
+    /// Writes a consistent copy of the embedded database to FILE (safe while
     /// serving). Photos are files under DIR/attachments, never changed once
     /// written: copy that directory as well; a photo missing after a restore
-    /// is forgotten and uploaded again by the devices that hold it.
+    /// is forgotten and uploaded again by the devices that hold it. A
+    /// PostgreSQL database is backed up with `pg_dump -Fc`.
     Backup {
         #[arg(long)]
         data: PathBuf,
@@ -63,11 +77,16 @@ enum Command {
     },
     /// Replaces the database with a backup and gives it a new epoch, so
     /// devices send again what the backup lacks. Stop the server first.
+    /// With PostgreSQL, restore with `pg_restore` first, then run this with
+    /// `--database` and without `--from`: it only gives the new epoch.
     Restore {
         #[arg(long)]
         data: PathBuf,
-        #[arg(long)]
-        from: PathBuf,
+        #[arg(long, required_unless_present = "database")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database restored with `pg_restore`.
+        #[arg(long, env = "GRIDWORK_DATABASE", conflicts_with = "from")]
+        database: Option<String>,
     },
 }
 
@@ -152,7 +171,15 @@ fn database(data: &Path) -> PathBuf {
     data.join("gridwork.db")
 }
 
-fn init(data: &Path, demo: bool) -> Result<()> {
+/// The server's rules over a PostgreSQL database, connected from a thread
+/// outside the runtime's workers.
+fn postgres(url: &str, runtime: &tokio::runtime::Handle) -> Result<Core<PgBackend>> {
+    let backend =
+        PgBackend::connect(url, runtime.clone()).with_context(|| "connecting to PostgreSQL".to_owned())?;
+    Ok(Core::new(backend, "the PostgreSQL database")?)
+}
+
+fn init(data: &Path, demo: bool, database_url: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     // Residents' data, tokens and photos live here: the owner's only.
     {
@@ -160,18 +187,40 @@ fn init(data: &Path, demo: bool) -> Result<()> {
         std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("making {} private", data.display()))?;
     }
-    let db = database(data);
-    let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
+    match database_url {
+        None => {
+            let db = database(data);
+            let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
+            let storage = demo.then(|| SqliteStorage::open(&db)).transpose()?;
+            finish_init(data, &token, storage.as_ref())
+        }
+        Some(url) => {
+            let runtime = runtime()?;
+            let backend =
+                PgBackend::connect(url, runtime.handle().clone()).context("connecting to PostgreSQL")?;
+            let token =
+                gridwork_server::core::init(&backend, "the PostgreSQL database", SystemClock.now_ms())?;
+            let storage = demo.then(|| postgres(url, runtime.handle())).transpose()?;
+            finish_init(data, &token, storage.as_ref())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+/// Prints the admin token and loads the demo city into `storage` if given.
+fn finish_init<B: Backend>(data: &Path, token: &str, storage: Option<&Core<B>>) -> Result<()> {
     let mut out = serde_json::json!({"admin_token": token});
-    if demo {
-        let storage = SqliteStorage::open(&db)?;
-        let digest = gridwork_server::sqlite::digest(&token);
+    if let Some(storage) = storage {
+        let digest = gridwork_server::sqlite::digest(token);
         let admin: Principal =
             storage.authenticate(digest, SystemClock.now_ms())?.context("the new admin token works")?;
         debug_assert_eq!(admin.role, Role::Admin);
-        let summary = gridwork_server::demo::load(&storage, &admin, SystemClock.now_ms())?;
+        let summary = gridwork_server::demo::load(storage, &admin, SystemClock.now_ms())?;
         let guide = data.join("demo-guide.txt");
-        std::fs::write(&guide, gridwork_server::demo::guide(&summary, &token))
+        std::fs::write(&guide, gridwork_server::demo::guide(&summary, token))
             .with_context(|| format!("writing {}", guide.display()))?;
         out["demo"] = serde_json::to_value(summary)?;
         out["guide"] = serde_json::json!(guide.display().to_string());
@@ -204,17 +253,40 @@ fn lock_data_dir(data: &Path) -> Result<std::fs::File> {
     }
 }
 
-async fn serve(data: &Path, listen: SocketAddr, limits: Limits) -> Result<()> {
-    let _lock = lock_data_dir(data)?;
-    let mut storage = SqliteStorage::open(&database(data))?;
-    storage.set_limits(limits.storage);
+async fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    limits: Limits,
+    database_url: Option<&str>,
+    runtime: tokio::runtime::Handle,
+) -> Result<()> {
+    // On the embedded database, one server per data directory (a second
+    // would break the single writer); on PostgreSQL, any number of nodes
+    // share the directory of photos and the database.
+    let (_lock, storage): (Option<std::fs::File>, Arc<dyn Storage>) = match database_url {
+        None => {
+            let lock = lock_data_dir(data)?;
+            let mut storage = SqliteStorage::open(&database(data))?;
+            storage.set_limits(limits.storage);
+            (Some(lock), Arc::new(storage))
+        }
+        Some(url) => {
+            std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+            let url = url.to_owned();
+            let mut storage = tokio::task::spawn_blocking(move || postgres(&url, &runtime))
+                .await
+                .context("connecting")??;
+            storage.set_limits(limits.storage);
+            (None, Arc::new(storage))
+        }
+    };
     let epoch = storage.epoch();
     // Each connection is a descriptor: take all the process may have, and
     // cap connections to fit in it.
     let descriptors = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let settings = limits.listener(descriptors);
     let upload_expiry = limits.upload_expiry;
-    let state = AppState::with_limits(Arc::new(storage), data.to_owned(), limits);
+    let state = AppState::with_limits(storage, data.to_owned(), limits);
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => bail!(
@@ -263,7 +335,17 @@ fn backup(data: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn restore(data: &Path, from: &Path) -> Result<()> {
+fn restore(data: &Path, from: Option<&Path>, database_url: Option<&str>) -> Result<()> {
+    if let Some(url) = database_url {
+        let runtime = runtime()?;
+        let backend =
+            PgBackend::connect(url, runtime.handle().clone()).context("connecting to PostgreSQL")?;
+        let epoch =
+            gridwork_server::core::renew_epoch(&backend, "the PostgreSQL database", SystemClock.now_ms())?;
+        println!("{}", serde_json::json!({"restored": url, "epoch": epoch}));
+        return Ok(());
+    }
+    let from = from.context("--from FILE names the backup")?;
     if !from.exists() {
         bail!("{} does not exist", from.display());
     }
@@ -291,14 +373,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init { data, demo } => init(&data, demo),
-        Command::Serve { data, listen, limits } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")
-            .and_then(|runtime| runtime.block_on(serve(&data, listen, limits.limits()))),
+        Command::Init { data, demo, database } => init(&data, demo, database.as_deref()),
+        Command::Serve { data, listen, limits, database } => runtime().and_then(|runtime| {
+            let handle = runtime.handle().clone();
+            runtime.block_on(serve(&data, listen, limits.limits(), database.as_deref(), handle))
+        }),
         Command::Backup { data, to } => backup(&data, &to),
-        Command::Restore { data, from } => restore(&data, &from),
+        Command::Restore { data, from, database } => restore(&data, from.as_deref(), database.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

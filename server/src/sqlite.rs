@@ -29,7 +29,7 @@ use crate::backend::{
     Backend, BackendError, ChangeError, ChangesPage, CodeHolder, NewToken, PageLimit, ParkedFull, ParkedRow,
     Preview, PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
-use crate::core::{Core, new_epoch};
+use crate::core::Core;
 use crate::storage::StorageError;
 
 pub use crate::core::{RESTORE_GRACE_MS, digest};
@@ -208,23 +208,7 @@ impl SqliteStorage {
     /// numbers start well above the backup's, since devices enrolled after
     /// the backup keep theirs (room is left for 100,000 of them).
     pub fn renew_epoch(path: &Path, now_ms: u64) -> Result<String, StorageError> {
-        let backend = SqliteBackend::open(path)?;
-        let epoch = new_epoch();
-        backend.write(|w| {
-            if w.meta("epoch")?.is_none() {
-                return Err(StorageError::NotFound(format!(
-                    "{} is not an initialised Gridwork database",
-                    path.display()
-                )));
-            }
-            w.set_meta("epoch", &epoch)?;
-            let floor = w.meta("device_number_floor")?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            let highest = u64::from(w.next_device_number()?.saturating_sub(1));
-            w.set_meta("device_number_floor", &(floor + 100_000).max(highest + 100_001).to_string())?;
-            w.set_meta("restored_at_ms", &now_ms.to_string())?;
-            Ok(())
-        })?;
-        Ok(epoch)
+        crate::core::renew_epoch(&SqliteBackend::open(path)?, &path.display().to_string(), now_ms)
     }
 
     /// Runs `f` on the writer's store: for loading demo data and for tests.

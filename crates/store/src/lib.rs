@@ -45,8 +45,8 @@ pub use device::{Refused, Session};
 pub use migrate::Migration;
 pub use photos::{Photo, sha256_hex};
 pub use query::{Conflict, ListQuery, ResidentSearch, StorageStats, StoredField, VersionInfo};
-pub use remote::{ApplyReport, Outgoing, PageLimit};
-pub use scope::{Preview, PullPosition, ScopedChanges};
+pub use remote::{ApplyReport, Outgoing, PageLimit, check_batch};
+pub use scope::{MAX_MOVES_READ, Preview, PullPosition, ScopedChanges};
 
 /// What the store is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

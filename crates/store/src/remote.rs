@@ -64,7 +64,7 @@ fn in_batch(index: usize, id: RecordId, error: impl Into<Error>) -> Error {
 
 /// Checks every version of every change (known field, valid value in its
 /// canonical form) and returns each change's field indices.
-pub(crate) fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Error> {
+pub fn check_batch(batch: &[RecordChanges]) -> Result<Vec<Vec<usize>>, Error> {
     let mut checked = Vec::with_capacity(batch.len());
     for (index, change) in batch.iter().enumerate() {
         let def = change.kind.def();

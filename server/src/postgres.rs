@@ -1,0 +1,1415 @@
+//! The PostgreSQL backend, for several server nodes on one database: data
+//! access only (the rules are in [`crate::core`]), through tokio-postgres
+//! with a deadpool pool, with its own append-only migrations
+//! (`migrations/postgres/`).
+//!
+//! Records are kept as one row each: the columns the server looks them up
+//! by (kind, grid, deleted, the sequence of the last change) and a postcard
+//! blob of every field's register with the sequence of its last change.
+//! Registers are merged in Rust with `gridwork-merge`, exactly as the
+//! SQLite store merges them; the grid tree, the photos cases list and the
+//! fields in conflict are kept in tables of their own from the winning
+//! values, written in the same transaction.
+//!
+//! **One writer at a time, cluster-wide.** Every [`Backend::write`] takes a
+//! transaction-scoped advisory lock before anything else, so writes from
+//! all nodes run one after another, as on the embedded database: what a
+//! push checks is still true when it writes, one push per device at a time
+//! holds across nodes, and sequence numbers are handed out in commit order
+//! (a transaction numbers its changes while it holds the lock and releases
+//! it by committing), which is what keeps pull cursors correct (see
+//! `docs/sync-protocol.md`, "Cursors and concurrent writers"). Reads take a
+//! `REPEATABLE READ` snapshot and never wait for writes.
+//!
+//! Methods run on blocking threads (handlers call storage through
+//! `spawn_blocking`) and drive the async client with the runtime's handle.
+
+use std::collections::{BTreeSet, HashMap};
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use gridwork_domain::{DeviceId, FieldType, Kind, Reason, Record, RecordId, ValidationError, Value};
+use gridwork_merge::{Hlc, Register};
+use gridwork_protocol::admin::{
+    Conflict, DeviceInfo, ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo, VersionInfo,
+};
+use gridwork_protocol::codes::RefusalCode;
+use gridwork_protocol::{FieldState, RecordChanges};
+use gridwork_store::Clock;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::backend::{
+    AuditEntry, Backend, BackendError, ChangeError, ChangesPage, CodeHolder, NewToken, PageLimit, ParkedFull,
+    ParkedRow, Preview, PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+};
+use crate::storage::StorageError;
+
+/// The migrations, in order; append only.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_initial.sql"))];
+
+/// The advisory lock every write holds until it commits.
+const WRITER_LOCK: i64 = 0x6772_6964_7772_6974; // "gridwrit"
+/// The advisory lock migrations run under (nodes starting together).
+const MIGRATION_LOCK: i64 = 0x6772_6964_6d69_6772; // "gridmigr"
+
+/// The most moves one page reads (as the embedded store).
+const MAX_MOVES_READ: usize = gridwork_store::MAX_MOVES_READ;
+
+impl From<tokio_postgres::Error> for BackendError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        match error.as_db_error() {
+            Some(db) => BackendError::Database(format!("{} ({})", db.message(), db.code().code())),
+            None => BackendError::Database(error.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for BackendError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        BackendError::Database(format!("no database connection: {error}"))
+    }
+}
+
+/// One field as stored in a record's body.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredField {
+    tag: u8,
+    seq: u64,
+    register: Register<Value>,
+}
+
+/// A record's fields by index in its kind's schema: the sequence of each
+/// written field's last change and its register.
+type Slots = Vec<Option<(u64, Register<Value>)>>;
+
+fn decode(kind: Kind, body: &[u8]) -> Result<Slots> {
+    let def = kind.def();
+    let fields: Vec<StoredField> =
+        postcard::from_bytes(body).map_err(|e| BackendError::Corrupt(format!("record body: {e}")))?;
+    let mut slots: Slots = vec![None; def.fields.len()];
+    for field in fields {
+        let i = def
+            .fields
+            .iter()
+            .position(|f| f.tag == field.tag)
+            .ok_or_else(|| BackendError::Corrupt(format!("{kind} has no field tagged {}", field.tag)))?;
+        slots[i] = Some((field.seq, field.register));
+    }
+    Ok(slots)
+}
+
+fn encode(kind: Kind, slots: &Slots) -> Vec<u8> {
+    let def = kind.def();
+    let fields: Vec<StoredField> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, slot)| {
+            slot.as_ref().map(|(seq, register)| StoredField {
+                tag: def.fields[i].tag,
+                seq: *seq,
+                register: register.clone(),
+            })
+        })
+        .collect();
+    postcard::to_stdvec(&fields).expect("registers serialise")
+}
+
+fn value(slots: &Slots, i: usize) -> Value {
+    slots[i].as_ref().map_or(Value::Null, |(_, register)| register.value().clone())
+}
+
+fn role(text: &str) -> Result<Role> {
+    Role::parse(text).ok_or_else(|| BackendError::Corrupt(format!("unknown role {text}")))
+}
+
+fn kind(number: i16) -> Result<Kind> {
+    u8::try_from(number)
+        .ok()
+        .and_then(Kind::from_number)
+        .ok_or_else(|| BackendError::Corrupt(format!("unknown kind {number}")))
+}
+
+fn record_id(bytes: &[u8]) -> Result<RecordId> {
+    let bytes: [u8; 16] =
+        bytes.try_into().map_err(|_| BackendError::Corrupt("a record id is not 16 bytes".into()))?;
+    Ok(RecordId::from_bytes(bytes))
+}
+
+fn invalid(error: gridwork_store::Error) -> std::result::Result<ValidationError, BackendError> {
+    error.into_validation().map_err(|other| BackendError::Database(other.to_string()))
+}
+
+/// The server's database on PostgreSQL.
+pub struct PgBackend {
+    pool: Pool,
+    runtime: Handle,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBackend").finish_non_exhaustive()
+    }
+}
+
+impl PgBackend {
+    /// Connects to `url` (`postgres://USER@HOST:PORT/DB`) and brings the
+    /// schema up to date. Runs on a blocking thread of `runtime`.
+    pub fn connect(url: &str, runtime: Handle) -> Result<PgBackend> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| BackendError::Database(format!("`{url}` is not a PostgreSQL address: {e}")))?;
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| BackendError::Database(format!("connection pool: {e}")))?;
+        let backend = PgBackend { pool, runtime };
+        backend.migrate()?;
+        Ok(backend)
+    }
+
+    fn client(&self) -> Result<Object> {
+        Ok(self.runtime.block_on(self.pool.get())?)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let client = self.client()?;
+        self.runtime.block_on(async {
+            client.query_one("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+            let exists: bool =
+                client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.get(0);
+            if !exists {
+                client.batch_execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY)").await?;
+            }
+            let outcome = async {
+                let newest: Option<i32> =
+                    client.query_one("SELECT max(version) FROM schema_migrations", &[]).await?.get(0);
+                let newest = newest.unwrap_or(0);
+                let known = MIGRATIONS.last().map_or(0, |m| m.0);
+                if newest > known {
+                    return Err(BackendError::Database(format!(
+                        "the database is at migration {newest}, from a newer program than this one (which knows {known})"
+                    )));
+                }
+                for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > newest) {
+                    client.batch_execute("BEGIN").await?;
+                    let applied = async {
+                        client.batch_execute(sql).await?;
+                        client.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await?;
+                        client.batch_execute("COMMIT").await
+                    }
+                    .await;
+                    if let Err(error) = applied {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        return Err(BackendError::Database(format!("migration {version}: {}", BackendError::from(error))));
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            client.query_one("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+            outcome
+        })
+    }
+
+    fn transaction<R>(
+        &self,
+        begin: &str,
+        f: impl FnOnce(&mut PgTx<'_>) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError> {
+        let client = self.client()?;
+        self.runtime.block_on(client.batch_execute(begin)).map_err(BackendError::from)?;
+        let mut tx = PgTx { client: &client, runtime: &self.runtime };
+        let outcome = f(&mut tx).and_then(|value| {
+            self.runtime.block_on(client.batch_execute("COMMIT")).map_err(BackendError::from)?;
+            Ok(value)
+        });
+        if outcome.is_err() {
+            // Fails only on a broken connection, which the pool drops.
+            let _ = self.runtime.block_on(client.batch_execute("ROLLBACK"));
+        }
+        outcome
+    }
+}
+
+impl Backend for PgBackend {
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Reads) -> Result<R, StorageError>) -> Result<R, StorageError> {
+        self.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", |tx| f(tx))
+    }
+
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Writes) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError> {
+        self.transaction("BEGIN", |tx| {
+            tx.query("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+            f(tx)
+        })
+    }
+}
+
+/// One transaction on a pooled connection.
+struct PgTx<'c> {
+    client: &'c Object,
+    runtime: &'c Handle,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl PgTx<'_> {
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        self.runtime.block_on(async {
+            let statement = self.client.prepare_cached(sql).await?;
+            Ok(self.client.query(&statement, params).await?)
+        })
+    }
+
+    fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+        self.runtime.block_on(async {
+            let statement = self.client.prepare_cached(sql).await?;
+            Ok(self.client.execute(&statement, params).await?)
+        })
+    }
+
+    fn load(&self, id: RecordId) -> Result<Option<(Kind, Slots)>> {
+        let Some(row) =
+            self.query_opt("SELECT kind, body FROM records WHERE id = $1", &[&id.as_bytes().as_slice()])?
+        else {
+            return Ok(None);
+        };
+        let kind = kind(row.get(0))?;
+        let body: &[u8] = row.get(1);
+        Ok(Some((kind, decode(kind, body)?)))
+    }
+
+    /// The server's change sequence and clock.
+    fn replica(&self) -> Result<(u64, Hlc)> {
+        let row = self.query("SELECT seq, hlc FROM replica", &[])?.into_iter().next();
+        let row = row.ok_or_else(|| BackendError::Corrupt("the replica row is missing".into()))?;
+        Ok((row.get::<_, i64>(0) as u64, Hlc::from_u64(row.get::<_, i64>(1) as u64)))
+    }
+
+    fn set_replica(&self, seq: u64, hlc: Hlc) -> Result<()> {
+        self.execute("UPDATE replica SET seq = $1, hlc = $2", &[&(seq as i64), &(hlc.as_u64() as i64)])?;
+        Ok(())
+    }
+
+    /// Writes a record's row and what is kept from its winning values.
+    fn save(
+        &self,
+        kind: Kind,
+        id: RecordId,
+        slots: &Slots,
+        seq: u64,
+        grid_before: Option<&str>,
+    ) -> Result<()> {
+        let def = kind.def();
+        let id_bytes = id.as_bytes().as_slice();
+        let grid = value(slots, def.scope_index()).as_text().map(str::to_owned);
+        let deleted =
+            value(slots, def.index_of("deleted").expect("every kind has `deleted`")) == Value::Bool(true);
+        self.execute(
+            "INSERT INTO records (id, kind, grid, deleted, seq, body) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, deleted = excluded.deleted, seq = excluded.seq,
+                 body = excluded.body",
+            &[&id_bytes, &i16::from(kind.number()), &grid, &deleted, &(seq as i64), &encode(kind, slots)],
+        )?;
+        if let Some(old) = grid_before
+            && Some(old) != grid.as_deref()
+        {
+            self.execute(
+                "INSERT INTO moves (seq, record, kind, old_grid, new_grid) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+                &[&(seq as i64), &id_bytes, &i16::from(kind.number()), &old, &grid],
+            )?;
+        }
+        // Fields with concurrent versions, for the review list.
+        self.execute("DELETE FROM conflicts WHERE record = $1", &[&id_bytes])?;
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some((_, register)) = slot
+                && register.in_conflict()
+            {
+                self.execute(
+                    "INSERT INTO conflicts (record, tag, kind) VALUES ($1, $2, $3)",
+                    &[&id_bytes, &i16::from(def.fields[i].tag), &i16::from(kind.number())],
+                )?;
+            }
+        }
+        match kind {
+            Kind::Grid => {
+                let text = |name: &str| {
+                    value(slots, def.index_of(name).expect("grid fields")).as_text().map(str::to_owned)
+                };
+                self.execute(
+                    "INSERT INTO grids (id, code, parent, level, deleted) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, parent = excluded.parent,
+                         level = excluded.level, deleted = excluded.deleted",
+                    &[
+                        &id_bytes,
+                        &text("code").unwrap_or_default(),
+                        &text("parent"),
+                        &text("level"),
+                        &deleted,
+                    ],
+                )?;
+            }
+            Kind::Case => {
+                self.execute("DELETE FROM case_photos WHERE record = $1", &[&id_bytes])?;
+                let photos = value(slots, def.index_of("attachments").expect("cases list photos"));
+                if let (false, Some(grid), Some(list)) = (deleted, &grid, photos.as_list()) {
+                    for sha256 in list {
+                        self.execute(
+                            "INSERT INTO case_photos (sha256, record, grid) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            &[sha256, &id_bytes, grid],
+                        )?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn parked_row(&self, row: &Row) -> Result<ParkedRow> {
+        Ok(ParkedRow {
+            at_ms: row.get::<_, i64>("at_ms") as u64,
+            device_id: row.get("device_id"),
+            record: record_id(row.get("record"))?,
+            kind: kind(row.get("kind"))?,
+            code: row.get("code"),
+            field: row.get("field"),
+            message: row.get("message"),
+            payload: row.get("payload"),
+        })
+    }
+}
+
+/// What a pushed change would do to the stored record, worked out from the
+/// registers: the same answers the embedded store's preview gives.
+/// `fields` are the change's field indices, as validation found them.
+fn preview(
+    stored: Option<(Kind, &Slots)>,
+    change: &RecordChanges,
+    fields: &[usize],
+    pusher: DeviceId,
+) -> Result<Preview, ChangeError> {
+    let def = change.kind.def();
+    let stored = match stored {
+        Some((kind, _)) if kind != change.kind => return Err(ChangeError::WrongKind { actual: kind }),
+        Some((_, slots)) => Some(slots),
+        None => None,
+    };
+    let incoming =
+        |i: usize| change.fields.iter().zip(fields).find(|(_, f)| **f == i).map(|(s, _)| &s.register);
+    let unvouched = change.fields.iter().zip(fields).find_map(|(state, &i)| {
+        let seen = stored.and_then(|slots| slots[i].as_ref()).map(|(_, r)| r.context());
+        state
+            .register
+            .context()
+            .iter()
+            .find(|&(device, counter)| {
+                device != pusher && seen.is_none_or(|seen| !seen.covers((device, counter)))
+            })
+            .map(|(device, _)| (def.fields[i].name, device))
+    });
+    let scope_index = def.scope_index();
+    let Some(slots) = stored else {
+        let value_of = |i: usize| incoming(i).map(|r| r.value().clone()).unwrap_or(Value::Null);
+        if let Some((_, missing)) =
+            def.fields.iter().enumerate().find(|(i, f)| f.required && value_of(*i).is_null())
+        {
+            return Err(ChangeError::Invalid(ValidationError::required(missing.name)));
+        }
+        return Ok(Preview {
+            exists: false,
+            scope_now: None,
+            scope_after: value_of(scope_index).as_text().map(str::to_owned),
+            unvouched,
+            diverged: None,
+        });
+    };
+    let diverged = change.fields.iter().zip(fields).find_map(|(state, &i)| {
+        let (_, stored) = slots[i].as_ref()?;
+        let winner = stored.winner();
+        let forgot = state.register.context().get(pusher) < stored.context().get(pusher);
+        let clashes = winner.writer == pusher
+            && state
+                .register
+                .versions()
+                .iter()
+                .any(|v| v.dot() == winner.dot() && (v.value != winner.value || v.hlc != winner.hlc));
+        (forgot || clashes).then_some(def.fields[i].name)
+    });
+    let scope_now = value(slots, scope_index).as_text().map(str::to_owned);
+    let scope_after = match (incoming(scope_index), slots[scope_index].as_ref()) {
+        (None, _) => scope_now.clone(),
+        (Some(theirs), None) => theirs.value().as_text().map(str::to_owned),
+        (Some(theirs), Some((_, ours))) => {
+            let mut merged = ours.clone();
+            merged.merge(theirs.clone());
+            merged.value().as_text().map(str::to_owned)
+        }
+    };
+    Ok(Preview { exists: true, scope_now, scope_after, unvouched, diverged })
+}
+
+impl Reads for PgTx<'_> {
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.query_opt("SELECT value FROM server_meta WHERE key = $1", &[&key])?.map(|row| row.get(0)))
+    }
+
+    fn scope_generation(&mut self) -> Result<u64> {
+        let row = self.query("SELECT value FROM scope_generation", &[])?;
+        Ok(row.first().map_or(0, |row| row.get::<_, i64>(0) as u64))
+    }
+
+    fn assigned_grids(&mut self, user_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .query("SELECT grid FROM user_grids WHERE user_id = $1", &[&user_id])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn grids_below(&mut self, roots: &[String]) -> Result<Vec<String>> {
+        let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
+        Ok(self
+            .query(
+                "WITH RECURSIVE below(code) AS (
+                     SELECT code FROM grids WHERE code = ANY($1) AND NOT deleted
+                     UNION
+                     SELECT g.code FROM grids g JOIN below b ON g.parent = b.code WHERE NOT g.deleted
+                 )
+                 SELECT code FROM below ORDER BY code COLLATE \"C\"",
+                &[&roots],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn live_grids(&mut self) -> Result<Vec<String>> {
+        Ok(self
+            .query("SELECT DISTINCT code COLLATE \"C\" FROM grids WHERE NOT deleted ORDER BY 1", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn grid_level(&mut self, code: &str) -> Result<Option<String>> {
+        Ok(self
+            .query_opt(
+                "SELECT coalesce(level, '') FROM grids WHERE code = $1 AND NOT deleted LIMIT 1",
+                &[&code],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn grid_outline(&mut self, code: &str) -> Result<Option<RecordChanges>> {
+        let Some(row) =
+            self.query_opt("SELECT id FROM grids WHERE code = $1 AND NOT deleted LIMIT 1", &[&code])?
+        else {
+            return Ok(None);
+        };
+        let mut grid = self.export(Kind::Grid, record_id(row.get(0))?)?;
+        if let Some(grid) = &mut grid {
+            grid.fields.retain(|f| f.field != "boundary");
+        }
+        Ok(grid)
+    }
+
+    fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>> {
+        let Some(row) = self.query_opt(
+            "SELECT u.id, u.name, u.role, t.device_id, d.number, d.revoked_at_ms, t.revoked_at_ms
+             FROM tokens t JOIN users u ON u.id = t.user_id LEFT JOIN devices d ON d.id = t.device_id
+             WHERE t.hash = $1 AND (t.expires_at_ms IS NULL OR t.expires_at_ms > $2)",
+            &[&digest.as_slice(), &(now_ms as i64)],
+        )?
+        else {
+            return Ok(None);
+        };
+        let device = match (row.get::<_, Option<String>>(3), row.get::<_, Option<i32>>(4)) {
+            (Some(id), Some(number)) => {
+                Some((id, DeviceId(number as u32), row.get::<_, Option<i64>>(5).is_some()))
+            }
+            _ => None,
+        };
+        Ok(Some(TokenHolder {
+            user_id: row.get(0),
+            user_name: row.get(1),
+            role: role(row.get(2))?,
+            device,
+            token_revoked: row.get::<_, Option<i64>>(6).is_some(),
+        }))
+    }
+
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>> {
+        self.query_opt("SELECT id, name, role, password_hash FROM users WHERE name = $1", &[&name])?
+            .map(|r| {
+                Ok(UserRow { id: r.get(0), name: r.get(1), role: role(r.get(2))?, password_hash: r.get(3) })
+            })
+            .transpose()
+    }
+
+    fn user(&mut self, id: &str) -> Result<Option<UserRow>> {
+        self.query_opt("SELECT id, name, role, password_hash FROM users WHERE id = $1", &[&id])?
+            .map(|r| {
+                Ok(UserRow { id: r.get(0), name: r.get(1), role: role(r.get(2))?, password_hash: r.get(3) })
+            })
+            .transpose()
+    }
+
+    fn users(&mut self) -> Result<Vec<UserInfo>> {
+        let mut grids: HashMap<String, Vec<String>> = HashMap::new();
+        for row in self.query("SELECT user_id, grid FROM user_grids ORDER BY grid COLLATE \"C\"", &[])? {
+            grids.entry(row.get(0)).or_default().push(row.get(1));
+        }
+        self.query(
+            "SELECT id, name, role, created_at_ms FROM users ORDER BY created_at_ms, name COLLATE \"C\"",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let id: String = r.get(0);
+            Ok(UserInfo {
+                grids: grids.remove(&id).unwrap_or_default(),
+                id,
+                name: r.get(1),
+                role: role(r.get(2))?,
+                created_at_ms: r.get::<_, i64>(3) as u64,
+            })
+        })
+        .collect()
+    }
+
+    fn enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        request_digest: Option<&[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<Option<CodeHolder>> {
+        let request: Option<&[u8]> = request_digest.map(|d| d.as_slice());
+        let Some(row) = self.query_opt(
+            "SELECT c.user_id, u.name, u.role, c.device_id FROM enrollment_codes c JOIN users u ON u.id = c.user_id
+             WHERE c.hash = $1 AND c.expires_at_ms > $2
+               AND (c.used_at_ms IS NULL
+                    OR ($3::bytea IS NOT NULL AND c.request_hash = $3 AND c.used_at_ms > $2 - 600000 AND EXISTS (
+                          SELECT 1 FROM devices d WHERE d.id = c.device_id
+                            AND d.last_sync_ms IS NULL AND d.revoked_at_ms IS NULL)))",
+            &[&digest.as_slice(), &(now_ms as i64), &request],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(CodeHolder {
+            user_id: row.get(0),
+            user_name: row.get(1),
+            role: role(row.get(2))?,
+            retried_device: row.get(3),
+        }))
+    }
+
+    fn device_number(&mut self, device_id: &str) -> Result<Option<DeviceId>> {
+        Ok(self
+            .query_opt("SELECT number FROM devices WHERE id = $1", &[&device_id])?
+            .map(|r| DeviceId(r.get::<_, i32>(0) as u32)))
+    }
+
+    fn next_device_number(&mut self) -> Result<u32> {
+        let row = self.query(
+            "SELECT greatest(coalesce((SELECT max(number) FROM devices), 0) + 1,
+                             coalesce((SELECT value::bigint FROM server_meta WHERE key = 'device_number_floor'), 1))",
+            &[],
+        )?;
+        Ok(row.first().map_or(1, |r| r.get::<_, i64>(0) as u32))
+    }
+
+    fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
+        Ok(self
+            .query(
+                "SELECT d.id, d.number, d.user_id, u.name, d.app_version, d.enrolled_at_ms, d.last_seen_ms, d.last_sync_ms,
+                        d.pending, d.acked_counter, d.revoked_at_ms
+                 FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.number",
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                let revoked_at_ms = row.get::<_, Option<i64>>(10).map(|v| v as u64);
+                DeviceInfo {
+                    id: row.get(0),
+                    number: row.get::<_, i32>(1) as u32,
+                    user_id: row.get(2),
+                    user_name: row.get(3),
+                    app_version: row.get(4),
+                    enrolled_at_ms: row.get::<_, i64>(5) as u64,
+                    last_seen_ms: row.get::<_, Option<i64>>(6).map(|v| v as u64),
+                    last_sync_ms: row.get::<_, Option<i64>>(7).map(|v| v as u64),
+                    pending: row.get::<_, i64>(8) as u64,
+                    acked_counter: row.get::<_, i64>(9) as u64,
+                    revoked: revoked_at_ms.is_some(),
+                    revoked_at_ms,
+                }
+            })
+            .collect())
+    }
+
+    fn acked_counter(&mut self, device_id: &str) -> Result<u64> {
+        let row = self.query_opt("SELECT acked_counter FROM devices WHERE id = $1", &[&device_id])?;
+        let row = row.ok_or_else(|| BackendError::Corrupt(format!("no device {device_id}")))?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn usage(&mut self, device_id: &str, day: u64) -> Result<(u64, u64)> {
+        Ok(self
+            .query_opt(
+                "SELECT push_bytes, upload_bytes FROM device_usage WHERE device_id = $1 AND day = $2",
+                &[&device_id, &(day as i64)],
+            )?
+            .map_or((0, 0), |r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
+    }
+
+    fn preview(
+        &mut self,
+        changes: &[RecordChanges],
+        pusher: DeviceId,
+    ) -> Result<Vec<std::result::Result<Preview, ChangeError>>> {
+        let mut previews = Vec::with_capacity(changes.len());
+        for change in changes {
+            let fields = match gridwork_store::check_batch(std::slice::from_ref(change)) {
+                Ok(mut fields) => fields.pop().unwrap_or_default(),
+                Err(error) => {
+                    previews.push(Err(ChangeError::Invalid(invalid(error)?)));
+                    continue;
+                }
+            };
+            let stored = self.load(change.id)?;
+            previews.push(preview(stored.as_ref().map(|(k, s)| (*k, s)), change, &fields, pusher));
+        }
+        Ok(previews)
+    }
+
+    fn change_seq(&mut self) -> Result<u64> {
+        Ok(self.replica()?.0)
+    }
+
+    fn seq_marked_by(&mut self, at_ms: u64) -> Result<Option<u64>> {
+        Ok(self
+            .query_opt(
+                "SELECT seq FROM seq_marks WHERE at_ms <= $1 ORDER BY at_ms DESC LIMIT 1",
+                &[&(at_ms as i64)],
+            )?
+            .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn kind_of(&mut self, id: RecordId) -> Result<Option<Kind>> {
+        self.query_opt("SELECT kind FROM records WHERE id = $1", &[&id.as_bytes().as_slice()])?
+            .map(|r| kind(r.get(0)))
+            .transpose()
+    }
+
+    fn grid_of(&mut self, kind: Kind, id: RecordId) -> Result<Option<String>> {
+        Ok(self
+            .query_opt(
+                "SELECT grid FROM records WHERE id = $1 AND kind = $2",
+                &[&id.as_bytes().as_slice(), &i16::from(kind.number())],
+            )?
+            .and_then(|r| r.get(0)))
+    }
+
+    fn export(&mut self, kind: Kind, id: RecordId) -> Result<Option<RecordChanges>> {
+        let Some((stored_kind, slots)) = self.load(id)? else { return Ok(None) };
+        if stored_kind != kind {
+            return Ok(None);
+        }
+        let def = kind.def();
+        let fields = slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                slot.map(|(_, register)| FieldState { field: def.fields[i].name.to_owned(), register })
+            })
+            .collect();
+        Ok(Some(RecordChanges { id, kind, fields }))
+    }
+
+    fn changes(
+        &mut self,
+        position: PullPosition,
+        scope: &[String],
+        viewer: Option<DeviceId>,
+        page: PageLimit,
+    ) -> Result<ChangesPage> {
+        let PullPosition { since, after } = position;
+        let after = after.max(since);
+        let (head, _) = self.replica()?;
+        let scope_refs: Vec<&str> = scope.iter().map(String::as_str).collect();
+        let limit = page.records as i64 + 1;
+        let rows = self.query(
+            "(SELECT seq, id, kind, body FROM records WHERE kind = 0 AND seq > $1 ORDER BY seq LIMIT $3)
+             UNION ALL
+             (SELECT seq, id, kind, body FROM records WHERE kind <> 0 AND grid = ANY($2) AND seq > $1 ORDER BY seq LIMIT $3)
+             ORDER BY seq LIMIT $3",
+            &[&(after as i64), &scope_refs, &limit],
+        )?;
+        let mut more = rows.len() > page.records;
+        let found = &rows[..rows.len().min(page.records)];
+
+        // Moves, as the embedded store reads them (see `Store::changes_in_scope`).
+        let (mut moved_out, mut moved_in) = (BTreeSet::new(), BTreeSet::new());
+        if since > 0 {
+            let scope_set: BTreeSet<&str> = scope_refs.iter().copied().collect();
+            let moves = self.query(
+                "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&(since as i64), &(MAX_MOVES_READ as i64 + 1)],
+            )?;
+            if moves.len() > MAX_MOVES_READ {
+                return Ok(ChangesPage {
+                    records: vec![],
+                    removed: vec![],
+                    next: 0,
+                    more: false,
+                    resync: true,
+                });
+            }
+            for row in moves {
+                if kind(row.get(2))? == Kind::Grid {
+                    continue;
+                }
+                let (seq, id) = (row.get::<_, i64>(0) as u64, record_id(row.get(1))?);
+                let (old, new): (String, Option<String>) = (row.get(3), row.get(4));
+                let (was_in, is_in) =
+                    (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
+                if was_in && !is_in && seq > after {
+                    moved_out.insert((seq, id));
+                } else if is_in && !was_in {
+                    moved_in.insert(id);
+                }
+            }
+        }
+
+        let mut records = Vec::with_capacity(found.len());
+        let mut weight = 0usize;
+        let mut last = None;
+        for (i, row) in found.iter().enumerate() {
+            let (id, kind) = (record_id(row.get(1))?, kind(row.get(2))?);
+            let def = kind.def();
+            let slots = decode(kind, row.get(3))?;
+            let whole = since == 0 || moved_in.contains(&id);
+            let fields: Vec<FieldState> = slots
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, slot)| {
+                    let (seq, register) = slot?;
+                    let echo = Some(register.winner().writer) == viewer && !register.in_conflict();
+                    (whole || seq > since && !echo)
+                        .then(|| FieldState { field: def.fields[i].name.to_owned(), register })
+                })
+                .collect();
+            if !fields.is_empty() {
+                let change = RecordChanges { id, kind, fields };
+                let own = change.weight();
+                if !records.is_empty() && weight + own > page.bytes {
+                    more = true;
+                    break;
+                }
+                weight += own;
+                records.push(change);
+            }
+            last = Some(i);
+        }
+        let next = match (more, last) {
+            (true, Some(i)) => found[i].get::<_, i64>(0) as u64,
+            (true, None) => after,
+            (false, _) => head.max(after),
+        };
+        let removed: BTreeSet<RecordId> =
+            moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
+        Ok(ChangesPage { records, removed: removed.into_iter().collect(), next, more, resync: false })
+    }
+
+    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>> {
+        let rows = self.query(
+            "SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT $1",
+            &[&(limit as i64)],
+        )?;
+        let mut conflicts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, tag, kind) = (record_id(row.get(0))?, row.get::<_, i16>(1), kind(row.get(2))?);
+            let def = kind.def();
+            let Some((_, slots)) = self.load(id)? else { continue };
+            let Some(i) = def.fields.iter().position(|f| i16::from(f.tag) == tag) else { continue };
+            let Some((_, register)) = &slots[i] else { continue };
+            let info = |v: &gridwork_merge::Version<Value>| VersionInfo {
+                value: v.value.clone(),
+                writer: v.writer,
+                hlc: v.hlc,
+                at_ms: v.hlc.physical_ms(),
+            };
+            conflicts.push(Conflict {
+                kind,
+                id,
+                field: def.fields[i].name.to_owned(),
+                winner: info(register.winner()),
+                losers: register.losers().iter().map(info).collect(),
+            });
+        }
+        Ok(conflicts)
+    }
+
+    fn attachment_stored(&mut self, sha256: &str) -> Result<Option<u64>> {
+        Ok(self
+            .query_opt("SELECT size FROM attachments WHERE sha256 = $1", &[&sha256])?
+            .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn attachment_held(&mut self, sha256: &str, holder: &str) -> Result<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM attachment_holders WHERE sha256 = $1 AND holder = $2",
+                &[&sha256, &holder],
+            )?
+            .is_some())
+    }
+
+    fn photo_listed(&mut self, sha256: &str, grid: Option<&str>) -> Result<bool> {
+        Ok(match grid {
+            Some(grid) => self.query_opt(
+                "SELECT 1 FROM case_photos WHERE sha256 = $1 AND grid = $2 LIMIT 1",
+                &[&sha256, &grid],
+            )?,
+            None => self.query_opt("SELECT 1 FROM case_photos WHERE sha256 = $1 LIMIT 1", &[&sha256])?,
+        }
+        .is_some())
+    }
+
+    fn upload(&mut self, sha256: &str, uploader: &str) -> Result<Option<UploadRow>> {
+        Ok(self
+            .query_opt(
+                "SELECT size, received FROM attachment_uploads WHERE sha256 = $1 AND uploader = $2",
+                &[&sha256, &uploader],
+            )?
+            .map(|r| UploadRow { size: r.get::<_, i64>(0) as u64, received: r.get::<_, i64>(1) as u64 }))
+    }
+
+    fn uploads_held(&mut self, uploader: &str, except: &str) -> Result<(u64, u64)> {
+        let rows = self.query(
+            "SELECT count(*), coalesce(sum(size), 0)::bigint FROM attachment_uploads WHERE uploader = $1 AND sha256 <> $2",
+            &[&uploader, &except],
+        )?;
+        Ok(rows.first().map_or((0, 0), |r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
+    }
+
+    fn stale_uploads(&mut self, before_ms: u64) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .query(
+                "SELECT sha256, uploader FROM attachment_uploads WHERE active_at_ms < $1 LIMIT 10000",
+                &[&(before_ms as i64)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
+        let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
+        let mut items = self
+            .query(
+                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes FROM parked
+                 WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                &[&after, &(limit as i64 + 1)],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(ParkedSummary {
+                    id: row.get::<_, i64>(0) as u64,
+                    at_ms: row.get::<_, i64>(1) as u64,
+                    device_id: row.get(2),
+                    record: record_id(row.get(3))?.to_string(),
+                    kind: kind(row.get(4)).map_or("unknown", Kind::as_str).to_owned(),
+                    code: RefusalCode::parse(row.get(5)),
+                    field: row.get(6),
+                    message: row.get(7),
+                    bytes: row.get::<_, i64>(8) as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map_or(0, |i| i.id)
+        });
+        let total =
+            self.query("SELECT count(*) FROM parked", &[])?.first().map_or(0, |r| r.get::<_, i64>(0) as u64);
+        let overflow = self
+            .query("SELECT device_id, code, count, first_at_ms, last_at_ms FROM parked_overflow ORDER BY last_at_ms DESC", &[])?
+            .iter()
+            .map(|row| ParkedOverflow {
+                device_id: row.get(0),
+                code: RefusalCode::parse(row.get(1)),
+                count: row.get::<_, i64>(2) as u64,
+                first_at_ms: row.get::<_, i64>(3) as u64,
+                last_at_ms: row.get::<_, i64>(4) as u64,
+            })
+            .collect();
+        Ok(ParkedPage { items, next, total, overflow })
+    }
+
+    fn parked(&mut self, id: u64) -> Result<Option<ParkedFull>> {
+        let Some(row) = self.query_opt(
+            "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked WHERE id = $1",
+            &[&(id as i64)],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ParkedFull { id, row: self.parked_row(&row)? }))
+    }
+
+    fn parked_usage(&mut self, device_id: &str) -> Result<(u64, u64)> {
+        let rows = self.query(
+            "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM parked WHERE device_id = $1",
+            &[&device_id],
+        )?;
+        Ok(rows.first().map_or((0, 0), |r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
+    }
+
+    fn parked_bytes(&mut self, device_id: &str, record: RecordId) -> Result<Option<u64>> {
+        Ok(self
+            .query_opt(
+                "SELECT bytes FROM parked WHERE device_id = $1 AND record = $2",
+                &[&device_id, &record.as_bytes().as_slice()],
+            )?
+            .map(|r| r.get::<_, i64>(0) as u64))
+    }
+}
+
+impl Writes for PgTx<'_> {
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.execute(
+            "INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool> {
+        Ok(self.execute(
+            "INSERT INTO users (id, name, role, password_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO NOTHING",
+            &[&user.id, &user.name, &user.role.as_str(), &user.password_hash, &(created_at_ms as i64)],
+        )? > 0)
+    }
+
+    fn assign_grid(&mut self, user_id: &str, grid: &str) -> Result<()> {
+        self.execute(
+            "INSERT INTO user_grids (user_id, grid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&user_id, &grid],
+        )?;
+        Ok(())
+    }
+
+    fn insert_token(&mut self, token: &NewToken) -> Result<()> {
+        self.execute(
+            "INSERT INTO tokens (hash, user_id, device_id, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &token.digest.as_slice(),
+                &token.user_id,
+                &token.device_id,
+                &(token.created_at_ms as i64),
+                &token.expires_at_ms.map(|t| t as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn forget_ended_sessions(&mut self, now_ms: u64) -> Result<()> {
+        self.execute(
+            "DELETE FROM tokens WHERE device_id IS NULL AND expires_at_ms IS NOT NULL
+               AND (expires_at_ms <= $1 OR revoked_at_ms IS NOT NULL)",
+            &[&(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn end_oldest_sessions(&mut self, user_id: &str, keep: usize, now_ms: u64) -> Result<u64> {
+        self.execute(
+            "UPDATE tokens SET revoked_at_ms = $1
+             WHERE user_id = $2 AND device_id IS NULL AND expires_at_ms IS NOT NULL AND revoked_at_ms IS NULL
+               AND hash NOT IN (
+                 SELECT hash FROM tokens WHERE user_id = $2 AND device_id IS NULL AND expires_at_ms IS NOT NULL
+                 ORDER BY created_at_ms DESC, hash DESC LIMIT $3)",
+            &[&(now_ms as i64), &user_id, &(keep as i64)],
+        )
+    }
+
+    fn end_session(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<String>> {
+        Ok(self
+            .query_opt(
+                "UPDATE tokens SET revoked_at_ms = $1
+                 WHERE hash = $2 AND device_id IS NULL AND expires_at_ms > $1 AND revoked_at_ms IS NULL
+                 RETURNING user_id",
+                &[&(now_ms as i64), &digest.as_slice()],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn insert_enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        user_id: &str,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO enrollment_codes (hash, user_id, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)",
+            &[&digest.as_slice(), &user_id, &(now_ms as i64), &(expires_at_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn use_enrollment_code(
+        &mut self,
+        digest: &[u8; 32],
+        device_id: &str,
+        request_digest: Option<&[u8; 32]>,
+        now_ms: u64,
+    ) -> Result<()> {
+        let request: Option<&[u8]> = request_digest.map(|d| d.as_slice());
+        self.execute(
+            "UPDATE enrollment_codes SET used_at_ms = $1, device_id = $2, request_hash = $3 WHERE hash = $4",
+            &[&(now_ms as i64), &device_id, &request, &digest.as_slice()],
+        )?;
+        Ok(())
+    }
+
+    fn insert_device(
+        &mut self,
+        id: &str,
+        number: u32,
+        user_id: &str,
+        app_version: &str,
+        now_ms: u64,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO devices (id, number, user_id, app_version, enrolled_at_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $5, $5)",
+            &[&id, &(number as i32), &user_id, &app_version, &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_tokens(&mut self, device_id: &str, now_ms: u64) -> Result<()> {
+        self.execute(
+            "UPDATE tokens SET revoked_at_ms = coalesce(revoked_at_ms, $1) WHERE device_id = $2",
+            &[&(now_ms as i64), &device_id],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, device_id: &str, now_ms: u64) -> Result<bool> {
+        let updated = self.execute(
+            "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, $1) WHERE id = $2",
+            &[&(now_ms as i64), &device_id],
+        )?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        self.revoke_tokens(device_id, now_ms)?;
+        Ok(true)
+    }
+
+    fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId> {
+        let now = crate::SystemClock.now_ms();
+        let id = id.unwrap_or_else(|| {
+            let mut random = [0u8; 10];
+            getrandom::fill(&mut random).expect("the operating system provides randomness");
+            RecordId::from_parts(now, random)
+        });
+        let def = kind.def();
+        let (mut slots, exists) = match self.load(id)? {
+            Some((stored, _)) if stored != kind => {
+                return Err(BackendError::Invalid(ValidationError::invalid(
+                    "id",
+                    Reason::Disagrees { other: "the kind of the record with this id" },
+                )));
+            }
+            Some((_, slots)) => (slots, true),
+            None => (vec![None; def.fields.len()], false),
+        };
+        let mut draft =
+            Record { id, kind, values: (0..def.fields.len()).map(|i| value(&slots, i)).collect() };
+        let changed =
+            gridwork_domain::apply_edit(&mut draft, fields.iter().map(|(name, v)| (*name, v.clone())))
+                .map_err(BackendError::Invalid)?;
+        if changed.is_empty() {
+            return Ok(id);
+        }
+        let latest = gridwork_domain::latest_date(now);
+        for &i in &changed {
+            gridwork_domain::check_not_in_future(kind, def.fields[i].name, &draft.values[i], latest)
+                .map_err(BackendError::Invalid)?;
+            // The record's grid (and a grid's parent) must exist, and every
+            // reference must point at a live record of its kind.
+            let field = &def.fields[i];
+            let Some(text) = draft.values[i].as_text() else { continue };
+            let missing = match field.ty {
+                FieldType::GridCode if kind == Kind::Grid && field.name == def.scope_field => None,
+                FieldType::GridCode => self
+                    .query_opt("SELECT 1 FROM grids WHERE code = $1 AND NOT deleted LIMIT 1", &[&text])?
+                    .is_none()
+                    .then(|| Reason::NoSuchGrid { code: text.to_owned() }),
+                FieldType::Ref { kind: target } => {
+                    let target_id = RecordId::parse_for(field.name, text).map_err(BackendError::Invalid)?;
+                    self.query_opt(
+                        "SELECT 1 FROM records WHERE id = $1 AND kind = $2 AND NOT deleted",
+                        &[&target_id.as_bytes().as_slice(), &i16::from(target.number())],
+                    )?
+                    .is_none()
+                    .then(|| Reason::NoSuchRecord { kind: target.as_str(), id: text.to_owned() })
+                }
+                _ => None,
+            };
+            if let Some(reason) = missing {
+                return Err(BackendError::Invalid(ValidationError::invalid(field.name, reason)));
+            }
+        }
+        let grid_before =
+            exists.then(|| value(&slots, def.scope_index()).as_text().map(str::to_owned)).flatten();
+        let (seq, hlc) = self.replica()?;
+        let (seq, hlc) = (seq + 1, hlc.tick(now));
+        for &i in &changed {
+            let new_value = std::mem::take(&mut draft.values[i]);
+            slots[i] = Some(match slots[i].take() {
+                Some((_, mut register)) => {
+                    register.write(new_value, DeviceId(0), hlc);
+                    (seq, register)
+                }
+                None => (seq, Register::first_write(new_value, DeviceId(0), hlc)),
+            });
+        }
+        self.save(kind, id, &slots, seq, grid_before.as_deref())?;
+        self.set_replica(seq, hlc)?;
+        Ok(id)
+    }
+
+    fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO seq_marks (at_ms, seq) VALUES ($1, $2) ON CONFLICT (at_ms) DO UPDATE SET seq = excluded.seq",
+            &[&(at_ms as i64), &(seq as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn forget_marks_before(&mut self, at_ms: u64) -> Result<()> {
+        self.execute("DELETE FROM seq_marks WHERE at_ms < $1", &[&(at_ms as i64)])?;
+        Ok(())
+    }
+
+    fn purge_through(&mut self, seq: u64) -> Result<(u64, u64)> {
+        let seq = seq as i64;
+        let moves = self.execute("DELETE FROM moves WHERE seq <= $1", &[&seq])?;
+        let gone = "SELECT id FROM records WHERE deleted AND seq <= $1";
+        self.execute(&format!("DELETE FROM conflicts WHERE record IN ({gone})"), &[&seq])?;
+        self.execute(&format!("DELETE FROM case_photos WHERE record IN ({gone})"), &[&seq])?;
+        self.execute(&format!("DELETE FROM grids WHERE id IN ({gone})"), &[&seq])?;
+        let records = self.execute("DELETE FROM records WHERE deleted AND seq <= $1", &[&seq])?;
+        Ok((moves, records))
+    }
+
+    fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize> {
+        let indices = gridwork_store::check_batch(&changes).map_err(|e| match invalid(e) {
+            Ok(invalid) => BackendError::Invalid(invalid),
+            Err(other) => other,
+        })?;
+        let (mut seq, mut hlc) = self.replica()?;
+        let mut changed_records = 0;
+        for (change, fields) in changes.into_iter().zip(indices) {
+            let def = change.kind.def();
+            let (mut slots, exists) = match self.load(change.id)? {
+                Some((stored, _)) if stored != change.kind => {
+                    return Err(BackendError::Invalid(ValidationError::invalid(
+                        "id",
+                        Reason::Disagrees { other: "the kind of the record with this id" },
+                    )));
+                }
+                Some((_, slots)) => (slots, true),
+                None => (vec![None; def.fields.len()], false),
+            };
+            let grid_before =
+                exists.then(|| value(&slots, def.scope_index()).as_text().map(str::to_owned)).flatten();
+            let mut changed = Vec::new();
+            for (state, i) in change.fields.into_iter().zip(fields) {
+                for version in state.register.versions() {
+                    hlc = hlc.observe(version.hlc);
+                }
+                match &mut slots[i] {
+                    Some((_, register)) => {
+                        if register.merge(state.register).changed() {
+                            changed.push(i);
+                        }
+                    }
+                    empty @ None => {
+                        *empty = Some((0, state.register));
+                        changed.push(i);
+                    }
+                }
+            }
+            if changed.is_empty() {
+                continue;
+            }
+            if !exists
+                && let Some((_, missing)) =
+                    def.fields.iter().enumerate().find(|(i, f)| f.required && value(&slots, *i).is_null())
+            {
+                return Err(BackendError::Invalid(ValidationError::required(missing.name)));
+            }
+            seq += 1;
+            for i in changed {
+                if let Some((field_seq, _)) = &mut slots[i] {
+                    *field_seq = seq;
+                }
+            }
+            self.save(change.kind, change.id, &slots, seq, grid_before.as_deref())?;
+            changed_records += 1;
+        }
+        self.set_replica(seq, hlc)?;
+        Ok(changed_records)
+    }
+
+    fn note_push(
+        &mut self,
+        device_id: &str,
+        acked: u64,
+        pending: u64,
+        now_ms: u64,
+        app_version: Option<&str>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE devices SET acked_counter = $1, pending = $2, last_sync_ms = $3, last_seen_ms = $3,
+                 app_version = coalesce($5, app_version) WHERE id = $4",
+            &[&(acked as i64), &(pending as i64), &(now_ms as i64), &device_id, &app_version],
+        )?;
+        Ok(())
+    }
+
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
+        let record: Option<&[u8]> = entry.record.as_ref().map(|(_, id)| id.as_bytes().as_slice());
+        self.execute(
+            "INSERT INTO audit (at_ms, user_id, device_id, action, record, kind, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &(entry.at_ms as i64),
+                &entry.user_id,
+                &entry.device_id,
+                &entry.action,
+                &record,
+                &entry.record.map(|(kind, _)| i16::from(kind.number())),
+                &entry.detail.to_string(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn spend(&mut self, device_id: &str, day: u64, push_bytes: u64, upload_bytes: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO device_usage (device_id, day, push_bytes, upload_bytes) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device_id, day) DO UPDATE SET push_bytes = device_usage.push_bytes + excluded.push_bytes,
+                 upload_bytes = device_usage.upload_bytes + excluded.upload_bytes",
+            &[&device_id, &(day as i64), &(push_bytes as i64), &(upload_bytes as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn park(&mut self, row: &ParkedRow) -> Result<()> {
+        let record = row.record.as_bytes().as_slice();
+        self.execute("DELETE FROM parked WHERE device_id = $1 AND record = $2", &[&row.device_id, &record])?;
+        self.execute(
+            "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &(row.at_ms as i64),
+                &row.device_id,
+                &record,
+                &i16::from(row.kind.number()),
+                &row.code,
+                &row.field,
+                &row.message,
+                &row.payload,
+                &(row.payload.len() as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn count_overflow(&mut self, device_id: &str, code: &str, now_ms: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO parked_overflow (device_id, code, count, first_at_ms, last_at_ms) VALUES ($1, $2, 1, $3, $3)
+             ON CONFLICT (device_id, code) DO UPDATE SET count = parked_overflow.count + 1, last_at_ms = excluded.last_at_ms",
+            &[&device_id, &code, &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>> {
+        let Some(row) = self.query_opt(
+            "DELETE FROM parked WHERE id = $1 RETURNING at_ms, device_id, record, kind, code, field, message, payload",
+            &[&(id as i64)],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(self.parked_row(&row)?))
+    }
+
+    fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms, active_at_ms)
+             VALUES ($1, $2, $3, 0, $4, $4)
+             ON CONFLICT (sha256, uploader) DO UPDATE SET size = excluded.size, received = 0, active_at_ms = excluded.active_at_ms",
+            &[&sha256, &uploader, &(size as i64), &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn upload_progress(&mut self, sha256: &str, uploader: &str, received: u64, now_ms: u64) -> Result<()> {
+        self.execute(
+            "UPDATE attachment_uploads SET received = $1, active_at_ms = $4 WHERE sha256 = $2 AND uploader = $3",
+            &[&(received as i64), &sha256, &uploader, &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn expire_upload(&mut self, sha256: &str, uploader: &str, before_ms: u64) -> Result<bool> {
+        Ok(self.execute(
+            "DELETE FROM attachment_uploads WHERE sha256 = $1 AND uploader = $2 AND active_at_ms < $3",
+            &[&sha256, &uploader, &(before_ms as i64)],
+        )? > 0)
+    }
+
+    fn complete_upload(&mut self, sha256: &str, size: u64, uploader: &str, now_ms: u64) -> Result<()> {
+        self.execute(
+            "DELETE FROM attachment_uploads WHERE sha256 = $1 AND uploader = $2",
+            &[&sha256, &uploader],
+        )?;
+        self.execute(
+            "INSERT INTO attachments (sha256, size, uploaded_by, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&sha256, &(size as i64), &uploader, &(now_ms as i64)],
+        )?;
+        self.execute(
+            "INSERT INTO attachment_holders (sha256, holder, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&sha256, &uploader, &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn forget_attachment(&mut self, sha256: &str) -> Result<()> {
+        self.execute("DELETE FROM attachment_holders WHERE sha256 = $1", &[&sha256])?;
+        self.execute("DELETE FROM attachments WHERE sha256 = $1", &[&sha256])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! Several server nodes on one PostgreSQL behave like one server: devices
+//! that reach a different node on every request, devices pushing to
+//! different nodes at once while others pull, a node killed mid-push, a
+//! revocation made on one node. Real binaries, a real PostgreSQL (see
+//! `cluster.rs`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridwork_client::{Device, Retry};
+use gridwork_domain::{Kind, RecordId, Value};
+use gridwork_tests::cluster::Cluster;
+use gridwork_tests::{CliDevice, session_of};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn enroll_cli(device: &CliDevice, url: &str, code: &str) {
+    device.run(&["enroll", "--server", url, "--code", code]);
+}
+
+fn library_device(runtime: &tokio::runtime::Runtime, url: &str, path: &Path, code: &str) -> Device {
+    let mut device = Device::open(path).expect("opens");
+    device.set_retry(Retry {
+        attempts: 3,
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+    });
+    runtime.block_on(device.enroll(url, code, "tests")).expect("enrolls");
+    runtime.block_on(device.sync(|_| {})).expect("first sync");
+    device
+}
+
+/// Every resident a device holds, whole, by id.
+fn residents(device: &Device) -> BTreeMap<String, serde_json::Value> {
+    gridwork_client::records_json(&device.store(), Kind::Resident)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r))
+        .collect()
+}
+
+/// The same edits, conflicts and refusals as on one server, with every
+/// request going to the other node than the one before.
+#[test]
+fn devices_alternating_between_two_nodes_sync_as_with_one() {
+    let cluster = Cluster::start(2);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+    let (_, code_a) = cluster.worker("网格员甲", &["C1"]);
+    let (_, code_b) = cluster.worker("网格员乙", &["C1"]);
+    enroll_cli(&a, &cluster.url, &code_a);
+    enroll_cli(&b, &cluster.url, &code_b);
+    a.sync();
+    b.sync();
+
+    let id = a.put("resident", None, &["grid=C1-01", "name=张三", "phone=13800000001"]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.get("resident", &id)["name"], "张三");
+
+    // Concurrent edits of one field, each device through whichever node:
+    // both end with the same winner, and the loser is listed once.
+    a.put("resident", Some(&id), &["name=李四"]);
+    b.put("resident", Some(&id), &["name=王五"]);
+    for _ in 0..2 {
+        a.sync();
+        b.sync();
+    }
+    let (on_a, on_b) = (a.get("resident", &id), b.get("resident", &id));
+    assert_eq!(on_a["name"], on_b["name"]);
+    assert!(on_a["name"] == "李四" || on_a["name"] == "王五", "{on_a}");
+    let conflicts = cluster.admin(&["conflicts", "list"]);
+    assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts}");
+
+    // A write made after seeing the conflict settles it, on every device.
+    a.put("resident", Some(&id), &["name=赵六"]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.get("resident", &id)["name"], "赵六");
+    assert_eq!(cluster.admin(&["conflicts", "list"]).as_array().unwrap().len(), 0);
+
+    // The database holds what the devices hold.
+    let count =
+        cluster.sql(&format!("SELECT count(*) FROM records WHERE kind = {}", Kind::Resident.number()));
+    assert_eq!(count, "1");
+}
+
+/// A device revoked through one node is refused by every node, and told to
+/// wipe itself.
+#[test]
+fn a_device_revoked_on_one_node_is_refused_on_all() {
+    let cluster = Cluster::start(2);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let device = CliDevice::new(dir.path(), "c");
+    let (_, code) = cluster.worker("网格员丙", &["C1"]);
+    enroll_cli(&device, &cluster.url, &code);
+    device.sync();
+    let token = device.token();
+    let id = cluster.admin_on(0, &["device", "list"])[0]["id"].as_str().unwrap().to_owned();
+    cluster.admin_on(0, &["device", "revoke", "--device", &id]);
+    let runtime = runtime();
+    for node in &cluster.nodes {
+        let answer = runtime.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/api/v1/sync/pull", node.url))
+                .bearer_auth(&token)
+                .header("x-gridwork-protocol", "1")
+                .json(&serde_json::json!({"cursor": 0, "after": 0, "limit": 10, "scope_hash": ""}))
+                .send()
+                .await
+                .unwrap()
+        });
+        assert_eq!(answer.status().as_u16(), 403, "{}", node.url);
+        let body: serde_json::Value = runtime.block_on(answer.json()).unwrap();
+        assert_eq!(body["error"]["code"], "device_revoked", "{}: {body}", node.url);
+    }
+    let output = device.try_run(&["sync"]);
+    assert!(!output.status.success());
+    assert!(!device.db.exists(), "the revoked device wiped its database");
+}
+
+/// Devices push to three nodes at once, each to its own, editing their own
+/// records and one shared record, while other devices pull through the
+/// proxy. Afterwards every device holds exactly what the database holds:
+/// every acknowledged edit, once, and the same winner everywhere.
+#[test]
+fn concurrent_pushers_on_three_nodes_and_pullers_end_identical() {
+    let cluster = Cluster::start(3);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = runtime();
+    let mut pushers = Vec::new();
+    for n in 0..6 {
+        let (_, code) = cluster.worker(&format!("推送员{n}"), &["C1"]);
+        let url = cluster.nodes[n % 3].url.clone();
+        pushers.push(Arc::new(library_device(&setup, &url, &dir.path().join(format!("p{n}.db")), &code)));
+    }
+    let mut pullers = Vec::new();
+    for n in 0..3 {
+        let (_, code) = cluster.worker(&format!("拉取员{n}"), &["C1"]);
+        pullers.push(Arc::new(library_device(
+            &setup,
+            &cluster.url,
+            &dir.path().join(format!("q{n}.db")),
+            &code,
+        )));
+    }
+    // One record everyone edits.
+    let shared = pushers[0]
+        .store()
+        .put(Kind::Resident, None, &[("grid", Value::from("C1-01")), ("name", Value::from("共同"))])
+        .unwrap();
+    setup.block_on(pushers[0].sync(|_| {})).unwrap();
+    for device in &pushers {
+        setup.block_on(device.sync(|_| {})).unwrap();
+    }
+    drop(setup);
+
+    let acknowledged: Arc<Mutex<Vec<(RecordId, String)>>> = Arc::default();
+    let runtime = runtime();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (n, device) in pushers.iter().enumerate() {
+        let (device, acknowledged) = (device.clone(), acknowledged.clone());
+        tasks.push(runtime.spawn(async move {
+            for i in 0..12 {
+                let name = format!("设备{n}居民{i}");
+                let id = device
+                    .store()
+                    .put(
+                        Kind::Resident,
+                        None,
+                        &[("grid", Value::from("C1-01")), ("name", Value::from(name.as_str()))],
+                    )
+                    .unwrap();
+                if i % 3 == 0 {
+                    device
+                        .store()
+                        .put(
+                            Kind::Resident,
+                            Some(shared),
+                            &[("phone", Value::from(format!("1380000{n:04}")))],
+                        )
+                        .unwrap();
+                }
+                device.sync(|_| {}).await.expect("a push through its node");
+                acknowledged.lock().unwrap().push((id, name));
+            }
+        }));
+    }
+    let mut pulls = Vec::new();
+    for device in &pullers {
+        let (device, done) = (device.clone(), done.clone());
+        pulls.push(runtime.spawn(async move {
+            let mut rounds = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                device.sync(|_| {}).await.expect("a pull through the proxy");
+                rounds += 1;
+            }
+            rounds
+        }));
+    }
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for pull in pulls {
+        assert!(runtime.block_on(pull).unwrap() > 0);
+    }
+    // Everyone syncs twice more: what anyone pushed last reaches all.
+    for _ in 0..2 {
+        for device in pushers.iter().chain(&pullers) {
+            runtime.block_on(device.sync(|_| {})).unwrap();
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(acknowledged.len(), 6 * 12);
+    let reference = residents(&pullers[0]);
+    for (id, name) in &acknowledged {
+        assert_eq!(reference[&id.to_string()]["name"], name.as_str(), "{id}");
+    }
+    for device in pushers.iter().chain(&pullers) {
+        assert_eq!(residents(device), reference, "every device holds the same records");
+    }
+    let count =
+        cluster.sql(&format!("SELECT count(*) FROM records WHERE kind = {}", Kind::Resident.number()));
+    assert_eq!(count, (6 * 12 + 1).to_string(), "each record once in the database");
+    // The shared record's phone is the same everywhere, and what the
+    // pushes left concurrent is listed, not lost.
+    let phones: Vec<_> = pushers.iter().map(|d| residents(d)[&shared.to_string()]["phone"].clone()).collect();
+    assert!(phones.windows(2).all(|w| w[0] == w[1]), "{phones:?}");
+}
+
+/// A node killed with SIGKILL in the middle of pushes loses nothing it
+/// acknowledged, and the devices' next attempts, through the other node,
+/// apply each edit once.
+#[test]
+fn a_node_killed_mid_push_loses_nothing_and_the_retry_elsewhere_applies_once() {
+    let mut cluster = Cluster::start(2);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = runtime();
+    let mut devices = Vec::new();
+    for n in 0..4 {
+        let (_, code) = cluster.worker(&format!("网格员{n}"), &["C1"]);
+        devices.push(Arc::new(library_device(
+            &setup,
+            &cluster.url,
+            &dir.path().join(format!("{n}.db")),
+            &code,
+        )));
+    }
+    drop(setup);
+    let created: Arc<Mutex<Vec<(RecordId, String)>>> = Arc::default();
+    let acknowledged: Arc<Mutex<Vec<RecordId>>> = Arc::default();
+    let runtime = runtime();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(n, device)| {
+            let (device, created, acknowledged, stop) =
+                (device.clone(), created.clone(), acknowledged.clone(), stop.clone());
+            runtime.spawn(async move {
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let name = format!("设备{n}居民{i}");
+                    let fields = [("grid", Value::from("C1-01")), ("name", Value::from(name.as_str()))];
+                    let id = device.store().put(Kind::Resident, None, &fields).unwrap();
+                    created.lock().unwrap().push((id, name));
+                    // Failures while the node dies are expected: the edit
+                    // stays in the outbox and goes with a later sync.
+                    if device.sync(|_| {}).await.is_ok() {
+                        acknowledged.lock().unwrap().push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.nodes[0].kill();
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    // Everything the devices still hold goes through the node left.
+    for device in &devices {
+        runtime.block_on(device.sync(|_| {})).unwrap();
+        assert_eq!(device.store().pending_count().unwrap(), 0);
+    }
+    let created = created.lock().unwrap().clone();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 10, "the devices should have synced a while: {}", acknowledged.len());
+    let check = {
+        let (_, code) = cluster.worker("核对员", &["C1"]);
+        let device = CliDevice::new(dir.path(), "check");
+        enroll_cli(&device, &cluster.url, &code);
+        device.sync();
+        device
+    };
+    let held: BTreeMap<String, serde_json::Value> =
+        check.list("resident").into_iter().map(|r| (r["id"].as_str().unwrap().to_owned(), r)).collect();
+    for (id, name) in &created {
+        assert_eq!(held[&id.to_string()]["name"], name.as_str(), "{id}");
+    }
+    assert_eq!(held.len(), created.len(), "each edit applied once");
+    // Each device's writes are counted once in its registers: its
+    // acknowledged counter is what it sent, not more.
+    for device in &devices {
+        let (token, number) = session_of(device.path());
+        let _ = token;
+        let acked = cluster.sql(&format!("SELECT acked_counter FROM devices WHERE number = {}", number.0));
+        let sent = device
+            .store()
+            .connection()
+            .query_row("SELECT counter FROM replica", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+        assert_eq!(acked, sent.to_string(), "device {}", number.0);
+    }
+}
