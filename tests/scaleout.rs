@@ -327,3 +327,48 @@ fn a_node_killed_mid_push_loses_nothing_and_the_retry_elsewhere_applies_once() {
         assert_eq!(acked, sent.to_string(), "device {}", number.0);
     }
 }
+
+/// Wrong enrollment codes and wrong passwords are counted by every node
+/// together: spreading guesses over the nodes buys nothing.
+#[test]
+fn guessing_codes_and_passwords_is_counted_across_nodes() {
+    let cluster = Cluster::start(2);
+    cluster.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let runtime = runtime();
+    let client = reqwest::Client::new();
+    let attempt = |node: usize, path: &str, body: serde_json::Value| -> (u16, serde_json::Value) {
+        runtime.block_on(async {
+            let answer = client
+                .post(format!("{}/api/v1/{path}", cluster.nodes[node].url))
+                .header("x-gridwork-protocol", "1")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json().await.unwrap_or_default())
+        })
+    };
+    // Ten wrong codes, half on each node: the eleventh is refused on both.
+    for n in 0..10 {
+        let (status, body) =
+            attempt(n % 2, "enroll", serde_json::json!({"code": "0000-0000", "app_version": "t"}));
+        assert_eq!(status, 403, "{body}");
+    }
+    for node in 0..2 {
+        let (status, body) =
+            attempt(node, "enroll", serde_json::json!({"code": "0000-0000", "app_version": "t"}));
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "node {node}");
+    }
+    // Passwords likewise, counted apart from codes.
+    for n in 0..10 {
+        let (status, body) =
+            attempt(n % 2, "login", serde_json::json!({"name": "值班员", "password": "wrong horse"}));
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, body) =
+        attempt(1, "login", serde_json::json!({"name": "值班员", "password": "correct horse"}));
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
+    let count = cluster.sql("SELECT count(*) FROM guesses");
+    assert_eq!(count, "20");
+}

@@ -274,6 +274,10 @@ pub trait Reads {
     /// Unfinished uploads idle since before `before_ms`, at most 10,000.
     fn stale_uploads(&mut self, before_ms: u64) -> Result<Vec<(String, String)>>;
 
+    /// Failed guesses (`what`: `enrollment`, `login`) from `address` since
+    /// `since_ms`: how many, and when the first of them was.
+    fn guesses(&mut self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)>;
+
     /// A page of parked refusals, newest first, below the id `after`.
     fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
     fn parked(&mut self, id: u64) -> Result<Option<ParkedFull>>;
@@ -356,6 +360,9 @@ pub trait Writes: Reads {
     fn count_overflow(&mut self, device_id: &str, code: &str, now_ms: u64) -> Result<()>;
     /// Removes a parked refusal; it as it was, if there was one.
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>>;
+
+    /// Notes a failed guess, and forgets those before `forget_before_ms`.
+    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()>;
 
     /// Starts (or restarts at 0 with `size`) an upload.
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()>;

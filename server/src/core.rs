@@ -1222,6 +1222,14 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
+    fn guesses(&self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)> {
+        self.backend.read(|r| Ok(r.guesses(what, address, since_ms)?))
+    }
+
+    fn note_guess(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<()> {
+        self.backend.write(|w| Ok(w.note_guess(what, address, now_ms, now_ms.saturating_sub(window_ms))?))
+    }
+
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {
         self.backend.read(|r| {
             let scope = self.scope_of(r, &who.user_id, who.role)?;

@@ -1,9 +1,12 @@
 //! Slows down guessing: an address that has failed too many times within a
 //! window (wrong enrollment codes, wrong passwords) is refused with 429 and
-//! a `Retry-After` until the window ends.
+//! a `Retry-After` until its oldest failure in the window leaves it.
 //!
-//! In memory, per process: a restart forgets. Addresses are TCP peers, so
-//! behind a proxy every client shares one (see docs/sync-protocol.md).
+//! Failures are kept in the database (`Storage::note_guess`), so every
+//! server node on one database counts them together and a restart forgets
+//! nothing. What stays in each process: one attempt at a time, and the
+//! flood limit on attempts per minute (per node). Addresses are TCP peers,
+//! so behind a proxy every client shares one (see docs/sync-protocol.md).
 
 use gridwork_protocol::codes::ErrorCode;
 use std::collections::HashMap;
@@ -15,7 +18,9 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::blocking;
 use crate::error::AppError;
+use crate::storage::Storage;
 
 /// Failures counted per address, per window.
 #[derive(Clone, Debug)]
@@ -23,7 +28,6 @@ pub struct Guesses {
     what: (&'static str, &'static str, &'static str),
     limit: u32,
     window: Duration,
-    failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     /// Held while an attempt runs.
     turn: Arc<tokio::sync::Mutex<()>>,
     /// Attempts waiting for the turn.
@@ -54,7 +58,6 @@ impl Guesses {
             what,
             limit,
             window,
-            failures: Arc::default(),
             turn: Arc::default(),
             waiting: Arc::default(),
             attempts: Arc::default(),
@@ -63,12 +66,18 @@ impl Guesses {
     }
 
     /// The refusal to send instead of trying, if `peer` must wait;
-    /// otherwise the turn to try. Attempts run one at a time (they are
-    /// quick, or bounded by the limit), so many sent at once cannot slip
-    /// past the count: call [`Guesses::failed`] before the turn ends.
-    pub async fn begin(&self, peer: IpAddr) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
+    /// otherwise the turn to try. Attempts run one at a time on a node
+    /// (they are quick, or bounded by the limit), so many sent at once
+    /// cannot slip past the count: call [`Guesses::failed`] before the turn
+    /// ends.
+    pub async fn begin(
+        &self,
+        storage: &Arc<dyn Storage>,
+        now_ms: u64,
+        peer: IpAddr,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
         use std::sync::atomic::Ordering;
-        self.refusal(peer).map_or(Ok(()), Err)?;
+        self.refusal(storage, now_ms, peer).await.map_or(Ok(()), Err)?;
         self.count_attempt(peer).map_or(Ok(()), Err)?;
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -84,16 +93,22 @@ impl Guesses {
         }
         let turn = self.turn.clone().lock_owned().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        self.refusal(peer).map_or(Ok(turn), Err)
+        self.refusal(storage, now_ms, peer).await.map_or(Ok(turn), Err)
     }
 
-    fn refusal(&self, peer: IpAddr) -> Option<Response> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (since, count) = failures.get(&peer)?;
-        if since.elapsed() >= self.window || *count < self.limit {
+    async fn refusal(&self, storage: &Arc<dyn Storage>, now_ms: u64, peer: IpAddr) -> Option<Response> {
+        let window_ms = self.window.as_millis() as u64;
+        let (storage, what, address) = (storage.clone(), self.what.2, peer.to_string());
+        let since = now_ms.saturating_sub(window_ms);
+        let counted = match blocking(move || storage.guesses(what, &address, since)).await {
+            Ok(counted) => counted,
+            Err(error) => return Some(error.into_response()),
+        };
+        let (count, Some(first)) = counted else { return None };
+        if count < u64::from(self.limit) {
             return None;
         }
-        let wait = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
+        let wait = (first + window_ms).saturating_sub(now_ms).div_ceil(1000).max(1);
         let minutes = wait.div_ceil(60);
         let mut response = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -138,11 +153,12 @@ impl Guesses {
         Some(response)
     }
 
-    /// Counts a failure of `peer`.
-    pub fn failed(&self, peer: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (since, _)| since.elapsed() < self.window);
-        let entry = failures.entry(peer).or_insert((Instant::now(), 0));
-        entry.1 += 1;
+    /// Counts a failure of `peer`, for every node.
+    pub async fn failed(&self, storage: &Arc<dyn Storage>, now_ms: u64, peer: IpAddr) {
+        let (storage, what, address) = (storage.clone(), self.what.2, peer.to_string());
+        let window_ms = self.window.as_millis() as u64;
+        if let Err(error) = blocking(move || storage.note_guess(what, &address, now_ms, window_ms)).await {
+            tracing::warn!(error = %error.message, "a failed guess could not be counted");
+        }
     }
 }

@@ -338,7 +338,7 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Wire<EnrollRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
-    let turn = match state.enroll_guesses.begin(peer.ip()).await {
+    let turn = match state.enroll_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
         Ok(turn) => turn,
         Err(refusal) => return Ok(refusal),
     };
@@ -349,7 +349,7 @@ async fn enroll(
         Ok(response) => Ok(request.reply.send(&response)),
         Err(error) => {
             if error.code == ErrorCode::BadEnrollmentCode {
-                state.enroll_guesses.failed(peer.ip());
+                state.enroll_guesses.failed(&state.storage, state.now_ms(), peer.ip()).await;
             }
             drop(turn);
             Err(error)
@@ -418,7 +418,7 @@ async fn login(
 ) -> Result<Response, AppError> {
     // One check at a time (argon2 takes about 19 MiB and tens of
     // milliseconds): the others wait without holding any.
-    let turn = match state.login_guesses.begin(peer.ip()).await {
+    let turn = match state.login_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
         Ok(turn) => turn,
         Err(refusal) => return Ok(refusal),
     };
@@ -428,7 +428,7 @@ async fn login(
         Ok(session) => Ok(Json(session).into_response()),
         Err(error) => {
             if error.code == ErrorCode::BadLogin {
-                state.login_guesses.failed(peer.ip());
+                state.login_guesses.failed(&state.storage, state.now_ms(), peer.ip()).await;
             }
             drop(turn);
             Err(error)

@@ -47,7 +47,10 @@ use crate::backend::{
 use crate::storage::StorageError;
 
 /// The migrations, in order; append only.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../../migrations/postgres/0002_guesses.sql")),
+];
 
 /// The advisory lock every write holds until it commits.
 const WRITER_LOCK: i64 = 0x6772_6964_7772_6974; // "gridwrit"
@@ -918,6 +921,16 @@ impl Reads for PgTx<'_> {
             .collect())
     }
 
+    fn guesses(&mut self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)> {
+        let rows = self.query(
+            "SELECT count(*), min(at_ms) FROM guesses WHERE what = $1 AND address = $2 AND at_ms >= $3",
+            &[&what, &address, &(since_ms as i64)],
+        )?;
+        Ok(rows
+            .first()
+            .map_or((0, None), |r| (r.get::<_, i64>(0) as u64, r.get::<_, Option<i64>>(1).map(|t| t as u64))))
+    }
+
     fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
         let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
         let mut items = self
@@ -1364,6 +1377,15 @@ impl Writes for PgTx<'_> {
             return Ok(None);
         };
         Ok(Some(self.parked_row(&row)?))
+    }
+
+    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()> {
+        self.execute("DELETE FROM guesses WHERE at_ms < $1", &[&(forget_before_ms as i64)])?;
+        self.execute(
+            "INSERT INTO guesses (what, address, at_ms) VALUES ($1, $2, $3)",
+            &[&what, &address, &(now_ms as i64)],
+        )?;
+        Ok(())
     }
 
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()> {

@@ -589,6 +589,14 @@ impl Reads for Tx<'_> {
             .collect::<Result<_, _>>()?)
     }
 
+    fn guesses(&mut self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)> {
+        Ok(self.conn().query_row(
+            "SELECT count(*), min(at_ms) FROM guesses WHERE what = ?1 AND address = ?2 AND at_ms >= ?3",
+            params![what, address, since_ms as i64],
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Option<i64>>(1)?.map(|t| t as u64))),
+        )?)
+    }
+
     fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
         let conn = self.conn();
         let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
@@ -943,6 +951,15 @@ impl Writes for Tx<'_> {
         let Some(parked) = self.parked(id)? else { return Ok(None) };
         self.conn().execute("DELETE FROM parked WHERE id = ?1", [id as i64])?;
         Ok(Some(parked.row))
+    }
+
+    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()> {
+        self.conn().execute("DELETE FROM guesses WHERE at_ms < ?1", [forget_before_ms as i64])?;
+        self.conn().execute(
+            "INSERT INTO guesses (what, address, at_ms) VALUES (?1, ?2, ?3)",
+            params![what, address, now_ms as i64],
+        )?;
+        Ok(())
     }
 
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()> {

@@ -280,6 +280,12 @@ pub trait Storage: Send + Sync + 'static {
     fn attachment_lost(&self, sha256: &str) -> Result<()>;
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
 
+    /// Failed guesses (`what`: `enrollment`, `login`) from `address` since
+    /// `since_ms`, counted by every node: how many, and the first's time.
+    fn guesses(&self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)>;
+    /// Notes a failed guess; those older than `window_ms` are forgotten.
+    fn note_guess(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<()>;
+
     /// Notes where the change sequence stands, and cuts what is older than
     /// the horizon (see [`Horizon`]); run hourly.
     fn purge(&self, now_ms: u64) -> Result<Purged>;
