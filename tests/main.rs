@@ -5,5 +5,6 @@ mod architecture;
 mod clock;
 mod decoders;
 mod hostile;
+mod postgres_merge;
 mod scaleout;
 mod sync;
