@@ -350,6 +350,10 @@ pub trait Writes: Reads {
         app_version: Option<&str>,
     ) -> Result<()>;
     fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// Several lines of the trail at once (a push's).
+    fn audit_many(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        entries.iter().try_for_each(|entry| self.audit(entry))
+    }
     /// Adds to what a device sent on a day.
     fn spend(&mut self, device_id: &str, day: u64, push_bytes: u64, upload_bytes: u64) -> Result<()>;
 

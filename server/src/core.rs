@@ -1018,16 +1018,18 @@ impl<B: Backend> Storage for Core<B> {
             // A replay is audited too, as such: what it applied was applied
             // before, unless the device lied about its counter, and either
             // way the trail shows it.
-            for (kind, id, fields) in audits {
-                audit(
-                    w,
-                    now_ms,
-                    Some(principal),
-                    if replay { "push_replay" } else { "push" },
-                    Some((kind, id)),
-                    serde_json::json!({"fields": fields}),
-                )?;
-            }
+            let lines: Vec<AuditEntry> = audits
+                .into_iter()
+                .map(|(kind, id, fields)| AuditEntry {
+                    at_ms: now_ms,
+                    user_id: Some(principal.user_id.clone()),
+                    device_id: Some(device.id.clone()),
+                    action: if replay { "push_replay" } else { "push" },
+                    record: Some((kind, id)),
+                    detail: serde_json::json!({"fields": fields}),
+                })
+                .collect();
+            w.audit_many(&lines)?;
             if weight > 0 {
                 spend(w, &device.id, now_ms, Spending::Push(weight), &self.limits.daily)?;
             }

@@ -144,6 +144,26 @@ fn invalid(error: gridwork_store::Error) -> std::result::Result<ValidationError,
     error.into_validation().map_err(|other| BackendError::Database(other.to_string()))
 }
 
+/// Rows of `moves` to insert, column by column.
+#[derive(Default)]
+struct MoveColumns<'a> {
+    seq: Vec<i64>,
+    record: Vec<&'a [u8]>,
+    kind: Vec<i16>,
+    old: Vec<String>,
+    new: Vec<Option<String>>,
+}
+
+/// A record to write, as merged.
+struct Saved {
+    kind: Kind,
+    id: RecordId,
+    slots: Slots,
+    seq: u64,
+    /// Its grid before this write, if it existed.
+    grid_before: Option<String>,
+}
+
 /// The server's database on PostgreSQL.
 pub struct PgBackend {
     pool: Pool,
@@ -305,78 +325,128 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// Writes a record's row and what is kept from its winning values.
-    fn save(
-        &self,
-        kind: Kind,
-        id: RecordId,
-        slots: &Slots,
-        seq: u64,
-        grid_before: Option<&str>,
-    ) -> Result<()> {
-        let def = kind.def();
-        let id_bytes = id.as_bytes().as_slice();
-        let grid = value(slots, def.scope_index()).as_text().map(str::to_owned);
-        let deleted =
-            value(slots, def.index_of("deleted").expect("every kind has `deleted`")) == Value::Bool(true);
+    /// Every stored record of `ids`, in one query.
+    fn load_many(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, (Kind, Slots)>> {
+        let keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+        let mut found = HashMap::with_capacity(ids.len());
+        for row in self.query("SELECT id, kind, body FROM records WHERE id = ANY($1)", &[&keys])? {
+            let kind = kind(row.get(1))?;
+            found.insert(record_id(row.get(0))?, (kind, decode(kind, row.get(2))?));
+        }
+        Ok(found)
+    }
+
+    /// Writes records' rows and what is kept from their winning values: the
+    /// moves of grid, the fields in conflict, the grid tree, the photos cases
+    /// list. A few statements for the whole batch, whatever its size.
+    fn save(&self, saved: &[Saved]) -> Result<()> {
+        if saved.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<&[u8]> = Vec::with_capacity(saved.len());
+        let (mut kinds, mut grids, mut deleted, mut seqs, mut bodies) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut moves = MoveColumns::default();
+        let mut conflicts: (Vec<&[u8]>, Vec<i16>, Vec<i16>) = Default::default();
+        let mut cases: Vec<&[u8]> = Vec::new();
+        let mut photos: (Vec<String>, Vec<&[u8]>, Vec<String>) = Default::default();
+        for record in saved {
+            let def = record.kind.def();
+            let id = record.id.as_bytes().as_slice();
+            let grid = value(&record.slots, def.scope_index()).as_text().map(str::to_owned);
+            let is_deleted = value(&record.slots, def.index_of("deleted").expect("every kind has `deleted`"))
+                == Value::Bool(true);
+            if let Some(old) = &record.grid_before
+                && Some(old) != grid.as_ref()
+            {
+                moves.seq.push(record.seq as i64);
+                moves.record.push(id);
+                moves.kind.push(i16::from(record.kind.number()));
+                moves.old.push(old.clone());
+                moves.new.push(grid.clone());
+            }
+            for (i, slot) in record.slots.iter().enumerate() {
+                if let Some((_, register)) = slot
+                    && register.in_conflict()
+                {
+                    conflicts.0.push(id);
+                    conflicts.1.push(i16::from(def.fields[i].tag));
+                    conflicts.2.push(i16::from(record.kind.number()));
+                }
+            }
+            match record.kind {
+                Kind::Grid => {
+                    let text = |name: &str| {
+                        value(&record.slots, def.index_of(name).expect("grid fields"))
+                            .as_text()
+                            .map(str::to_owned)
+                    };
+                    self.execute(
+                        "INSERT INTO grids (id, code, parent, level, deleted) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (id) DO UPDATE SET code = excluded.code, parent = excluded.parent,
+                             level = excluded.level, deleted = excluded.deleted",
+                        &[
+                            &id,
+                            &text("code").unwrap_or_default(),
+                            &text("parent"),
+                            &text("level"),
+                            &is_deleted,
+                        ],
+                    )?;
+                }
+                Kind::Case => {
+                    cases.push(id);
+                    let listed =
+                        value(&record.slots, def.index_of("attachments").expect("cases list photos"));
+                    if let (false, Some(grid), Some(list)) = (is_deleted, &grid, listed.as_list()) {
+                        for sha256 in list {
+                            photos.0.push(sha256.clone());
+                            photos.1.push(id);
+                            photos.2.push(grid.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+            ids.push(id);
+            kinds.push(i16::from(record.kind.number()));
+            grids.push(grid);
+            deleted.push(is_deleted);
+            seqs.push(record.seq as i64);
+            bodies.push(encode(record.kind, &record.slots));
+        }
         self.execute(
-            "INSERT INTO records (id, kind, grid, deleted, seq, body) VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO records (id, kind, grid, deleted, seq, body)
+             SELECT * FROM unnest($1::bytea[], $2::int2[], $3::text[], $4::bool[], $5::int8[], $6::bytea[])
              ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, deleted = excluded.deleted, seq = excluded.seq,
                  body = excluded.body",
-            &[&id_bytes, &i16::from(kind.number()), &grid, &deleted, &(seq as i64), &encode(kind, slots)],
+            &[&ids, &kinds, &grids, &deleted, &seqs, &bodies],
         )?;
-        if let Some(old) = grid_before
-            && Some(old) != grid.as_deref()
-        {
+        if !moves.seq.is_empty() {
             self.execute(
-                "INSERT INTO moves (seq, record, kind, old_grid, new_grid) VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO moves (seq, record, kind, old_grid, new_grid)
+                 SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int2[], $4::text[], $5::text[])
                  ON CONFLICT DO NOTHING",
-                &[&(seq as i64), &id_bytes, &i16::from(kind.number()), &old, &grid],
+                &[&moves.seq, &moves.record, &moves.kind, &moves.old, &moves.new],
             )?;
         }
         // Fields with concurrent versions, for the review list.
-        self.execute("DELETE FROM conflicts WHERE record = $1", &[&id_bytes])?;
-        for (i, slot) in slots.iter().enumerate() {
-            if let Some((_, register)) = slot
-                && register.in_conflict()
-            {
-                self.execute(
-                    "INSERT INTO conflicts (record, tag, kind) VALUES ($1, $2, $3)",
-                    &[&id_bytes, &i16::from(def.fields[i].tag), &i16::from(kind.number())],
-                )?;
-            }
+        self.execute("DELETE FROM conflicts WHERE record = ANY($1)", &[&ids])?;
+        if !conflicts.0.is_empty() {
+            self.execute(
+                "INSERT INTO conflicts (record, tag, kind) SELECT * FROM unnest($1::bytea[], $2::int2[], $3::int2[])",
+                &[&conflicts.0, &conflicts.1, &conflicts.2],
+            )?;
         }
-        match kind {
-            Kind::Grid => {
-                let text = |name: &str| {
-                    value(slots, def.index_of(name).expect("grid fields")).as_text().map(str::to_owned)
-                };
+        if !cases.is_empty() {
+            self.execute("DELETE FROM case_photos WHERE record = ANY($1)", &[&cases])?;
+            if !photos.0.is_empty() {
                 self.execute(
-                    "INSERT INTO grids (id, code, parent, level, deleted) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, parent = excluded.parent,
-                         level = excluded.level, deleted = excluded.deleted",
-                    &[
-                        &id_bytes,
-                        &text("code").unwrap_or_default(),
-                        &text("parent"),
-                        &text("level"),
-                        &deleted,
-                    ],
+                    "INSERT INTO case_photos (sha256, record, grid)
+                     SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[]) ON CONFLICT DO NOTHING",
+                    &[&photos.0, &photos.1, &photos.2],
                 )?;
             }
-            Kind::Case => {
-                self.execute("DELETE FROM case_photos WHERE record = $1", &[&id_bytes])?;
-                let photos = value(slots, def.index_of("attachments").expect("cases list photos"));
-                if let (false, Some(grid), Some(list)) = (deleted, &grid, photos.as_list()) {
-                    for sha256 in list {
-                        self.execute(
-                            "INSERT INTO case_photos (sha256, record, grid) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                            &[sha256, &id_bytes, grid],
-                        )?;
-                    }
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -684,6 +754,8 @@ impl Reads for PgTx<'_> {
         changes: &[RecordChanges],
         pusher: DeviceId,
     ) -> Result<Vec<std::result::Result<Preview, ChangeError>>> {
+        let ids: Vec<RecordId> = changes.iter().map(|c| c.id).collect();
+        let stored_all = self.load_many(&ids)?;
         let mut previews = Vec::with_capacity(changes.len());
         for change in changes {
             let fields = match gridwork_store::check_batch(std::slice::from_ref(change)) {
@@ -693,8 +765,8 @@ impl Reads for PgTx<'_> {
                     continue;
                 }
             };
-            let stored = self.load(change.id)?;
-            previews.push(preview(stored.as_ref().map(|(k, s)| (*k, s)), change, &fields, pusher));
+            let stored = stored_all.get(&change.id);
+            previews.push(preview(stored.map(|(k, s)| (*k, s)), change, &fields, pusher));
         }
         Ok(previews)
     }
@@ -1206,7 +1278,7 @@ impl Writes for PgTx<'_> {
                 None => (seq, Register::first_write(new_value, DeviceId(0), hlc)),
             });
         }
-        self.save(kind, id, &slots, seq, grid_before.as_deref())?;
+        self.save(&[Saved { kind, id, slots, seq, grid_before }])?;
         self.set_replica(seq, hlc)?;
         Ok(id)
     }
@@ -1241,10 +1313,12 @@ impl Writes for PgTx<'_> {
             Err(other) => other,
         })?;
         let (mut seq, mut hlc) = self.replica()?;
-        let mut changed_records = 0;
+        let ids: Vec<RecordId> = changes.iter().map(|c| c.id).collect();
+        let mut stored = self.load_many(&ids)?;
+        let mut saved = Vec::with_capacity(changes.len());
         for (change, fields) in changes.into_iter().zip(indices) {
             let def = change.kind.def();
-            let (mut slots, exists) = match self.load(change.id)? {
+            let (mut slots, exists) = match stored.remove(&change.id) {
                 Some((stored, _)) if stored != change.kind => {
                     return Err(BackendError::Invalid(ValidationError::invalid(
                         "id",
@@ -1288,11 +1362,11 @@ impl Writes for PgTx<'_> {
                     *field_seq = seq;
                 }
             }
-            self.save(change.kind, change.id, &slots, seq, grid_before.as_deref())?;
-            changed_records += 1;
+            saved.push(Saved { kind: change.kind, id: change.id, slots, seq, grid_before });
         }
+        self.save(&saved)?;
         self.set_replica(seq, hlc)?;
-        Ok(changed_records)
+        Ok(saved.len())
     }
 
     fn note_push(
@@ -1324,6 +1398,27 @@ impl Writes for PgTx<'_> {
                 &entry.record.map(|(kind, _)| i16::from(kind.number())),
                 &entry.detail.to_string(),
             ],
+        )?;
+        Ok(())
+    }
+
+    fn audit_many(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let at: Vec<i64> = entries.iter().map(|e| e.at_ms as i64).collect();
+        let users: Vec<Option<&str>> = entries.iter().map(|e| e.user_id.as_deref()).collect();
+        let devices: Vec<Option<&str>> = entries.iter().map(|e| e.device_id.as_deref()).collect();
+        let actions: Vec<&str> = entries.iter().map(|e| e.action).collect();
+        let records: Vec<Option<&[u8]>> =
+            entries.iter().map(|e| e.record.as_ref().map(|(_, id)| id.as_bytes().as_slice())).collect();
+        let kinds: Vec<Option<i16>> =
+            entries.iter().map(|e| e.record.map(|(kind, _)| i16::from(kind.number()))).collect();
+        let details: Vec<String> = entries.iter().map(|e| e.detail.to_string()).collect();
+        self.execute(
+            "INSERT INTO audit (at_ms, user_id, device_id, action, record, kind, detail)
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int2[], $7::text[])",
+            &[&at, &users, &devices, &actions, &records, &kinds, &details],
         )?;
         Ok(())
     }

@@ -4,7 +4,8 @@
 //! as named).
 //!
 //! Run: `cargo run --release -p gridwork-bench` (all), or with
-//! `-- --only apply|meta|edit|search|cipher|sync` for one part. Prints Markdown.
+//! `-- --only apply|meta|edit|search|cipher|sync` for one part, `--only postgres`
+//! for the PostgreSQL backend (with `GRIDWORK_BENCH_POSTGRES`). Prints Markdown.
 //!
 //! This is plain timing, not a test: nothing here asserts a speed.
 
@@ -27,7 +28,7 @@ use rusqlite::{Connection, params};
 
 #[derive(Parser)]
 struct Args {
-    /// Run only one part: apply, meta, edit, search, cipher or sync.
+    /// Run only one part: apply, meta, edit, search, cipher, sync or postgres.
     #[arg(long)]
     only: Option<String>,
     /// Only this apply workload: full or low.
@@ -640,6 +641,12 @@ fn main() -> Result<()> {
     }
     if only.is_none_or(|o| o == "cipher") {
         cipher_benches(args.residents)?;
+    }
+    if only == Some("postgres") {
+        let base = std::env::var("GRIDWORK_BENCH_POSTGRES").map_err(|_| {
+            anyhow::anyhow!("set GRIDWORK_BENCH_POSTGRES=postgres://USER@HOST:PORT (a server where databases may be created)")
+        })?;
+        sync::run_postgres(&base)?;
     }
     if only.is_none_or(|o| o == "sync") {
         sync::run()?;

@@ -14,33 +14,61 @@ use gridwork_domain::formats::make_id_number;
 use gridwork_domain::{Kind, Value};
 use gridwork_protocol::sync::PushRequest;
 use gridwork_protocol::{Encoding, RecordChanges};
+use gridwork_server::core::Core;
 use gridwork_server::limits::Limits;
+use gridwork_server::postgres::PgBackend;
 use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::DailyBudget;
+use gridwork_server::storage::Storage;
 use gridwork_server::{AppState, router};
 use gridwork_store::{Clock, Role, Store, SystemClock};
 
-/// A server on a loopback port, on a database in `dir`.
+/// A server on a loopback port, on a database in `dir` (or on PostgreSQL).
 pub struct LocalServer {
     pub url: String,
     pub admin: Admin,
-    pub storage: Arc<SqliteStorage>,
+    /// The embedded database, when it runs on one.
+    pub storage: Option<Arc<SqliteStorage>>,
 }
 
 impl LocalServer {
     pub async fn start(dir: &Path) -> Result<LocalServer> {
-        let db = dir.join("gridwork.db");
-        let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
+        LocalServer::start_on(dir, None).await
+    }
+
+    /// On the embedded database in `dir`, or on the empty PostgreSQL
+    /// database `postgres`.
+    pub async fn start_on(dir: &Path, postgres: Option<&str>) -> Result<LocalServer> {
         // One device pushes 20,000 residents here, far past what a device
         // may send in a day: the day's budget is lifted, the rest is the
         // server's defaults.
         let mut limits = Limits::default();
         limits.storage.daily = DailyBudget { push_bytes: u64::MAX / 2, upload_bytes: u64::MAX / 2 };
-        let mut storage = SqliteStorage::open(&db)?;
-        storage.set_limits(limits.storage);
-        let storage = Arc::new(storage);
+        let (token, storage, sqlite): (String, Arc<dyn Storage>, _) = match postgres {
+            None => {
+                let db = dir.join("gridwork.db");
+                let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
+                let mut storage = SqliteStorage::open(&db)?;
+                storage.set_limits(limits.storage);
+                let storage = Arc::new(storage);
+                (token, storage.clone(), Some(storage))
+            }
+            Some(url) => {
+                let (url, runtime, storage_limits) =
+                    (url.to_owned(), tokio::runtime::Handle::current(), limits.storage);
+                let (token, storage) = tokio::task::spawn_blocking(move || -> Result<_> {
+                    let backend = PgBackend::connect(&url, runtime)?;
+                    let token = gridwork_server::core::init(&backend, "PostgreSQL", SystemClock.now_ms())?;
+                    let mut storage = Core::new(backend, "PostgreSQL")?;
+                    storage.set_limits(storage_limits);
+                    Ok((token, storage))
+                })
+                .await??;
+                (token, Arc::new(storage), None)
+            }
+        };
         let settings = limits.listener(4096);
-        let state = AppState::with_limits(storage.clone(), dir.to_owned(), limits);
+        let state = AppState::with_limits(storage, dir.to_owned(), limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(gridwork_server::listener::serve(
@@ -62,7 +90,7 @@ impl LocalServer {
                 code: "C1-01".into(), name: "第一网格".into(), parent: Some("C1".into()), level: None
             };
         admin.add_grid(&grid).await?;
-        Ok(LocalServer { url, admin, storage })
+        Ok(LocalServer { url, admin, storage: sqlite })
     }
 
     /// A device of a new worker of grid C1, enrolled and synced.
@@ -227,7 +255,7 @@ async fn first_sync(dir: &Path) -> Result<()> {
     println!("| encoding | records | requests | time | bytes on the wire | bytes per record |");
     println!("|---|---:|---:|---:|---:|---:|");
     let server = LocalServer::start(dir).await?;
-    server.storage.with_store(|store| -> Result<()> {
+    server.storage.as_ref().context("the embedded database")?.with_store(|store| -> Result<()> {
         let mut buildings = Vec::new();
         for b in 0..100 {
             buildings.push(store.put(
@@ -349,6 +377,117 @@ fn encodings() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Push and pull of 20,000 residents on the PostgreSQL backend, beside
+/// PostgreSQL's own upsert of the same rows (one multi-row statement per
+/// page of 1,000, one transaction per page: no merging, no checks), in the
+/// same run. `base` is a server (`postgres://USER@HOST:PORT`) where this
+/// may create databases.
+async fn postgres(base: &str) -> Result<()> {
+    const RECORDS: usize = 20_000;
+    let create = |name: &str| -> Result<String> {
+        let status = std::process::Command::new("psql")
+            .arg(format!("{base}/postgres"))
+            .args([
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {name}"),
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .status()?;
+        anyhow::ensure!(status.success(), "creating {name}");
+        Ok(format!("{base}/{name}"))
+    };
+    println!("\n### PostgreSQL backend: push and pull over loopback\n");
+    println!(
+        "The same {RECORDS} residents (200,000 field changes) as above, one device pushing them in pages of 1,000 records and a second pulling them, on the PostgreSQL backend (one node, this process, tokio-postgres over loopback); the ceiling is PostgreSQL itself upserting the same rows, each with its registers' blob, one multi-row `INSERT … ON CONFLICT` per page, one transaction per page.\n"
+    );
+    println!("| | push: time | push: field changes/s | pull: time | pull: field changes/s |");
+    println!("|---|---:|---:|---:|---:|");
+    let run = tempfile::tempdir()?;
+    let url = create("gw_bench_backend")?;
+    let server = LocalServer::start_on(run.path(), Some(&url)).await?;
+    let writer = server.device(&run.path().join("writer.db"), "写入员", Encoding::Binary).await?;
+    for n in 0..RECORDS {
+        writer.store().put(Kind::Resident, None, &resident(n))?;
+    }
+    let mut rows = Vec::new();
+    {
+        let mut store = writer.store();
+        for id in store.ids(Kind::Resident)? {
+            let change = store.export(Kind::Resident, id)?.context("exported")?;
+            rows.push((id.as_bytes().to_vec(), gridwork_protocol::Encoding::Binary.encode(&change)));
+        }
+    }
+    let start = Instant::now();
+    let pushed = writer.push(|_| {}).await?;
+    let push_time = start.elapsed();
+    assert_eq!(pushed.pushed, RECORDS);
+    let reader = server.device(&run.path().join("reader.db"), "读取员", Encoding::Binary).await?;
+    let reader_path = reader.path().to_owned();
+    drop(reader);
+    let fresh = Device::open(&reader_path)?;
+    fresh.store().set_cursor(0)?;
+    let start = Instant::now();
+    let pulled = fresh.sync(|_| {}).await?;
+    let pull_time = start.elapsed();
+    assert!(pulled.pulled >= RECORDS);
+    let changes = RECORDS * 10;
+    println!(
+        "| gridwork on PostgreSQL, postcard + zstd | {:.2} s | {:.0} | {:.2} s | {:.0} |",
+        push_time.as_secs_f64(),
+        rate(changes, push_time),
+        pull_time.as_secs_f64(),
+        rate(changes, pull_time)
+    );
+    // The ceiling: the same rows, straight into a table like `records`.
+    let raw = create("gw_bench_raw")?;
+    let (client, connection) = tokio_postgres::connect(&raw, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE records (id bytea PRIMARY KEY, kind smallint NOT NULL, grid text, deleted boolean NOT NULL,
+                                   seq bigint NOT NULL, body bytea NOT NULL);
+             CREATE INDEX records_seq ON records (seq);
+             CREATE INDEX records_grid_seq ON records (grid, seq)",
+        )
+        .await?;
+    let upsert = client
+        .prepare(
+            "INSERT INTO records (id, kind, grid, deleted, seq, body)
+             SELECT id, 3, 'C1-01', false, seq, body FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS t(id, seq, body)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+        )
+        .await?;
+    let start = Instant::now();
+    for (p, page) in rows.chunks(1000).enumerate() {
+        let ids: Vec<&[u8]> = page.iter().map(|(id, _)| id.as_slice()).collect();
+        let seqs: Vec<i64> = (0..page.len()).map(|i| (p * 1000 + i) as i64 + 1).collect();
+        let bodies: Vec<&[u8]> = page.iter().map(|(_, body)| body.as_slice()).collect();
+        client.batch_execute("BEGIN").await?;
+        client.execute(&upsert, &[&ids, &seqs, &bodies]).await?;
+        client.batch_execute("COMMIT").await?;
+    }
+    let elapsed = start.elapsed();
+    let start = Instant::now();
+    let read = client.query("SELECT id, body FROM records WHERE grid = 'C1-01' ORDER BY seq", &[]).await?;
+    let read_time = start.elapsed();
+    assert_eq!(read.len(), RECORDS);
+    println!(
+        "| ceiling: PostgreSQL upserting the same rows / reading them back | {:.2} s | {:.0} | {:.2} s | {:.0} |",
+        elapsed.as_secs_f64(),
+        rate(changes, elapsed),
+        read_time.as_secs_f64(),
+        rate(changes, read_time)
+    );
+    Ok(())
+}
+
+/// The PostgreSQL figures, on the server at `base`.
+pub fn run_postgres(base: &str) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(postgres(base))
 }
 
 pub fn run() -> Result<()> {

@@ -120,6 +120,15 @@ struct Args {
     /// (fewer if this program's descriptor limit is lower).
     #[arg(long, default_value_t = 15_000)]
     idle_connections: usize,
+    /// An empty PostgreSQL database to run the server on instead of the
+    /// embedded one (`postgres://USER@HOST:PORT/DB`). Server CPU then
+    /// includes the database's processes.
+    #[arg(long)]
+    database: Option<String>,
+    /// Server nodes on the database (with --database); devices are spread
+    /// over them.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -172,23 +181,42 @@ impl Attack {
     }
 }
 
+/// CPU seconds used by every running PostgreSQL process (named
+/// `postgres`), from /proc.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(|e| cpu_seconds(&e.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 struct ServerProcess {
     child: Child,
+    /// Further nodes on the same database.
+    others: Vec<(Child, String)>,
     url: String,
     token: String,
     data: tempfile::TempDir,
+    /// Whether the database is PostgreSQL (its CPU is counted as the
+    /// server's).
+    postgres: bool,
 }
 
 impl ServerProcess {
-    fn start(binary: &Path) -> Result<ServerProcess> {
+    fn start_on(binary: &Path, database: Option<&str>, nodes: usize) -> Result<ServerProcess> {
         let data = tempfile::tempdir()?;
+        let on_database: Vec<&str> = database.map(|url| vec!["--database", url]).unwrap_or_default();
         let init = Command::new(binary)
             .args(["init", "--data"])
             .arg(data.path())
+            .args(&on_database)
             .output()
             .context("running gridwork-server init")?;
         if !init.status.success() {
@@ -198,27 +226,45 @@ impl ServerProcess {
             .as_str()
             .context("a token")?
             .to_owned();
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .env("GRIDWORK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting gridwork-server")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let address: serde_json::Value = serde_json::from_str(&line)?;
-        let url = format!("http://{}", address["listening"].as_str().context("an address")?);
-        Ok(ServerProcess { child, url, token, data })
+        let serve = || -> Result<(Child, String)> {
+            let mut child = Command::new(binary)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(data.path())
+                .args(&on_database)
+                .env("GRIDWORK_LOG", "warn")
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("starting gridwork-server")?;
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+            let address: serde_json::Value = serde_json::from_str(&line)?;
+            Ok((child, format!("http://{}", address["listening"].as_str().context("an address")?)))
+        };
+        let (child, url) = serve()?;
+        let others = (1..nodes.max(1)).map(|_| serve()).collect::<Result<_>>()?;
+        Ok(ServerProcess { child, others, url, token, data, postgres: database.is_some() })
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// CPU seconds the server has used (user + system), from /proc.
+    /// The address of the node device `d` syncs with.
+    fn node_for(&self, d: usize) -> String {
+        match d % (self.others.len() + 1) {
+            0 => self.url.clone(),
+            n => self.others[n - 1].1.clone(),
+        }
+    }
+
+    /// CPU seconds the server has used (user + system), from /proc: every
+    /// node's, and PostgreSQL's when it runs on it.
     fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+        let nodes: f64 = std::iter::once(self.pid())
+            .chain(self.others.iter().map(|(child, _)| child.id()))
+            .map(|pid| cpu_seconds(&format!("/proc/{pid}/stat")))
+            .sum();
+        nodes + if self.postgres { postgres_cpu_seconds() } else { 0.0 }
     }
 
     /// Resident memory now and at its peak, in MiB, from /proc.
@@ -248,8 +294,10 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.others.iter_mut().map(|(child, _)| child)) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -433,7 +481,8 @@ struct City {
 }
 
 async fn set_up(args: &Args, binary: &Path, with_intruder: bool) -> Result<City> {
-    let server = ServerProcess::start(binary).with_context(|| format!("with {}", binary.display()))?;
+    let server = ServerProcess::start_on(binary, args.database.as_deref(), args.nodes)
+        .with_context(|| format!("with {}", binary.display()))?;
     let admin = Admin::new(&server.url, &server.token)?;
     eprintln!("setting up {} grids and {} devices on {}", args.grids, args.devices, server.url);
 
@@ -457,7 +506,7 @@ async fn set_up(args: &Args, binary: &Path, with_intruder: bool) -> Result<City>
     let mut setups = Vec::new();
     let start = Instant::now();
     for d in 0..args.devices {
-        let (admin, client, url) = (admin.clone(), client.clone(), server.url.clone());
+        let (admin, client, url) = (admin.clone(), client.clone(), server.node_for(d));
         let (limit, enrolling) = (limit.clone(), enrolling.clone());
         let grid = format!("L-1-{}-{}", (d % args.grids) % 10, d % args.grids);
         setups.push(tokio::spawn(async move {
