@@ -372,3 +372,54 @@ fn guessing_codes_and_passwords_is_counted_across_nodes() {
     let count = cluster.sql("SELECT count(*) FROM guesses");
     assert_eq!(count, "20");
 }
+
+/// One upload is written by one node at a time: while a node (here, the
+/// test holding the upload's lock file in the shared data directory) is
+/// receiving it, a chunk sent to another node is turned away to be sent
+/// again, and then goes through.
+#[test]
+fn an_upload_is_received_by_one_node_at_a_time() {
+    let cluster = Cluster::start(2);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let device = CliDevice::new(dir.path(), "u");
+    let (_, code) = cluster.worker("网格员丁", &["C1"]);
+    enroll_cli(&device, &cluster.url, &code);
+    let token = device.token();
+    let device_id = cluster.admin(&["device", "list"])[0]["id"].as_str().unwrap().to_owned();
+    let photo = vec![7u8; 100_000];
+    let sha256 = gridwork_client::sha256_hex(&photo);
+    let lock_path = gridwork_server::attachments::upload_lock_path(cluster.data.path(), &sha256, &device_id);
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    held.lock().unwrap();
+    let runtime = runtime();
+    let put = |node: usize| -> (u16, serde_json::Value) {
+        runtime.block_on(async {
+            let answer = reqwest::Client::new()
+                .put(format!(
+                    "{}/api/v1/attachments/{sha256}?offset=0&size={}",
+                    cluster.nodes[node].url,
+                    photo.len()
+                ))
+                .bearer_auth(&token)
+                .header("x-gridwork-protocol", "1")
+                .body(photo.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json().await.unwrap_or_default())
+        })
+    };
+    for node in 0..2 {
+        let (status, body) = put(node);
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("busy")), "node {node}: {body}");
+    }
+    held.unlock().unwrap();
+    drop(held);
+    let (status, body) = put(1);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["complete"], true);
+    assert!(!lock_path.exists(), "the lock goes with the finished upload");
+}

@@ -124,8 +124,22 @@ async fn upload_chunk(
         return Err(AppError::too_large(MAX_CHUNK));
     }
     let uploader = who.device.as_ref().map_or(who.user_id.clone(), |d| d.id.clone());
-    // Requests of one upload (a digest and its uploader) do not interleave.
+    // Requests of one upload (a digest and its uploader) do not interleave:
+    // on this node by its turn, across nodes sharing the data directory by
+    // a lock on the upload's lock file (flock; NFS carries it across).
     let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
+    let _owner = match own_upload(&state, &sha256, &uploader).await? {
+        Some(lock) => lock,
+        None => {
+            return Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Busy,
+                "another server node is receiving this upload right now; send the chunk again in a moment",
+                "另一台服务器正在接收此上传,请稍后重发",
+            )
+            .retry_after(1));
+        }
+    };
     check_file(&state, &sha256).await?;
     let storage = state.storage.clone();
     let (sha, size, by) = (sha256.clone(), query.size, uploader.clone());
@@ -186,8 +200,44 @@ async fn upload_chunk(
         return Err(error);
     }
     let now = state.now_ms();
+    let lock = upload_lock_path(&state.data_dir, &sha256, &uploader);
     blocking(move || storage.upload_complete(&sha, size, &uploader, now)).await?;
+    // Removed while held: the upload is done.
+    let _ = tokio::fs::remove_file(lock).await;
     Ok(Json(AttachmentStatus { size, received: size, complete: true }).into_response())
+}
+
+/// Where the lock of one uploader's upload of an attachment lives.
+pub fn upload_lock_path(data_dir: &std::path::Path, sha256: &str, uploader: &str) -> std::path::PathBuf {
+    data_dir.join("attachments").join("partial").join(format!("{sha256}.{uploader}.lock"))
+}
+
+/// Takes the upload's lock file, held (and the file closed) when the
+/// returned file is dropped; `None` if another process holds it.
+async fn own_upload(
+    state: &AppState,
+    sha256: &str,
+    uploader: &str,
+) -> Result<Option<std::fs::File>, AppError> {
+    let path = upload_lock_path(&state.data_dir, sha256, uploader);
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        match file.try_lock() {
+            // Lock files are removed only by their holder; one removed
+            // after this process opened it is no longer the upload's lock.
+            Ok(()) => {
+                use std::os::unix::fs::MetadataExt;
+                let current = std::fs::metadata(&path).map(|m| m.ino()).ok();
+                Ok((current == Some(file.metadata()?.ino())).then_some(file))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(error),
+        }
+    })
+    .await
+    .map_err(|e| AppError::from(StorageError::Internal(format!("upload thread: {e}"))))?
+    .map_err(io_error)
 }
 
 /// Writes a chunk's bytes to `partial` from `offset` as they arrive, at
@@ -296,12 +346,14 @@ async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
     let storage = state.storage.clone();
     let stale = blocking(move || storage.stale_uploads(before)).await?;
     for (sha256, uploader) in stale {
-        // Not while a chunk of it is being written.
+        // Not while a chunk of it is being written, here or on another node.
         let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
+        let Some(_owner) = own_upload(state, &sha256, &uploader).await? else { continue };
         let storage = state.storage.clone();
         let (sha, by) = (sha256.clone(), uploader.clone());
         if blocking(move || storage.expire_upload(&sha, &by, before)).await? {
             let _ = tokio::fs::remove_file(partial_path(state, &sha256, &uploader)).await;
+            let _ = tokio::fs::remove_file(upload_lock_path(&state.data_dir, &sha256, &uploader)).await;
             tracing::info!(sha256, uploader, "removed an unfinished upload left alone too long");
         }
     }
@@ -318,15 +370,18 @@ async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > expiry);
-        let Some((sha256, uploader)) = name.split_once('.') else { continue };
+        let Some((sha256, rest)) = name.split_once('.') else { continue };
+        let uploader = rest.strip_suffix(".lock").unwrap_or(rest);
         if !old {
             continue;
         }
-        let _turn = state.uploads.take(name.clone()).await;
+        let _turn = state.uploads.take(format!("{sha256}.{uploader}")).await;
+        let Some(_owner) = own_upload(state, sha256, uploader).await? else { continue };
         let storage = state.storage.clone();
         let (sha, by) = (sha256.to_owned(), uploader.to_owned());
         if blocking(move || storage.upload_status(&sha, &by)).await?.is_none() {
-            let _ = tokio::fs::remove_file(entry.path()).await;
+            let _ = tokio::fs::remove_file(partial_path(state, sha256, uploader)).await;
+            let _ = tokio::fs::remove_file(upload_lock_path(&state.data_dir, sha256, uploader)).await;
         }
     }
     Ok(())
