@@ -423,3 +423,66 @@ fn an_upload_is_received_by_one_node_at_a_time() {
     assert_eq!(body["complete"], true);
     assert!(!lock_path.exists(), "the lock goes with the finished upload");
 }
+
+/// A forged register that would merge to no version at all (it claims to
+/// have seen and dropped the version held, and holds only a version the
+/// server saw overwritten) is refused whole and changes nothing, on either
+/// backend: the record stays readable for every device, and the cluster's
+/// writer is free for the next push.
+#[test]
+fn a_register_that_would_merge_to_nothing_is_refused_on_both_backends() {
+    use gridwork_merge::{Register, VersionVector};
+    use gridwork_protocol::sync::{PushRequest, PushResponse};
+    let check = |url: &str, admin: &dyn Fn(&[&str]) -> serde_json::Value| {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = |name: &str| {
+            let id = admin(&["user", "add", "--name", name, "--role", "worker", "--grid", "C1"])["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            admin(&["enroll-code", "--user", &id])["code"].as_str().unwrap().to_owned()
+        };
+        let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
+        enroll_cli(&a, url, &worker("甲"));
+        enroll_cli(&b, url, &worker("乙"));
+        // B writes the notes; A sees them and overwrites them.
+        let id = b.put("resident", None, &["grid=C1-01", "name=张三", "notes=乙写的"]);
+        b.sync();
+        a.sync();
+        a.put("resident", Some(&id), &["notes=甲写的"]);
+        a.sync();
+        let clock = std::sync::Arc::new(gridwork_store::SystemClock);
+        let mut b_store = gridwork_store::Store::open(&b.db, gridwork_store::Role::Device, clock).unwrap();
+        let record_id: RecordId = id.parse().unwrap();
+        let theirs = b_store.registers(Kind::Resident, record_id).unwrap().unwrap();
+        let b_version = theirs.iter().find(|f| f.field == "notes").unwrap().register.winner().clone();
+        drop(b_store);
+        let (token, a_number) = session_of(&a.db);
+        // A's register saying it saw B's write and its own, and holds B's.
+        let context = VersionVector::from_entries([(a_number, 1), (b_version.writer, 1)]);
+        let forged = Register::from_parts(context, [b_version]).unwrap();
+        let change = gridwork_protocol::RecordChanges {
+            id: record_id,
+            kind: Kind::Resident,
+            fields: vec![gridwork_protocol::FieldState { field: "notes".into(), register: forged }],
+        };
+        let runtime = runtime();
+        let http = gridwork_client::Http::new(url, Some(token)).unwrap();
+        let request = PushRequest { up_to_counter: 1_000_000, pending: 0, records: vec![change] };
+        let refused = runtime.block_on(http.sync_call::<_, PushResponse>("/sync/push", &request));
+        assert!(refused.is_err(), "{refused:?}");
+        // Nothing changed, everyone still syncs, and the record reads.
+        b.sync();
+        assert_eq!(b.get("resident", &id)["notes"], "甲写的");
+        a.put("resident", Some(&id), &["notes=甲又写的"]);
+        a.sync();
+        b.sync();
+        assert_eq!(b.get("resident", &id)["notes"], "甲又写的");
+    };
+    let embedded = gridwork_tests::Server::start();
+    embedded.city();
+    check(&embedded.url, &|args| embedded.admin(args));
+    let cluster = Cluster::start(2);
+    cluster.city();
+    check(&cluster.url, &|args| cluster.admin(args));
+}

@@ -50,6 +50,7 @@ use crate::storage::StorageError;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../../migrations/postgres/0002_guesses.sql")),
+    (3, include_str!("../../migrations/postgres/0003_token_order.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
@@ -247,7 +248,17 @@ impl PgBackend {
         let client = self.client()?;
         self.runtime.block_on(client.batch_execute(begin)).map_err(BackendError::from)?;
         let mut tx = PgTx { client: &client, runtime: &self.runtime };
-        let outcome = f(&mut tx).and_then(|value| {
+        // A panic inside must not hand the connection back to the pool in
+        // the middle of its transaction (holding the writer's lock): it is
+        // rolled back first, then the panic goes on.
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut tx))) {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let _ = self.runtime.block_on(client.batch_execute("ROLLBACK"));
+                std::panic::resume_unwind(panic);
+            }
+        };
+        let outcome = outcome.and_then(|value| {
             self.runtime.block_on(client.batch_execute("COMMIT")).map_err(BackendError::from)?;
             Ok(value)
         });
@@ -528,6 +539,12 @@ fn preview(
         (Some(theirs), Some((_, ours))) => {
             let mut merged = ours.clone();
             merged.merge(theirs.clone());
+            if merged.versions().is_empty() {
+                return Err(ChangeError::Invalid(ValidationError::invalid(
+                    def.scope_field,
+                    Reason::Disagrees { other: "the versions the server holds" },
+                )));
+            }
             merged.value().as_text().map(str::to_owned)
         }
     };
@@ -1129,7 +1146,7 @@ impl Writes for PgTx<'_> {
              WHERE user_id = $2 AND device_id IS NULL AND expires_at_ms IS NOT NULL AND revoked_at_ms IS NULL
                AND hash NOT IN (
                  SELECT hash FROM tokens WHERE user_id = $2 AND device_id IS NULL AND expires_at_ms IS NOT NULL
-                 ORDER BY created_at_ms DESC, hash DESC LIMIT $3)",
+                 ORDER BY created_at_ms DESC, issued DESC LIMIT $3)",
             &[&(now_ms as i64), &user_id, &(keep as i64)],
         )
     }
@@ -1339,6 +1356,16 @@ impl Writes for PgTx<'_> {
                     Some((_, register)) => {
                         if register.merge(state.register).changed() {
                             changed.push(i);
+                        }
+                        // A register claiming to have seen and dropped every
+                        // version held here, while holding only versions
+                        // this side overwrote, is no honest device's: the
+                        // embedded store refuses it the same way.
+                        if register.versions().is_empty() {
+                            return Err(BackendError::Corrupt(format!(
+                                "field {} of {} merged to no version",
+                                def.fields[i].name, change.id
+                            )));
                         }
                     }
                     empty @ None => {

@@ -341,6 +341,15 @@ fn preview_one(
         (Some(theirs), Some(field)) => {
             let mut stored = record::full_register(tx, change.id, &def.fields[scope_index], field)?;
             stored.merge(theirs.clone());
+            // A register that would leave no version (see `merge_field`)
+            // is refused here rather than read.
+            if stored.versions().is_empty() {
+                return Err(gridwork_domain::ValidationError::invalid(
+                    def.scope_field,
+                    gridwork_domain::Reason::Disagrees { other: "the versions the server holds" },
+                )
+                .into());
+            }
             stored.value().as_text().map(str::to_owned)
         }
     };
