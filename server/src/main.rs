@@ -326,8 +326,16 @@ async fn shutdown() {
 }
 
 fn backup(data: &Path, to: &Path) -> Result<()> {
+    if std::env::var_os("GRIDWORK_DATABASE").is_some() {
+        bail!(
+            "GRIDWORK_DATABASE is set: a PostgreSQL database is backed up with `pg_dump -Fc` (see docs/operations.md); this command copies the embedded database\n设置了 GRIDWORK_DATABASE:PostgreSQL 数据库请用 `pg_dump -Fc` 备份"
+        );
+    }
     if to.exists() {
         bail!("{} exists already; choose a new file", to.display());
+    }
+    if !database(data).exists() {
+        bail!("{} holds no database: nothing to back up", data.display());
     }
     let conn = rusqlite::Connection::open(database(data))?;
     conn.execute("VACUUM INTO ?1", [to.to_str().context("the backup path is not UTF-8")?])?;
