@@ -495,14 +495,7 @@ fn preview(
         |i: usize| change.fields.iter().zip(fields).find(|(_, f)| **f == i).map(|(s, _)| &s.register);
     let unvouched = change.fields.iter().zip(fields).find_map(|(state, &i)| {
         let seen = stored.and_then(|slots| slots[i].as_ref()).map(|(_, r)| r.context());
-        state
-            .register
-            .context()
-            .iter()
-            .find(|&(device, counter)| {
-                device != pusher && seen.is_none_or(|seen| !seen.covers((device, counter)))
-            })
-            .map(|(device, _)| (def.fields[i].name, device))
+        state.register.claims_unseen(seen, pusher).map(|device| (def.fields[i].name, device))
     });
     let scope_index = def.scope_index();
     let Some(slots) = stored else {
@@ -522,15 +515,10 @@ fn preview(
     };
     let diverged = change.fields.iter().zip(fields).find_map(|(state, &i)| {
         let (_, stored) = slots[i].as_ref()?;
-        let winner = stored.winner();
-        let forgot = state.register.context().get(pusher) < stored.context().get(pusher);
-        let clashes = winner.writer == pusher
-            && state
-                .register
-                .versions()
-                .iter()
-                .any(|v| v.dot() == winner.dot() && (v.value != winner.value || v.hlc != winner.hlc));
-        (forgot || clashes).then_some(def.fields[i].name)
+        state
+            .register
+            .forgets_or_clashes(stored.context(), stored.winner(), pusher)
+            .then_some(def.fields[i].name)
     });
     let scope_now = value(slots, scope_index).as_text().map(str::to_owned);
     let scope_after = match (incoming(scope_index), slots[scope_index].as_ref()) {

@@ -1017,40 +1017,48 @@ impl Writes for Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{NewGrid, NewUser, SESSION_MS, Storage};
+    use crate::storage::{NewGrid, NewUser, Principal, SESSION_MS, Storage};
+
+    const T0: u64 = 1_800_000_000_000;
+
+    /// A new database with its first admin: the directory (removed when
+    /// dropped), the storage, the admin's token and the admin.
+    fn initialised() -> (tempfile::TempDir, SqliteStorage, String, Principal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gridwork.db");
+        let admin_token = SqliteStorage::init(&path, T0).unwrap();
+        let storage = SqliteStorage::open(&path).unwrap();
+        let admin = storage.authenticate(digest(&admin_token), T0).unwrap().expect("the admin");
+        (dir, storage, admin_token, admin)
+    }
 
     #[test]
     fn console_sessions_end_after_twelve_hours_or_at_logout() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gridwork.db");
-        let t0 = 1_800_000_000_000;
-        let admin_token = SqliteStorage::init(&path, t0).unwrap();
-        let storage = SqliteStorage::open(&path).unwrap();
-        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().expect("the admin");
+        let (_dir, storage, admin_token, admin) = initialised();
         let staff = NewUser {
             name: "值班员".into(),
             role: Role::Staff,
             grids: vec![],
             password: Some("correct horse".into()),
         };
-        storage.create_user(&admin, staff, t0).unwrap();
+        storage.create_user(&admin, staff, T0).unwrap();
 
-        assert!(matches!(storage.login("值班员", "wrong horse", t0), Err(StorageError::BadLogin)));
-        assert!(matches!(storage.login("无此人", "correct horse", t0), Err(StorageError::BadLogin)));
-        let session = storage.login("值班员", "correct horse", t0).unwrap();
-        assert_eq!(session.expires_at_ms, t0 + SESSION_MS);
+        assert!(matches!(storage.login("值班员", "wrong horse", T0), Err(StorageError::BadLogin)));
+        assert!(matches!(storage.login("无此人", "correct horse", T0), Err(StorageError::BadLogin)));
+        let session = storage.login("值班员", "correct horse", T0).unwrap();
+        assert_eq!(session.expires_at_ms, T0 + SESSION_MS);
         let token = digest(&session.token);
-        let who = storage.authenticate(token, t0 + SESSION_MS - 1).unwrap().expect("still valid");
+        let who = storage.authenticate(token, T0 + SESSION_MS - 1).unwrap().expect("still valid");
         assert_eq!((who.user_name.as_str(), who.role), ("值班员", Role::Staff));
-        assert_eq!(storage.authenticate(token, t0 + SESSION_MS).unwrap(), None, "expired");
+        assert_eq!(storage.authenticate(token, T0 + SESSION_MS).unwrap(), None, "expired");
         // The admin token does not expire; it is no session to log out of.
-        assert!(storage.authenticate(digest(&admin_token), t0 + 100 * SESSION_MS).unwrap().is_some());
-        assert!(!storage.logout(digest(&admin_token), t0).unwrap());
+        assert!(storage.authenticate(digest(&admin_token), T0 + 100 * SESSION_MS).unwrap().is_some());
+        assert!(!storage.logout(digest(&admin_token), T0).unwrap());
 
-        let second = storage.login("值班员", "correct horse", t0).unwrap();
-        assert!(storage.logout(digest(&second.token), t0 + 1).unwrap());
-        assert_eq!(storage.authenticate(digest(&second.token), t0 + 2).unwrap(), None, "logged out");
-        assert!(!storage.logout(digest(&second.token), t0 + 3).unwrap(), "only once");
+        let second = storage.login("值班员", "correct horse", T0).unwrap();
+        assert!(storage.logout(digest(&second.token), T0 + 1).unwrap());
+        assert_eq!(storage.authenticate(digest(&second.token), T0 + 2).unwrap(), None, "logged out");
+        assert!(!storage.logout(digest(&second.token), T0 + 3).unwrap(), "only once");
     }
 
     fn audit_rows(storage: &SqliteStorage, action: &str) -> Vec<(Option<String>, Option<String>, String)> {
@@ -1071,20 +1079,15 @@ mod tests {
     /// it is written: nothing has to remember to forget the cache.
     #[test]
     fn a_change_of_assignment_reaches_the_scope_without_anyone_forgetting_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gridwork.db");
-        let t0 = 1_800_000_000_000;
-        let admin_token = SqliteStorage::init(&path, t0).unwrap();
-        let storage = SqliteStorage::open(&path).unwrap();
-        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().unwrap();
+        let (_dir, storage, _, admin) = initialised();
         for code in ["A", "B"] {
             let grid =
                 NewGrid { code: code.into(), name: code.into(), parent: None, level: Some("street".into()) };
-            storage.add_grid(&admin, grid, t0).unwrap();
+            storage.add_grid(&admin, grid, T0).unwrap();
         }
         let worker =
             NewUser { name: "w".into(), role: Role::Worker, grids: vec!["A".into()], password: None };
-        let worker = storage.create_user(&admin, worker, t0).unwrap();
+        let worker = storage.create_user(&admin, worker, T0).unwrap();
         let scope = |storage: &SqliteStorage| storage.scope(&worker, Role::Worker).unwrap().to_vec();
         assert_eq!(scope(&storage), ["A"]);
         // Straight into the table, past every method of this module.
@@ -1101,7 +1104,7 @@ mod tests {
         assert_eq!(scope(&storage), ["B"]);
         // A grid added below B is in the scope at once.
         let below = NewGrid { code: "B1".into(), name: "B1".into(), parent: Some("B".into()), level: None };
-        storage.add_grid(&admin, below, t0).unwrap();
+        storage.add_grid(&admin, below, T0).unwrap();
         assert_eq!(scope(&storage), ["B", "B1"]);
     }
 
@@ -1109,30 +1112,25 @@ mod tests {
     /// and logging out leaves a row like every other action.
     #[test]
     fn enrollment_and_logout_leave_their_actor_in_the_trail() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gridwork.db");
-        let t0 = 1_800_000_000_000;
-        let admin_token = SqliteStorage::init(&path, t0).unwrap();
-        let storage = SqliteStorage::open(&path).unwrap();
-        let admin = storage.authenticate(digest(&admin_token), t0).unwrap().unwrap();
+        let (_dir, storage, _, admin) = initialised();
         let staff = NewUser {
             name: "值班员".into(),
             role: Role::Staff,
             grids: vec![],
             password: Some("correct horse".into()),
         };
-        let staff = storage.create_user(&admin, staff, t0).unwrap();
-        let code = storage.create_enrollment_code(&admin, &staff, 60_000, t0).unwrap();
-        let enrolled = storage.enroll(&code.code, "test", None, t0).unwrap();
-        let device = storage.authenticate(digest(&enrolled.token), t0).unwrap().unwrap();
+        let staff = storage.create_user(&admin, staff, T0).unwrap();
+        let code = storage.create_enrollment_code(&admin, &staff, 60_000, T0).unwrap();
+        let enrolled = storage.enroll(&code.code, "test", None, T0).unwrap();
+        let device = storage.authenticate(digest(&enrolled.token), T0).unwrap().unwrap();
         assert_eq!(device.role, Role::Staff);
         let rows = audit_rows(&storage, "enroll");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].0.as_deref(), Some(staff.as_str()));
         assert_eq!(rows[0].1.as_deref(), Some(enrolled.device_id.as_str()), "the device is named");
 
-        let session = storage.login("值班员", "correct horse", t0).unwrap();
-        assert!(storage.logout(digest(&session.token), t0 + 1).unwrap());
+        let session = storage.login("值班员", "correct horse", T0).unwrap();
+        assert!(storage.logout(digest(&session.token), T0 + 1).unwrap());
         let rows = audit_rows(&storage, "logout");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].0.as_deref(), Some(staff.as_str()));

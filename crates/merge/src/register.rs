@@ -173,6 +173,37 @@ impl<V> Register<V> {
         self.context.covers(dot)
     }
 
+    /// A device other than `pusher` whose write this register, pushed by
+    /// `pusher`, claims to have seen while the receiver has not (`seen`: the
+    /// receiver's context for the field, `None` if it has none). A device
+    /// learns of others' writes only through the receiver, so an honest one
+    /// never does this.
+    pub fn claims_unseen(&self, seen: Option<&VersionVector>, pusher: DeviceId) -> Option<DeviceId> {
+        self.context
+            .iter()
+            .find(|&(device, counter)| {
+                device != pusher && seen.is_none_or(|seen| !seen.covers((device, counter)))
+            })
+            .map(|(device, _)| device)
+    }
+
+    /// Whether this register, pushed by `pusher`, shows that `pusher` forgot
+    /// writes of its own the receiver holds (its context counts fewer than
+    /// `seen`), or names one of them (the receiver's `winner`) with another
+    /// value or stamp: the pusher's database went back in time.
+    pub fn forgets_or_clashes(&self, seen: &VersionVector, winner: &Version<V>, pusher: DeviceId) -> bool
+    where
+        V: PartialEq,
+    {
+        let forgot = self.context.get(pusher) < seen.get(pusher);
+        let clashes = winner.writer == pusher
+            && self
+                .versions
+                .iter()
+                .any(|v| v.dot() == winner.dot() && (v.value != winner.value || v.hlc != winner.hlc));
+        forgot || clashes
+    }
+
     /// A local write by `writer` at `hlc` (which the caller has ticked past
     /// every HLC it has seen). It has seen every version in the register,
     /// settling any conflict, and becomes the only version.

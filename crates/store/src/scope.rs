@@ -290,27 +290,17 @@ fn preview_one(
         change.fields.iter().find_map(|state| {
             let index = def.index_of(&state.field).ok()?;
             let seen = row.and_then(|row| row.fields[index].as_ref()).map(|f| &f.context);
-            state
-                .register
-                .context()
-                .iter()
-                .find(|&(device, counter)| {
-                    device != pusher && seen.is_none_or(|seen| !seen.covers((device, counter)))
-                })
-                .map(|(device, _)| (def.fields[index].name, device))
+            state.register.claims_unseen(seen, pusher).map(|device| (def.fields[index].name, device))
         })
     };
     let diverged = |row: &record::Row| {
         change.fields.iter().find_map(|state| {
             let index = def.index_of(&state.field).ok()?;
             let stored = row.fields[index].as_ref()?;
-            let forgot = state.register.context().get(pusher) < stored.context.get(pusher);
-            let clashes = stored.winner.writer == pusher
-                && state.register.versions().iter().any(|v| {
-                    v.dot() == stored.winner.dot()
-                        && (v.value != stored.winner.value || v.hlc != stored.winner.hlc)
-                });
-            (forgot || clashes).then_some(def.fields[index].name)
+            state
+                .register
+                .forgets_or_clashes(&stored.context, &stored.winner, pusher)
+                .then_some(def.fields[index].name)
         })
     };
     let scope_index = def.scope_index();
