@@ -53,6 +53,11 @@ use serde_json::{Value as Json, json};
 const PIN: &str = "402917";
 const RESIDENT_SEED: u64 = 20_261_127;
 
+/// A table row of timings in ms: median, min, max, then every run.
+fn timing_row(what: &str, v: &[f64]) {
+    println!("| {what} | {:.0} | {:.0} | {:.0} | {} |", median(v), pct(v, 0.0), pct(v, 100.0), list(v));
+}
+
 // ------------------------------------------------------------------ data
 
 /// A small deterministic generator (xorshift).
@@ -697,16 +702,13 @@ fn cold_starts(setup: &Setup, runs: usize) {
     }
     println!("| from → to | median ms | min | max | all runs |");
     println!("|---|---:|---:|---:|---|");
-    let row = |what: &str, v: &[f64]| {
-        println!("| {what} | {:.0} | {:.0} | {:.0} | {} |", median(v), pct(v, 0.0), pct(v, 100.0), list(v))
-    };
-    row("session requested → PIN input shown", &to_pin_session);
-    row("app process started → PIN input shown", &to_pin_process);
-    row("session requested → WebDriver session open", &to_session);
-    row("session requested → page navigation start", &nav_start);
-    row("unlock pressed → Today shown", &to_today);
-    row("of which the `unlock` command (Argon2 check)", &unlock_ipc);
-    row("of which `unlock` answered → Today painted", &after_unlock);
+    timing_row("session requested → PIN input shown", &to_pin_session);
+    timing_row("app process started → PIN input shown", &to_pin_process);
+    timing_row("session requested → WebDriver session open", &to_session);
+    timing_row("session requested → page navigation start", &nav_start);
+    timing_row("unlock pressed → Today shown", &to_today);
+    timing_row("of which the `unlock` command (Argon2 check)", &unlock_ipc);
+    timing_row("of which `unlock` answered → Today painted", &after_unlock);
 }
 
 // ------------------------------------------------------------------ 2. search
@@ -1031,16 +1033,13 @@ fn photos(setup: &Setup, runs: usize) {
     );
     println!("| from → to | median ms | min | max | all |");
     println!("|---|---:|---:|---:|---|");
-    let row = |what: &str, v: &[f64]| {
-        println!("| {what} | {:.0} | {:.0} | {:.0} | {} |", median(v), pct(v, 0.0), pct(v, 100.0), list(v))
-    };
-    row("photo chosen → its thumbnail shown", &thumb);
-    row("of which reading the file in the page", &read_file);
-    row("of which `add_photo` (3 MB over IPC, decode, shrink to 1600 px, JPEG, store)", &add_photo);
-    row("of which `add_photo` answered → thumbnail painted", &thumb_after);
-    row("save pressed → the case's page shown", &save_page);
-    row("save pressed → the case's photos shown", &save_photos);
-    row("of which `put_record`", &save_put);
+    timing_row("photo chosen → its thumbnail shown", &thumb);
+    timing_row("of which reading the file in the page", &read_file);
+    timing_row("of which `add_photo` (3 MB over IPC, decode, shrink to 1600 px, JPEG, store)", &add_photo);
+    timing_row("of which `add_photo` answered → thumbnail painted", &thumb_after);
+    timing_row("save pressed → the case's page shown", &save_page);
+    timing_row("save pressed → the case's photos shown", &save_photos);
+    timing_row("of which `put_record`", &save_put);
 
     // The ceiling of `add_photo`: the app's own shrink and store write, in
     // this process (same build), on the same files, no IPC and no page.
@@ -1066,8 +1065,8 @@ fn photos(setup: &Setup, runs: usize) {
         store.add_photo(&jpeg, shrunk.width, shrunk.height).expect("stored");
         stored.push(start.elapsed().as_secs_f64() * 1000.0);
     }
-    row("ceiling: `photos::shrink` in this process, same files", &shrink);
-    row("ceiling: the store's `add_photo` of the shrunk JPEG", &stored);
+    timing_row("ceiling: `photos::shrink` in this process, same files", &shrink);
+    timing_row("ceiling: the store's `add_photo` of the shrunk JPEG", &stored);
 }
 
 // ------------------------------------------------------------------ 4. memory
