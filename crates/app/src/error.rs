@@ -92,7 +92,7 @@ impl From<ClientError> for AppError {
     fn from(error: ClientError) -> AppError {
         let zh = error.zh();
         let code = match &error {
-            ClientError::Network(_) => "network".to_owned(),
+            ClientError::Network(_) | ClientError::Gateway(_) => "network".to_owned(),
             ClientError::BadServer(_) => "bad_server".to_owned(),
             ClientError::Revoked(_) => "revoked".to_owned(),
             ClientError::NotEnrolled => "not_enrolled".to_owned(),

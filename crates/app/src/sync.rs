@@ -97,7 +97,7 @@ impl AppState {
                 return false;
             }
             Err(error) => {
-                let online = !matches!(error, ClientError::Network(_));
+                let online = !error.is_unreachable();
                 tracing::info!(%error, "sync did not finish");
                 self.update_sync(|s| {
                     s.running = false;

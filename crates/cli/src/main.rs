@@ -387,7 +387,7 @@ async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {
                 })
                 .await
                 .map_err(|error| match error {
-                    ClientError::Network(_) => said(
+                    error if error.is_unreachable() => said(
                         format!("{error}; edits made on this device are kept and sent at the next sync"),
                         format!("{};本机的修改已保存,下次同步时发送", error.zh()),
                     ),

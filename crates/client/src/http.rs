@@ -241,7 +241,11 @@ impl Http {
 pub async fn api_error(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
-    let error = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or_else(|_| ApiError {
+    let body = serde_json::from_str::<ErrorBody>(&text);
+    if body.is_err() && (502..=504).contains(&status) {
+        return ClientError::Gateway(status);
+    }
+    let error = body.map(|b| b.error).unwrap_or_else(|_| ApiError {
         code: ErrorCode::NotGridwork,
         message: format!(
             "the address did not answer as a Gridwork server (HTTP {status}, not a Gridwork error); check the server address"
@@ -273,5 +277,26 @@ mod tests {
             // Jitter: not all the same.
             assert!(delays.iter().any(|d| *d != delays[0]), "attempt {n}");
         }
+    }
+
+    async fn error_of(status: u16, body: &'static str) -> ClientError {
+        let answer = http::Response::builder().status(status).body(body).unwrap();
+        api_error(reqwest::Response::from(answer)).await
+    }
+
+    #[tokio::test]
+    async fn a_gateway_answering_for_the_server_is_unreachable_not_a_wrong_address() {
+        for status in [502, 503, 504] {
+            let error = error_of(status, "<html>Bad Gateway</html>").await;
+            assert!(matches!(error, ClientError::Gateway(s) if s == status), "{error:?}");
+            assert!(error.is_unreachable() && error.to_string().starts_with("cannot reach the server"));
+        }
+        // The server's own 503 (busy) stays the server's answer.
+        let busy = r#"{"error":{"code":"busy","message":"busy","message_zh":"忙"}}"#;
+        assert!(matches!(error_of(503, busy).await, ClientError::Api { status: 503, .. }));
+        // Another address answering something else is not a Gridwork server.
+        let error = error_of(404, "Not Found").await;
+        assert!(matches!(&error, ClientError::Api { error, .. } if error.code == ErrorCode::NotGridwork));
+        assert!(!error.is_unreachable());
     }
 }

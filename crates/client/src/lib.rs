@@ -49,6 +49,11 @@ pub enum ClientError {
     BadServer(String),
     #[error("cannot reach the server: {}", cause(.0))]
     Network(reqwest::Error),
+    /// A gateway or load balancer in front of the server answered for it
+    /// (502, 503 or 504 without a Gridwork error): every node is down or
+    /// unreachable from it.
+    #[error("cannot reach the server: the gateway in front of it answered HTTP {0}")]
+    Gateway(u16),
     #[error("the server refused: {} ({})", error.message, error.code)]
     Api { status: u16, error: ApiError },
     /// The device was revoked; [`Device::sync`] has already wiped its data.
@@ -96,6 +101,7 @@ impl ClientError {
             ClientError::Network(error) => {
                 format!("无法连接服务器({})", cause(error))
             }
+            ClientError::Gateway(status) => format!("无法连接服务器(其前端网关应答 HTTP {status})"),
             ClientError::Api { error, .. } => error.message_zh.clone(),
             ClientError::Revoked(_) => "本设备已被管理员停用,本地数据已清除".into(),
             ClientError::Decode(what) => format!("无法读取服务器的应答:{what}"),
@@ -110,6 +116,12 @@ impl ClientError {
             ClientError::Store(error) => error.zh(),
             ClientError::Io(error) => format!("文件读写失败:{error}"),
         }
+    }
+
+    /// The server could not be reached (no connection, or only a gateway
+    /// in front of it answered): the device is offline for the moment.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Network(_) | ClientError::Gateway(_))
     }
 
     /// The server's error code, for programs.
