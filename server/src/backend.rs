@@ -367,6 +367,8 @@ pub trait Writes: Reads {
 
     /// Notes a failed guess, and forgets those before `forget_before_ms`.
     fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()>;
+    /// Removes one guess of `address` noted at `at_ms`, if there is one.
+    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()>;
 
     /// Starts (or restarts at 0 with `size`) an upload.
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()>;

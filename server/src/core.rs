@@ -1228,8 +1228,27 @@ impl<B: Backend> Storage for Core<B> {
         self.backend.read(|r| Ok(r.guesses(what, address, since_ms)?))
     }
 
-    fn note_guess(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<()> {
-        self.backend.write(|w| Ok(w.note_guess(what, address, now_ms, now_ms.saturating_sub(window_ms))?))
+    fn reserve_guess(
+        &self,
+        what: &str,
+        address: &str,
+        now_ms: u64,
+        window_ms: u64,
+        limit: u64,
+    ) -> Result<std::result::Result<(), u64>> {
+        let since = now_ms.saturating_sub(window_ms);
+        self.backend.write(|w| {
+            let (count, first) = w.guesses(what, address, since)?;
+            if count >= limit {
+                return Ok(Err(first.unwrap_or(now_ms)));
+            }
+            w.note_guess(what, address, now_ms, since)?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn forget_guess(&self, what: &str, address: &str, at_ms: u64) -> Result<()> {
+        self.backend.write(|w| Ok(w.forget_guess(what, address, at_ms)?))
     }
 
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {

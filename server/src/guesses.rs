@@ -2,11 +2,14 @@
 //! window (wrong enrollment codes, wrong passwords) is refused with 429 and
 //! a `Retry-After` until its oldest failure in the window leaves it.
 //!
-//! Failures are kept in the database (`Storage::note_guess`), so every
-//! server node on one database counts them together and a restart forgets
-//! nothing. What stays in each process: one attempt at a time, and the
-//! flood limit on attempts per minute (per node). Addresses are TCP peers,
-//! so behind a proxy every client shares one (see docs/sync-protocol.md).
+//! Failures are kept in the database, so every server node on one database
+//! counts them together and a restart forgets nothing. Each attempt is
+//! counted as a failure before it is tried (`Storage::reserve_guess`, the
+//! check and the note in one transaction) and taken back if it was right:
+//! attempts sent to several nodes at once cannot slip past the limit. What
+//! stays in each process: one attempt at a time, and the flood limit on
+//! attempts per minute (per node). Addresses are TCP peers, so behind a
+//! proxy every client shares one (see docs/operations.md).
 
 use gridwork_protocol::codes::ErrorCode;
 use std::collections::HashMap;
@@ -37,6 +40,15 @@ pub struct Guesses {
     /// many are allowed; `None`: not counted.
     attempts: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     per_minute: Option<u32>,
+}
+
+/// An attempt under way: the node's turn, and the failure counted for it
+/// in advance (see [`Guesses::settle`]).
+#[derive(Debug)]
+pub struct Attempt {
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    at_ms: u64,
+    peer: IpAddr,
 }
 
 /// Attempts that may wait for their turn at once; more are told to come
@@ -75,7 +87,7 @@ impl Guesses {
         storage: &Arc<dyn Storage>,
         now_ms: u64,
         peer: IpAddr,
-    ) -> Result<tokio::sync::OwnedMutexGuard<()>, Response> {
+    ) -> Result<Attempt, Response> {
         use std::sync::atomic::Ordering;
         self.refusal(storage, now_ms, peer).await.map_or(Ok(()), Err)?;
         self.count_attempt(peer).map_or(Ok(()), Err)?;
@@ -93,7 +105,13 @@ impl Guesses {
         }
         let turn = self.turn.clone().lock_owned().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        self.refusal(storage, now_ms, peer).await.map_or(Ok(turn), Err)
+        let (store, what, address) = (storage.clone(), self.what.2, peer.to_string());
+        let (window_ms, limit) = (self.window.as_millis() as u64, u64::from(self.limit));
+        match blocking(move || store.reserve_guess(what, &address, now_ms, window_ms, limit)).await {
+            Ok(Ok(())) => Ok(Attempt { _turn: turn, at_ms: now_ms, peer }),
+            Ok(Err(first)) => Err(self.too_many(first, now_ms)),
+            Err(error) => Err(error.into_response()),
+        }
     }
 
     async fn refusal(&self, storage: &Arc<dyn Storage>, now_ms: u64, peer: IpAddr) -> Option<Response> {
@@ -108,7 +126,14 @@ impl Guesses {
         if count < u64::from(self.limit) {
             return None;
         }
-        let wait = (first + window_ms).saturating_sub(now_ms).div_ceil(1000).max(1);
+        Some(self.too_many(first, now_ms))
+    }
+
+    /// The refusal to send while the window that began with the failure at
+    /// `first_ms` is full.
+    fn too_many(&self, first_ms: u64, now_ms: u64) -> Response {
+        let window_ms = self.window.as_millis() as u64;
+        let wait = (first_ms + window_ms).saturating_sub(now_ms).div_ceil(1000).max(1);
         let minutes = wait.div_ceil(60);
         let mut response = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -118,7 +143,7 @@ impl Guesses {
         )
         .into_response();
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
-        Some(response)
+        response
     }
 
     /// Counts an attempt of `peer`: the refusal to send past the minute's
@@ -153,12 +178,16 @@ impl Guesses {
         Some(response)
     }
 
-    /// Counts a failure of `peer`, for every node.
-    pub async fn failed(&self, storage: &Arc<dyn Storage>, now_ms: u64, peer: IpAddr) {
-        let (storage, what, address) = (storage.clone(), self.what.2, peer.to_string());
-        let window_ms = self.window.as_millis() as u64;
-        if let Err(error) = blocking(move || storage.note_guess(what, &address, now_ms, window_ms)).await {
-            tracing::warn!(error = %error.message, "a failed guess could not be counted");
+    /// Ends an attempt: a wrong guess stays counted; any other outcome
+    /// (right, or failed for another reason) is taken back.
+    pub async fn settle(&self, storage: &Arc<dyn Storage>, attempt: Attempt, wrong_guess: bool) {
+        if wrong_guess {
+            return;
+        }
+        let (storage, what, address) = (storage.clone(), self.what.2, attempt.peer.to_string());
+        let at_ms = attempt.at_ms;
+        if let Err(error) = blocking(move || storage.forget_guess(what, &address, at_ms)).await {
+            tracing::warn!(error = %error.message, "an attempt counted in advance could not be taken back");
         }
     }
 }

@@ -338,23 +338,17 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Wire<EnrollRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
-    let turn = match state.enroll_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
-        Ok(turn) => turn,
+    let attempt = match state.enroll_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
+        Ok(attempt) => attempt,
         Err(refusal) => return Ok(refusal),
     };
     let storage = state.storage.clone();
     let EnrollRequest { code, app_version, request_id } = request.value;
     let now = state.now_ms();
-    match blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now)).await {
-        Ok(response) => Ok(request.reply.send(&response)),
-        Err(error) => {
-            if error.code == ErrorCode::BadEnrollmentCode {
-                state.enroll_guesses.failed(&state.storage, state.now_ms(), peer.ip()).await;
-            }
-            drop(turn);
-            Err(error)
-        }
-    }
+    let enrolled = blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now)).await;
+    let wrong = matches!(&enrolled, Err(error) if error.code == ErrorCode::BadEnrollmentCode);
+    state.enroll_guesses.settle(&state.storage, attempt, wrong).await;
+    Ok(request.reply.send(&enrolled?))
 }
 
 async fn push(
@@ -418,22 +412,16 @@ async fn login(
 ) -> Result<Response, AppError> {
     // One check at a time (argon2 takes about 19 MiB and tens of
     // milliseconds): the others wait without holding any.
-    let turn = match state.login_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
-        Ok(turn) => turn,
+    let attempt = match state.login_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
+        Ok(attempt) => attempt,
         Err(refusal) => return Ok(refusal),
     };
     let storage = state.storage.clone();
     let now = state.now_ms();
-    match blocking(move || storage.login(&login.name, &login.password, now)).await {
-        Ok(session) => Ok(Json(session).into_response()),
-        Err(error) => {
-            if error.code == ErrorCode::BadLogin {
-                state.login_guesses.failed(&state.storage, state.now_ms(), peer.ip()).await;
-            }
-            drop(turn);
-            Err(error)
-        }
-    }
+    let session = blocking(move || storage.login(&login.name, &login.password, now)).await;
+    let wrong = matches!(&session, Err(error) if error.code == ErrorCode::BadLogin);
+    state.login_guesses.settle(&state.storage, attempt, wrong).await;
+    Ok(Json(session?).into_response())
 }
 
 /// Ends the console session whose token the request carries.

@@ -1498,6 +1498,14 @@ impl Writes for PgTx<'_> {
         Ok(())
     }
 
+    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()> {
+        self.execute(
+            "DELETE FROM guesses WHERE ctid = (SELECT ctid FROM guesses WHERE what = $1 AND address = $2 AND at_ms = $3 LIMIT 1)",
+            &[&what, &address, &(at_ms as i64)],
+        )?;
+        Ok(())
+    }
+
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()> {
         self.execute(
             "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms, active_at_ms)

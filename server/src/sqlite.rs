@@ -962,6 +962,14 @@ impl Writes for Tx<'_> {
         Ok(())
     }
 
+    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM guesses WHERE rowid = (SELECT rowid FROM guesses WHERE what = ?1 AND address = ?2 AND at_ms = ?3 LIMIT 1)",
+            params![what, address, at_ms as i64],
+        )?;
+        Ok(())
+    }
+
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()> {
         self.conn().execute(
             "INSERT INTO attachment_uploads (sha256, uploader, size, received, created_at_ms, active_at_ms)

@@ -283,8 +283,23 @@ pub trait Storage: Send + Sync + 'static {
     /// Failed guesses (`what`: `enrollment`, `login`) from `address` since
     /// `since_ms`, counted by every node: how many, and the first's time.
     fn guesses(&self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)>;
-    /// Notes a failed guess; those older than `window_ms` are forgotten.
-    fn note_guess(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<()>;
+    /// Counts an attempt of `address` as a failed guess before it is
+    /// tried, unless `limit` failures within `window_ms` are counted
+    /// already: then `Err` with the first one's time, and nothing noted.
+    /// Check and note are one transaction, so attempts on several nodes at
+    /// once cannot slip past the limit. Guesses older than the window are
+    /// forgotten.
+    fn reserve_guess(
+        &self,
+        what: &str,
+        address: &str,
+        now_ms: u64,
+        window_ms: u64,
+        limit: u64,
+    ) -> Result<std::result::Result<(), u64>>;
+    /// Takes back one guess [`Storage::reserve_guess`] counted at `at_ms`
+    /// (the attempt was right, or failed for another reason).
+    fn forget_guess(&self, what: &str, address: &str, at_ms: u64) -> Result<()>;
 
     /// Notes where the change sequence stands, and cuts what is older than
     /// the horizon (see [`Horizon`]); run hourly.
