@@ -1,7 +1,7 @@
 //! Administration through the `gridwork` binary against the real server:
 //! mistakes are named, and change nothing.
 
-use gridwork_tests::{Server, gridwork};
+use gridwork_tests::{Backend, Server, gridwork, on_both_backends};
 
 fn admin_fails(server: &Server, args: &[&str]) -> String {
     let output =
@@ -11,9 +11,8 @@ fn admin_fails(server: &Server, args: &[&str]) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-#[test]
-fn administration_mistakes_are_named_and_change_nothing() {
-    let server = Server::start();
+fn administration_mistakes_are_named_and_change_nothing(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let cases: &[(&[&str], &[&str])] = &[
         (&["grid", "add", "--code", "X1", "--name", "无上级", "--parent", "NOPE"], &["parent", "NOPE"]),
@@ -50,10 +49,10 @@ fn administration_mistakes_are_named_and_change_nothing() {
         admin_fails(&server, &["user", "add", "--name", "正常网格员", "--role", "worker", "--grid", "C1"]);
     assert!(stderr.contains("exists"), "a name is taken once: {stderr}");
 }
+on_both_backends!(administration_mistakes_are_named_and_change_nothing);
 
-#[test]
-fn console_logins_end_at_logout_and_password_guessing_is_stopped() {
-    let server = Server::start();
+fn console_logins_end_at_logout_and_password_guessing_is_stopped(backend: Backend) {
+    let server = Server::start_on(backend);
     server.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = reqwest::Client::new();
@@ -102,6 +101,7 @@ fn console_logins_end_at_logout_and_password_guessing_is_stopped() {
     assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
     assert!(retry_after, "says how long to wait");
 }
+on_both_backends!(console_logins_end_at_logout_and_password_guessing_is_stopped);
 
 #[test]
 fn a_second_server_on_the_same_data_directory_is_refused() {

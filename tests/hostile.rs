@@ -14,7 +14,7 @@ use gridwork_merge::{Hlc, Register, VersionVector};
 use gridwork_protocol::sync::{ErrorBody, PushRequest, PushResponse};
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_store::{Clock, SystemClock};
-use gridwork_tests::{Server, session_of};
+use gridwork_tests::{Backend, Server, on_both_backends, session_of};
 use serde_json::{Value as Json, json};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -91,9 +91,8 @@ fn refused(runtime: &tokio::runtime::Runtime, request: reqwest::RequestBuilder) 
     (status, body)
 }
 
-#[test]
-fn checking_the_photos_a_push_lists_never_holds_the_writer_for_long() {
-    let server = Server::start();
+fn checking_the_photos_a_push_lists_never_holds_the_writer_for_long(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -161,10 +160,11 @@ fn checking_the_photos_a_push_lists_never_holds_the_writer_for_long() {
     let answer = attacker.join().unwrap().expect("the checking push is answered, not timed out");
     assert_eq!((answer.applied, answer.rejected.len()), (60, 0), "{:?}", codes(&answer));
 }
+on_both_backends!(checking_the_photos_a_push_lists_never_holds_the_writer_for_long);
 
 /// Opens `n` TCP connections to the server and sends nothing on them.
 fn idle_connections(server: &Server, n: usize) -> Vec<TcpStream> {
-    let address: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let address: std::net::SocketAddr = server.node_address().parse().unwrap();
     (0..n).filter_map(|_| TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()).collect()
 }
 
@@ -186,7 +186,7 @@ fn idle_connections_cannot_use_up_the_servers_descriptors() {
     rlimit::increase_nofile_limit(u64::MAX).expect("the test may open many sockets");
     // A server allowed 1,024 descriptors, and 1,500 connections that never
     // send a byte: the server keeps answering.
-    let server = Server::start_with(&[], Some(1024));
+    let server = Server::start_with(Backend::Sqlite, &[], Some(1024));
     let idle = idle_connections(&server, 1500);
     assert!(idle.len() > 1024, "the test opened {} connections", idle.len());
     std::thread::sleep(Duration::from_millis(500));
@@ -202,8 +202,8 @@ fn idle_connections_cannot_use_up_the_servers_descriptors() {
 
 #[test]
 fn connections_that_trickle_headers_or_sit_idle_are_closed() {
-    let server = Server::start_with(&["--idle-timeout-secs", "2"], None);
-    let address = server.url.trim_start_matches("http://").to_owned();
+    let server = Server::start_with(Backend::Sqlite, &["--idle-timeout-secs", "2"], None);
+    let address = server.node_address();
     // One sends a request line and then a header byte every half second.
     let mut trickling = TcpStream::connect(&address).unwrap();
     trickling.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
@@ -233,7 +233,7 @@ fn connections_that_trickle_headers_or_sit_idle_are_closed() {
 /// Sends `body_len` bytes of a `Content-Length: declared` request on each of
 /// `n` connections and keeps them open; returns them.
 fn half_sent(server: &Server, n: usize, head: &str, declared: usize, body_len: usize) -> Vec<TcpStream> {
-    let address = server.url.trim_start_matches("http://").to_owned();
+    let address = server.node_address();
     let body = vec![b'x'; body_len];
     let threads: Vec<_> = (0..n)
         .map(|_| {
@@ -256,9 +256,8 @@ fn half_sent(server: &Server, n: usize, head: &str, declared: usize, body_len: u
     threads.into_iter().filter_map(|t| t.join().unwrap()).collect()
 }
 
-#[test]
-fn bodies_are_not_buffered_before_anyone_is_checked() {
-    let server = Server::start();
+fn bodies_are_not_buffered_before_anyone_is_checked(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -296,23 +295,18 @@ fn bodies_are_not_buffered_before_anyone_is_checked() {
     );
     assert_eq!(health(&server), Ok(200));
 }
+on_both_backends!(bodies_are_not_buffered_before_anyone_is_checked);
 
-#[test]
-fn parked_refusals_are_capped_paged_and_dismissable() {
+fn parked_refusals_are_capped_paged_and_dismissable(backend: Backend) {
     // A day's budget large enough for the attack (36 MB of refused cases):
     // parking must hold on its own.
-    let server = Server::start_with(&["--daily-push-mib", "64"], None);
+    let server = Server::start_with(backend, &["--daily-push-mib", "64"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
     let (token, number) = session_of(a.path());
-    let db_size = || -> u64 {
-        ["gridwork.db", "gridwork.db-wal"]
-            .iter()
-            .map(|f| std::fs::metadata(server.data.path().join(f)).map_or(0, |m| m.len()))
-            .sum()
-    };
+    let db_size = || server.database_bytes();
     let size_before = db_size();
     // 2,400 cases of another grid, each with a 5,000-character description.
     let long = "越".repeat(5000);
@@ -384,14 +378,14 @@ fn parked_refusals_are_capped_paged_and_dismissable() {
     assert_eq!(page["total"].as_u64().unwrap(), total - 1);
     assert!(page["items"].as_array().unwrap().iter().all(|i| i["id"].as_u64().unwrap().to_string() != id));
 }
+on_both_backends!(parked_refusals_are_capped_paged_and_dismissable);
 
 fn a_device_id(device: &Device) -> Json {
     json!(device.store().session().unwrap().unwrap().device_id)
 }
 
-#[test]
-fn unfinished_uploads_are_capped_per_uploader_and_expire() {
-    let server = Server::start_with(&["--upload-expiry-secs", "3"], None);
+fn unfinished_uploads_are_capped_per_uploader_and_expire(backend: Backend) {
+    let server = Server::start_with(backend, &["--upload-expiry-secs", "3"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -461,10 +455,10 @@ fn unfinished_uploads_are_capped_per_uploader_and_expire() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+on_both_backends!(unfinished_uploads_are_capped_per_uploader_and_expire);
 
-#[test]
-fn a_device_with_records_of_the_largest_legal_size_keeps_syncing() {
-    let server = Server::start();
+fn a_device_with_records_of_the_largest_legal_size_keeps_syncing(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "甲", &["C1"]);
@@ -490,10 +484,10 @@ fn a_device_with_records_of_the_largest_legal_size_keeps_syncing() {
     assert!(patrols.iter().all(|p| p["route"].as_str() == Some(route.as_str())));
     assert_eq!(b.list("resident").len(), 1);
 }
+on_both_backends!(a_device_with_records_of_the_largest_legal_size_keeps_syncing);
 
-#[test]
-fn user_names_and_passwords_are_checked_like_any_field() {
-    let server = Server::start();
+fn user_names_and_passwords_are_checked_like_any_field(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let runtime = runtime();
     let client = reqwest::Client::new();
@@ -526,10 +520,10 @@ fn user_names_and_passwords_are_checked_like_any_field() {
     );
     assert_eq!((status, body.error.code.as_str()), (413, "too_large"), "{body:?}");
 }
+on_both_backends!(user_names_and_passwords_are_checked_like_any_field);
 
-#[test]
-fn counters_at_the_top_of_their_range_are_refused() {
-    let server = Server::start();
+fn counters_at_the_top_of_their_range_are_refused(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -582,10 +576,10 @@ fn counters_at_the_top_of_their_range_are_refused() {
     let devices = server.admin(&["device", "list"]);
     assert_eq!(devices[0]["pending"], 0);
 }
+on_both_backends!(counters_at_the_top_of_their_range_are_refused);
 
-#[test]
-fn records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_sent_as() {
-    let server = Server::start();
+fn records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_sent_as(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -621,10 +615,10 @@ fn records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_se
         }
     }
 }
+on_both_backends!(records_outside_the_devices_grids_are_refused_alike_whatever_kind_they_are_sent_as);
 
-#[test]
-fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server() {
-    let server = Server::start();
+fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "甲", &["C1"]);
@@ -675,10 +669,10 @@ fn birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server() {
         );
     }
 }
+on_both_backends!(birth_dates_in_the_future_are_refused_on_the_device_and_on_the_server);
 
-#[test]
-fn a_device_may_send_only_its_daily_budget() {
-    let server = Server::start_with(&["--daily-push-mib", "8", "--daily-upload-mib", "30"], None);
+fn a_device_may_send_only_its_daily_budget(backend: Backend) {
+    let server = Server::start_with(backend, &["--daily-push-mib", "8", "--daily-upload-mib", "30"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -737,10 +731,10 @@ fn a_device_may_send_only_its_daily_budget() {
     assert_eq!(body.error.code.as_str(), "device_quota");
     assert!(body.error.message_zh.contains("照片"), "{body:?}");
 }
+on_both_backends!(a_device_may_send_only_its_daily_budget);
 
-#[test]
-fn a_device_past_its_day_keeps_its_edits_and_still_pulls() {
-    let server = Server::start_with(&["--daily-push-mib", "8"], None);
+fn a_device_past_its_day_keeps_its_edits_and_still_pulls(backend: Backend) {
+    let server = Server::start_with(backend, &["--daily-push-mib", "8"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "甲", &["C1"]);
@@ -760,10 +754,10 @@ fn a_device_past_its_day_keeps_its_edits_and_still_pulls() {
     assert_eq!(a.run(&["status"])["pending"].as_u64().unwrap(), 90 - pushed);
     assert_eq!(a.get("resident", &from_b)["name"], "乙的居民");
 }
+on_both_backends!(a_device_past_its_day_keeps_its_edits_and_still_pulls);
 
-#[test]
-fn answers_nobody_reads_hold_no_memory() {
-    let server = Server::start_with(&["--daily-push-mib", "64"], None);
+fn answers_nobody_reads_hold_no_memory(backend: Backend) {
+    let server = Server::start_with(backend, &["--daily-push-mib", "64"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -783,7 +777,7 @@ fn answers_nobody_reads_hold_no_memory() {
     }
     runtime.block_on(a.sync(|_| {})).unwrap();
     let before = server.status_kib("VmRSS");
-    let address = server.url.trim_start_matches("http://").to_owned();
+    let address = server.node_address();
     let unread = |request: String| -> Vec<TcpStream> {
         (0..40)
             .filter_map(|_| {
@@ -819,10 +813,10 @@ fn answers_nobody_reads_hold_no_memory() {
     );
     assert_eq!(health(&server), Ok(200));
 }
+on_both_backends!(answers_nobody_reads_hold_no_memory);
 
-#[test]
-fn a_push_whose_answer_would_be_huge_is_refused_and_split() {
-    let server = Server::start_with(&["--daily-push-mib", "64"], None);
+fn a_push_whose_answer_would_be_huge_is_refused_and_split(backend: Backend) {
+    let server = Server::start_with(backend, &["--daily-push-mib", "64"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -868,17 +862,18 @@ fn a_push_whose_answer_would_be_huge_is_refused_and_split() {
     assert_eq!(answer.rejected.len(), 40);
     assert!(answer.rejected.iter().all(|r| r.server_state.is_some()));
 }
+on_both_backends!(a_push_whose_answer_would_be_huge_is_refused_and_split);
 
 #[test]
 fn slow_bodies_from_one_address_do_not_shut_out_the_others() {
-    let server = Server::start_with(&["--max-connections-per-address", "50"], None);
+    let server = Server::start_with(Backend::Sqlite, &["--max-connections-per-address", "50"], None);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let a = library_device(&runtime, &server, &dir.path().join("a.db"), "甲");
     let (token, _) = session_of(a.path());
     // 200 connections from 127.0.0.1 announce a login and never send it.
-    let address = server.url.trim_start_matches("http://").to_owned();
+    let address = server.node_address();
     let mut slow: Vec<TcpStream> = (0..200)
         .filter_map(|_| {
             let mut stream = TcpStream::connect(&address).ok()?;
@@ -916,9 +911,8 @@ fn slow_bodies_from_one_address_do_not_shut_out_the_others() {
     assert!(answer.starts_with("HTTP/1.1 408") || answer.is_empty(), "{answer}");
 }
 
-#[test]
-fn roles_are_checked_before_a_body_is_read() {
-    let server = Server::start();
+fn roles_are_checked_before_a_body_is_read(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -926,7 +920,7 @@ fn roles_are_checked_before_a_body_is_read() {
     let (token, _) = session_of(a.path());
     // A device token announcing a 256 kB administration body and sending
     // none of it is refused at once, not after waiting for the body.
-    let address = server.url.trim_start_matches("http://").to_owned();
+    let address = server.node_address();
     let mut stream = TcpStream::connect(&address).unwrap();
     stream
         .write_all(format!("POST /api/v1/admin/grids HTTP/1.1\r\nHost: x\r\nX-Gridwork-Protocol: 1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 262144\r\n\r\n").as_bytes())
@@ -940,18 +934,18 @@ fn roles_are_checked_before_a_body_is_read() {
         String::from_utf8_lossy(&answer[..n])
     );
 }
+on_both_backends!(roles_are_checked_before_a_body_is_read);
 
-#[test]
-fn logins_are_limited_per_address_and_sessions_per_person() {
-    let server = Server::start();
+fn logins_are_limited_per_address_and_sessions_per_person(backend: Backend) {
+    let server = Server::start_on(backend);
     server.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
     let runtime = runtime();
     let client = reqwest::Client::new();
-    let login = || {
+    let login = |url: &str| {
         let response = runtime
             .block_on(
                 client
-                    .post(format!("{}/api/v1/login", server.url))
+                    .post(format!("{url}/api/v1/login"))
                     .header("x-gridwork-protocol", "1")
                     .json(&json!({"name": "值班员", "password": "correct horse"}))
                     .send(),
@@ -960,7 +954,10 @@ fn logins_are_limited_per_address_and_sessions_per_person() {
         let status = response.status().as_u16();
         (status, runtime.block_on(response.json::<Json>()).unwrap())
     };
-    let tokens: Vec<String> = (0..25).map(|_| login().1["token"].as_str().unwrap().to_owned()).collect();
+    // Sessions are counted in the database: on PostgreSQL these logins
+    // reach both nodes in turn.
+    let tokens: Vec<String> =
+        (0..25).map(|_| login(&server.url).1["token"].as_str().unwrap().to_owned()).collect();
     let works = |token: &str| {
         runtime
             .block_on(
@@ -976,8 +973,11 @@ fn logins_are_limited_per_address_and_sessions_per_person() {
     };
     assert!(tokens[..5].iter().all(|t| !works(t)), "the oldest sessions ended");
     assert!(tokens[5..].iter().all(|t| works(t)), "the 20 newest work");
-    // Right or wrong, an address logs in 120 times a minute at most.
-    let refused = (25..140).map(|_| login()).find(|(status, _)| *status == 429);
-    let (_, body) = refused.expect("the 121st login of the minute is refused");
+    // Right or wrong, an address logs in 120 times a minute at most on a
+    // node (a flood guard each node keeps for itself).
+    let node = format!("http://{}", server.node_address());
+    let refused = (0..121).map(|_| login(&node)).find(|(status, _)| *status == 429);
+    let (_, body) = refused.expect("the 121st login of the minute on one node is refused");
     assert_eq!(body["error"]["code"], "too_many_attempts");
 }
+on_both_backends!(logins_are_limited_per_address_and_sessions_per_person);

@@ -44,81 +44,53 @@ pub fn bin(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// A running `gridwork-server` on its own data directory.
-pub struct Server {
-    pub data: tempfile::TempDir,
+/// Which database a test's server keeps its records in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One node on its embedded SQLite database (`DATA/gridwork.db`).
+    Sqlite,
+    /// Two nodes on one new PostgreSQL database (`GRIDWORK_TEST_POSTGRES`)
+    /// and one shared data directory, behind a proxy that sends each
+    /// request to the next node: a device reaches a different node on
+    /// every request.
+    Postgres,
+}
+
+/// Runs a test on both backends: after `fn name(backend: Backend) { … }`,
+/// `on_both_backends!(name);` declares the tests `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::Backend::Sqlite)
+            }
+
+            #[test]
+            fn postgres() {
+                super::$name($crate::Backend::Postgres)
+            }
+        }
+    };
+}
+
+/// One `gridwork-server serve` process.
+#[derive(Debug)]
+pub struct Node {
+    /// Its own address (`http://127.0.0.1:PORT`), empty before it first
+    /// serves.
     pub url: String,
-    pub admin_token: String,
     child: Option<Child>,
-    /// Extra arguments to `serve` (limits, timeouts).
-    serve_args: Vec<String>,
-    /// The descriptor limit `serve` runs under, if not the test's own.
-    nofile: Option<u64>,
 }
 
-impl std::fmt::Debug for Server {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("url", &self.url).finish_non_exhaustive()
-    }
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-impl Server {
-    /// Initialises a data directory and serves it.
-    pub fn start() -> Server {
-        Server::start_with(&[], None)
-    }
-
-    /// A server loaded with the demo city (`init --demo`), and the demo's
-    /// summary (`workers`, each with `user_id`, `grid` and `name`).
-    pub fn start_demo() -> (Server, Value) {
-        let (server, init) = Server::init_and_serve(&["--demo"], &[], None);
-        (server, init["demo"].clone())
-    }
-
-    /// [`Server::start`] with extra arguments to `serve`, and under a
-    /// descriptor limit (`prlimit --nofile`) when one is given.
-    pub fn start_with(serve_args: &[&str], nofile: Option<u64>) -> Server {
-        Server::init_and_serve(&[], serve_args, nofile).0
-    }
-
-    fn init_and_serve(init_args: &[&str], serve_args: &[&str], nofile: Option<u64>) -> (Server, Value) {
-        let data = tempfile::tempdir().expect("temporary directory");
-        let output = Command::new(bin("gridwork-server"))
-            .args(["init", "--data"])
-            .arg(data.path())
-            .args(init_args)
-            .output()
-            .expect("gridwork-server init runs");
-        assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
-        let init = json_of(&output);
-        let admin_token = init["admin_token"].as_str().expect("an admin token").to_owned();
-        let mut server = Server {
-            data,
-            url: String::new(),
-            admin_token,
-            child: None,
-            serve_args: serve_args.iter().map(|a| (*a).to_owned()).collect(),
-            nofile,
-        };
-        server.serve();
-        (server, init)
-    }
-
+impl Node {
     /// Starts serving: on a free loopback port the first time, on the same
-    /// address again after a stop, so devices find it where they left it.
-    pub fn serve(&mut self) {
+    /// address again after a stop, so clients find it where they left it.
+    fn serve(&mut self, data: &Path, database: Option<&str>, serve_args: &[String], nofile: Option<u64>) {
         let listen = self.url.strip_prefix("http://").unwrap_or("127.0.0.1:0").to_owned();
-        let mut command = match self.nofile {
+        let mut command = match nofile {
             Some(limit) => {
                 let mut command = Command::new("prlimit");
                 command.arg(format!("--nofile={limit}:{limit}")).arg(bin("gridwork-server"));
@@ -126,10 +98,12 @@ impl Server {
             }
             None => Command::new(bin("gridwork-server")),
         };
+        command.args(["serve", "--listen", &listen, "--data"]).arg(data);
+        if let Some(database) = database {
+            command.args(["--database", database]);
+        }
         let mut child = command
-            .args(["serve", "--listen", &listen, "--data"])
-            .arg(self.data.path())
-            .args(&self.serve_args)
+            .args(serve_args)
             .env("GRIDWORK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -145,12 +119,169 @@ impl Server {
         self.child = Some(child);
     }
 
-    /// The server process's id.
+    /// The process's id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the server is running").id()
+        self.child.as_ref().expect("the node is running").id()
     }
 
-    /// A line of the server's `/proc/PID/status`, in kB (`VmRSS`, `VmHWM`).
+    /// Kills the node with SIGKILL: no shutdown, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// Stops the node with SIGTERM and waits for it to finish.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            child.wait().expect("reaped");
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running Gridwork server: one node on its own data directory
+/// ([`Backend::Sqlite`]), or nodes on one PostgreSQL database behind a
+/// round-robin proxy ([`Backend::Postgres`]).
+pub struct Server {
+    pub data: tempfile::TempDir,
+    /// Where clients reach it: the one node, or the proxy.
+    pub url: String,
+    pub admin_token: String,
+    pub backend: Backend,
+    /// The PostgreSQL database's address ([`Backend::Postgres`]).
+    pub database: Option<String>,
+    pub nodes: Vec<Node>,
+    proxy: Option<cluster::Proxy>,
+    /// Extra arguments to `serve` (limits, timeouts).
+    serve_args: Vec<String>,
+    /// The descriptor limit `serve` runs under, if not the test's own.
+    nofile: Option<u64>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("url", &self.url)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+impl Server {
+    /// Initialises a data directory and serves it, on the embedded
+    /// database.
+    pub fn start() -> Server {
+        Server::start_on(Backend::Sqlite)
+    }
+
+    /// A new server on `backend`.
+    pub fn start_on(backend: Backend) -> Server {
+        Server::start_with(backend, &[], None)
+    }
+
+    /// `nodes` nodes on one new PostgreSQL database, behind the proxy.
+    pub fn cluster(nodes: usize) -> Server {
+        Server::init_and_serve(Backend::Postgres, nodes, &[], &[], None).0
+    }
+
+    /// A server loaded with the demo city (`init --demo`), and the demo's
+    /// summary (`workers`, each with `user_id`, `grid` and `name`).
+    pub fn start_demo() -> (Server, Value) {
+        let (server, init) = Server::init_and_serve(Backend::Sqlite, 1, &["--demo"], &[], None);
+        (server, init["demo"].clone())
+    }
+
+    /// A server on `backend` with extra arguments to `serve`, and under a
+    /// descriptor limit (`prlimit --nofile`) when one is given.
+    pub fn start_with(backend: Backend, serve_args: &[&str], nofile: Option<u64>) -> Server {
+        let nodes = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
+        };
+        Server::init_and_serve(backend, nodes, &[], serve_args, nofile).0
+    }
+
+    fn init_and_serve(
+        backend: Backend,
+        nodes: usize,
+        init_args: &[&str],
+        serve_args: &[&str],
+        nofile: Option<u64>,
+    ) -> (Server, Value) {
+        let data = tempfile::tempdir().expect("temporary directory");
+        let database = (backend == Backend::Postgres).then(cluster::new_database);
+        let mut command = Command::new(bin("gridwork-server"));
+        command.args(["init", "--data"]).arg(data.path()).args(init_args);
+        if let Some(database) = &database {
+            command.args(["--database", database]);
+        }
+        let output = command.output().expect("gridwork-server init runs");
+        assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
+        let init = json_of(&output);
+        let admin_token = init["admin_token"].as_str().expect("an admin token").to_owned();
+        let mut server = Server {
+            data,
+            url: String::new(),
+            admin_token,
+            backend,
+            database,
+            nodes: (0..nodes).map(|_| Node { url: String::new(), child: None }).collect(),
+            proxy: None,
+            serve_args: serve_args.iter().map(|a| (*a).to_owned()).collect(),
+            nofile,
+        };
+        server.serve();
+        (server, init)
+    }
+
+    /// Starts every node that is not running, each on its address of
+    /// before if it had one, so devices find the server where they left
+    /// it.
+    pub fn serve(&mut self) {
+        for node in self.nodes.iter_mut().filter(|n| n.child.is_none()) {
+            node.serve(self.data.path(), self.database.as_deref(), &self.serve_args, self.nofile);
+        }
+        self.url = match self.backend {
+            Backend::Sqlite => self.nodes[0].url.clone(),
+            Backend::Postgres => {
+                let nodes = self.nodes.iter().map(|n| n.url.clone()).collect();
+                self.proxy.get_or_insert_with(|| cluster::Proxy::start(nodes)).url.clone()
+            }
+        };
+    }
+
+    /// The first node's own address (`127.0.0.1:PORT`), for tests that
+    /// speak raw TCP or measure one process: a proxy would read each
+    /// request whole before a node saw it.
+    pub fn node_address(&self) -> String {
+        self.nodes[0].url.trim_start_matches("http://").to_owned()
+    }
+
+    /// The first node's process id.
+    pub fn pid(&self) -> u32 {
+        self.nodes[0].pid()
+    }
+
+    /// A line of the first node's `/proc/PID/status`, in kB (`VmRSS`,
+    /// `VmHWM`).
     pub fn status_kib(&self, key: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc readable");
         status
@@ -160,35 +291,103 @@ impl Server {
             .unwrap_or_else(|| panic!("no {key} in /proc status"))
     }
 
-    /// How many descriptors the server has open.
+    /// How many descriptors the first node has open.
     pub fn open_descriptors(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0)
     }
 
-    /// Kills the server with SIGKILL: no shutdown, no flush.
+    /// Kills every node with SIGKILL: no shutdown, no flush.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-        }
+        self.nodes.iter_mut().for_each(Node::kill);
     }
 
-    /// Stops the server with SIGTERM and waits for it to finish.
+    /// Stops every node with SIGTERM and waits for them to finish.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-            child.wait().expect("reaped");
+        self.nodes.iter_mut().for_each(Node::stop);
+    }
+
+    /// How many bytes the database takes: the embedded database's files,
+    /// or PostgreSQL's `pg_database_size`.
+    pub fn database_bytes(&self) -> u64 {
+        match self.backend {
+            Backend::Sqlite => ["gridwork.db", "gridwork.db-wal"]
+                .iter()
+                .map(|f| std::fs::metadata(self.data.path().join(f)).map_or(0, |m| m.len()))
+                .sum(),
+            Backend::Postgres => {
+                self.sql("SELECT pg_database_size(current_database())").parse().expect("a size")
+            }
         }
     }
 
-    /// `gridwork-server SUBCOMMAND ... --data DIR` (backup, restore).
+    /// Runs SQL on the PostgreSQL database, returning psql's unaligned
+    /// rows.
+    pub fn sql(&self, query: &str) -> String {
+        let database = self.database.as_deref().expect("SQL is for the PostgreSQL backend");
+        let output = Command::new("psql").arg(database).args(["-qAtc", query]).output().expect("psql runs");
+        assert!(output.status.success(), "{query}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8").trim().to_owned()
+    }
+
+    /// Backs the database up to `file`, while serving: `gridwork-server
+    /// backup`, or `pg_dump -Fc` (docs/operations.md).
+    pub fn backup_to(&self, file: &Path) {
+        match &self.database {
+            None => {
+                self.admin_command(&["backup", "--to", file.to_str().expect("UTF-8 path")]);
+            }
+            Some(database) => {
+                let output = Command::new("pg_dump")
+                    .args(["-Fc", "-d", database, "-f"])
+                    .arg(file)
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+    }
+
+    /// Restores the backup in `file` with every node stopped, as
+    /// docs/operations.md tells: `gridwork-server restore --from FILE`, or
+    /// the database dropped, created empty, `pg_restore`d and then
+    /// `gridwork-server restore --database URL`. The answer of `restore`.
+    pub fn restore_from(&self, file: &Path) -> Value {
+        let Some(database) = &self.database else {
+            return self.admin_command(&["restore", "--from", file.to_str().expect("UTF-8 path")]);
+        };
+        let (server, name) = database.rsplit_once('/').expect("a database name");
+        for statement in [format!("DROP DATABASE {name}"), format!("CREATE DATABASE {name}")] {
+            let output = Command::new("psql")
+                .arg(format!("{server}/postgres"))
+                .args(["-qc", &statement])
+                .output()
+                .expect("psql runs");
+            assert!(output.status.success(), "{statement}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let output =
+            Command::new("pg_restore").args(["-d", database]).arg(file).output().expect("pg_restore runs");
+        assert!(output.status.success(), "pg_restore: {}", String::from_utf8_lossy(&output.stderr));
+        self.admin_command(&["restore"])
+    }
+
+    /// `gridwork admin` through node `n` itself.
+    pub fn admin_on(&self, n: usize, args: &[&str]) -> Value {
+        let output = gridwork(
+            &[&["admin", "--server", &self.nodes[n].url, "--token", &self.admin_token], args].concat(),
+        );
+        assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        json_of(&output)
+    }
+
+    /// `gridwork-server SUBCOMMAND ... --data DIR [--database URL]`
+    /// (backup, restore).
     pub fn admin_command(&self, args: &[&str]) -> Value {
-        let output = Command::new(bin("gridwork-server"))
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .expect("runs");
+        let mut command = Command::new(bin("gridwork-server"));
+        command.args(args).arg("--data").arg(self.data.path());
+        if let Some(database) = &self.database {
+            command.args(["--database", database]);
+        }
+        let output = command.output().expect("runs");
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         json_of(&output)
     }
@@ -247,12 +446,6 @@ impl Server {
         self.grid("C1-02", "东苑社区第二网格", Some("C1"));
         self.grid("C2", "西山社区", Some("330702001"));
         self.grid("C2-01", "西山社区第一网格", Some("C2"));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

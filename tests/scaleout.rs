@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use gridwork_client::{Device, Retry};
 use gridwork_domain::{Kind, RecordId, Value};
-use gridwork_tests::cluster::Cluster;
-use gridwork_tests::{CliDevice, session_of};
+use gridwork_tests::{CliDevice, Server, session_of};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -47,7 +46,7 @@ fn residents(device: &Device) -> BTreeMap<String, serde_json::Value> {
 /// request going to the other node than the one before.
 #[test]
 fn devices_alternating_between_two_nodes_sync_as_with_one() {
-    let cluster = Cluster::start(2);
+    let cluster = Server::cluster(2);
     cluster.city();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (CliDevice::new(dir.path(), "a"), CliDevice::new(dir.path(), "b"));
@@ -94,7 +93,7 @@ fn devices_alternating_between_two_nodes_sync_as_with_one() {
 /// wipe itself.
 #[test]
 fn a_device_revoked_on_one_node_is_refused_on_all() {
-    let cluster = Cluster::start(2);
+    let cluster = Server::cluster(2);
     cluster.city();
     let dir = tempfile::tempdir().unwrap();
     let device = CliDevice::new(dir.path(), "c");
@@ -131,7 +130,7 @@ fn a_device_revoked_on_one_node_is_refused_on_all() {
 /// every acknowledged edit, once, and the same winner everywhere.
 #[test]
 fn concurrent_pushers_on_three_nodes_and_pullers_end_identical() {
-    let cluster = Cluster::start(3);
+    let cluster = Server::cluster(3);
     cluster.city();
     let dir = tempfile::tempdir().unwrap();
     let setup = runtime();
@@ -242,7 +241,7 @@ fn concurrent_pushers_on_three_nodes_and_pullers_end_identical() {
 /// apply each edit once.
 #[test]
 fn a_node_killed_mid_push_loses_nothing_and_the_retry_elsewhere_applies_once() {
-    let mut cluster = Cluster::start(2);
+    let mut cluster = Server::cluster(2);
     cluster.city();
     let dir = tempfile::tempdir().unwrap();
     let setup = runtime();
@@ -332,7 +331,7 @@ fn a_node_killed_mid_push_loses_nothing_and_the_retry_elsewhere_applies_once() {
 /// together: spreading guesses over the nodes buys nothing.
 #[test]
 fn guessing_codes_and_passwords_is_counted_across_nodes() {
-    let cluster = Cluster::start(2);
+    let cluster = Server::cluster(2);
     cluster.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
     let runtime = runtime();
     let client = reqwest::Client::new();
@@ -379,7 +378,7 @@ fn guessing_codes_and_passwords_is_counted_across_nodes() {
 /// again, and then goes through.
 #[test]
 fn an_upload_is_received_by_one_node_at_a_time() {
-    let cluster = Cluster::start(2);
+    let cluster = Server::cluster(2);
     cluster.city();
     let dir = tempfile::tempdir().unwrap();
     let device = CliDevice::new(dir.path(), "u");
@@ -482,7 +481,7 @@ fn a_register_that_would_merge_to_nothing_is_refused_on_both_backends() {
     let embedded = gridwork_tests::Server::start();
     embedded.city();
     check(&embedded.url, &|args| embedded.admin(args));
-    let cluster = Cluster::start(2);
+    let cluster = Server::cluster(2);
     cluster.city();
     check(&cluster.url, &|args| cluster.admin(args));
 }

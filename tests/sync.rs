@@ -14,7 +14,7 @@ use gridwork_protocol::sync::{
 };
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_store::{Clock, Role, Store, SystemClock};
-use gridwork_tests::{CliDevice, Server, session_of};
+use gridwork_tests::{Backend, CliDevice, Server, on_both_backends, session_of};
 use serde_json::Value as Json;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -33,9 +33,8 @@ fn field<'a>(record: &'a Json, name: &str) -> &'a Json {
     &record[name]
 }
 
-#[test]
-fn devices_that_edit_offline_converge_and_the_overwrite_is_listed() {
-    let server = Server::start();
+fn devices_that_edit_offline_converge_and_the_overwrite_is_listed(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let (_, code_a) = server.worker("网格员甲", &["C1"]);
@@ -96,10 +95,10 @@ fn devices_that_edit_offline_converge_and_the_overwrite_is_listed() {
     assert_eq!(conflicts[0]["losers"][0]["value"], "13800000002");
     assert_eq!(conflicts[0]["losers"][0]["writer"].as_u64(), Some(a_number));
 }
+on_both_backends!(devices_that_edit_offline_converge_and_the_overwrite_is_listed);
 
-#[test]
-fn a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind() {
-    let server = Server::start();
+fn a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
@@ -125,6 +124,7 @@ fn a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind() {
     let conflicts = server.admin(&["conflicts", "list"]);
     assert!(conflicts.as_array().unwrap().is_empty(), "no conflict: B had seen A's write: {conflicts}");
 }
+on_both_backends!(a_write_made_after_syncing_wins_even_from_a_clock_a_year_behind);
 
 fn push_as(
     runtime: &tokio::runtime::Runtime,
@@ -153,9 +153,8 @@ fn resident_changes(id: RecordId, device: DeviceId, fields: &[(&str, &str)]) -> 
     }
 }
 
-#[test]
-fn a_device_can_neither_pull_nor_push_another_grids_records() {
-    let server = Server::start();
+fn a_device_can_neither_pull_nor_push_another_grids_records(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "东苑网格员", &["C1"]);
@@ -203,10 +202,10 @@ fn a_device_can_neither_pull_nor_push_another_grids_records() {
     let latest = parked["items"].as_array().unwrap().iter().find(|p| p["record"] == theirs.as_str()).unwrap();
     assert_eq!(latest["kind"], "case", "{parked}");
 }
+on_both_backends!(a_device_can_neither_pull_nor_push_another_grids_records);
 
-#[test]
-fn a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new() {
-    let server = Server::start();
+fn a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
@@ -222,10 +221,10 @@ fn a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new() 
     assert_eq!(field(&moved, "grid"), "C1-02");
     assert_eq!(field(&moved, "room"), "1-101", "the record arrives whole");
 }
+on_both_backends!(a_resident_moved_to_another_grid_leaves_the_old_device_and_reaches_the_new);
 
-#[test]
-fn a_revoked_device_is_refused_and_wipes_its_data() {
-    let server = Server::start();
+fn a_revoked_device_is_refused_and_wipes_its_data(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let (_, code) = server.worker("网格员", &["C1"]);
@@ -248,6 +247,7 @@ fn a_revoked_device_is_refused_and_wipes_its_data() {
     assert!(!wal.exists());
     assert_eq!(server.admin(&["device", "list"])[0]["revoked"], true);
 }
+on_both_backends!(a_revoked_device_is_refused_and_wipes_its_data);
 
 fn copy_database(from: &Path, to: &Path) {
     for suffix in ["", "-wal", "-shm"] {
@@ -262,9 +262,8 @@ fn copy_database(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates() {
-    let server = Server::start();
+fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
@@ -295,10 +294,10 @@ fn a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates() {
     }
     assert!(server.admin(&["conflicts", "list"]).as_array().unwrap().is_empty());
 }
+on_both_backends!(a_push_whose_acknowledgement_is_lost_is_sent_again_without_duplicates);
 
-#[test]
-fn a_server_killed_mid_push_keeps_every_change_it_acknowledged() {
-    let mut server = Server::start();
+fn a_server_killed_mid_push_keeps_every_change_it_acknowledged(backend: Backend) {
+    let mut server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -351,15 +350,15 @@ fn a_server_killed_mid_push_keeps_every_change_it_acknowledged() {
     runtime.block_on(devices[0].sync(|_| {})).unwrap();
     assert_eq!(devices[0].store().pending_count().unwrap(), 0);
 }
+on_both_backends!(a_server_killed_mid_push_keeps_every_change_it_acknowledged);
 
 fn pseudo_random(len: usize) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(42);
     (0..len).map(|_| rng.u8(..)).collect()
 }
 
-#[test]
-fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
-    let server = Server::start();
+fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -494,10 +493,10 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash() {
     assert!(*sent.lock().unwrap() > 0, "the bytes were sent again");
     assert_eq!(download(&c), (200, photo));
 }
+on_both_backends!(an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash);
 
-#[test]
-fn bad_requests_get_clear_errors_and_change_nothing() {
-    let server = Server::start();
+fn bad_requests_get_clear_errors_and_change_nothing(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
@@ -698,22 +697,22 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(devices_after.as_array().unwrap().len(), devices_before.as_array().unwrap().len());
     assert!(server.admin(&["conflicts", "list"]).as_array().unwrap().is_empty());
 }
+on_both_backends!(bad_requests_get_clear_errors_and_change_nothing);
 
-#[test]
-fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
-    let mut server = Server::start();
+fn after_a_restore_from_backup_devices_send_again_what_the_server_lost(backend: Backend) {
+    let mut server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
     let kept = a.put("resident", None, &["grid=C1-01", "name=备份前"]);
     a.sync();
-    let backup = dir.path().join("backup.db");
-    server.admin_command(&["backup", "--to", backup.to_str().unwrap()]);
+    let backup = dir.path().join("backup");
+    server.backup_to(&backup);
     let lost = a.put("resident", None, &["grid=C1-01", "name=备份后"]);
     a.sync();
 
     server.stop();
-    let restored = server.admin_command(&["restore", "--from", backup.to_str().unwrap()]);
+    let restored = server.restore_from(&backup);
     assert!(restored["epoch"].is_string());
     server.serve();
 
@@ -725,10 +724,10 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost() {
     assert_eq!(field(&d.get("resident", &kept), "name"), "备份前");
     assert_eq!(field(&d.get("resident", &lost), "name"), "备份后", "sent again after the restore");
 }
+on_both_backends!(after_a_restore_from_backup_devices_send_again_what_the_server_lost);
 
-#[test]
-fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
-    let server = Server::start();
+fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
@@ -768,10 +767,10 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked() {
     let parked = server.admin(&["parked", "show", "--id", &summary["id"].to_string()]);
     assert_eq!(parked["values"]["phone"], "13700000007", "the centre sees what was typed: {parked}");
 }
+on_both_backends!(a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked);
 
-#[test]
-fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again() {
-    let server = Server::start();
+fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let mut a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
@@ -800,10 +799,10 @@ fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again() {
     let conflicts = server.admin(&["conflicts", "list"]);
     assert_eq!(conflicts[0]["losers"][0]["value"], "13600000001", "{conflicts}");
 }
+on_both_backends!(edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again);
 
-#[test]
-fn an_enrollment_whose_answer_was_lost_is_retried_without_using_up_the_code() {
-    let server = Server::start();
+fn an_enrollment_whose_answer_was_lost_is_retried_without_using_up_the_code(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let (user, code) = server.worker("网格员", &["C1"]);
     let runtime = runtime();
@@ -852,10 +851,10 @@ fn an_enrollment_whose_answer_was_lost_is_retried_without_using_up_the_code() {
     server.admin(&["device", "revoke", "--device", &first.device_id]);
     refused_code(enroll(&code, Some("request-1")));
 }
+on_both_backends!(an_enrollment_whose_answer_was_lost_is_retried_without_using_up_the_code);
 
-#[test]
-fn guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait() {
-    let server = Server::start();
+fn guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let (_, code) = server.worker("网格员", &["C1"]);
     let runtime = runtime();
@@ -904,10 +903,10 @@ fn guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait() {
         other => panic!("expected too_many_attempts, got {other:?}"),
     }
 }
+on_both_backends!(guessing_enrollment_codes_is_stopped_and_told_how_long_to_wait);
 
-#[test]
-fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead() {
-    let server = Server::start();
+fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
@@ -971,10 +970,10 @@ fn a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead() {
     a.sync();
     assert_eq!(field(&a.get("resident", &id), "phone"), "13800000003");
 }
+on_both_backends!(a_device_cannot_forge_other_devices_writes_or_push_their_clocks_ahead);
 
-#[test]
-fn a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge() {
-    let server = Server::start();
+fn a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
@@ -1023,6 +1022,7 @@ fn a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge() {
     assert!(record.get("notes").is_none());
     assert_eq!(field(&watcher.get("resident", &other), "room"), "A-1");
 }
+on_both_backends!(a_device_database_restored_from_a_copy_is_stopped_not_left_to_diverge);
 
 #[test]
 fn databases_and_the_data_directory_are_readable_by_their_owner_only() {
@@ -1044,9 +1044,8 @@ fn databases_and_the_data_directory_are_readable_by_their_owner_only() {
     drop(store);
 }
 
-#[test]
-fn device_mistakes_are_named_in_both_languages_and_change_nothing() {
-    let mut server = Server::start();
+fn device_mistakes_are_named_in_both_languages_and_change_nothing(backend: Backend) {
+    let mut server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
@@ -1089,10 +1088,10 @@ fn device_mistakes_are_named_in_both_languages_and_change_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("注册码"), "{output:?}");
     assert!(!ghost.db.exists());
 }
+on_both_backends!(device_mistakes_are_named_in_both_languages_and_change_nothing);
 
-#[test]
-fn a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped() {
-    let server = Server::start();
+fn a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let mut a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
@@ -1115,10 +1114,10 @@ fn a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped(
     a.put("resident", Some(&id), &["name=迁回居民"]);
     assert_eq!(a.sync()["rejected"], serde_json::json!([]));
 }
+on_both_backends!(a_fast_clocked_edit_to_a_record_moved_away_is_refused_as_moved_not_restamped);
 
-#[test]
-fn a_device_records_in_its_grids_straight_after_enrolling_before_any_sync() {
-    let server = Server::start();
+fn a_device_records_in_its_grids_straight_after_enrolling_before_any_sync(backend: Backend) {
+    let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
     let (_, code) = server.worker("新网格员", &["C1-01"]);
@@ -1146,3 +1145,4 @@ fn a_device_records_in_its_grids_straight_after_enrolling_before_any_sync() {
     let own = grids.iter().filter(|grid| field(grid, "code") == "C1-01").count();
     assert_eq!(own, 1, "and no second copy of the grid it enrolled with");
 }
+on_both_backends!(a_device_records_in_its_grids_straight_after_enrolling_before_any_sync);
