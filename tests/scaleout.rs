@@ -485,3 +485,48 @@ fn a_register_that_would_merge_to_nothing_is_refused_on_both_backends() {
     cluster.city();
     check(&cluster.url, &|args| cluster.admin(args));
 }
+
+/// A device with nothing to send reports in without waiting for the
+/// cluster's writer: while another session holds the writer's lock, its
+/// empty push is answered, and a push with an edit waits until the lock
+/// is let go.
+#[test]
+fn a_device_with_nothing_to_send_does_not_queue_for_the_writer() {
+    let cluster = Server::cluster(2);
+    cluster.city();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let (_, code) = cluster.worker("网格员戊", &["C1"]);
+    let device = library_device(&runtime, &cluster.url, &dir.path().join("d.db"), &code);
+    // The lock every write of the PostgreSQL backend takes first
+    // (`WRITER_LOCK` in server/src/postgres.rs), held by psql for 8 s.
+    let lock = 0x6772_6964_7772_6974_i64;
+    let mut holder = std::process::Command::new("psql")
+        .arg(cluster.database.as_deref().unwrap())
+        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(8)")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs");
+    let held = || cluster.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1";
+    let started = std::time::Instant::now();
+    while !held() {
+        assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let quick =
+        runtime.block_on(async { tokio::time::timeout(Duration::from_secs(4), device.push(|_| {})).await });
+    let report = quick.expect("an empty push is answered while the writer is held").expect("pushed");
+    assert_eq!(report.pushed, 0);
+    device.store().put(Kind::Resident, None, &[("grid", "C1-01".into()), ("name", "等锁".into())]).unwrap();
+    let waiting = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_millis(1500), device.push(|_| {})).await });
+    assert!(waiting.is_err(), "a push with an edit waits for the writer: {waiting:?}");
+    assert!(held(), "the lock was still held while the edit waited");
+    holder.wait().expect("psql ends");
+    let report = runtime.block_on(device.sync(|_| {})).expect("syncs once the lock is let go");
+    assert_eq!(device.store().pending_count().unwrap(), 0, "{report:?}");
+    assert_eq!(
+        cluster.sql(&format!("SELECT count(*) FROM records WHERE kind = {}", Kind::Resident.number())),
+        "1"
+    );
+}

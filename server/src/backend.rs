@@ -339,8 +339,8 @@ pub trait Writes: Reads {
     fn purge_through(&mut self, seq: u64) -> Result<(u64, u64)>;
     /// Merges the changes into what is stored; how many records changed.
     fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize>;
-    /// A push was taken: the device's acknowledged counter, pending count,
-    /// last sync and app version.
+    /// A push was taken: the device's acknowledged counter (raised to
+    /// `acked`, never lowered), pending count, last sync and app version.
     fn note_push(
         &mut self,
         device_id: &str,
@@ -395,4 +395,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
         &self,
         f: impl FnOnce(&mut dyn Writes) -> Result<R, crate::storage::StorageError>,
     ) -> Result<R, crate::storage::StorageError>;
+    /// One transaction of bookkeeping beside the records, which `f` must
+    /// keep to: it writes no record, register, grid or anything else that
+    /// takes a change sequence number, and each of its updates is right
+    /// whatever order it commits in beside other writers (a device's
+    /// last sync, its acknowledged counter only ever raised). On a backend
+    /// with one writer's turn for the whole cluster (PostgreSQL) it does
+    /// not wait for that turn, so devices that only report in do not queue
+    /// behind pushes; elsewhere it is [`Backend::write`].
+    fn note<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Writes) -> Result<R, crate::storage::StorageError>,
+    ) -> Result<R, crate::storage::StorageError> {
+        self.write(f)
+    }
 }

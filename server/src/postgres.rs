@@ -284,6 +284,10 @@ impl Backend for PgBackend {
             f(tx)
         })
     }
+
+    fn note<R>(&self, f: impl FnOnce(&mut dyn Writes) -> Result<R, StorageError>) -> Result<R, StorageError> {
+        self.transaction("BEGIN", |tx| f(tx))
+    }
 }
 
 /// One transaction on a pooled connection.
@@ -1393,7 +1397,7 @@ impl Writes for PgTx<'_> {
         app_version: Option<&str>,
     ) -> Result<()> {
         self.execute(
-            "UPDATE devices SET acked_counter = $1, pending = $2, last_sync_ms = $3, last_seen_ms = $3,
+            "UPDATE devices SET acked_counter = GREATEST(acked_counter, $1), pending = $2, last_sync_ms = $3, last_seen_ms = $3,
                  app_version = coalesce($5, app_version) WHERE id = $4",
             &[&(acked as i64), &(pending as i64), &(now_ms as i64), &device_id, &app_version],
         )?;

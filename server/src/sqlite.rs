@@ -878,7 +878,7 @@ impl Writes for Tx<'_> {
         app_version: Option<&str>,
     ) -> Result<()> {
         self.conn().execute(
-            "UPDATE devices SET acked_counter = ?1, pending = ?2, last_sync_ms = ?3, last_seen_ms = ?3,
+            "UPDATE devices SET acked_counter = max(acked_counter, ?1), pending = ?2, last_sync_ms = ?3, last_seen_ms = ?3,
                  app_version = coalesce(?5, app_version) WHERE id = ?4",
             params![acked as i64, pending as i64, now_ms as i64, device_id, app_version],
         )?;
