@@ -24,7 +24,7 @@
 //! Methods run on blocking threads (handlers call storage through
 //! `spawn_blocking`) and drive the async client with the runtime's handle.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use gridwork_domain::{DeviceId, FieldType, Kind, Reason, Record, RecordId, ValidationError, Value};
@@ -34,7 +34,7 @@ use gridwork_protocol::admin::{
 };
 use gridwork_protocol::codes::RefusalCode;
 use gridwork_protocol::{FieldState, RecordChanges};
-use gridwork_store::Clock;
+use gridwork_store::{Clock, paging};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
@@ -503,16 +503,10 @@ fn preview(
     });
     let scope_index = def.scope_index();
     let Some(slots) = stored else {
-        let value_of = |i: usize| incoming(i).map(|r| r.value().clone()).unwrap_or(Value::Null);
-        if let Some((_, missing)) =
-            def.fields.iter().enumerate().find(|(i, f)| f.required && value_of(*i).is_null())
-        {
-            return Err(ChangeError::Invalid(ValidationError::required(missing.name)));
-        }
         return Ok(Preview {
             exists: false,
             scope_now: None,
-            scope_after: value_of(scope_index).as_text().map(str::to_owned),
+            scope_after: paging::new_record_grid(def, incoming).map_err(ChangeError::Invalid)?,
             unvouched,
             diverged: None,
         });
@@ -529,18 +523,22 @@ fn preview(
         (None, _) => scope_now.clone(),
         (Some(theirs), None) => theirs.value().as_text().map(str::to_owned),
         (Some(theirs), Some((_, ours))) => {
-            let mut merged = ours.clone();
-            merged.merge(theirs.clone());
-            if merged.versions().is_empty() {
-                return Err(ChangeError::Invalid(ValidationError::invalid(
-                    def.scope_field,
-                    Reason::Disagrees { other: "the versions the server holds" },
-                )));
-            }
-            merged.value().as_text().map(str::to_owned)
+            paging::merged_grid(&def.fields[scope_index], ours.clone(), theirs)
+                .map_err(ChangeError::Invalid)?
         }
     };
     Ok(Preview { exists: true, scope_now, scope_after, unvouched, diverged })
+}
+
+/// A page of the embedded store's shape as the backend's.
+fn changes_page(page: gridwork_store::ScopedChanges) -> ChangesPage {
+    ChangesPage {
+        records: page.records,
+        removed: page.removed,
+        next: page.next,
+        more: page.more,
+        resync: page.resync,
+    }
 }
 
 impl Reads for PgTx<'_> {
@@ -843,80 +841,55 @@ impl Reads for PgTx<'_> {
              ORDER BY seq LIMIT $3",
             &[&(after as i64), &scope_refs, &limit],
         )?;
-        let mut more = rows.len() > page.records;
+        let more = rows.len() > page.records;
         let found = &rows[..rows.len().min(page.records)];
 
         // Moves, as the embedded store reads them (see `Store::changes_in_scope`).
-        let (mut moved_out, mut moved_in) = (BTreeSet::new(), BTreeSet::new());
+        let mut moves = paging::Moves::new(scope, after);
         if since > 0 {
-            let scope_set: BTreeSet<&str> = scope_refs.iter().copied().collect();
-            let moves = self.query(
+            let rows = self.query(
                 "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&(since as i64), &(MAX_MOVES_READ as i64 + 1)],
             )?;
-            if moves.len() > MAX_MOVES_READ {
-                return Ok(ChangesPage {
-                    records: vec![],
-                    removed: vec![],
-                    next: 0,
-                    more: false,
-                    resync: true,
-                });
+            if rows.len() > MAX_MOVES_READ {
+                return Ok(changes_page(paging::resync()));
             }
-            for row in moves {
-                if kind(row.get(2))? == Kind::Grid {
-                    continue;
-                }
-                let (seq, id) = (row.get::<_, i64>(0) as u64, record_id(row.get(1))?);
+            for row in rows {
+                let (seq, id, kind) =
+                    (row.get::<_, i64>(0) as u64, record_id(row.get(1))?, kind(row.get(2))?);
                 let (old, new): (String, Option<String>) = (row.get(3), row.get(4));
-                let (was_in, is_in) =
-                    (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
-                if was_in && !is_in && seq > after {
-                    moved_out.insert((seq, id));
-                } else if is_in && !was_in {
-                    moved_in.insert(id);
-                }
+                moves.note(seq, kind, id, &old, new.as_deref());
             }
         }
 
-        let mut records = Vec::with_capacity(found.len());
-        let mut weight = 0usize;
-        let mut last = None;
-        for (i, row) in found.iter().enumerate() {
-            let (id, kind) = (record_id(row.get(1))?, kind(row.get(2))?);
+        let limit = gridwork_store::PageLimit { records: page.records, bytes: page.bytes };
+        let mut page = paging::Page::new(limit, more);
+        for row in found {
+            let (seq, id, kind) = (row.get::<_, i64>(0) as u64, record_id(row.get(1))?, kind(row.get(2))?);
             let def = kind.def();
-            let slots = decode(kind, row.get(3))?;
-            let whole = since == 0 || moved_in.contains(&id);
-            let fields: Vec<FieldState> = slots
+            let whole = since == 0 || moves.moved_in(&id);
+            let fields: Vec<FieldState> = decode(kind, row.get(3))?
                 .into_iter()
                 .enumerate()
                 .filter_map(|(i, slot)| {
                     let (seq, register) = slot?;
-                    let echo = Some(register.winner().writer) == viewer && !register.in_conflict();
-                    (whole || seq > since && !echo)
-                        .then(|| FieldState { field: def.fields[i].name.to_owned(), register })
+                    let sent = paging::sends_field(
+                        whole,
+                        since,
+                        seq,
+                        register.winner().writer,
+                        register.in_conflict(),
+                        viewer,
+                    );
+                    sent.then(|| FieldState { field: def.fields[i].name.to_owned(), register })
                 })
                 .collect();
-            if !fields.is_empty() {
-                let change = RecordChanges { id, kind, fields };
-                let own = change.weight();
-                if !records.is_empty() && weight + own > page.bytes {
-                    more = true;
-                    break;
-                }
-                weight += own;
-                records.push(change);
+            let change = (!fields.is_empty()).then_some(RecordChanges { id, kind, fields });
+            if !page.offer(seq, change) {
+                break;
             }
-            last = Some(i);
         }
-        let next = match (more, last) {
-            (true, Some(i)) => found[i].get::<_, i64>(0) as u64,
-            (true, None) => after,
-            (false, _) => head.max(after),
-        };
-        let removed: BTreeSet<RecordId> =
-            moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
-        Ok(ChangesPage { records, removed: removed.into_iter().collect(), next, more, resync: false })
+        Ok(changes_page(page.finish(head, after, moves)))
     }
 
     fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>> {

@@ -10,8 +10,13 @@
 //! body, until the device's debt has drained. Honest devices, which hold
 //! the writer for milliseconds a sync, never wait.
 //!
-//! In memory, per process: each server node gives each device its share of
-//! the writer it has.
+//! In memory, per process: each server node keeps its own account of each
+//! device. On one machine that is the whole story; with several nodes on
+//! one PostgreSQL (one writer for the cluster) a device that spreads its
+//! pushes over N nodes gets up to N shares. Pushes still take the writer
+//! one at a time, so that costs others waiting time, not correctness; a
+//! load balancer that keeps a client on one node (or limits it) keeps the
+//! share whole (docs/operations.md).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -26,6 +26,7 @@ mod local;
 mod losers;
 mod meta;
 mod migrate;
+pub mod paging;
 mod photos;
 mod query;
 mod record;

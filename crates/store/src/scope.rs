@@ -6,14 +6,12 @@
 //! Who may see which grids is the server's decision; this module only
 //! answers questions about the data.
 
-use std::collections::BTreeSet;
-
-use gridwork_domain::{DeviceId, Kind, RecordId, Value};
+use gridwork_domain::{DeviceId, Kind, RecordId};
 use gridwork_protocol::RecordChanges;
 
-use crate::record;
 use crate::remote::{PageLimit, field_states};
 use crate::{Error, Store};
+use crate::{paging, record};
 
 /// Where a pull stands: the puller has every change up to `since`; the
 /// pages of the pull in progress have gone up to `after` (at least `since`).
@@ -174,18 +172,16 @@ impl Store {
             found.extend(rows.into_iter().map(|(seq, id)| (seq as u64, kind, RecordId::from_bytes(id))));
         }
         found.sort_unstable_by_key(|f| f.0);
-        let mut more = found.len() > max_records;
+        let more = found.len() > max_records;
         found.truncate(max_records);
 
-        // Moves: out of the scope (the device drops the record, if the move
-        // falls within this page), and into it at any time after `since`
-        // (the device cannot have the record, so it comes whole). A puller
-        // from 0 has nothing to drop and gets every record whole: no moves
-        // are read. One far behind, with more moves since its cursor than a
-        // page may read, is told to pull everything again instead.
-        let (mut moved_out, mut moved_in) = (BTreeSet::new(), BTreeSet::new());
-        if let (Some(scope), true) = (scope, since > 0) {
-            let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
+        // Moves since the cursor (see `paging::Moves`). A puller from 0 has
+        // nothing to drop and gets every record whole: no moves are read.
+        // One far behind, with more moves since its cursor than a page may
+        // read, is told to pull everything again instead.
+        let no_scope = [];
+        let mut moves = paging::Moves::new(scope.unwrap_or(&no_scope), after);
+        if let (Some(_), true) = (scope, since > 0) {
             let mut statement = tx.prepare_cached(
                 "SELECT seq, record, kind, old_grid, new_grid FROM moves WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
@@ -194,63 +190,32 @@ impl Store {
             while let Some(row) = rows.next()? {
                 read += 1;
                 if read > MAX_MOVES_READ {
-                    return Ok(ScopedChanges {
-                        records: Vec::new(),
-                        removed: Vec::new(),
-                        next: 0,
-                        more: false,
-                        resync: true,
-                    });
+                    return Ok(paging::resync());
                 }
                 let (seq, id, kind): (i64, [u8; 16], u8) = (row.get(0)?, row.get(1)?, row.get(2)?);
-                if Kind::from_number(kind) == Some(Kind::Grid) {
-                    continue; // every device has every grid
-                }
+                let Some(kind) = Kind::from_number(kind) else {
+                    return Err(Error::Corrupt(format!("a move of unknown kind {kind}")));
+                };
                 let (old, new): (String, Option<String>) = (row.get(3)?, row.get(4)?);
-                let (was_in, is_in) =
-                    (scope_set.contains(old.as_str()), new.as_deref().is_some_and(|n| scope_set.contains(n)));
-                if was_in && !is_in && seq as u64 > after {
-                    moved_out.insert((seq as u64, RecordId::from_bytes(id)));
-                } else if is_in && !was_in {
-                    moved_in.insert(RecordId::from_bytes(id));
-                }
+                moves.note(seq as u64, kind, RecordId::from_bytes(id), &old, new.as_deref());
             }
         }
 
-        // The records' changes, oldest first, until the page weighs what it
-        // may (one record at least); the page then ends at the last one.
-        let mut records = Vec::with_capacity(found.len());
-        let mut weight = 0usize;
-        let mut last = None;
-        for (i, &(_, kind, id)) in found.iter().enumerate() {
+        // The records' changes, oldest first, until the page is full.
+        let mut page = paging::Page::new(page, more);
+        for &(seq, kind, id) in &found {
             let row =
                 record::load(&tx, sql, kind, id)?.ok_or_else(|| Error::Corrupt(format!("{id} vanished")))?;
-            let whole = since == 0 || moved_in.contains(&id);
-            let echo =
-                |field: &crate::record::Field| Some(field.winner.writer) == viewer && field.losers == 0;
-            let fields =
-                field_states(&tx, id, kind, &row, |_, field| whole || field.seq > since && !echo(field))?;
-            if !fields.is_empty() {
-                let change = RecordChanges { id, kind, fields };
-                let own = change.weight();
-                if !records.is_empty() && weight + own > page.bytes {
-                    more = true;
-                    break;
-                }
-                weight += own;
-                records.push(change);
+            let whole = since == 0 || moves.moved_in(&id);
+            let fields = field_states(&tx, id, kind, &row, |_, field| {
+                paging::sends_field(whole, since, field.seq, field.winner.writer, field.losers > 0, viewer)
+            })?;
+            let change = (!fields.is_empty()).then_some(RecordChanges { id, kind, fields });
+            if !page.offer(seq, change) {
+                break;
             }
-            last = Some(i);
         }
-        let next = match (more, last) {
-            (true, Some(i)) => found[i].0,
-            (true, None) => after,
-            (false, _) => head.max(after),
-        };
-        // Each record once, however often it went back and forth.
-        let removed: BTreeSet<RecordId> =
-            moved_out.into_iter().filter(|(seq, _)| *seq <= next).map(|(_, id)| id).collect();
-        Ok(ScopedChanges { records, removed: removed.into_iter().collect(), next, more, resync: false })
+        Ok(page.finish(head, after, moves))
     }
 
     /// Works out what merging each change would do to its record's grid,
@@ -311,15 +276,10 @@ fn preview_one(
             return Err(Error::WrongKind { id: change.id, expected: change.kind, actual: other });
         }
         // A new record: its values are what it brings.
-        let value = |i: usize| incoming(i).map(|r| r.value().clone()).unwrap_or(Value::Null);
-        if let Some(missing) = def.fields.iter().enumerate().find(|(i, f)| f.required && value(*i).is_null())
-        {
-            return Err(gridwork_domain::ValidationError::required(missing.1.name).into());
-        }
         return Ok(Preview {
             exists: false,
             scope_now: None,
-            scope_after: value(scope_index).as_text().map(str::to_owned),
+            scope_after: paging::new_record_grid(def, incoming)?,
             unvouched: unvouched(None),
             diverged: None,
         });
@@ -329,18 +289,8 @@ fn preview_one(
         (None, _) => scope_now.clone(),
         (Some(theirs), None) => theirs.value().as_text().map(str::to_owned),
         (Some(theirs), Some(field)) => {
-            let mut stored = record::full_register(tx, change.id, &def.fields[scope_index], field)?;
-            stored.merge(theirs.clone());
-            // A register that would leave no version (see `merge_field`)
-            // is refused here rather than read.
-            if stored.versions().is_empty() {
-                return Err(gridwork_domain::ValidationError::invalid(
-                    def.scope_field,
-                    gridwork_domain::Reason::Disagrees { other: "the versions the server holds" },
-                )
-                .into());
-            }
-            stored.value().as_text().map(str::to_owned)
+            let stored = record::full_register(tx, change.id, &def.fields[scope_index], field)?;
+            paging::merged_grid(&def.fields[scope_index], stored, theirs)?
         }
     };
     let unvouched = unvouched(Some(&row));
