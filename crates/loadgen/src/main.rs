@@ -660,9 +660,17 @@ async fn plain(args: &Args, binary: &Path) -> Result<()> {
     let syncs = latencies.len();
     let elapsed = round.elapsed;
 
+    let backend = match &args.database {
+        None => "one node on its embedded SQLite, `synchronous=FULL`".to_owned(),
+        Some(_) => format!(
+            "{} node{} on one PostgreSQL (CPU: every node and the database's processes; memory: the first node)",
+            args.nodes,
+            if args.nodes == 1 { "" } else { "s" }
+        ),
+    };
     println!("\n### Load: {} devices syncing against one server\n", args.devices);
     println!(
-        "Each device synced {} times; each sync pushed {} new residents and pulled its grid's changes ({} grids, so each pull brings the other devices' residents of the same grid). {} syncs in flight at once. Server: the release `gridwork-server` binary, embedded SQLite, `synchronous=FULL`.\n",
+        "Each device synced {} times; each sync pushed {} new residents and pulled its grid's changes ({} grids, so each pull brings the other devices' residents of the same grid). {} syncs in flight at once. Server: the release `gridwork-server` binary, {backend}.\n",
         args.rounds, args.changes, args.grids, args.concurrency
     );
     println!(
