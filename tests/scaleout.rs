@@ -530,3 +530,59 @@ fn a_device_with_nothing_to_send_does_not_queue_for_the_writer() {
         "1"
     );
 }
+
+/// `gridwork-server ARGS`, without GRIDWORK_DATABASE from the caller: its
+/// status and its standard error.
+fn server_command(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(gridwork_tests::bin("gridwork-server"))
+        .args(args)
+        .env_remove("GRIDWORK_DATABASE")
+        .output()
+        .expect("gridwork-server runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// What an operator gets wrong when setting up nodes is refused before it
+/// serves anything, with what to do instead, and names no password.
+#[test]
+fn an_operators_mistakes_with_nodes_are_refused_with_what_to_do() {
+    let mut cluster = Server::cluster(1);
+    let (database, shared) = (cluster.database.clone().unwrap(), cluster.data.path().to_owned());
+    let shared = shared.to_str().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let elsewhere = elsewhere.path().to_str().unwrap();
+    let refused = |args: &[&str], words: &[&str]| {
+        let (ok, stderr) = server_command(args);
+        assert!(!ok, "{args:?} should be refused");
+        for word in words {
+            assert!(stderr.contains(word), "{args:?}: `{word}` not in: {stderr}");
+        }
+    };
+    // A node given a directory of its own would lose photos between nodes.
+    refused(
+        &["serve", "--data", elsewhere, "--database", &database, "--listen", "127.0.0.1:0"],
+        &["not this database's shared directory", "database-id", "共享目录"],
+    );
+    // The nodes' directory served as an embedded database: another city.
+    refused(&["serve", "--data", shared, "--listen", "127.0.0.1:0"], &["--database", "PostgreSQL"]);
+    refused(&["backup", "--data", shared, "--to", "/tmp/x.db", "--database", &database], &["pg_dump"]);
+    // A restore while a node still serves (it would keep the old epoch).
+    refused(&["restore", "--data", shared, "--database", &database], &["stop every", "停止所有节点"]);
+    cluster.stop();
+    let (ok, stderr) = server_command(&["restore", "--data", shared, "--database", &database]);
+    assert!(ok, "with every node stopped the restore goes ahead: {stderr}");
+    // Addresses that do not work say why, and never show the password.
+    let new = format!("{elsewhere}/new");
+    let base = database.rsplit_once('/').unwrap().0;
+    refused(
+        &["init", "--data", &new, "--database", &format!("{base}/no_such_db")],
+        &["no_such_db", "does not exist"],
+    );
+    let with_password = base.replacen("postgres://postgres@", "postgres://postgres:s3cret@", 1);
+    let (ok, stderr) =
+        server_command(&["init", "--data", &new, "--database", &format!("{with_password}:x/city")]);
+    assert!(!ok && stderr.contains("not a PostgreSQL address") && !stderr.contains("s3cret"), "{stderr}");
+    assert!(!Path::new(&new).exists(), "a failed init leaves no directory behind");
+    // The embedded database: serving before init says to run init.
+    refused(&["serve", "--data", elsewhere, "--listen", "127.0.0.1:0"], &["gridwork-server init"]);
+}

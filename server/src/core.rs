@@ -175,6 +175,7 @@ pub fn init(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String>
             )));
         }
         w.set_meta("epoch", &new_epoch())?;
+        w.set_meta("instance", &new_epoch())?;
         let admin = UserRow { id: new_id(), name: "admin".into(), role: Role::Admin, password_hash: None };
         w.insert_user(&admin, now_ms)?;
         let token = new_token();
@@ -187,6 +188,25 @@ pub fn init(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String>
         })?;
         audit(w, now_ms, None, "init", None, serde_json::json!({"admin": admin.id}))?;
         Ok(token)
+    })
+}
+
+/// The database's own name, made at `init` and kept through backups and
+/// restores (unlike the epoch): what the shared data directory of several
+/// nodes records, so that a node given another directory, or the embedded
+/// database given the nodes' directory, is refused. Databases from before
+/// it get one now.
+pub fn instance(backend: &impl Backend) -> Result<String> {
+    if let Some(instance) = backend.read(|r| Ok(r.meta("instance")?))? {
+        return Ok(instance);
+    }
+    backend.write(|w| match w.meta("instance")? {
+        Some(instance) => Ok(instance),
+        None => {
+            let instance = new_epoch();
+            w.set_meta("instance", &instance)?;
+            Ok(instance)
+        }
     })
 }
 

@@ -13,10 +13,10 @@ use std::time::Duration;
 use gridwork_server::backend::Backend;
 use gridwork_server::core::Core;
 use gridwork_server::limits::Limits;
-use gridwork_server::postgres::PgBackend;
+use gridwork_server::postgres::{NODE_APPLICATION, PgBackend};
 use gridwork_server::sqlite::SqliteStorage;
 use gridwork_server::storage::{
-    DailyBudget, Horizon, ParkingLimits, Principal, Role, Storage, StorageLimits, UploadQuota,
+    DailyBudget, Horizon, ParkingLimits, Principal, Role, Storage, StorageError, StorageLimits, UploadQuota,
 };
 use gridwork_server::{AppState, Clock, SystemClock, router};
 
@@ -74,11 +74,16 @@ enum Command {
         data: PathBuf,
         #[arg(long)]
         to: PathBuf,
+        /// Refused, with what to do instead: a PostgreSQL database is
+        /// backed up with `pg_dump -Fc`.
+        #[arg(long, env = "GRIDWORK_DATABASE")]
+        database: Option<String>,
     },
     /// Replaces the database with a backup and gives it a new epoch, so
     /// devices send again what the backup lacks. Stop the server first.
-    /// With PostgreSQL, restore with `pg_restore` first, then run this with
-    /// `--database` and without `--from`: it only gives the new epoch.
+    /// With PostgreSQL, stop every node, restore with `pg_restore` first,
+    /// then run this with `--database` and without `--from`: it only gives
+    /// the new epoch (and refuses while a node is still connected).
     Restore {
         #[arg(long)]
         data: PathBuf,
@@ -171,15 +176,65 @@ fn database(data: &Path) -> PathBuf {
     data.join("gridwork.db")
 }
 
+/// In the data directory of nodes on PostgreSQL: the database's instance
+/// (`core::instance`), so that every node checks it was given the shared
+/// directory of that database.
+fn database_id(data: &Path) -> PathBuf {
+    data.join("database-id")
+}
+
 /// The server's rules over a PostgreSQL database, connected from a thread
-/// outside the runtime's workers.
-fn postgres(url: &str, runtime: &tokio::runtime::Handle) -> Result<Core<PgBackend>> {
-    let backend =
-        PgBackend::connect(url, runtime.clone()).with_context(|| "connecting to PostgreSQL".to_owned())?;
-    Ok(Core::new(backend, "the PostgreSQL database")?)
+/// outside the runtime's workers, its connections named `application`.
+fn postgres(url: &str, runtime: &tokio::runtime::Handle, application: &str) -> Result<Core<PgBackend>> {
+    Ok(Core::new(connect(url, runtime, application)?, "the PostgreSQL database")?)
+}
+
+fn connect(url: &str, runtime: &tokio::runtime::Handle, application: &str) -> Result<PgBackend> {
+    PgBackend::connect_as(url, runtime.clone(), application).context("connecting to PostgreSQL")
+}
+
+/// Refuses the embedded database in a directory that nodes on PostgreSQL
+/// share, and a PostgreSQL database in a directory that holds an embedded
+/// one or belongs to another database: each mistake would serve another
+/// city's data, or lose photos between nodes.
+fn check_data_dir(data: &Path, instance: Option<&str>) -> Result<()> {
+    let recorded = std::fs::read_to_string(database_id(data)).ok().map(|s| s.trim().to_owned());
+    match (instance, recorded) {
+        (None, Some(_)) => bail!(
+            "{} is the shared directory of server nodes on PostgreSQL (it has {}): give their database with --database URL or GRIDWORK_DATABASE\n该目录属于使用 PostgreSQL 的服务器节点,请用 --database 指定其数据库",
+            data.display(),
+            database_id(data).display()
+        ),
+        (Some(_), _) if database(data).exists() => bail!(
+            "{} holds an embedded database ({}): nodes on PostgreSQL need a directory of their own for photos\n该目录已有内置数据库,PostgreSQL 节点请另用一个目录",
+            data.display(),
+            database(data).display()
+        ),
+        (Some(instance), Some(recorded)) if recorded != instance => bail!(
+            "{} belongs to another database (its {} says {recorded}, this database is {instance}): give every node the directory `init` set up for this database\n该目录属于另一个数据库,请使用为本数据库初始化的共享目录",
+            data.display(),
+            database_id(data).display()
+        ),
+        (Some(_), None) => bail!(
+            "{} is not this database's shared directory (it lacks {}, which `init --database` wrote): every node must use the one directory `init` set up, shared between them (e.g. over NFS)\n该目录不是本数据库的共享目录:所有节点须使用 init 时指定的同一个共享目录",
+            data.display(),
+            database_id(data).display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn init(data: &Path, demo: bool, database_url: Option<&str>) -> Result<()> {
+    let created = !data.exists();
+    let outcome = init_in(data, demo, database_url);
+    if outcome.is_err() && created {
+        // Nothing is left half made where there was nothing.
+        let _ = std::fs::remove_dir_all(data);
+    }
+    outcome
+}
+
+fn init_in(data: &Path, demo: bool, database_url: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     // Residents' data, tokens and photos live here: the owner's only.
     {
@@ -189,18 +244,24 @@ fn init(data: &Path, demo: bool, database_url: Option<&str>) -> Result<()> {
     }
     match database_url {
         None => {
+            check_data_dir(data, None)?;
             let db = database(data);
             let token = SqliteStorage::init(&db, SystemClock.now_ms())?;
             let storage = demo.then(|| SqliteStorage::open(&db)).transpose()?;
             finish_init(data, &token, storage.as_ref())
         }
         Some(url) => {
+            if database(data).exists() {
+                check_data_dir(data, Some(""))?;
+            }
             let runtime = runtime()?;
-            let backend =
-                PgBackend::connect(url, runtime.handle().clone()).context("connecting to PostgreSQL")?;
+            let backend = connect(url, runtime.handle(), "gridwork-server")?;
             let token =
                 gridwork_server::core::init(&backend, "the PostgreSQL database", SystemClock.now_ms())?;
-            let storage = demo.then(|| postgres(url, runtime.handle())).transpose()?;
+            let instance = gridwork_server::core::instance(&backend)?;
+            std::fs::write(database_id(data), format!("{instance}\n"))
+                .with_context(|| format!("writing {}", database_id(data).display()))?;
+            let storage = demo.then(|| postgres(url, runtime.handle(), "gridwork-server")).transpose()?;
             finish_init(data, &token, storage.as_ref())
         }
     }
@@ -265,17 +326,30 @@ async fn serve(
     // share the directory of photos and the database.
     let (_lock, storage): (Option<std::fs::File>, Arc<dyn Storage>) = match database_url {
         None => {
+            check_data_dir(data, None)?;
+            if !database(data).exists() {
+                bail!(
+                    "{} holds no database: run `gridwork-server init --data {}` first\n该目录没有数据库,请先运行 gridwork-server init",
+                    data.display(),
+                    data.display()
+                );
+            }
             let lock = lock_data_dir(data)?;
             let mut storage = SqliteStorage::open(&database(data))?;
             storage.set_limits(limits.storage);
             (Some(lock), Arc::new(storage))
         }
         Some(url) => {
-            std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
             let url = url.to_owned();
-            let mut storage = tokio::task::spawn_blocking(move || postgres(&url, &runtime))
-                .await
-                .context("connecting")??;
+            let (mut storage, instance) = tokio::task::spawn_blocking(move || {
+                let backend = connect(&url, &runtime, NODE_APPLICATION)?;
+                let storage = Core::new(backend, "the PostgreSQL database")?;
+                let instance = gridwork_server::core::instance(storage.backend())?;
+                anyhow::Ok((storage, instance))
+            })
+            .await
+            .context("connecting")??;
+            check_data_dir(data, Some(&instance))?;
             storage.set_limits(limits.storage);
             (None, Arc::new(storage))
         }
@@ -325,12 +399,13 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
-fn backup(data: &Path, to: &Path) -> Result<()> {
-    if std::env::var_os("GRIDWORK_DATABASE").is_some() {
+fn backup(data: &Path, to: &Path, database_url: Option<&str>) -> Result<()> {
+    if database_url.is_some() {
         bail!(
-            "GRIDWORK_DATABASE is set: a PostgreSQL database is backed up with `pg_dump -Fc` (see docs/operations.md); this command copies the embedded database\n设置了 GRIDWORK_DATABASE:PostgreSQL 数据库请用 `pg_dump -Fc` 备份"
+            "a PostgreSQL database (--database or GRIDWORK_DATABASE) is backed up with `pg_dump -Fc -f FILE URL` while the nodes serve (see docs/operations.md); this command copies the embedded database\nPostgreSQL 数据库请用 `pg_dump -Fc` 备份"
         );
     }
+    check_data_dir(data, None)?;
     if to.exists() {
         bail!("{} exists already; choose a new file", to.display());
     }
@@ -346,13 +421,30 @@ fn backup(data: &Path, to: &Path) -> Result<()> {
 fn restore(data: &Path, from: Option<&Path>, database_url: Option<&str>) -> Result<()> {
     if let Some(url) = database_url {
         let runtime = runtime()?;
-        let backend =
-            PgBackend::connect(url, runtime.handle().clone()).context("connecting to PostgreSQL")?;
+        let backend = connect(url, runtime.handle(), "gridwork-server restore")?;
+        // A node still serving keeps the old epoch: devices reaching it
+        // would not learn of the restore.
+        let nodes = backend.nodes_connected()?;
+        if nodes > 0 {
+            bail!(
+                "{nodes} connection(s) of serving nodes are open on this database: stop every `gridwork-server serve` first, then restore, then start them again\n仍有服务器节点连接着该数据库:请先停止所有节点再恢复"
+            );
+        }
         let epoch =
-            gridwork_server::core::renew_epoch(&backend, "the PostgreSQL database", SystemClock.now_ms())?;
-        println!("{}", serde_json::json!({"restored": url, "epoch": epoch}));
+            gridwork_server::core::renew_epoch(&backend, "the PostgreSQL database", SystemClock.now_ms())
+                .map_err(|error| match error {
+                    StorageError::NotFound(message) => anyhow::anyhow!(
+                        "{message}: restore the dump into it first (`pg_restore -d URL FILE`), then run this"
+                    ),
+                    other => other.into(),
+                })?;
+        println!(
+            "{}",
+            serde_json::json!({"restored": gridwork_server::postgres::redacted(url), "epoch": epoch})
+        );
         return Ok(());
     }
+    check_data_dir(data, None)?;
     let from = from.context("--from FILE names the backup")?;
     if !from.exists() {
         bail!("{} does not exist", from.display());
@@ -386,7 +478,7 @@ fn main() -> ExitCode {
             let handle = runtime.handle().clone();
             runtime.block_on(serve(&data, listen, limits.limits(), database.as_deref(), handle))
         }),
-        Command::Backup { data, to } => backup(&data, &to),
+        Command::Backup { data, to, database } => backup(&data, &to, database.as_deref()),
         Command::Restore { data, from, database } => restore(&data, from.as_deref(), database.as_deref()),
     };
     match result {

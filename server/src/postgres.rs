@@ -72,9 +72,65 @@ impl From<tokio_postgres::Error> for BackendError {
 
 impl From<deadpool_postgres::PoolError> for BackendError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
-        BackendError::Database(format!("no database connection: {error}"))
+        let cause = match &error {
+            deadpool_postgres::PoolError::Backend(error) => cause(error),
+            other => other.to_string(),
+        };
+        BackendError::Database(format!("no database connection: {cause}"))
     }
 }
+
+/// What went wrong, as PostgreSQL or the network said it: the server's own
+/// message (`database "x" does not exist`, `password authentication
+/// failed…`), else the innermost error (`Connection refused`).
+fn cause(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.message().to_owned();
+    }
+    let mut inner: &dyn std::error::Error = error;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let inner = inner.to_string();
+    if inner == error.to_string() { inner } else { format!("{error}: {inner}") }
+}
+
+/// A PostgreSQL address with its password hidden, fit for messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Where a configuration points, for messages: `user@host:port/database`.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{}:{port}/{}",
+        config.get_user().unwrap_or("(user)"),
+        if host.is_empty() { "localhost".to_owned() } else { host },
+        config.get_dbname().unwrap_or("(database)")
+    )
+}
+
+/// The `application_name` serving nodes give their connections, by which
+/// `restore` sees whether any node still uses the database.
+pub const NODE_APPLICATION: &str = "gridwork-server serve";
+
+/// The oldest PostgreSQL this backend is tested on.
+const OLDEST_SERVER: i32 = 150_000;
 
 /// One field as stored in a record's body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -181,9 +237,20 @@ impl PgBackend {
     /// Connects to `url` (`postgres://USER@HOST:PORT/DB`) and brings the
     /// schema up to date. Runs on a blocking thread of `runtime`.
     pub fn connect(url: &str, runtime: Handle) -> Result<PgBackend> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| BackendError::Database(format!("`{url}` is not a PostgreSQL address: {e}")))?;
+        PgBackend::connect_as(url, runtime, "gridwork-server")
+    }
+
+    /// [`PgBackend::connect`], its connections named `application` in
+    /// `pg_stat_activity` ([`NODE_APPLICATION`] for a serving node).
+    pub fn connect_as(url: &str, runtime: Handle, application: &str) -> Result<PgBackend> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            BackendError::Database(format!(
+                "`{}` is not a PostgreSQL address ({e}); the form is postgres://USER[:PASSWORD]@HOST:PORT/DATABASE",
+                redacted(url)
+            ))
+        })?;
+        config.application_name(application);
+        let where_ = describe(&config);
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -192,8 +259,39 @@ impl PgBackend {
             .build()
             .map_err(|e| BackendError::Database(format!("connection pool: {e}")))?;
         let backend = PgBackend { pool, runtime };
+        let version = backend.server_version().map_err(|error| match error {
+            BackendError::Database(cause) => BackendError::Database(format!("at {where_}: {cause}")),
+            other => other,
+        })?;
+        if version < OLDEST_SERVER {
+            return Err(BackendError::Database(format!(
+                "{where_} runs PostgreSQL {}.{}; Gridwork needs 15 or later",
+                version / 10_000,
+                version % 10_000
+            )));
+        }
         backend.migrate()?;
         Ok(backend)
+    }
+
+    /// `server_version_num`: 150004 for 15.4.
+    fn server_version(&self) -> Result<i32> {
+        let client = self.client()?;
+        let version: String = self.runtime.block_on(client.query_one("SHOW server_version_num", &[]))?.get(0);
+        version.parse().map_err(|_| BackendError::Database(format!("a server version of `{version}`")))
+    }
+
+    /// Other sessions of serving nodes on this database.
+    pub fn nodes_connected(&self) -> Result<u64> {
+        let client = self.client()?;
+        let count: i64 = self
+            .runtime
+            .block_on(client.query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+                &[&NODE_APPLICATION],
+            ))?
+            .get(0);
+        Ok(count as u64)
     }
 
     fn client(&self) -> Result<Object> {

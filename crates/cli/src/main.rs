@@ -116,9 +116,10 @@ enum UserCommand {
         /// (中心工作人员); admin: sets up grids, people and devices.
         #[arg(long, value_parser = ["worker", "staff", "admin"])]
         role: String,
-        /// A grid the user is responsible for (and all grids below it); grid
-        /// workers only.
-        #[arg(long = "grid")]
+        /// The code of a grid the user is responsible for (and all grids
+        /// below it), as given to `grid add --code`, not its record id; grid
+        /// workers only. Repeat for several grids.
+        #[arg(long = "grid", value_name = "CODE")]
         grids: Vec<String>,
         /// For people who log in at the console.
         #[arg(long)]
