@@ -981,3 +981,40 @@ fn logins_are_limited_per_address_and_sessions_per_person(backend: Backend) {
     assert_eq!(body["error"]["code"], "too_many_attempts");
 }
 on_both_backends!(logins_are_limited_per_address_and_sessions_per_person);
+
+/// A right password whose client hangs up before the answer is not left
+/// counted as a wrong guess: ten such logins do not lock the address out.
+fn a_login_whose_client_hangs_up_is_not_a_wrong_guess(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let address = server.node_address();
+    let body = json!({"name": "值班员", "password": "correct horse"}).to_string();
+    for _ in 0..12 {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Gridwork-Protocol: 1\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        drop(stream); // the tablet's network drops before the answer
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let runtime = runtime();
+    let response = runtime
+        .block_on(
+            reqwest::Client::new()
+                .post(format!("{}/api/v1/login", server.url))
+                .header("x-gridwork-protocol", "1")
+                .json(&json!({"name": "值班员", "password": "correct horse"}))
+                .send(),
+        )
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(status, 200, "{}", runtime.block_on(response.text()).unwrap());
+}
+on_both_backends!(a_login_whose_client_hangs_up_is_not_a_wrong_guess);

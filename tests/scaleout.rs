@@ -499,15 +499,18 @@ fn a_device_with_nothing_to_send_does_not_queue_for_the_writer() {
     let (_, code) = cluster.worker("网格员戊", &["C1"]);
     let device = library_device(&runtime, &cluster.url, &dir.path().join("d.db"), &code);
     // The lock every write of the PostgreSQL backend takes first
-    // (`WRITER_LOCK` in server/src/postgres.rs), held by psql for 8 s.
+    // (`WRITER_LOCK` in server/src/postgres.rs, 0x6772696477726974: classid
+    // and objid in pg_locks are its two halves), held by psql for 15 s.
     let lock = 0x6772_6964_7772_6974_i64;
     let mut holder = std::process::Command::new("psql")
         .arg(cluster.database.as_deref().unwrap())
-        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(8)")])
+        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(15)")])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("psql runs");
-    let held = || cluster.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1";
+    let held = || {
+        cluster.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted") == "1"
+    };
     let started = std::time::Instant::now();
     while !held() {
         assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
@@ -585,4 +588,88 @@ fn an_operators_mistakes_with_nodes_are_refused_with_what_to_do() {
     assert!(!Path::new(&new).exists(), "a failed init leaves no directory behind");
     // The embedded database: serving before init says to run init.
     refused(&["serve", "--data", elsewhere, "--listen", "127.0.0.1:0"], &["gridwork-server init"]);
+}
+
+/// A console login: its status and body.
+fn login_on(url: &str, password: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/api/v1/login"))
+            .header("x-gridwork-protocol", "1")
+            .json(&serde_json::json!({"name": "值班员", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
+/// Logins count their guesses without waiting for the cluster's writer:
+/// while psql holds it, a right password is answered at once.
+#[test]
+fn a_login_does_not_queue_for_the_writer() {
+    let cluster = Server::cluster(1);
+    cluster.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let lock = 0x6772_6964_7772_6974_i64;
+    let mut holder = std::process::Command::new("psql")
+        .arg(cluster.database.as_deref().unwrap())
+        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(15)")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs");
+    let started = std::time::Instant::now();
+    while cluster.sql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted",
+    ) != "1"
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let asked = std::time::Instant::now();
+    let (status, body) = login_on(&cluster.url, "correct horse");
+    let waited = asked.elapsed();
+    let (wrong, _) = login_on(&cluster.url, "wrong horse");
+    let still_held = cluster.sql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted",
+    ) == "1";
+    holder.wait().expect("psql ends");
+    assert_eq!((status, wrong), (200, 401), "{body}");
+    assert!(still_held, "the writer was held throughout");
+    assert!(waited < Duration::from_secs(3), "the login waited {waited:?} for the writer");
+}
+
+/// A node whose clock runs 11 minutes ahead counts guesses by the
+/// database's clock like the others: alternating between it and a node
+/// on time gets no more than the 10 wrong passwords a window allows.
+#[test]
+fn a_node_with_a_clock_ahead_does_not_reset_the_guess_count() {
+    let cluster = Server::cluster(1);
+    cluster.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
+    let mut ahead = std::process::Command::new("faketime")
+        .arg("+11 minutes")
+        .arg(gridwork_tests::bin("gridwork-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(cluster.data.path())
+        .args(["--database", cluster.database.as_deref().unwrap()])
+        .env("GRIDWORK_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("faketime runs (Debian package faketime)");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(ahead.stdout.take().unwrap()), &mut line)
+        .unwrap();
+    let announced: serde_json::Value = serde_json::from_str(&line).expect("the node announces its address");
+    let ahead_url = format!("http://{}", announced["listening"].as_str().unwrap());
+    let mut tried = 0;
+    for round in 0..4 {
+        for url in [&cluster.url; 10].into_iter().chain([&ahead_url]) {
+            if login_on(url, &format!("guess {round} {tried}")).0 == 401 {
+                tried += 1;
+            }
+        }
+    }
+    let _ = ahead.kill();
+    let _ = ahead.wait();
+    assert_eq!(tried, 10, "wrong passwords tried within a window");
 }

@@ -277,6 +277,13 @@ pub trait Reads {
     /// Failed guesses (`what`: `enrollment`, `login`) from `address` since
     /// `since_ms`: how many, and when the first of them was.
     fn guesses(&mut self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)>;
+    /// The database's own clock, where several nodes share the database:
+    /// what windows counted across nodes are measured by, so that a node
+    /// whose clock is off cannot shorten them. `None`: the caller's clock
+    /// is the only one (the embedded database).
+    fn clock_ms(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 
     /// A page of parked refusals, newest first, below the id `after`.
     fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
@@ -365,10 +372,21 @@ pub trait Writes: Reads {
     /// Removes a parked refusal; it as it was, if there was one.
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>>;
 
-    /// Notes a failed guess, and forgets those before `forget_before_ms`.
-    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()>;
-    /// Removes one guess of `address` noted at `at_ms`, if there is one.
-    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()>;
+    /// Notes a failed guess of `address` at `at_ms`, and forgets its
+    /// guesses before `forget_before_ms`; the new row's id.
+    fn note_guess(&mut self, what: &str, address: &str, at_ms: u64, forget_before_ms: u64) -> Result<u64>;
+    /// Removes the guess noted as `id`, if it is still there.
+    fn forget_guess(&mut self, id: u64) -> Result<()>;
+    /// Forgets every address's guesses before `before_ms` (the hourly
+    /// clean-up; each address's own old ones go as it guesses again).
+    fn forget_guesses_before(&mut self, before_ms: u64) -> Result<()>;
+    /// Holds `key` until the transaction ends, against other transactions
+    /// holding it: how [`Backend::note`] transactions that count and then
+    /// write serialise where there is no single writer. A no-op where
+    /// every write is serialised already.
+    fn lock_key(&mut self, _key: &str) -> Result<()> {
+        Ok(())
+    }
 
     /// Starts (or restarts at 0 with `size`) an upload.
     fn begin_upload(&mut self, sha256: &str, uploader: &str, size: u64, now_ms: u64) -> Result<()>;

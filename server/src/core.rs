@@ -27,9 +27,9 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    AttachmentStatus, Conflict, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode, NewGrid,
-    NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
-    Storage, StorageError, StorageLimits, UserInfo,
+    AttachmentStatus, Conflict, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode,
+    GuessCount, NewGrid, NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result,
+    Role, SESSION_MS, Storage, StorageError, StorageLimits, UserInfo,
 };
 
 /// The digest tokens and codes are stored as.
@@ -673,7 +673,10 @@ impl<B: Backend> Storage for Core<B> {
         let token = new_token();
         let expires_at_ms = now_ms + SESSION_MS;
         let actor = Principal { user_id, user_name, role, device: None };
-        self.backend.write(|w| {
+        // A session takes no sequence number: no writer's turn, only the
+        // person's (who keeps at most MAX_SESSIONS).
+        self.backend.note(|w| {
+            w.lock_key(&format!("sessions:{}", actor.user_id))?;
             w.insert_token(&NewToken {
                 digest: digest(&token),
                 user_id: actor.user_id.clone(),
@@ -968,7 +971,8 @@ impl<B: Backend> Storage for Core<B> {
                 epoch: self.epoch.clone(),
                 server_time_ms: now_ms,
             };
-            return Ok(Pushed { answer, writer_time: held_since.elapsed() });
+            // It never held the writer: nothing to charge to its share.
+            return Ok(Pushed { answer, writer_time: std::time::Duration::ZERO });
         }
         // After a restore the server may have lost writes that devices had
         // already passed on to each other, so for a while it cannot vouch.
@@ -1234,6 +1238,9 @@ impl<B: Backend> Storage for Core<B> {
     fn purge(&self, now_ms: u64) -> Result<Purged> {
         let horizon = self.limits.horizon;
         self.backend.write(|w| {
+            // Guesses older than a day count for nothing any more.
+            let day_ago = w.clock_ms()?.unwrap_or(now_ms).saturating_sub(24 * 60 * 60 * 1000);
+            w.forget_guesses_before(day_ago)?;
             let seq = w.change_seq()?;
             w.mark_seq(now_ms, seq)?;
             let cut = w.meta(PURGED_THROUGH)?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -1260,8 +1267,12 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
-    fn guesses(&self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)> {
-        self.backend.read(|r| Ok(r.guesses(what, address, since_ms)?))
+    fn guesses(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<GuessCount> {
+        self.backend.read(|r| {
+            let now_ms = r.clock_ms()?.unwrap_or(now_ms);
+            let (count, first_ms) = r.guesses(what, address, now_ms.saturating_sub(window_ms))?;
+            Ok(GuessCount { count, first_ms, now_ms })
+        })
     }
 
     fn reserve_guess(
@@ -1271,20 +1282,23 @@ impl<B: Backend> Storage for Core<B> {
         now_ms: u64,
         window_ms: u64,
         limit: u64,
-    ) -> Result<std::result::Result<(), u64>> {
-        let since = now_ms.saturating_sub(window_ms);
-        self.backend.write(|w| {
-            let (count, first) = w.guesses(what, address, since)?;
+    ) -> Result<std::result::Result<u64, GuessCount>> {
+        // Guesses take no sequence number: no writer's turn, only this
+        // address's, so logins do not queue behind pushes.
+        self.backend.note(|w| {
+            w.lock_key(&format!("guess:{what}:{address}"))?;
+            let now_ms = w.clock_ms()?.unwrap_or(now_ms);
+            let since = now_ms.saturating_sub(window_ms);
+            let (count, first_ms) = w.guesses(what, address, since)?;
             if count >= limit {
-                return Ok(Err(first.unwrap_or(now_ms)));
+                return Ok(Err(GuessCount { count, first_ms, now_ms }));
             }
-            w.note_guess(what, address, now_ms, since)?;
-            Ok(Ok(()))
+            Ok(Ok(w.note_guess(what, address, now_ms, since)?))
         })
     }
 
-    fn forget_guess(&self, what: &str, address: &str, at_ms: u64) -> Result<()> {
-        self.backend.write(|w| Ok(w.forget_guess(what, address, at_ms)?))
+    fn forget_guess(&self, id: u64) -> Result<()> {
+        self.backend.note(|w| Ok(w.forget_guess(id)?))
     }
 
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool> {

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::blocking;
 use crate::error::AppError;
-use crate::storage::Storage;
+use crate::storage::{GuessCount, Storage};
 
 /// Failures counted per address, per window.
 #[derive(Clone, Debug)]
@@ -40,15 +40,6 @@ pub struct Guesses {
     /// many are allowed; `None`: not counted.
     attempts: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     per_minute: Option<u32>,
-}
-
-/// An attempt under way: the node's turn, and the failure counted for it
-/// in advance (see [`Guesses::settle`]).
-#[derive(Debug)]
-pub struct Attempt {
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-    at_ms: u64,
-    peer: IpAddr,
 }
 
 /// Attempts that may wait for their turn at once; more are told to come
@@ -77,17 +68,51 @@ impl Guesses {
         }
     }
 
-    /// The refusal to send instead of trying, if `peer` must wait;
-    /// otherwise the turn to try. Attempts run one at a time on a node
-    /// (they are quick, or bounded by the limit), so many sent at once
-    /// cannot slip past the count: call [`Guesses::failed`] before the turn
-    /// ends.
-    pub async fn begin(
+    /// Makes the attempt `try_it` for `peer`, or answers the refusal to
+    /// send instead. The attempt is counted as a failure before it runs and
+    /// taken back unless `wrong` says it was a wrong guess. It runs in a
+    /// task of its own, so a client that hangs up, or a request that times
+    /// out, cannot leave a right attempt counted as a wrong one. Attempts
+    /// run one at a time on a node (they are quick, or bounded by the
+    /// limit).
+    // The refusal is a whole response, built once per refused attempt.
+    #[allow(clippy::result_large_err)]
+    pub async fn attempt<T: Send + 'static>(
         &self,
         storage: &Arc<dyn Storage>,
         now_ms: u64,
         peer: IpAddr,
-    ) -> Result<Attempt, Response> {
+        try_it: impl FnOnce() -> Result<T, crate::storage::StorageError> + Send + 'static,
+        wrong: fn(&AppError) -> bool,
+    ) -> Result<Result<T, AppError>, Response> {
+        let (this, storage) = (self.clone(), storage.clone());
+        let task = tokio::spawn(async move {
+            let (turn, id) = this.begin(&storage, now_ms, peer).await?;
+            let outcome = blocking(try_it).await;
+            if !matches!(&outcome, Err(error) if wrong(error)) {
+                let store = storage.clone();
+                if let Err(error) = blocking(move || store.forget_guess(id)).await {
+                    tracing::warn!(error = %error.message, "an attempt counted in advance could not be taken back");
+                }
+            }
+            drop(turn);
+            Ok(outcome)
+        });
+        task.await.unwrap_or_else(|error| {
+            Err(AppError::from(crate::storage::StorageError::Internal(format!("an attempt failed: {error}")))
+                .into_response())
+        })
+    }
+
+    /// The refusal to send instead of trying, if `peer` must wait;
+    /// otherwise the node's turn and the id of the failure counted in
+    /// advance.
+    async fn begin(
+        &self,
+        storage: &Arc<dyn Storage>,
+        now_ms: u64,
+        peer: IpAddr,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, u64), Response> {
         use std::sync::atomic::Ordering;
         self.refusal(storage, now_ms, peer).await.map_or(Ok(()), Err)?;
         self.count_attempt(peer).map_or(Ok(()), Err)?;
@@ -108,8 +133,8 @@ impl Guesses {
         let (store, what, address) = (storage.clone(), self.what.2, peer.to_string());
         let (window_ms, limit) = (self.window.as_millis() as u64, u64::from(self.limit));
         match blocking(move || store.reserve_guess(what, &address, now_ms, window_ms, limit)).await {
-            Ok(Ok(())) => Ok(Attempt { _turn: turn, at_ms: now_ms, peer }),
-            Ok(Err(first)) => Err(self.too_many(first, now_ms)),
+            Ok(Ok(id)) => Ok((turn, id)),
+            Ok(Err(counted)) => Err(self.too_many(counted)),
             Err(error) => Err(error.into_response()),
         }
     }
@@ -117,23 +142,19 @@ impl Guesses {
     async fn refusal(&self, storage: &Arc<dyn Storage>, now_ms: u64, peer: IpAddr) -> Option<Response> {
         let window_ms = self.window.as_millis() as u64;
         let (storage, what, address) = (storage.clone(), self.what.2, peer.to_string());
-        let since = now_ms.saturating_sub(window_ms);
-        let counted = match blocking(move || storage.guesses(what, &address, since)).await {
+        let counted = match blocking(move || storage.guesses(what, &address, now_ms, window_ms)).await {
             Ok(counted) => counted,
             Err(error) => return Some(error.into_response()),
         };
-        let (count, Some(first)) = counted else { return None };
-        if count < u64::from(self.limit) {
-            return None;
-        }
-        Some(self.too_many(first, now_ms))
+        (counted.count >= u64::from(self.limit)).then(|| self.too_many(counted))
     }
 
-    /// The refusal to send while the window that began with the failure at
-    /// `first_ms` is full.
-    fn too_many(&self, first_ms: u64, now_ms: u64) -> Response {
+    /// The refusal to send while the window is full: until its oldest
+    /// failure leaves it.
+    fn too_many(&self, counted: GuessCount) -> Response {
         let window_ms = self.window.as_millis() as u64;
-        let wait = (first_ms + window_ms).saturating_sub(now_ms).div_ceil(1000).max(1);
+        let first_ms = counted.first_ms.unwrap_or(counted.now_ms);
+        let wait = (first_ms + window_ms).saturating_sub(counted.now_ms).div_ceil(1000).max(1);
         let minutes = wait.div_ceil(60);
         let mut response = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -176,18 +197,5 @@ impl Guesses {
         .into_response();
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait));
         Some(response)
-    }
-
-    /// Ends an attempt: a wrong guess stays counted; any other outcome
-    /// (right, or failed for another reason) is taken back.
-    pub async fn settle(&self, storage: &Arc<dyn Storage>, attempt: Attempt, wrong_guess: bool) {
-        if wrong_guess {
-            return;
-        }
-        let (storage, what, address) = (storage.clone(), self.what.2, attempt.peer.to_string());
-        let at_ms = attempt.at_ms;
-        if let Err(error) = blocking(move || storage.forget_guess(what, &address, at_ms)).await {
-            tracing::warn!(error = %error.message, "an attempt counted in advance could not be taken back");
-        }
     }
 }

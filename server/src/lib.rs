@@ -338,17 +338,15 @@ async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Wire<EnrollRequest, { wire::SMALL }>,
 ) -> Result<Response, AppError> {
-    let attempt = match state.enroll_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
-        Ok(attempt) => attempt,
-        Err(refusal) => return Ok(refusal),
-    };
     let storage = state.storage.clone();
     let EnrollRequest { code, app_version, request_id } = request.value;
     let now = state.now_ms();
-    let enrolled = blocking(move || storage.enroll(&code, &app_version, request_id.as_deref(), now)).await;
-    let wrong = matches!(&enrolled, Err(error) if error.code == ErrorCode::BadEnrollmentCode);
-    state.enroll_guesses.settle(&state.storage, attempt, wrong).await;
-    Ok(request.reply.send(&enrolled?))
+    let enroll = move || storage.enroll(&code, &app_version, request_id.as_deref(), now);
+    let wrong = |error: &AppError| error.code == ErrorCode::BadEnrollmentCode;
+    match state.enroll_guesses.attempt(&state.storage, now, peer.ip(), enroll, wrong).await {
+        Ok(enrolled) => Ok(request.reply.send(&enrolled?)),
+        Err(refusal) => Ok(refusal),
+    }
 }
 
 async fn push(
@@ -412,16 +410,14 @@ async fn login(
 ) -> Result<Response, AppError> {
     // One check at a time (argon2 takes about 19 MiB and tens of
     // milliseconds): the others wait without holding any.
-    let attempt = match state.login_guesses.begin(&state.storage, state.now_ms(), peer.ip()).await {
-        Ok(attempt) => attempt,
-        Err(refusal) => return Ok(refusal),
-    };
     let storage = state.storage.clone();
     let now = state.now_ms();
-    let session = blocking(move || storage.login(&login.name, &login.password, now)).await;
-    let wrong = matches!(&session, Err(error) if error.code == ErrorCode::BadLogin);
-    state.login_guesses.settle(&state.storage, attempt, wrong).await;
-    Ok(Json(session?).into_response())
+    let try_login = move || storage.login(&login.name, &login.password, now);
+    let wrong = |error: &AppError| error.code == ErrorCode::BadLogin;
+    match state.login_guesses.attempt(&state.storage, now, peer.ip(), try_login, wrong).await {
+        Ok(session) => Ok(Json(session?).into_response()),
+        Err(refusal) => Ok(refusal),
+    }
 }
 
 /// Ends the console session whose token the request carries.

@@ -343,6 +343,11 @@ async fn serve(
             let url = url.to_owned();
             let (mut storage, instance) = tokio::task::spawn_blocking(move || {
                 let backend = connect(&url, &runtime, NODE_APPLICATION)?;
+                if !backend.hold_as_node()? {
+                    bail!(
+                        "a restore of this database is under way: start the nodes once it has finished\n该数据库正在恢复,请在恢复完成后再启动节点"
+                    );
+                }
                 let storage = Core::new(backend, "the PostgreSQL database")?;
                 let instance = gridwork_server::core::instance(storage.backend())?;
                 anyhow::Ok((storage, instance))
@@ -424,10 +429,9 @@ fn restore(data: &Path, from: Option<&Path>, database_url: Option<&str>) -> Resu
         let backend = connect(url, runtime.handle(), "gridwork-server restore")?;
         // A node still serving keeps the old epoch: devices reaching it
         // would not learn of the restore.
-        let nodes = backend.nodes_connected()?;
-        if nodes > 0 {
+        if !backend.hold_for_restore()? {
             bail!(
-                "{nodes} connection(s) of serving nodes are open on this database: stop every `gridwork-server serve` first, then restore, then start them again\n仍有服务器节点连接着该数据库:请先停止所有节点再恢复"
+                "a server node is serving this database (or another restore runs): stop every `gridwork-server serve` first, then restore, then start them again\n仍有服务器节点在使用该数据库:请先停止所有节点再恢复"
             );
         }
         let epoch =

@@ -51,12 +51,17 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../../migrations/postgres/0002_guesses.sql")),
     (3, include_str!("../../migrations/postgres/0003_token_order.sql")),
+    (4, include_str!("../../migrations/postgres/0004_guess_ids.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
 const WRITER_LOCK: i64 = 0x6772_6964_7772_6974; // "gridwrit"
 /// The advisory lock migrations run under (nodes starting together).
 const MIGRATION_LOCK: i64 = 0x6772_6964_6d69_6772; // "gridmigr"
+/// Held shared by every serving node for as long as it serves, and
+/// exclusively by `restore`: a restore cannot run beside a node (which
+/// would keep announcing the old epoch), nor a node start during one.
+const RESTORE_LOCK: i64 = 0x6772_6964_7265_7374; // "gridrest"
 
 /// The most moves one page reads (as the embedded store).
 const MAX_MOVES_READ: usize = gridwork_store::MAX_MOVES_READ;
@@ -225,6 +230,8 @@ struct Saved {
 pub struct PgBackend {
     pool: Pool,
     runtime: Handle,
+    /// The connection holding [`RESTORE_LOCK`], while it is held.
+    restore_lock: std::sync::Mutex<Option<Object>>,
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -258,7 +265,7 @@ impl PgBackend {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| BackendError::Database(format!("connection pool: {e}")))?;
-        let backend = PgBackend { pool, runtime };
+        let backend = PgBackend { pool, runtime, restore_lock: std::sync::Mutex::new(None) };
         let version = backend.server_version().map_err(|error| match error {
             BackendError::Database(cause) => BackendError::Database(format!("at {where_}: {cause}")),
             other => other,
@@ -281,17 +288,27 @@ impl PgBackend {
         version.parse().map_err(|_| BackendError::Database(format!("a server version of `{version}`")))
     }
 
-    /// Other sessions of serving nodes on this database.
-    pub fn nodes_connected(&self) -> Result<u64> {
+    /// Marks this process as a serving node until it ends (a shared hold
+    /// of the restore lock, on a connection of its own); false if a
+    /// restore is under way.
+    pub fn hold_as_node(&self) -> Result<bool> {
+        self.hold_restore_lock("SELECT pg_try_advisory_lock_shared($1)")
+    }
+
+    /// Takes the restore lock for this process: false while any node
+    /// serves (or another restore runs).
+    pub fn hold_for_restore(&self) -> Result<bool> {
+        self.hold_restore_lock("SELECT pg_try_advisory_lock($1)")
+    }
+
+    fn hold_restore_lock(&self, sql: &str) -> Result<bool> {
         let client = self.client()?;
-        let count: i64 = self
-            .runtime
-            .block_on(client.query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
-                &[&NODE_APPLICATION],
-            ))?
-            .get(0);
-        Ok(count as u64)
+        let held: bool = self.runtime.block_on(client.query_one(sql, &[&RESTORE_LOCK]))?.get(0);
+        if held {
+            // The lock lives as long as the session: keep the connection.
+            *self.restore_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        }
+        Ok(held)
     }
 
     fn client(&self) -> Result<Object> {
@@ -1073,6 +1090,11 @@ impl Reads for PgTx<'_> {
             .collect())
     }
 
+    fn clock_ms(&mut self) -> Result<Option<u64>> {
+        let row = self.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", &[])?;
+        Ok(row.first().map(|r| r.get::<_, i64>(0) as u64))
+    }
+
     fn guesses(&mut self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)> {
         let rows = self.query(
             "SELECT count(*), min(at_ms) FROM guesses WHERE what = $1 AND address = $2 AND at_ms >= $3",
@@ -1564,20 +1586,30 @@ impl Writes for PgTx<'_> {
         Ok(Some(self.parked_row(&row)?))
     }
 
-    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()> {
-        self.execute("DELETE FROM guesses WHERE at_ms < $1", &[&(forget_before_ms as i64)])?;
+    fn note_guess(&mut self, what: &str, address: &str, at_ms: u64, forget_before_ms: u64) -> Result<u64> {
         self.execute(
-            "INSERT INTO guesses (what, address, at_ms) VALUES ($1, $2, $3)",
-            &[&what, &address, &(now_ms as i64)],
+            "DELETE FROM guesses WHERE what = $1 AND address = $2 AND at_ms < $3",
+            &[&what, &address, &(forget_before_ms as i64)],
         )?;
+        let row = self.query(
+            "INSERT INTO guesses (what, address, at_ms) VALUES ($1, $2, $3) RETURNING id",
+            &[&what, &address, &(at_ms as i64)],
+        )?;
+        Ok(row.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn forget_guesses_before(&mut self, before_ms: u64) -> Result<()> {
+        self.execute("DELETE FROM guesses WHERE at_ms < $1", &[&(before_ms as i64)])?;
         Ok(())
     }
 
-    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()> {
-        self.execute(
-            "DELETE FROM guesses WHERE ctid = (SELECT ctid FROM guesses WHERE what = $1 AND address = $2 AND at_ms = $3 LIMIT 1)",
-            &[&what, &address, &(at_ms as i64)],
-        )?;
+    fn lock_key(&mut self, key: &str) -> Result<()> {
+        self.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key])?;
+        Ok(())
+    }
+
+    fn forget_guess(&mut self, id: u64) -> Result<()> {
+        self.execute("DELETE FROM guesses WHERE id = $1", &[&(id as i64)])?;
         Ok(())
     }
 

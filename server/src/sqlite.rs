@@ -953,20 +953,25 @@ impl Writes for Tx<'_> {
         Ok(Some(parked.row))
     }
 
-    fn note_guess(&mut self, what: &str, address: &str, now_ms: u64, forget_before_ms: u64) -> Result<()> {
-        self.conn().execute("DELETE FROM guesses WHERE at_ms < ?1", [forget_before_ms as i64])?;
+    fn note_guess(&mut self, what: &str, address: &str, at_ms: u64, forget_before_ms: u64) -> Result<u64> {
+        self.conn().execute(
+            "DELETE FROM guesses WHERE what = ?1 AND address = ?2 AND at_ms < ?3",
+            params![what, address, forget_before_ms as i64],
+        )?;
         self.conn().execute(
             "INSERT INTO guesses (what, address, at_ms) VALUES (?1, ?2, ?3)",
-            params![what, address, now_ms as i64],
+            params![what, address, at_ms as i64],
         )?;
+        Ok(self.conn().last_insert_rowid() as u64)
+    }
+
+    fn forget_guesses_before(&mut self, before_ms: u64) -> Result<()> {
+        self.conn().execute("DELETE FROM guesses WHERE at_ms < ?1", [before_ms as i64])?;
         Ok(())
     }
 
-    fn forget_guess(&mut self, what: &str, address: &str, at_ms: u64) -> Result<()> {
-        self.conn().execute(
-            "DELETE FROM guesses WHERE rowid = (SELECT rowid FROM guesses WHERE what = ?1 AND address = ?2 AND at_ms = ?3 LIMIT 1)",
-            params![what, address, at_ms as i64],
-        )?;
+    fn forget_guess(&mut self, id: u64) -> Result<()> {
+        self.conn().execute("DELETE FROM guesses WHERE rowid = ?1", [id as i64])?;
         Ok(())
     }
 

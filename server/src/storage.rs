@@ -197,6 +197,17 @@ pub struct Pushed {
     pub writer_time: std::time::Duration,
 }
 
+/// Failed guesses of an address within a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuessCount {
+    pub count: u64,
+    /// When the oldest of them was.
+    pub first_ms: Option<u64>,
+    /// The time they were counted at (the database's clock, on
+    /// PostgreSQL): the wait is measured from it.
+    pub now_ms: u64,
+}
+
 /// Everything the HTTP layer needs from the database.
 pub trait Storage: Send + Sync + 'static {
     /// The epoch: a new one after every restore from a backup.
@@ -280,15 +291,16 @@ pub trait Storage: Send + Sync + 'static {
     fn attachment_lost(&self, sha256: &str) -> Result<()>;
     fn attachment_readable(&self, who: &Principal, sha256: &str) -> Result<bool>;
 
-    /// Failed guesses (`what`: `enrollment`, `login`) from `address` since
-    /// `since_ms`, counted by every node: how many, and the first's time.
-    fn guesses(&self, what: &str, address: &str, since_ms: u64) -> Result<(u64, Option<u64>)>;
+    /// Failed guesses (`what`: `enrollment`, `login`) from `address`
+    /// within the last `window_ms`, counted by every node, by the
+    /// database's clock where nodes share one (`now_ms` otherwise).
+    fn guesses(&self, what: &str, address: &str, now_ms: u64, window_ms: u64) -> Result<GuessCount>;
     /// Counts an attempt of `address` as a failed guess before it is
     /// tried, unless `limit` failures within `window_ms` are counted
-    /// already: then `Err` with the first one's time, and nothing noted.
-    /// Check and note are one transaction, so attempts on several nodes at
-    /// once cannot slip past the limit. Guesses older than the window are
-    /// forgotten.
+    /// already: then `Err` with the count, and nothing noted. Check and
+    /// note are one transaction, serialised per address, so attempts on
+    /// several nodes at once cannot slip past the limit; it does not wait
+    /// for the writer's turn. Older guesses of the address are forgotten.
     fn reserve_guess(
         &self,
         what: &str,
@@ -296,10 +308,10 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: u64,
         window_ms: u64,
         limit: u64,
-    ) -> Result<std::result::Result<(), u64>>;
-    /// Takes back one guess [`Storage::reserve_guess`] counted at `at_ms`
-    /// (the attempt was right, or failed for another reason).
-    fn forget_guess(&self, what: &str, address: &str, at_ms: u64) -> Result<()>;
+    ) -> Result<std::result::Result<u64, GuessCount>>;
+    /// Takes back the guess [`Storage::reserve_guess`] counted as `id` (the
+    /// attempt was right, failed for another reason, or was abandoned).
+    fn forget_guess(&self, id: u64) -> Result<()>;
 
     /// Notes where the change sequence stands, and cuts what is older than
     /// the horizon (see [`Horizon`]); run hourly.
