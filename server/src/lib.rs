@@ -9,6 +9,7 @@
 pub mod attachments;
 pub mod backend;
 pub mod core;
+pub mod deadlines;
 pub mod demo;
 pub mod error;
 pub mod guesses;

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../../migrations/postgres/0002_guesses.sql")),
     (3, include_str!("../../migrations/postgres/0003_token_order.sql")),
     (4, include_str!("../../migrations/postgres/0004_guess_ids.sql")),
+    (5, include_str!("../../migrations/postgres/0005_calendar.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
