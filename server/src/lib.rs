@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod backend;
+pub mod cases;
 pub mod core;
 pub mod deadlines;
 pub mod demo;
