@@ -57,8 +57,13 @@ impl MovableServer {
     }
 
     async fn enrolled_device(&self, path: &Path, name: &str) -> Device {
-        let user =
-            NewUser { name: name.into(), role: Role::Worker, grids: vec!["G1".into()], password: None };
+        let user = NewUser {
+            name: name.into(),
+            role: Role::Worker,
+            grids: vec!["G1".into()],
+            password: None,
+            department: None,
+        };
         let user = self.admin.add_user(&user).await.unwrap();
         let code = self
             .admin
@@ -129,6 +134,7 @@ async fn a_console_session_ends_twelve_hours_later_by_the_servers_clock() {
         role: Role::Staff,
         grids: vec![],
         password: Some("correct horse".into()),
+        department: None,
     };
     server.admin.add_user(&staff).await.unwrap();
     let session = server.storage.login("值班员", "correct horse", server.clock.now_ms()).unwrap();
@@ -150,7 +156,13 @@ async fn a_console_session_ends_twelve_hours_later_by_the_servers_clock() {
 #[tokio::test]
 async fn an_enrollment_code_expires_by_the_servers_clock() {
     let server = MovableServer::start().await;
-    let user = NewUser { name: "乙".into(), role: Role::Worker, grids: vec!["G1".into()], password: None };
+    let user = NewUser {
+        name: "乙".into(),
+        role: Role::Worker,
+        grids: vec!["G1".into()],
+        password: None,
+        department: None,
+    };
     let user = server.admin.add_user(&user).await.unwrap();
     let code = server
         .admin

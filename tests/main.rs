@@ -2,6 +2,7 @@
 
 mod admin;
 mod architecture;
+mod cases;
 mod clock;
 mod decoders;
 mod hostile;

@@ -27,6 +27,7 @@
 use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
 use gridwork_protocol::RecordChanges;
 use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedPage, Role, UserInfo};
+pub use gridwork_protocol::cases::Department;
 
 /// What a backend can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,70 @@ pub struct ChangesPage {
     pub resync: bool,
 }
 
+/// A case's place in the flow, as stored (`case_flow`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseFlowRow {
+    pub case_id: RecordId,
+    pub grid: String,
+    pub handling_grid: String,
+    pub category: String,
+    pub status: String,
+    pub department: Option<String>,
+    pub received_at_ms: u64,
+    pub due_at_ms: u64,
+    pub on_site_due_at_ms: Option<u64>,
+    pub handled_at_ms: Option<u64>,
+    pub closed_at_ms: Option<u64>,
+    pub handled_in_grid: bool,
+    pub satisfaction: Option<String>,
+    pub updated_at_ms: u64,
+}
+
+/// One step of a case's trail, as stored (`case_steps`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseStepRow {
+    pub case_id: RecordId,
+    pub at_ms: u64,
+    pub step: String,
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub department: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A case category and its limits (`case_categories`): `24h`, `7wd`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryRow {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub on_site_limit: Option<String>,
+    pub solve_limit: String,
+    pub department: Option<String>,
+}
+
+/// The holiday calendar as stored: its days (`YYYY-MM-DD`, `holiday` or
+/// `workday`) and the years entered.
+pub type CalendarRows = (Vec<(String, String)>, Vec<i32>);
+
+/// Which cases a page lists, newest received first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseQuery {
+    /// Only cases whose grid or handling grid is one of these (a scoped
+    /// staff member's); `None`: every grid.
+    pub grids: Option<Vec<String>>,
+    pub department: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    /// Only open cases due before this time.
+    pub due_before_ms: Option<u64>,
+    /// Continue after this (received_at_ms, case id).
+    pub after: Option<(u64, RecordId)>,
+    pub limit: usize,
+}
+
 /// The holder of a token, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenHolder {
@@ -124,6 +189,8 @@ pub struct UserRow {
     pub role: Role,
     /// argon2id in PHC form, for those who log in at the console.
     pub password_hash: Option<String>,
+    /// A handler's department.
+    pub department: Option<String>,
 }
 
 /// A token to store: only its digest is kept.
@@ -190,6 +257,24 @@ pub struct UploadRow {
 
 /// Reading: every question the core asks of the data.
 pub trait Reads {
+    /// A case category with its limits.
+    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>>;
+    /// The holiday calendar: its days (`YYYY-MM-DD`, `holiday` or
+    /// `workday`) and the years entered.
+    fn calendar(&mut self) -> Result<CalendarRows>;
+    /// A case's place in the flow, if the server received it.
+    fn case_flow(&mut self, id: RecordId) -> Result<Option<CaseFlowRow>>;
+    /// A case's trail, oldest first, each step with its id.
+    fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>>;
+    /// A page of cases (see [`CaseQuery`]).
+    fn case_page(&mut self, query: &CaseQuery) -> Result<Vec<CaseFlowRow>>;
+    /// A live grid's parent: `None` if there is no such grid, `Some(None)`
+    /// for a grid at the top.
+    fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>>;
+    /// A department by its code.
+    fn department(&mut self, code: &str) -> Result<Option<Department>>;
+    /// Every department, by code.
+    fn departments(&mut self) -> Result<Vec<Department>>;
     /// A value of the server's own settings (`epoch`, `restored_at_ms`).
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     /// The scope generation: moves on with every change of grids,
@@ -296,6 +381,12 @@ pub trait Reads {
 
 /// Writing, inside one [`Backend::write`].
 pub trait Writes: Reads {
+    /// Writes a case's place in the flow (new, or replacing the old).
+    fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()>;
+    /// Appends a step to a case's trail.
+    fn add_case_step(&mut self, row: &CaseStepRow) -> Result<()>;
+    /// Adds a department; false (and nothing written) if the code is taken.
+    fn insert_department(&mut self, department: &Department, now_ms: u64) -> Result<bool>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
     /// Adds an account; false (and nothing written) if the name is taken.
     fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool>;

@@ -11,6 +11,7 @@
 //! which cases a person may see at all (their grids, their department), are
 //! the storage's business; `deadlines.rs` counts the time.
 
+pub use gridwork_protocol::cases::{Satisfaction, Step, StepRequest};
 use serde::{Deserialize, Serialize};
 
 /// Where a case stands in the flow (the case record's `status`).
@@ -69,77 +70,6 @@ impl Status {
     }
 }
 
-/// A step someone takes on a case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Accept,
-    Reject,
-    Dispatch,
-    Transfer,
-    Return,
-    Escalate,
-    Handle,
-    Close,
-    Visit,
-    Supervise,
-}
-
-impl Step {
-    pub const ALL: [Step; 10] = [
-        Step::Accept,
-        Step::Reject,
-        Step::Dispatch,
-        Step::Transfer,
-        Step::Return,
-        Step::Escalate,
-        Step::Handle,
-        Step::Close,
-        Step::Visit,
-        Step::Supervise,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Accept => "accept",
-            Step::Reject => "reject",
-            Step::Dispatch => "dispatch",
-            Step::Transfer => "transfer",
-            Step::Return => "return",
-            Step::Escalate => "escalate",
-            Step::Handle => "handle",
-            Step::Close => "close",
-            Step::Visit => "visit",
-            Step::Supervise => "supervise",
-        }
-    }
-
-    /// The step's name as the centre says it.
-    pub fn zh(self) -> &'static str {
-        match self {
-            Step::Accept => "受理",
-            Step::Reject => "不予受理",
-            Step::Dispatch => "分派",
-            Step::Transfer => "流转",
-            Step::Return => "退回",
-            Step::Escalate => "上报",
-            Step::Handle => "处置",
-            Step::Close => "办结",
-            Step::Visit => "回访",
-            Step::Supervise => "督办",
-        }
-    }
-}
-
-/// How the reporter found the outcome, asked at the return visit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Satisfaction {
-    Satisfied,
-    Basic,
-    Unsatisfied,
-}
-
 /// Who takes a step, as far as the flow cares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
@@ -160,22 +90,6 @@ pub struct Flow {
     pub handling_grid: String,
     /// The grid above `handling_grid`, if there is one.
     pub parent_grid: Option<String>,
-}
-
-/// A step asked for.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRequest {
-    pub step: Option<Step>,
-    /// Dispatch, transfer: to which department.
-    #[serde(default)]
-    pub department: Option<String>,
-    /// Required for reject, return, handle (the reply), close (the
-    /// feedback) and supervise; kept for every step.
-    #[serde(default)]
-    pub note: Option<String>,
-    /// Visit: required.
-    #[serde(default)]
-    pub satisfaction: Option<Satisfaction>,
 }
 
 /// What a step does to the case.

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::TimeZone;
 use gridwork_domain::{DeviceId, Kind, Reason, RecordId, ValidationError, Value};
 use gridwork_merge::{MAX_AHEAD_MS, check_not_ahead};
 use gridwork_protocol::RecordChanges;
@@ -22,14 +23,15 @@ use gridwork_protocol::sync::{
 use sha2::{Digest, Sha256};
 
 use crate::backend::{
-    AuditEntry, Backend, ChangeError, ChangesPage, NewToken, PageLimit, ParkedRow, Preview, PullPosition,
-    Reads, UserRow, Writes,
+    AuditEntry, Backend, CaseFlowRow, CaseQuery, ChangeError, ChangesPage, NewToken, PageLimit, ParkedRow,
+    Preview, PullPosition, Reads, UserRow, Writes,
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    AttachmentStatus, Conflict, ConsoleSession, DailyBudget, DeviceAuth, DeviceInfo, EnrollmentCode,
-    GuessCount, NewGrid, NewUser, ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result,
-    Role, SESSION_MS, Storage, StorageError, StorageLimits, UserInfo,
+    AttachmentStatus, CaseFilter, CasePage, CaseView, Conflict, ConsoleSession, DailyBudget, Department,
+    DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, NewCase, NewGrid, NewUser, ParkedChange, ParkedPage,
+    ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS, StepRequest, Storage, StorageError,
+    StorageLimits, UserInfo,
 };
 
 /// The digest tokens and codes are stored as.
@@ -176,7 +178,13 @@ pub fn init(backend: &impl Backend, where_: &str, now_ms: u64) -> Result<String>
         }
         w.set_meta("epoch", &new_epoch())?;
         w.set_meta("instance", &new_epoch())?;
-        let admin = UserRow { id: new_id(), name: "admin".into(), role: Role::Admin, password_hash: None };
+        let admin = UserRow {
+            id: new_id(),
+            name: "admin".into(),
+            role: Role::Admin,
+            password_hash: None,
+            department: None,
+        };
         w.insert_user(&admin, now_ms)?;
         let token = new_token();
         w.insert_token(&NewToken {
@@ -267,19 +275,72 @@ impl<B: Backend> Core<B> {
     fn scope_of(&self, r: &mut dyn Reads, user_id: &str, role: Role) -> Result<Scope> {
         let generation = r.scope_generation()?;
         self.scopes.get_or_compute(user_id, role, generation, || -> Result<Vec<String>> {
-            if role == Role::Worker {
-                let roots = r.assigned_grids(user_id)?;
-                Ok(r.grids_below(&roots)?)
-            } else {
-                Ok(r.live_grids()?)
+            match role {
+                Role::Worker => {
+                    let roots = r.assigned_grids(user_id)?;
+                    Ok(r.grids_below(&roots)?)
+                }
+                // Staff assigned part of the tree see that part; without,
+                // the whole city.
+                Role::Staff => {
+                    let roots = r.assigned_grids(user_id)?;
+                    if roots.is_empty() { Ok(r.live_grids()?) } else { Ok(r.grids_below(&roots)?) }
+                }
+                Role::Admin => Ok(r.live_grids()?),
+                // A department's handler sees its cases, not the registry.
+                Role::Handler => Ok(Vec::new()),
             }
         })
+    }
+
+    /// The case `id`'s place in the flow, if `who` may see it; not found
+    /// otherwise (whether it exists is not said).
+    fn visible_case(&self, r: &mut dyn Reads, who: &Principal, id: RecordId) -> Result<CaseFlowRow> {
+        let not_found = || StorageError::NotFound(format!("case {id}"));
+        let flow = r.case_flow(id)?.ok_or_else(not_found)?;
+        let department = match who.role {
+            Role::Handler => r.user(&who.user_id)?.and_then(|u| u.department),
+            _ => None,
+        };
+        let scope = match who.role {
+            Role::Staff => self.scope_of(r, &who.user_id, who.role)?.to_vec(),
+            _ => Vec::new(),
+        };
+        if crate::flow::visible(who, department.as_deref(), &scope, &flow) {
+            Ok(flow)
+        } else {
+            Err(not_found())
+        }
     }
 
     /// Whether the server can vouch, now, for writes devices relay: not for
     /// a while after a restore, which may have lost some.
     fn vouches_for_others(&self, now_ms: u64) -> bool {
         self.restored_at_ms.is_none_or(|at| now_ms.saturating_sub(at) > RESTORE_GRACE_MS)
+    }
+}
+
+/// A page's `next`: `RECEIVED_MS:CASE_ID`.
+fn parse_case_cursor(text: &str) -> Option<(u64, RecordId)> {
+    let (at, id) = text.split_once(':')?;
+    Some((at.parse().ok()?, id.parse().ok()?))
+}
+
+/// The storage's query for a filter.
+fn gridwork_server_case_query(
+    filter: &CaseFilter,
+    after: Option<(u64, RecordId)>,
+    limit: usize,
+    now_ms: u64,
+) -> CaseQuery {
+    CaseQuery {
+        grids: None,
+        department: filter.department.clone(),
+        status: filter.status.clone(),
+        category: filter.category.clone(),
+        due_before_ms: filter.overdue.then_some(now_ms),
+        after,
+        limit,
     }
 }
 
@@ -508,8 +569,12 @@ fn readable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) 
     if r.attachment_held(sha256, me)? {
         return Ok(true);
     }
-    if who.role != Role::Worker {
-        // Staff and admins see every grid.
+    let citywide = match who.role {
+        Role::Admin => true,
+        Role::Staff => r.assigned_grids(&who.user_id)?.is_empty(),
+        Role::Worker | Role::Handler => false,
+    };
+    if citywide {
         return Ok(r.photo_listed(sha256, None)?);
     }
     for grid in scope {
@@ -633,6 +698,162 @@ impl<B: Backend> Storage for Core<B> {
         self.epoch.clone()
     }
 
+    fn departments(&self) -> Result<Vec<Department>> {
+        self.backend.read(|r| Ok(r.departments()?))
+    }
+
+    fn add_department(&self, actor: &Principal, department: Department, now_ms: u64) -> Result<()> {
+        let code = department.code.trim().to_owned();
+        let valid_code = !code.is_empty()
+            && code.len() <= 32
+            && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_code {
+            return Err(ValidationError::invalid("code", Reason::Empty).into());
+        }
+        for (field, name) in [("name_zh", &department.name_zh), ("name_en", &department.name_en)] {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(ValidationError::invalid(field, Reason::Empty).into());
+            }
+            gridwork_domain::FieldType::Text { max: 50 }.check(field, Value::Text(name.to_owned()))?;
+        }
+        let department = Department {
+            code: code.clone(),
+            name_zh: department.name_zh.trim().to_owned(),
+            name_en: department.name_en.trim().to_owned(),
+        };
+        self.backend.write(|w| {
+            if !w.insert_department(&department, now_ms)? {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!("a department with code `{code}` exists already"),
+                    zh: format!("编码为`{code}`的部门已存在"),
+                });
+            }
+            let detail = serde_json::json!({"code": code, "name_zh": department.name_zh});
+            audit(w, now_ms, Some(actor), "department_add", None, detail)
+        })
+    }
+
+    fn cases(&self, who: &Principal, filter: CaseFilter, now_ms: u64) -> Result<CasePage> {
+        let limit = filter.limit.unwrap_or(50).clamp(1, 200);
+        let after = match filter.after.as_deref() {
+            None => None,
+            Some(text) => Some(
+                parse_case_cursor(text)
+                    .ok_or_else(|| StorageError::Invalid(ValidationError::invalid("after", Reason::Empty)))?,
+            ),
+        };
+        self.backend.read(|r| {
+            let mut query = gridwork_server_case_query(&filter, after, limit + 1, now_ms);
+            match who.role {
+                Role::Admin => {}
+                Role::Staff => {
+                    if !r.assigned_grids(&who.user_id)?.is_empty() {
+                        query.grids = Some(self.scope_of(r, &who.user_id, who.role)?.to_vec());
+                    }
+                }
+                Role::Handler => {
+                    let user = r.user(&who.user_id)?;
+                    query.department = user.and_then(|u| u.department);
+                    if query.department.is_none()
+                        || (filter.department.is_some() && filter.department != query.department)
+                    {
+                        return Ok(CasePage { items: Vec::new(), next: None });
+                    }
+                }
+                Role::Worker => {
+                    return Err(StorageError::Internal("workers list cases on their tablets".into()));
+                }
+            }
+            let rows = r.case_page(&query)?;
+            let more = rows.len() > limit;
+            let mut items = Vec::with_capacity(rows.len().min(limit));
+            for flow in rows.iter().take(limit) {
+                let record = r.export(Kind::Case, flow.case_id)?;
+                items.push(crate::flow::summary(flow, record.as_ref(), now_ms));
+            }
+            let next = more
+                .then(|| {
+                    items.last().map(|c: &gridwork_protocol::cases::CaseSummary| {
+                        format!("{}:{}", c.received_at_ms, c.id)
+                    })
+                })
+                .flatten();
+            Ok(CasePage { items, next })
+        })
+    }
+
+    fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView> {
+        self.backend.read(|r| {
+            let flow = self.visible_case(r, who, id)?;
+            crate::flow::view(r, &flow, now_ms)
+        })
+    }
+
+    fn take_step(
+        &self,
+        who: &Principal,
+        id: RecordId,
+        request: StepRequest,
+        now_ms: u64,
+    ) -> Result<CaseView> {
+        self.backend.write(|w| {
+            let flow = self.visible_case(w, who, id)?;
+            let department = w.user(&who.user_id)?.and_then(|u| u.department);
+            let step = request.step.map(|s| s.as_str()).unwrap_or("none");
+            let flow = crate::flow::take_step(w, who, department.as_deref(), flow, &request, now_ms)?;
+            let detail =
+                serde_json::json!({"step": step, "status": flow.status, "department": flow.department});
+            audit(w, now_ms, Some(who), "case_step", Some((Kind::Case, id)), detail)?;
+            crate::flow::view(w, &flow, now_ms)
+        })
+    }
+
+    fn add_case(&self, who: &Principal, case: NewCase, now_ms: u64) -> Result<RecordId> {
+        let reported_at = crate::flow::CITY_ZONE
+            .timestamp_millis_opt(now_ms as i64)
+            .single()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+            .unwrap_or_default();
+        let mut fields: Vec<(&str, Value)> = vec![
+            ("grid", Value::Text(case.grid.clone())),
+            ("category", Value::Text(case.category.clone())),
+            ("description", Value::Text(case.description.clone())),
+            ("status", Value::Text("reported".into())),
+            ("reported_at", Value::Text(reported_at)),
+        ];
+        for (name, value) in [
+            ("location", &case.location),
+            ("reporter", &case.reporter),
+            ("reporter_phone", &case.reporter_phone),
+            ("urgency", &case.urgency),
+        ] {
+            if let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                fields.push((name, Value::Text(value.to_owned())));
+            }
+        }
+        self.backend.write(|w| {
+            let scope = self.scope_of(w, &who.user_id, who.role)?;
+            if !scope.contains(&case.grid) {
+                return Err(
+                    ValidationError::invalid("grid", Reason::NoSuchGrid { code: case.grid.clone() }).into()
+                );
+            }
+            let id = w.put_record(Kind::Case, None, &fields)?;
+            crate::flow::receive(w, id, now_ms, Some(&who.user_id), None)?;
+            audit(
+                w,
+                now_ms,
+                Some(who),
+                "case_add",
+                Some((Kind::Case, id)),
+                serde_json::json!({"grid": case.grid}),
+            )?;
+            Ok(id)
+        })
+    }
+
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>> {
         let Some(holder) = self.backend.read(|r| Ok(r.token_holder(&token_digest, now_ms)?))? else {
             return Ok(None);
@@ -661,7 +882,7 @@ impl<B: Backend> Storage for Core<B> {
         // milliseconds), and against a stand-in when there is no such user
         // or no password, so the answer takes as long either way.
         let (user, stored) = match found {
-            Some(UserRow { id, name, role, password_hash: Some(hash) }) => (Some((id, name, role)), hash),
+            Some(UserRow { id, name, role, password_hash: Some(hash), .. }) => (Some((id, name, role)), hash),
             _ => (None, STAND_IN_HASH.clone()),
         };
         let parsed =
@@ -722,10 +943,21 @@ impl<B: Backend> Storage for Core<B> {
         if user.role == Role::Worker && user.grids.is_empty() {
             return Err(ValidationError::required("grid").into());
         }
-        if user.role != Role::Worker && !user.grids.is_empty() {
-            // Staff and admins see every grid; a grid given them means a
-            // mistake about who this is.
+        if matches!(user.role, Role::Admin | Role::Handler) && !user.grids.is_empty() {
+            // Admins see every grid, handlers their department's cases: a
+            // grid given them means a mistake about who this is. (Staff
+            // with grids see that part of the tree; without, the city.)
             return Err(ValidationError::invalid("grid", Reason::Disagrees { other: "role" }).into());
+        }
+        let department = user.department.as_deref().map(str::trim).filter(|d| !d.is_empty());
+        match (user.role, department) {
+            (Role::Handler, None) => return Err(ValidationError::required("department").into()),
+            (Role::Handler, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(
+                    ValidationError::invalid("department", Reason::Disagrees { other: "role" }).into()
+                );
+            }
         }
         if let Some(password) = &user.password
             && !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count())
@@ -737,8 +969,23 @@ impl<B: Backend> Storage for Core<B> {
             .into());
         }
         let password_hash = user.password.as_deref().map(hash_password).transpose()?;
-        let row = UserRow { id: new_id(), name: name.to_owned(), role: user.role, password_hash };
+        let row = UserRow {
+            id: new_id(),
+            name: name.to_owned(),
+            role: user.role,
+            password_hash,
+            department: department.map(str::to_owned),
+        };
         self.backend.write(|w| {
+            if let Some(code) = &row.department
+                && w.department(code)?.is_none()
+            {
+                return Err(StorageError::Said {
+                    code: ErrorCode::NotFound,
+                    en: format!("there is no department with code `{code}`: add it first"),
+                    zh: format!("没有编码为`{code}`的部门,请先添加"),
+                });
+            }
             for grid in &user.grids {
                 if w.grid_level(grid)?.is_none() {
                     return Err(
@@ -1052,7 +1299,13 @@ impl<B: Backend> Storage for Core<B> {
                 .iter()
                 .map(|c| (c.kind, c.id, c.fields.iter().map(|f| f.field.clone()).collect()))
                 .collect();
+            let cases: Vec<RecordId> =
+                accepted.iter().filter(|c| c.kind == Kind::Case).map(|c| c.id).collect();
             let applied = w.apply(accepted)?;
+            // Cases reported are received now, by the server's clock.
+            for id in cases {
+                crate::flow::receive(w, id, now_ms, Some(&principal.user_id), Some(&device.id))?;
+            }
             let up_to = up_to_counter.max(acked);
             w.note_push(&device.id, up_to, pending, now_ms, app_version)?;
             // A replay is audited too, as such: what it applied was applied

@@ -197,6 +197,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
             role: Role::Staff,
             grids: vec![],
             password: Some(staff.password.clone()),
+            department: None,
         },
         now_ms,
     )?;
@@ -210,6 +211,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                 role: Role::Worker,
                 grids: vec![unit.clone()],
                 password: None,
+                department: None,
             },
             now_ms,
         )?;

@@ -92,7 +92,11 @@ impl From<StorageError> for AppError {
             }
             StorageError::Malformed(message) => AppError::malformed(message),
             StorageError::Said { code, en, zh } => AppError::new(
-                if code == ErrorCode::Conflict { StatusCode::CONFLICT } else { StatusCode::NOT_FOUND },
+                match code {
+                    ErrorCode::Conflict => StatusCode::CONFLICT,
+                    ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+                    _ => StatusCode::NOT_FOUND,
+                },
                 code,
                 en,
                 zh,

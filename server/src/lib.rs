@@ -13,6 +13,7 @@ pub mod core;
 pub mod deadlines;
 pub mod demo;
 pub mod error;
+pub mod flow;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
@@ -212,6 +213,16 @@ impl Authed {
         }
     }
 
+    fn console(self) -> Result<Principal, AppError> {
+        match (&self.0.role, &self.0.device) {
+            (Role::Admin | Role::Staff | Role::Handler, None) => Ok(self.0),
+            _ => Err(AppError::forbidden(
+                "this needs a console login (centre staff, a department's handler, or an administrator)",
+                "此操作需要控制台登录(中心工作人员、职能部门或管理员)",
+            )),
+        }
+    }
+
     fn device(self) -> Result<Principal, AppError> {
         match &self.0.device {
             Some(_) => Ok(self.0),
@@ -232,9 +243,22 @@ pub struct AdminCaller(pub Principal);
 #[derive(Debug)]
 pub struct StaffCaller(pub Principal);
 
+/// Anyone working at the console (staff, handlers, admins), checked before
+/// any body is read; what each may see is the storage's to decide.
+#[derive(Debug)]
+pub struct ConsoleCaller(pub Principal);
+
 /// A device, checked before any body is read.
 #[derive(Debug)]
 pub struct DeviceCaller(pub Principal);
+
+impl FromRequestParts<AppState> for ConsoleCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Authed::from_request_parts(parts, state).await?.console().map(ConsoleCaller)
+    }
+}
 
 impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = AppError;
@@ -458,7 +482,7 @@ async fn add_user(
     let storage = state.storage.clone();
     let now = state.now_ms();
     let id = blocking(move || storage.create_user(&admin, user, now)).await?;
-    Ok(Json(Created { id }))
+    Ok(Json(Created { id: id.to_string() }))
 }
 
 async fn enrollment_code(
@@ -544,6 +568,89 @@ async fn parked(
     Ok(Json(parked))
 }
 
+/// A record id in the path, its mistakes answered in JSON.
+#[derive(Debug)]
+struct CaseId(gridwork_domain::RecordId);
+
+impl<S: Send + Sync> FromRequestParts<S> for CaseId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| AppError::malformed(e.body_text()))?;
+        text.parse().map(CaseId).map_err(|_| {
+            AppError::not_found(format!("`{text}` is not a case id"), format!("`{text}`不是事件编号"))
+        })
+    }
+}
+
+async fn departments(
+    State(state): State<AppState>,
+    _who: ConsoleCaller,
+) -> Result<Json<Vec<gridwork_protocol::cases::Department>>, AppError> {
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.departments()).await?))
+}
+
+async fn add_department(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Body(department): Body<gridwork_protocol::cases::Department>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let code = department.code.clone();
+    blocking(move || storage.add_department(&admin, department, now)).await?;
+    Ok(Json(serde_json::json!({"code": code})))
+}
+
+async fn cases(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    filter: Result<
+        axum::extract::Query<gridwork_protocol::cases::CaseFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<gridwork_protocol::cases::CasePage>, AppError> {
+    let filter = query(filter)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.cases(&who, filter, now)).await?))
+}
+
+async fn case(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    CaseId(id): CaseId,
+) -> Result<Json<gridwork_protocol::cases::CaseView>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.case(&who, id, now)).await?))
+}
+
+async fn case_step(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    CaseId(id): CaseId,
+    Body(request): Body<gridwork_protocol::cases::StepRequest>,
+) -> Result<Json<gridwork_protocol::cases::CaseView>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.take_step(&who, id, request, now)).await?))
+}
+
+async fn add_case(
+    State(state): State<AppState>,
+    StaffCaller(who): StaffCaller,
+    Body(case): Body<gridwork_protocol::cases::NewCase>,
+) -> Result<Json<Created>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let id = blocking(move || storage.add_case(&who, case, now)).await?;
+    Ok(Json(Created { id: id.to_string() }))
+}
+
 fn no_parked(id: u64) -> AppError {
     AppError::not_found(format!("there is no parked change {id}"), format!("没有编号为{id}的被拒修改"))
 }
@@ -611,6 +718,11 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/parked", get(parked))
         .route("/admin/parked/{id}", get(parked_one))
         .route("/admin/parked/{id}/dismiss", post(dismiss_parked))
+        .route("/admin/departments", post(add_department))
+        .route("/departments", get(departments))
+        .route("/cases", get(cases).post(add_case))
+        .route("/cases/{id}", get(case))
+        .route("/cases/{id}/steps", post(case_step))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_protocol));

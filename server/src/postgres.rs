@@ -41,8 +41,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::backend::{
-    AuditEntry, Backend, BackendError, ChangeError, ChangesPage, CodeHolder, NewToken, PageLimit, ParkedFull,
-    ParkedRow, Preview, PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+    AuditEntry, Backend, BackendError, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError,
+    ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition,
+    Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::storage::StorageError;
 
@@ -53,6 +54,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_token_order.sql")),
     (4, include_str!("../../migrations/postgres/0004_guess_ids.sql")),
     (5, include_str!("../../migrations/postgres/0005_calendar.sql")),
+    (6, include_str!("../../migrations/postgres/0006_case_flow.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
@@ -646,6 +648,29 @@ fn preview(
     Ok(Preview { exists: true, scope_now, scope_after, unvouched, diverged })
 }
 
+/// The columns of `case_flow`, in the order [`case_flow_row`] reads them.
+const CASE_FLOW_COLUMNS: &str = "case_id, grid, handling_grid, category, status, department, received_at_ms, due_at_ms, on_site_due_at_ms, handled_at_ms, closed_at_ms, handled_in_grid, satisfaction, updated_at_ms";
+
+fn case_flow_row(r: &Row) -> Result<CaseFlowRow> {
+    let ms = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v as u64);
+    Ok(CaseFlowRow {
+        case_id: record_id(r.get(0))?,
+        grid: r.get(1),
+        handling_grid: r.get(2),
+        category: r.get(3),
+        status: r.get(4),
+        department: r.get(5),
+        received_at_ms: r.get::<_, i64>(6) as u64,
+        due_at_ms: r.get::<_, i64>(7) as u64,
+        on_site_due_at_ms: ms(8),
+        handled_at_ms: ms(9),
+        closed_at_ms: ms(10),
+        handled_in_grid: r.get(11),
+        satisfaction: r.get(12),
+        updated_at_ms: r.get::<_, i64>(13) as u64,
+    })
+}
+
 /// A page of the embedded store's shape as the backend's.
 fn changes_page(page: gridwork_store::ScopedChanges) -> ChangesPage {
     ChangesPage {
@@ -747,18 +772,146 @@ impl Reads for PgTx<'_> {
         }))
     }
 
-    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>> {
-        self.query_opt("SELECT id, name, role, password_hash FROM users WHERE name = $1", &[&name])?
+    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>> {
+        Ok(self
+            .query_opt(
+                "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories WHERE code = $1",
+                &[&code],
+            )?
+            .map(|r| CategoryRow {
+                code: r.get(0),
+                name_zh: r.get(1),
+                name_en: r.get(2),
+                on_site_limit: r.get(3),
+                solve_limit: r.get(4),
+                department: r.get(5),
+            }))
+    }
+
+    fn calendar(&mut self) -> Result<crate::backend::CalendarRows> {
+        let days = self
+            .query("SELECT day, kind FROM calendar_days", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let years = self.query("SELECT year FROM calendar_years", &[])?.iter().map(|r| r.get(0)).collect();
+        Ok((days, years))
+    }
+
+    fn case_flow(&mut self, id: RecordId) -> Result<Option<CaseFlowRow>> {
+        let sql = format!("SELECT {CASE_FLOW_COLUMNS} FROM case_flow WHERE case_id = $1");
+        self.query_opt(&sql, &[&id.as_bytes().as_slice()])?.map(|r| case_flow_row(&r)).transpose()
+    }
+
+    fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>> {
+        Ok(self
+            .query(
+                "SELECT id, at_ms, step, user_id, device_id, from_status, to_status, department, note
+                 FROM case_steps WHERE case_id = $1 ORDER BY id",
+                &[&id.as_bytes().as_slice()],
+            )?
+            .iter()
             .map(|r| {
-                Ok(UserRow { id: r.get(0), name: r.get(1), role: role(r.get(2))?, password_hash: r.get(3) })
+                (
+                    r.get::<_, i64>(0) as u64,
+                    CaseStepRow {
+                        case_id: id,
+                        at_ms: r.get::<_, i64>(1) as u64,
+                        step: r.get(2),
+                        user_id: r.get(3),
+                        device_id: r.get(4),
+                        from_status: r.get(5),
+                        to_status: r.get(6),
+                        department: r.get(7),
+                        note: r.get(8),
+                    },
+                )
             })
-            .transpose()
+            .collect())
+    }
+
+    fn case_page(&mut self, query: &CaseQuery) -> Result<Vec<CaseFlowRow>> {
+        let mut sql = format!("SELECT {CASE_FLOW_COLUMNS} FROM case_flow WHERE true");
+        let mut values: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut bind = |value: Box<dyn ToSql + Sync>| {
+            values.push(value);
+            values.len()
+        };
+        if let Some(grids) = &query.grids {
+            let n = bind(Box::new(grids.clone()));
+            sql += &format!(" AND (grid = ANY(${n}) OR handling_grid = ANY(${n}))");
+        }
+        for (column, value) in
+            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
+        {
+            if let Some(value) = value {
+                let n = bind(Box::new(value.clone()));
+                sql += &format!(" AND {column} = ${n}");
+            }
+        }
+        if let Some(before) = query.due_before_ms {
+            let n = bind(Box::new(before as i64));
+            sql += &format!(
+                " AND due_at_ms < ${n} AND status IN ('reported', 'accepted', 'dispatched', 'returned')"
+            );
+        }
+        if let Some((at, id)) = query.after {
+            let (a, b) = (bind(Box::new(at as i64)), bind(Box::new(id.as_bytes().to_vec())));
+            sql += &format!(" AND (received_at_ms, case_id) < (${a}, ${b})");
+        }
+        let n = bind(Box::new(query.limit as i64));
+        sql += &format!(" ORDER BY received_at_ms DESC, case_id DESC LIMIT ${n}");
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        self.query(&sql, &params)?.iter().map(case_flow_row).collect()
+    }
+
+    fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>> {
+        Ok(self
+            .query_opt("SELECT parent FROM grids WHERE code = $1 AND NOT deleted", &[&code])?
+            .map(|r| r.get(0)))
+    }
+
+    fn department(&mut self, code: &str) -> Result<Option<Department>> {
+        Ok(self
+            .query_opt("SELECT code, name_zh, name_en FROM departments WHERE code = $1", &[&code])?
+            .map(|r| Department { code: r.get(0), name_zh: r.get(1), name_en: r.get(2) }))
+    }
+
+    fn departments(&mut self) -> Result<Vec<Department>> {
+        Ok(self
+            .query("SELECT code, name_zh, name_en FROM departments ORDER BY code COLLATE \"C\"", &[])?
+            .iter()
+            .map(|r| Department { code: r.get(0), name_zh: r.get(1), name_en: r.get(2) })
+            .collect())
+    }
+
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>> {
+        self.query_opt(
+            "SELECT id, name, role, password_hash, department FROM users WHERE name = $1",
+            &[&name],
+        )?
+        .map(|r| {
+            Ok(UserRow {
+                id: r.get(0),
+                name: r.get(1),
+                role: role(r.get(2))?,
+                password_hash: r.get(3),
+                department: r.get(4),
+            })
+        })
+        .transpose()
     }
 
     fn user(&mut self, id: &str) -> Result<Option<UserRow>> {
-        self.query_opt("SELECT id, name, role, password_hash FROM users WHERE id = $1", &[&id])?
+        self.query_opt("SELECT id, name, role, password_hash, department FROM users WHERE id = $1", &[&id])?
             .map(|r| {
-                Ok(UserRow { id: r.get(0), name: r.get(1), role: role(r.get(2))?, password_hash: r.get(3) })
+                Ok(UserRow {
+                    id: r.get(0),
+                    name: r.get(1),
+                    role: role(r.get(2))?,
+                    password_hash: r.get(3),
+                    department: r.get(4),
+                })
             })
             .transpose()
     }
@@ -769,7 +922,7 @@ impl Reads for PgTx<'_> {
             grids.entry(row.get(0)).or_default().push(row.get(1));
         }
         self.query(
-            "SELECT id, name, role, created_at_ms FROM users ORDER BY created_at_ms, name COLLATE \"C\"",
+            "SELECT id, name, role, created_at_ms, department FROM users ORDER BY created_at_ms, name COLLATE \"C\"",
             &[],
         )?
         .iter()
@@ -781,6 +934,7 @@ impl Reads for PgTx<'_> {
                 name: r.get(1),
                 role: role(r.get(2))?,
                 created_at_ms: r.get::<_, i64>(3) as u64,
+                department: r.get(4),
             })
         })
         .collect()
@@ -1189,9 +1343,76 @@ impl Writes for PgTx<'_> {
 
     fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool> {
         Ok(self.execute(
-            "INSERT INTO users (id, name, role, password_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (name) DO NOTHING",
-            &[&user.id, &user.name, &user.role.as_str(), &user.password_hash, &(created_at_ms as i64)],
+            "INSERT INTO users (id, name, role, password_hash, created_at_ms, department)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+            &[
+                &user.id,
+                &user.name,
+                &user.role.as_str(),
+                &user.password_hash,
+                &(created_at_ms as i64),
+                &user.department,
+            ],
+        )? > 0)
+    }
+
+    fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()> {
+        let ms = |v: Option<u64>| v.map(|v| v as i64);
+        self.execute(
+            &format!(
+                "INSERT INTO case_flow ({CASE_FLOW_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT (case_id) DO UPDATE SET grid = excluded.grid, handling_grid = excluded.handling_grid,
+                     category = excluded.category, status = excluded.status, department = excluded.department,
+                     received_at_ms = excluded.received_at_ms, due_at_ms = excluded.due_at_ms,
+                     on_site_due_at_ms = excluded.on_site_due_at_ms, handled_at_ms = excluded.handled_at_ms,
+                     closed_at_ms = excluded.closed_at_ms, handled_in_grid = excluded.handled_in_grid,
+                     satisfaction = excluded.satisfaction, updated_at_ms = excluded.updated_at_ms"
+            ),
+            &[
+                &row.case_id.as_bytes().as_slice(),
+                &row.grid,
+                &row.handling_grid,
+                &row.category,
+                &row.status,
+                &row.department,
+                &(row.received_at_ms as i64),
+                &(row.due_at_ms as i64),
+                &ms(row.on_site_due_at_ms),
+                &ms(row.handled_at_ms),
+                &ms(row.closed_at_ms),
+                &row.handled_in_grid,
+                &row.satisfaction,
+                &(row.updated_at_ms as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn add_case_step(&mut self, row: &CaseStepRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO case_steps (case_id, at_ms, step, user_id, device_id, from_status, to_status, department, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &row.case_id.as_bytes().as_slice(),
+                &(row.at_ms as i64),
+                &row.step,
+                &row.user_id,
+                &row.device_id,
+                &row.from_status,
+                &row.to_status,
+                &row.department,
+                &row.note,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_department(&mut self, department: &Department, now_ms: u64) -> Result<bool> {
+        Ok(self.execute(
+            "INSERT INTO departments (code, name_zh, name_en, created_at_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (code) DO NOTHING",
+            &[&department.code, &department.name_zh, &department.name_en, &(now_ms as i64)],
         )? > 0)
     }
 

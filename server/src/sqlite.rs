@@ -26,8 +26,9 @@ use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store
 use rusqlite::{OptionalExtension, params};
 
 use crate::backend::{
-    Backend, BackendError, ChangeError, ChangesPage, CodeHolder, NewToken, PageLimit, ParkedFull, ParkedRow,
-    Preview, PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+    Backend, BackendError, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError, ChangesPage,
+    CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition, Reads, Result,
+    TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::core::Core;
 use crate::storage::StorageError;
@@ -319,6 +320,137 @@ impl Reads for Tx<'_> {
         }))
     }
 
+    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories WHERE code = ?1",
+            )?
+            .query_row([code], |row| {
+                Ok(CategoryRow {
+                    code: row.get(0)?,
+                    name_zh: row.get(1)?,
+                    name_en: row.get(2)?,
+                    on_site_limit: row.get(3)?,
+                    solve_limit: row.get(4)?,
+                    department: row.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn calendar(&mut self) -> Result<crate::backend::CalendarRows> {
+        let conn = self.conn();
+        let days = conn
+            .prepare_cached("SELECT day, kind FROM calendar_days")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let years = conn
+            .prepare_cached("SELECT year FROM calendar_years")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok((days, years))
+    }
+
+    fn case_flow(&mut self, id: RecordId) -> Result<Option<CaseFlowRow>> {
+        let sql = format!("SELECT {CASE_FLOW_COLUMNS} FROM case_flow WHERE case_id = ?1");
+        Ok(self.conn().prepare_cached(&sql)?.query_row([id.as_bytes()], case_flow_row).optional()?)
+    }
+
+    fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, at_ms, step, user_id, device_id, from_status, to_status, department, note
+                 FROM case_steps WHERE case_id = ?1 ORDER BY id",
+            )?
+            .query_map([id.as_bytes()], |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as u64,
+                    CaseStepRow {
+                        case_id: id,
+                        at_ms: row.get::<_, i64>(1)? as u64,
+                        step: row.get(2)?,
+                        user_id: row.get(3)?,
+                        device_id: row.get(4)?,
+                        from_status: row.get(5)?,
+                        to_status: row.get(6)?,
+                        department: row.get(7)?,
+                        note: row.get(8)?,
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn case_page(&mut self, query: &CaseQuery) -> Result<Vec<CaseFlowRow>> {
+        let mut sql = format!("SELECT {CASE_FLOW_COLUMNS} FROM case_flow WHERE 1 = 1");
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut bind = |value: rusqlite::types::Value| {
+            values.push(value);
+            values.len()
+        };
+        if let Some(grids) = &query.grids {
+            let n = bind(serde_json::to_string(grids).expect("strings serialise").into());
+            sql += &format!(
+                " AND (grid IN (SELECT value FROM json_each(?{n})) OR handling_grid IN (SELECT value FROM json_each(?{n})))"
+            );
+        }
+        for (column, value) in
+            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
+        {
+            if let Some(value) = value {
+                let n = bind(value.clone().into());
+                sql += &format!(" AND {column} = ?{n}");
+            }
+        }
+        if let Some(before) = query.due_before_ms {
+            let n = bind((before as i64).into());
+            sql += &format!(
+                " AND due_at_ms < ?{n} AND status IN ('reported', 'accepted', 'dispatched', 'returned')"
+            );
+        }
+        if let Some((at, id)) = query.after {
+            let (a, b) = (bind((at as i64).into()), bind(id.as_bytes().to_vec().into()));
+            sql += &format!(" AND (received_at_ms < ?{a} OR (received_at_ms = ?{a} AND case_id < ?{b}))");
+        }
+        let n = bind((query.limit as i64).into());
+        sql += &format!(" ORDER BY received_at_ms DESC, case_id DESC LIMIT ?{n}");
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(values), case_flow_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT parent FROM grids WHERE code = ?1 AND deleted IS NOT 1")?
+            .query_row([code], |row| row.get(0))
+            .optional()?)
+    }
+
+    fn department(&mut self, code: &str) -> Result<Option<Department>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT code, name_zh, name_en FROM departments WHERE code = ?1")?
+            .query_row([code], |row| {
+                Ok(Department { code: row.get(0)?, name_zh: row.get(1)?, name_en: row.get(2)? })
+            })
+            .optional()?)
+    }
+
+    fn departments(&mut self) -> Result<Vec<Department>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT code, name_zh, name_en FROM departments ORDER BY code")?
+            .query_map([], |row| {
+                Ok(Department { code: row.get(0)?, name_zh: row.get(1)?, name_en: row.get(2)? })
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>> {
         user_where(self.conn(), "name", name)
     }
@@ -337,18 +469,21 @@ impl Reads for Tx<'_> {
             let (user, grid) = row?;
             grids.entry(user).or_default().push(grid);
         }
-        let rows: Vec<(String, String, String, i64)> = conn
-            .prepare_cached("SELECT id, name, role, created_at_ms FROM users ORDER BY created_at_ms, name")?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+        let rows: Vec<(String, String, String, i64, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT id, name, role, created_at_ms, department FROM users ORDER BY created_at_ms, name",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
-            .map(|(id, name, role_text, created_at_ms)| {
+            .map(|(id, name, role_text, created_at_ms, department)| {
                 Ok(UserInfo {
                     grids: grids.remove(&id).unwrap_or_default(),
                     id,
                     name,
                     role: role(&role_text)?,
                     created_at_ms: created_at_ms as u64,
+                    department,
                 })
             })
             .collect()
@@ -697,14 +832,40 @@ impl Reads for Tx<'_> {
     }
 }
 
+/// The columns of `case_flow`, in the order [`case_flow_row`] reads them.
+const CASE_FLOW_COLUMNS: &str = "case_id, grid, handling_grid, category, status, department, received_at_ms, due_at_ms, on_site_due_at_ms, handled_at_ms, closed_at_ms, handled_in_grid, satisfaction, updated_at_ms";
+
+fn case_flow_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CaseFlowRow> {
+    let ms = |i: usize| row.get::<_, Option<i64>>(i).map(|v| v.map(|v| v as u64));
+    Ok(CaseFlowRow {
+        case_id: RecordId::from_bytes(row.get(0)?),
+        grid: row.get(1)?,
+        handling_grid: row.get(2)?,
+        category: row.get(3)?,
+        status: row.get(4)?,
+        department: row.get(5)?,
+        received_at_ms: row.get::<_, i64>(6)? as u64,
+        due_at_ms: row.get::<_, i64>(7)? as u64,
+        on_site_due_at_ms: ms(8)?,
+        handled_at_ms: ms(9)?,
+        closed_at_ms: ms(10)?,
+        handled_in_grid: row.get(11)?,
+        satisfaction: row.get(12)?,
+        updated_at_ms: row.get::<_, i64>(13)? as u64,
+    })
+}
+
 fn user_where(conn: &rusqlite::Connection, column: &str, value: &str) -> Result<Option<UserRow>> {
-    let found: Option<(String, String, String, Option<String>)> = conn
-        .prepare_cached(&format!("SELECT id, name, role, password_hash FROM users WHERE {column} = ?1"))?
-        .query_row([value], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+    type Columns = (String, String, String, Option<String>, Option<String>);
+    let found: Option<Columns> = conn
+        .prepare_cached(&format!(
+            "SELECT id, name, role, password_hash, department FROM users WHERE {column} = ?1"
+        ))?
+        .query_row([value], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
         .optional()?;
     found
-        .map(|(id, name, role_text, password_hash)| {
-            Ok(UserRow { id, name, role: role(&role_text)?, password_hash })
+        .map(|(id, name, role_text, password_hash, department)| {
+            Ok(UserRow { id, name, role: role(&role_text)?, password_hash, department })
         })
         .transpose()
 }
@@ -720,11 +881,71 @@ impl Writes for Tx<'_> {
 
     fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool> {
         let inserted = self.conn().execute(
-            "INSERT INTO users (id, name, role, password_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (name) DO NOTHING",
-            params![user.id, user.name, user.role.as_str(), user.password_hash, created_at_ms as i64],
+            "INSERT INTO users (id, name, role, password_hash, created_at_ms, department)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
+            params![
+                user.id,
+                user.name,
+                user.role.as_str(),
+                user.password_hash,
+                created_at_ms as i64,
+                user.department
+            ],
         )?;
         Ok(inserted > 0)
+    }
+
+    fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()> {
+        self.conn().execute(
+            &format!(
+                "INSERT OR REPLACE INTO case_flow ({CASE_FLOW_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ),
+            params![
+                row.case_id.as_bytes(),
+                row.grid,
+                row.handling_grid,
+                row.category,
+                row.status,
+                row.department,
+                row.received_at_ms as i64,
+                row.due_at_ms as i64,
+                row.on_site_due_at_ms.map(|v| v as i64),
+                row.handled_at_ms.map(|v| v as i64),
+                row.closed_at_ms.map(|v| v as i64),
+                row.handled_in_grid,
+                row.satisfaction,
+                row.updated_at_ms as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn add_case_step(&mut self, row: &CaseStepRow) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO case_steps (case_id, at_ms, step, user_id, device_id, from_status, to_status, department, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                row.case_id.as_bytes(),
+                row.at_ms as i64,
+                row.step,
+                row.user_id,
+                row.device_id,
+                row.from_status,
+                row.to_status,
+                row.department,
+                row.note,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_department(&mut self, department: &Department, now_ms: u64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "INSERT INTO departments (code, name_zh, name_en, created_at_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (code) DO NOTHING",
+            params![department.code, department.name_zh, department.name_en, now_ms as i64],
+        )? > 0)
     }
 
     fn assign_grid(&mut self, user_id: &str, grid: &str) -> Result<()> {
@@ -1053,6 +1274,7 @@ mod tests {
             role: Role::Staff,
             grids: vec![],
             password: Some("correct horse".into()),
+            department: None,
         };
         storage.create_user(&admin, staff, T0).unwrap();
 
@@ -1098,8 +1320,13 @@ mod tests {
                 NewGrid { code: code.into(), name: code.into(), parent: None, level: Some("street".into()) };
             storage.add_grid(&admin, grid, T0).unwrap();
         }
-        let worker =
-            NewUser { name: "w".into(), role: Role::Worker, grids: vec!["A".into()], password: None };
+        let worker = NewUser {
+            name: "w".into(),
+            role: Role::Worker,
+            grids: vec!["A".into()],
+            password: None,
+            department: None,
+        };
         let worker = storage.create_user(&admin, worker, T0).unwrap();
         let scope = |storage: &SqliteStorage| storage.scope(&worker, Role::Worker).unwrap().to_vec();
         assert_eq!(scope(&storage), ["A"]);
@@ -1131,6 +1358,7 @@ mod tests {
             role: Role::Staff,
             grids: vec![],
             password: Some("correct horse".into()),
+            department: None,
         };
         let staff = storage.create_user(&admin, staff, T0).unwrap();
         let code = storage.create_enrollment_code(&admin, &staff, 60_000, T0).unwrap();

@@ -16,6 +16,7 @@ pub use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
     ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
 };
+pub use gridwork_protocol::cases::{CaseFilter, CasePage, CaseView, Department, NewCase, StepRequest};
 use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
@@ -212,6 +213,21 @@ pub struct GuessCount {
 pub trait Storage: Send + Sync + 'static {
     /// The epoch: a new one after every restore from a backup.
     fn epoch(&self) -> String;
+
+    /// Every department.
+    fn departments(&self) -> Result<Vec<Department>>;
+    /// Adds a department (admins).
+    fn add_department(&self, actor: &Principal, department: Department, now_ms: u64) -> Result<()>;
+    /// A page of the cases `who` may see (centre staff within their grids,
+    /// a handler their department's).
+    fn cases(&self, who: &Principal, filter: CaseFilter, now_ms: u64) -> Result<CasePage>;
+    /// One case whole, if `who` may see it.
+    fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView>;
+    /// Takes a step of the flow on a case `who` may see.
+    fn take_step(&self, who: &Principal, id: RecordId, request: StepRequest, now_ms: u64)
+    -> Result<CaseView>;
+    /// A case entered at the console (a hotline call): received at once.
+    fn add_case(&self, who: &Principal, case: NewCase, now_ms: u64) -> Result<RecordId>;
 
     /// The holder of a token (given as its SHA-256 digest), if any.
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>>;

@@ -11,7 +11,7 @@ use gridwork_domain::{Kind, Record, Value};
 use serde::Serialize;
 
 /// Cases in these states need nothing more from anyone.
-const FINISHED_CASES: &[&str] = &["closed", "rejected"];
+const FINISHED_CASES: &[&str] = &["closed", "visited", "rejected"];
 const OPEN_TASKS: &[&str] = &["open", "in_progress"];
 /// Follow-ups due within this many days are shown.
 pub const FOLLOW_UP_DAYS: i64 = 7;

@@ -95,8 +95,13 @@ impl LocalServer {
 
     /// A device of a new worker of grid C1, enrolled and synced.
     pub async fn device(&self, path: &Path, name: &str, encoding: Encoding) -> Result<Device> {
-        let user =
-            NewUser { name: name.into(), role: UserRole::Worker, grids: vec!["C1".into()], password: None };
+        let user = NewUser {
+            name: name.into(),
+            role: UserRole::Worker,
+            grids: vec!["C1".into()],
+            password: None,
+            department: None,
+        };
         let user = self.admin.add_user(&user).await?;
         let code =
             self.admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;
@@ -310,8 +315,13 @@ async fn first_sync(dir: &Path) -> Result<()> {
     {
         let start = Instant::now();
         let path = dir.join(format!("first-{name}.db").replace(' ', "-"));
-        let user =
-            NewUser { name: name.into(), role: UserRole::Worker, grids: vec!["C1".into()], password: None };
+        let user = NewUser {
+            name: name.into(),
+            role: UserRole::Worker,
+            grids: vec!["C1".into()],
+            password: None,
+            department: None,
+        };
         let user = server.admin.add_user(&user).await?;
         let code =
             server.admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;

@@ -113,17 +113,22 @@ enum UserCommand {
         #[arg(long)]
         name: String,
         /// worker: a grid worker (网格员) with a tablet; staff: centre staff
-        /// (中心工作人员); admin: sets up grids, people and devices.
-        #[arg(long, value_parser = ["worker", "staff", "admin"])]
+        /// (中心工作人员); handler: a department's handler (职能部门);
+        /// admin: sets up grids, people and devices.
+        #[arg(long, value_parser = ["worker", "staff", "handler", "admin"])]
         role: String,
-        /// The code of a grid the user is responsible for (and all grids
-        /// below it), as given to `grid add --code`, not its record id; grid
-        /// workers only. Repeat for several grids.
+        /// The code of a grid, as given to `grid add --code` (not its record
+        /// id), and all grids below it: a worker's grids (required), or the
+        /// part of the tree a staff account sees (without: the whole city).
+        /// Repeat for several grids.
         #[arg(long = "grid", value_name = "CODE")]
         grids: Vec<String>,
         /// For people who log in at the console.
         #[arg(long)]
         password: Option<String>,
+        /// A handler's department, by its code (`department add`).
+        #[arg(long, value_name = "CODE")]
+        department: Option<String>,
     },
 }
 
@@ -270,9 +275,9 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
         AdminCommand::Grid { command: GridCommand::Add { code, name, parent, level } } => {
             json!(admin.add_grid(&NewGrid { code, name, parent, level }).await?)
         }
-        AdminCommand::User { command: UserCommand::Add { name, role, grids, password } } => {
+        AdminCommand::User { command: UserCommand::Add { name, role, grids, password, department } } => {
             let role = Role::parse(&role).expect("clap checked the role");
-            json!(admin.add_user(&NewUser { name, role, grids, password }).await?)
+            json!(admin.add_user(&NewUser { name, role, grids, password, department }).await?)
         }
         AdminCommand::EnrollCode { user, ttl_minutes } => {
             let code = admin

@@ -151,6 +151,10 @@ pub const CASE_STATUSES: &[Choice] = &[
     choice("handled", "已处置", "Handled"),
     choice("closed", "已结案", "Closed"),
     choice("rejected", "不予受理", "Rejected"),
+    // The centre's steps (server/src/cases.rs): sent back to the grid, and
+    // closed with the reporter asked how it went.
+    choice("returned", "已退回", "Returned to the grid"),
+    choice("visited", "已回访", "Visited"),
 ];
 
 pub const URGENCIES: &[Choice] = &[

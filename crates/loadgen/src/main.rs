@@ -455,7 +455,13 @@ async fn enroll(
     name: &str,
     grid: &str,
 ) -> Result<(String, DeviceId)> {
-    let user = NewUser { name: name.into(), role: Role::Worker, grids: vec![grid.into()], password: None };
+    let user = NewUser {
+        name: name.into(),
+        role: Role::Worker,
+        grids: vec![grid.into()],
+        password: None,
+        department: None,
+    };
     let user = admin.add_user(&user).await?;
     let code = admin.enrollment_code(&NewEnrollmentCode { user_id: user.id, ttl_minutes: None }).await?;
     let anonymous = Http::with_client(client.clone(), url, None)?;

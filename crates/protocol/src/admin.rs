@@ -14,20 +14,25 @@ use crate::codes::RefusalCode;
 pub enum Role {
     /// Draws grids, creates accounts, hands out and revokes devices.
     Admin,
-    /// Centre staff: review and dispatch; see the whole city.
+    /// Centre staff: review and dispatch; the city, or the part of the
+    /// grid tree assigned to them.
     Staff,
     /// A grid worker: sees the grids assigned and every grid below them.
     Worker,
+    /// A department's handler (职能部门): sees the cases dispatched to the
+    /// department, replies and marks them handled.
+    Handler,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Staff, Role::Worker];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Staff, Role::Worker, Role::Handler];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Staff => "staff",
             Role::Worker => "worker",
+            Role::Handler => "handler",
         }
     }
 
@@ -63,9 +68,14 @@ pub struct LoggedOut {
 pub struct NewUser {
     pub name: String,
     pub role: Role,
+    /// Workers: their grids (required). Staff: the part of the tree they
+    /// see (none: the whole city).
     #[serde(default)]
     pub grids: Vec<String>,
     pub password: Option<String>,
+    /// Handlers: their department's code (required).
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 /// `POST /api/v1/admin/grids`.
@@ -131,6 +141,8 @@ pub struct UserInfo {
     pub role: Role,
     pub grids: Vec<String>,
     pub created_at_ms: u64,
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 /// One version of a field in conflict.

@@ -7,6 +7,7 @@
 //! is the client's and the server's business; applying them is the store's.
 
 pub mod admin;
+pub mod cases;
 pub mod codes;
 pub mod sync;
 

@@ -1,0 +1,281 @@
+//! The case flow over the data-access trait: receiving a case (its place
+//! in the flow, its deadlines counted from now by the server's clock, the
+//! first line of its trail), taking a step (the rules in `cases.rs`, the
+//! trail, and the case record's fields written back so the step reaches
+//! the reporting worker's tablet), and who may see which case. The rules
+//! of steps are `cases.rs`'s; counting working days is `deadlines.rs`'s.
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use gridwork_domain::{Kind, RecordId, Value};
+use gridwork_protocol::RecordChanges;
+use gridwork_protocol::admin::Role;
+use gridwork_protocol::cases::{CaseStepInfo, CaseSummary, CaseView, StepRequest};
+
+use crate::backend::{CaseFlowRow, CaseStepRow, Reads, Writes};
+use crate::cases::{self, Actor, Flow, Status, StepError};
+use crate::deadlines::{Calendar, DayKind, Due, Limit};
+use crate::storage::{Principal, Result, StorageError};
+
+/// The city's time zone, which deadlines count working days in.
+pub const CITY_ZONE: Tz = chrono_tz::Asia::Shanghai;
+
+/// A case is "due soon" within this long of its deadline.
+const DUE_SOON_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The calendar as stored.
+fn calendar(r: &mut dyn Reads) -> Result<Calendar> {
+    let (days, years) = r.calendar()?;
+    let days = days.into_iter().filter_map(|(day, kind)| {
+        let day: NaiveDate = day.parse().ok()?;
+        let kind = match kind.as_str() {
+            "holiday" => DayKind::Holiday,
+            "workday" => DayKind::Workday,
+            _ => return None,
+        };
+        Some((day, kind))
+    });
+    Ok(Calendar::new(days, years))
+}
+
+/// The value of one of a record's fields.
+fn value_of<'a>(record: &'a RecordChanges, field: &str) -> Option<&'a Value> {
+    record.fields.iter().find(|f| f.field == field).map(|f| f.register.value())
+}
+
+fn text_of(record: &RecordChanges, field: &str) -> Option<String> {
+    value_of(record, field).and_then(Value::as_text).map(str::to_owned)
+}
+
+/// An instant as the case record's `deadline` holds it (RFC 3339 with the
+/// city's offset).
+fn rfc3339(ms: u64) -> String {
+    CITY_ZONE
+        .timestamp_millis_opt(ms as i64)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+/// Receives the case `id` if it is reported and the server has not yet:
+/// its place in the flow, its deadlines from `now_ms`, `report` in its
+/// trail, its `deadline` written back to the record. Drafts wait.
+pub fn receive(
+    w: &mut dyn Writes,
+    id: RecordId,
+    now_ms: u64,
+    user_id: Option<&str>,
+    device_id: Option<&str>,
+) -> Result<()> {
+    if w.case_flow(id)?.is_some() {
+        return Ok(());
+    }
+    let Some(record) = w.export(Kind::Case, id)? else { return Ok(()) };
+    let deleted = value_of(&record, "deleted").is_some_and(|v| *v == Value::Bool(true));
+    let status = text_of(&record, "status").unwrap_or_default();
+    if deleted || status == "draft" {
+        return Ok(());
+    }
+    let (Some(grid), Some(category)) = (text_of(&record, "grid"), text_of(&record, "category")) else {
+        return Ok(());
+    };
+    let limits = w.category(&category)?;
+    let solve = limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
+    let on_site = limits.as_ref().and_then(|c| c.on_site_limit.as_deref()).and_then(Limit::parse);
+    let calendar = calendar(w)?;
+    let due = crate::deadlines::due(&calendar, CITY_ZONE, now_ms, solve);
+    let on_site_due = on_site.map(|limit| crate::deadlines::due(&calendar, CITY_ZONE, now_ms, limit).at_ms);
+    let row = CaseFlowRow {
+        case_id: id,
+        grid: grid.clone(),
+        handling_grid: grid,
+        category,
+        status: Status::Reported.as_str().to_owned(),
+        department: None,
+        received_at_ms: now_ms,
+        due_at_ms: due.at_ms,
+        on_site_due_at_ms: on_site_due,
+        handled_at_ms: None,
+        closed_at_ms: None,
+        handled_in_grid: false,
+        satisfaction: None,
+        updated_at_ms: now_ms,
+    };
+    w.save_case_flow(&row)?;
+    w.add_case_step(&CaseStepRow {
+        case_id: id,
+        at_ms: now_ms,
+        step: "report".into(),
+        user_id: user_id.map(str::to_owned),
+        device_id: device_id.map(str::to_owned),
+        from_status: None,
+        to_status: row.status.clone(),
+        department: None,
+        note: None,
+    })?;
+    let mut fields: Vec<(&str, Value)> = vec![("deadline", Value::Text(rfc3339(due.at_ms)))];
+    if status != Status::Reported.as_str() {
+        fields.push(("status", Value::Text(row.status.clone())));
+    }
+    w.put_record(Kind::Case, Some(id), &fields)?;
+    Ok(())
+}
+
+/// Whether `who` may see the case: admins every case; staff the cases of
+/// their part of the tree (`scope`, every grid when city-wide), by where
+/// the case is or whose centre handles it; a handler those with their
+/// department.
+pub fn visible(who: &Principal, department: Option<&str>, scope: &[String], flow: &CaseFlowRow) -> bool {
+    match who.role {
+        Role::Admin => true,
+        Role::Staff => scope.iter().any(|g| *g == flow.grid || *g == flow.handling_grid),
+        Role::Handler => department.is_some() && flow.department.as_deref() == department,
+        Role::Worker => false,
+    }
+}
+
+/// The list's view of a case.
+pub fn summary(flow: &CaseFlowRow, record: Option<&RecordChanges>, now_ms: u64) -> CaseSummary {
+    let open = Status::parse(&flow.status).is_some_and(Status::is_open);
+    CaseSummary {
+        id: flow.case_id,
+        grid: flow.grid.clone(),
+        handling_grid: flow.handling_grid.clone(),
+        category: flow.category.clone(),
+        status: flow.status.clone(),
+        department: flow.department.clone(),
+        description: record.and_then(|r| text_of(r, "description")).unwrap_or_default(),
+        received_at_ms: flow.received_at_ms,
+        due_at_ms: flow.due_at_ms,
+        on_site_due_at_ms: flow.on_site_due_at_ms,
+        overdue: open && now_ms > flow.due_at_ms,
+        due_soon: open && now_ms <= flow.due_at_ms && flow.due_at_ms - now_ms <= DUE_SOON_MS,
+        handled_in_grid: flow.handled_in_grid,
+    }
+}
+
+/// The whole case for who may see it.
+pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseView> {
+    let record = r.export(Kind::Case, flow.case_id)?;
+    let fields = record
+        .as_ref()
+        .map(|rec| rec.fields.iter().map(|f| (f.field.clone(), f.register.value().clone())).collect())
+        .unwrap_or_default();
+    let mut steps = Vec::new();
+    for (step_id, step) in r.case_steps(flow.case_id)? {
+        let user_name = match &step.user_id {
+            Some(user) => r.user(user)?.map(|u| u.name),
+            None => None,
+        };
+        steps.push(CaseStepInfo {
+            id: step_id,
+            at_ms: step.at_ms,
+            step: step.step,
+            user_id: step.user_id,
+            user_name,
+            device_id: step.device_id,
+            from_status: step.from_status,
+            to_status: step.to_status,
+            department: step.department,
+            note: step.note,
+        });
+    }
+    let calendar = calendar(r)?;
+    let limits = r.category(&flow.category)?;
+    let solve = limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
+    let Due { unknown_years, .. } = crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, solve);
+    Ok(CaseView {
+        summary: summary(flow, record.as_ref(), now_ms),
+        fields,
+        steps,
+        uncounted_years: unknown_years.into_iter().collect(),
+    })
+}
+
+/// Takes `request` on the case in `flow` for `who` (whose department is
+/// `department`, for a handler): the new place in the flow, the step in
+/// the trail, the record's fields written back. Visibility is the
+/// caller's to check first.
+pub fn take_step(
+    w: &mut dyn Writes,
+    who: &Principal,
+    department: Option<&str>,
+    mut flow: CaseFlowRow,
+    request: &StepRequest,
+    now_ms: u64,
+) -> Result<CaseFlowRow> {
+    let status = Status::parse(&flow.status)
+        .ok_or_else(|| StorageError::Internal(format!("a case in the unknown status {}", flow.status)))?;
+    let actor = match (who.role, department) {
+        (Role::Handler, Some(department)) => Actor::Handler { department: department.to_owned() },
+        _ => Actor::Centre,
+    };
+    let parent_grid = w.grid_parent(&flow.handling_grid)?.flatten();
+    let state = Flow {
+        status,
+        department: flow.department.clone(),
+        handling_grid: flow.handling_grid.clone(),
+        parent_grid,
+    };
+    let outcome = cases::take(&state, &actor, request).map_err(refused)?;
+    if let Some(code) = &outcome.department
+        && outcome.department != flow.department
+        && w.department(code)?.is_none()
+    {
+        return Err(StorageError::Said {
+            code: gridwork_protocol::codes::ErrorCode::NotFound,
+            en: format!("there is no department with code `{code}`"),
+            zh: format!("没有编码为`{code}`的部门"),
+        });
+    }
+    let step = request.step.expect("take() refuses a request without a step");
+    let note = request.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    let from = flow.status.clone();
+    flow.status = outcome.status.as_str().to_owned();
+    flow.department = outcome.department.clone();
+    flow.handling_grid = outcome.handling_grid.clone();
+    flow.handled_in_grid = flow.handled_in_grid || outcome.handled_in_grid;
+    if outcome.status == Status::Handled {
+        flow.handled_at_ms = Some(now_ms);
+    }
+    if outcome.status == Status::Closed {
+        flow.closed_at_ms = Some(now_ms);
+    }
+    if let Some(satisfaction) = request.satisfaction {
+        flow.satisfaction = Some(satisfaction.as_str().to_owned());
+    }
+    flow.updated_at_ms = now_ms;
+    w.save_case_flow(&flow)?;
+    w.add_case_step(&CaseStepRow {
+        case_id: flow.case_id,
+        at_ms: now_ms,
+        step: step.as_str().to_owned(),
+        user_id: Some(who.user_id.clone()),
+        device_id: who.device.as_ref().map(|d| d.id.clone()),
+        from_status: Some(from),
+        to_status: flow.status.clone(),
+        department: flow.department.clone(),
+        note: note.clone(),
+    })?;
+    // What the reporting worker's tablet shows of the case.
+    let mut fields: Vec<(&str, Value)> = vec![("status", Value::Text(flow.status.clone()))];
+    fields.push(("department", flow.department.clone().map_or(Value::Null, Value::Text)));
+    if let (cases::Step::Handle | cases::Step::Close, Some(note)) = (step, &note) {
+        fields.push(("result", Value::Text(note.clone())));
+    }
+    if outcome.handled_in_grid {
+        fields.push(("handled_in_grid", Value::Bool(true)));
+    }
+    w.put_record(Kind::Case, Some(flow.case_id), &fields)?;
+    Ok(flow)
+}
+
+/// A refused step as the storage's error: named in both languages.
+fn refused(error: StepError) -> StorageError {
+    let code = match error {
+        StepError::NotYourDepartment => gridwork_protocol::codes::ErrorCode::Forbidden,
+        StepError::CentreOnly { .. } => gridwork_protocol::codes::ErrorCode::Forbidden,
+        _ => gridwork_protocol::codes::ErrorCode::Conflict,
+    };
+    StorageError::Said { code, en: error.to_string(), zh: error.zh() }
+}

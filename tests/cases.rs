@@ -1,0 +1,236 @@
+//! The case flow through the real server on both backends: a case a
+//! worker's tablet reports is received with its deadlines, accepted,
+//! dispatched, handled by the department, closed and visited, every step
+//! in its trail and back on the tablet; who may see and act on which case.
+
+use chrono::TimeZone;
+use gridwork_tests::{Backend, CliDevice, Server, on_both_backends};
+use serde_json::{Value, json};
+
+/// A console client: a login's token, and JSON calls with it.
+struct Console {
+    url: String,
+    token: String,
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Console {
+    fn login(server: &Server, name: &str, password: &str) -> Console {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = reqwest::Client::new();
+        let answer: Value = runtime.block_on(async {
+            client
+                .post(format!("{}/api/v1/login", server.url))
+                .header("x-gridwork-protocol", "1")
+                .json(&json!({"name": name, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        let token = answer["token"].as_str().unwrap_or_else(|| panic!("{name} logs in: {answer}")).to_owned();
+        Console { url: server.url.clone(), token, runtime, client }
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let mut request = self
+                .client
+                .request(method, format!("{}/api/v1{path}", self.url))
+                .header("x-gridwork-protocol", "1")
+                .bearer_auth(&self.token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    fn step(&self, case: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, &format!("/cases/{case}/steps"), Some(body))
+    }
+
+    fn must_step(&self, case: &str, body: Value) -> Value {
+        let (status, answer) = self.step(case, body.clone());
+        assert_eq!(status, 200, "{body}: {answer}");
+        answer
+    }
+}
+
+fn department(server: &Server, code: &str, zh: &str, en: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/admin/departments", server.url))
+            .header("x-gridwork-protocol", "1")
+            .bearer_auth(&server.admin_token)
+            .json(&json!({"code": code, "name_zh": zh, "name_en": en}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "adding department {code}: {status}");
+}
+
+fn person(server: &Server, name: &str, role: &str, extra: &[&str]) {
+    let mut args = vec!["user", "add", "--name", name, "--role", role, "--password", "correct horse"];
+    args.extend(extra);
+    server.admin(&args);
+}
+
+/// A reported case on a worker's tablet of `grid`, synced: its id.
+fn reported(device: &CliDevice, grid: &str, category: &str, description: &str) -> String {
+    let id = device.put(
+        "case",
+        None,
+        &[
+            &format!("grid={grid}"),
+            &format!("category={category}"),
+            &format!("description={description}"),
+            "status=reported",
+        ],
+    );
+    device.sync();
+    id
+}
+
+fn shanghai(ms: u64) -> chrono::DateTime<chrono_tz::Tz> {
+    chrono_tz::Asia::Shanghai.timestamp_millis_opt(ms as i64).unwrap()
+}
+
+fn the_case_flow_runs_from_a_tablets_report_to_the_return_visit(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    department(&server, "water", "自来水公司", "Water company");
+    person(&server, "值班员", "staff", &[]);
+    person(&server, "水务处置员", "handler", &["--department", "water"]);
+    let dir = tempfile::tempdir().unwrap();
+    let tablet = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    let case = reported(&tablet, "C1-01", "utilities", "东苑小区3栋水管爆裂");
+
+    let staff = Console::login(&server, "值班员", "correct horse");
+    let page = staff.get("/cases");
+    let listed = &page["items"][0];
+    assert_eq!((listed["id"].as_str(), listed["status"].as_str()), (Some(case.as_str()), Some("reported")));
+    // Water: on site within 24 hours, solved by the end of the 3rd working
+    // day after the day the server received it, in Shanghai's time.
+    let received = listed["received_at_ms"].as_u64().unwrap();
+    assert_eq!(listed["on_site_due_at_ms"].as_u64().unwrap(), received + 24 * 3_600_000);
+    let due = shanghai(listed["due_at_ms"].as_u64().unwrap());
+    assert_eq!(due.format("%H:%M:%S").to_string(), "23:59:59", "the end of a day: {due}");
+    assert!(due.date_naive() > shanghai(received).date_naive());
+
+    // A step out of order is refused, named, and changes nothing.
+    let (status, refused) = staff.step(&case, json!({"step": "close", "note": "太早"}));
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["error"]["message_zh"].as_str().unwrap().contains("办结"), "{refused}");
+    staff.must_step(&case, json!({"step": "accept"}));
+    let (status, refused) = staff.step(&case, json!({"step": "dispatch", "department": "no_such"}));
+    assert_eq!(status, 404, "{refused}");
+    staff.must_step(&case, json!({"step": "dispatch", "department": "water"}));
+
+    let handler = Console::login(&server, "水务处置员", "correct horse");
+    let theirs = handler.get("/cases");
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 1, "{theirs}");
+    let (status, refused) = handler.step(&case, json!({"step": "close", "note": "x"}));
+    assert_eq!(status, 403, "only the centre closes: {refused}");
+    handler.must_step(&case, json!({"step": "handle", "note": "已更换爆裂水管,恢复供水"}));
+    staff.must_step(&case, json!({"step": "close", "note": "已办结,通知上报人"}));
+    let visited = staff.must_step(&case, json!({"step": "visit", "satisfaction": "satisfied"}));
+    assert_eq!(visited["summary"]["status"], "visited");
+
+    // The whole trail, oldest first, with who took each step.
+    let steps: Vec<(String, String)> = visited["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_owned(), s["user_name"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("report", "网格员"),
+        ("accept", "值班员"),
+        ("dispatch", "值班员"),
+        ("handle", "水务处置员"),
+        ("close", "值班员"),
+        ("visit", "值班员"),
+    ]
+    .iter()
+    .map(|(s, u)| ((*s).to_owned(), (*u).to_owned()))
+    .collect();
+    assert_eq!(steps, expected);
+
+    // The steps reach the reporting worker's tablet.
+    tablet.sync();
+    let on_tablet = tablet.get("case", &case);
+    let field = |name: &str| on_tablet[name].clone();
+    assert_eq!(field("status"), "visited", "{on_tablet}");
+    assert_eq!(field("department"), "water");
+    assert_eq!(field("result"), "已办结,通知上报人");
+    assert!(field("deadline").as_str().is_some_and(|d| d.ends_with("+08:00")), "{on_tablet}");
+}
+on_both_backends!(the_case_flow_runs_from_a_tablets_report_to_the_return_visit);
+
+fn handlers_and_street_staff_see_only_their_cases(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    department(&server, "water", "自来水公司", "Water company");
+    department(&server, "power", "供电公司", "Power company");
+    person(&server, "市中心", "staff", &[]);
+    person(&server, "西山街道", "staff", &["--grid", "C2"]);
+    person(&server, "供电处置员", "handler", &["--department", "power"]);
+    let dir = tempfile::tempdir().unwrap();
+    let east = server.enrolled(dir.path(), "east", "东苑网格员", &["C1"]);
+    let west = server.enrolled(dir.path(), "west", "西山网格员", &["C2"]);
+    let in_east = reported(&east, "C1-01", "utilities", "东苑停水");
+    let in_west = reported(&west, "C2-01", "utilities", "西山停电");
+
+    let city = Console::login(&server, "市中心", "correct horse");
+    assert_eq!(city.get("/cases")["items"].as_array().unwrap().len(), 2);
+    for (case, department) in [(&in_east, "water"), (&in_west, "power")] {
+        city.must_step(case, json!({"step": "accept"}));
+        city.must_step(case, json!({"step": "dispatch", "department": department}));
+    }
+
+    let street = Console::login(&server, "西山街道", "correct horse");
+    let listed = street.get("/cases");
+    let ids: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [in_west.as_str()], "a street's staff list their street's cases only");
+    let (status, _) = street.call(reqwest::Method::GET, &format!("/cases/{in_east}"), None);
+    assert_eq!(status, 404, "another street's case is not found");
+    let (status, _) = street.step(&in_east, json!({"step": "supervise", "note": "请尽快处理"}));
+    assert_eq!(status, 404, "nor acted on");
+
+    let power = Console::login(&server, "供电处置员", "correct horse");
+    let listed = power.get("/cases");
+    let ids: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [in_west.as_str()], "a handler lists their department's cases only");
+    let (status, _) = power.call(reqwest::Method::GET, &format!("/cases/{in_east}"), None);
+    assert_eq!(status, 404);
+    let (status, _) = power.step(&in_east, json!({"step": "handle", "note": "越权"}));
+    assert_eq!(status, 404, "another department's case cannot be handled");
+    // Passing it on to another department takes it out of their hands.
+    power.must_step(&in_west, json!({"step": "transfer", "department": "water"}));
+    assert_eq!(power.get("/cases")["items"].as_array().unwrap().len(), 0);
+    // Administration stays the admins'.
+    let (status, _) = power.call(
+        reqwest::Method::POST,
+        "/admin/departments",
+        Some(json!({"code": "x", "name_zh": "某部门", "name_en": "X"})),
+    );
+    assert_eq!(status, 403);
+}
+on_both_backends!(handlers_and_street_staff_see_only_their_cases);
