@@ -698,6 +698,14 @@ impl<B: Backend> Storage for Core<B> {
         self.epoch.clone()
     }
 
+    fn citywide(&self, who: &Principal) -> Result<bool> {
+        match who.role {
+            Role::Admin => Ok(true),
+            Role::Staff => self.backend.read(|r| Ok(r.assigned_grids(&who.user_id)?.is_empty())),
+            Role::Worker | Role::Handler => Ok(false),
+        }
+    }
+
     fn departments(&self) -> Result<Vec<Department>> {
         self.backend.read(|r| Ok(r.departments()?))
     }

@@ -243,6 +243,29 @@ pub struct AdminCaller(pub Principal);
 #[derive(Debug)]
 pub struct StaffCaller(pub Principal);
 
+/// An admin or city-wide staff: who reviews what every grid's devices sent
+/// (the conflict inbox, parked refusals) until those lists are scoped to
+/// part of the tree.
+#[derive(Debug)]
+pub struct ReviewerCaller(pub Principal);
+
+impl FromRequestParts<AppState> for ReviewerCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let who = Authed::from_request_parts(parts, state).await?.staff()?;
+        let (storage, asking) = (state.storage.clone(), who.clone());
+        if blocking(move || storage.citywide(&asking)).await? {
+            Ok(ReviewerCaller(who))
+        } else {
+            Err(AppError::forbidden(
+                "the conflict inbox and parked refusals are reviewed by city-wide staff",
+                "冲突和被拒修改由市级中心工作人员审核",
+            ))
+        }
+    }
+}
+
 /// Anyone working at the console (staff, handlers, admins), checked before
 /// any body is read; what each may see is the storage's to decide.
 #[derive(Debug)]
@@ -529,7 +552,7 @@ async fn revoke(
 
 async fn conflicts(
     State(state): State<AppState>,
-    _staff: StaffCaller,
+    _staff: ReviewerCaller,
 ) -> Result<Json<Vec<Conflict>>, AppError> {
     let storage = state.storage.clone();
     let conflicts = blocking(move || storage.conflicts(10_000)).await?;
@@ -559,7 +582,7 @@ fn query<T: DeserializeOwned>(
 
 async fn parked(
     State(state): State<AppState>,
-    _staff: StaffCaller,
+    _staff: ReviewerCaller,
     page: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ParkedPage>, AppError> {
     let page = query(page)?;
@@ -672,7 +695,7 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
 
 async fn parked_one(
     State(state): State<AppState>,
-    _staff: StaffCaller,
+    _staff: ReviewerCaller,
     NumericId(id): NumericId,
 ) -> Result<Json<ParkedChange>, AppError> {
     let storage = state.storage.clone();
@@ -682,7 +705,7 @@ async fn parked_one(
 
 async fn dismiss_parked(
     State(state): State<AppState>,
-    StaffCaller(staff): StaffCaller,
+    ReviewerCaller(staff): ReviewerCaller,
     NumericId(id): NumericId,
 ) -> Result<Json<Dismissed>, AppError> {
     let storage = state.storage.clone();

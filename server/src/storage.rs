@@ -214,6 +214,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The epoch: a new one after every restore from a backup.
     fn epoch(&self) -> String;
 
+    /// Whether `who` sees the whole city: admins, and staff assigned no
+    /// part of the grid tree.
+    fn citywide(&self, who: &Principal) -> Result<bool>;
     /// Every department.
     fn departments(&self) -> Result<Vec<Department>>;
     /// Adds a department (admins).
