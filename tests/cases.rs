@@ -240,3 +240,56 @@ fn handlers_and_street_staff_see_only_their_cases(backend: Backend) {
     assert_eq!(status, 403);
 }
 on_both_backends!(handlers_and_street_staff_see_only_their_cases);
+
+fn a_tablet_takes_only_its_own_steps_and_the_flow_keeps_the_centres_fields(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    department(&server, "water", "自来水公司", "Water company");
+    person(&server, "值班员", "staff", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let tablet = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    let staff = Console::login(&server, "值班员", "correct horse");
+
+    // The tablet cannot dispatch, nor move its deadline.
+    let case = reported(&tablet, "C1-01", "sanitation", "垃圾堆放");
+    let deadline = tablet.get("case", &case)["deadline"].clone();
+    tablet.put(
+        "case",
+        Some(&case),
+        &["status=dispatched", "department=water", "deadline=2099-01-01T00:00:00+08:00"],
+    );
+    tablet.sync();
+    tablet.sync();
+    let on_tablet = tablet.get("case", &case);
+    assert_eq!(on_tablet["status"], "reported", "{on_tablet}");
+    assert!(on_tablet["department"].is_null(), "{on_tablet}");
+    assert_eq!(on_tablet["deadline"], deadline);
+    assert_eq!(staff.get(&format!("/cases/{case}"))["summary"]["status"], "reported");
+
+    // Returned to the grid, then reported again from the tablet.
+    staff.must_step(&case, json!({"step": "accept"}));
+    staff.must_step(&case, json!({"step": "return", "note": "请补充现场照片"}));
+    tablet.sync();
+    assert_eq!(tablet.get("case", &case)["status"], "returned");
+    tablet.put("case", Some(&case), &["status=reported"]);
+    tablet.sync();
+    let view = staff.get(&format!("/cases/{case}"));
+    assert_eq!(view["summary"]["status"], "reported", "{view}");
+    assert_eq!(view["steps"].as_array().unwrap().last().unwrap()["step"], "report");
+
+    // A small matter the worker closes in the grid (小事不出格).
+    let small = reported(&tablet, "C1-01", "city_appearance", "小广告");
+    tablet.put("case", Some(&small), &["status=closed", "handled_in_grid=true", "result=已清除"]);
+    tablet.sync();
+    let view = staff.get(&format!("/cases/{small}"));
+    assert_eq!(
+        (view["summary"]["status"].as_str(), view["summary"]["handled_in_grid"].as_bool()),
+        (Some("closed"), Some(true))
+    );
+    let last = view["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["step"].as_str(), last["note"].as_str(), last["user_name"].as_str()),
+        (Some("close"), Some("已清除"), Some("网格员"))
+    );
+}
+on_both_backends!(a_tablet_takes_only_its_own_steps_and_the_flow_keeps_the_centres_fields);

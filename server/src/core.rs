@@ -1312,7 +1312,7 @@ impl<B: Backend> Storage for Core<B> {
             let applied = w.apply(accepted)?;
             // Cases reported are received now, by the server's clock.
             for id in cases {
-                crate::flow::receive(w, id, now_ms, Some(&principal.user_id), Some(&device.id))?;
+                crate::flow::after_push(w, id, now_ms, &principal.user_id, &device.id)?;
             }
             let up_to = up_to_counter.max(acked);
             w.note_push(&device.id, up_to, pending, now_ms, app_version)?;

@@ -57,9 +57,83 @@ fn rfc3339(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// After a device's push touched the case `id`: receives it if it is
+/// reported and new to the flow, and takes what the tablet may decide
+/// itself as steps: a returned case reported again, a small matter the
+/// worker closed in the grid (小事不出格). Whatever else the tablet wrote
+/// of the centre's fields (status, department, deadline) is written back
+/// as the flow has it: the flow, not the record, is the authority.
+pub fn after_push(
+    w: &mut dyn Writes,
+    id: RecordId,
+    now_ms: u64,
+    user_id: &str,
+    device_id: &str,
+) -> Result<()> {
+    let Some(mut flow) = w.case_flow(id)? else {
+        receive(w, id, now_ms, Some(user_id), Some(device_id))?;
+        if w.case_flow(id)?.is_none() {
+            return Ok(()); // a draft, or deleted
+        }
+        return after_push(w, id, now_ms, user_id, device_id);
+    };
+    let Some(record) = w.export(Kind::Case, id)? else { return Ok(()) };
+    let status = text_of(&record, "status").unwrap_or_default();
+    let in_grid = value_of(&record, "handled_in_grid").is_some_and(|v| *v == Value::Bool(true));
+    let open = Status::parse(&flow.status)
+        .is_some_and(|s| matches!(s, Status::Reported | Status::Accepted | Status::Returned));
+    let step = if status == flow.status {
+        None
+    } else if status == Status::Reported.as_str() && flow.status == Status::Returned.as_str() {
+        Some(("report", Status::Reported, None))
+    } else if status == Status::Closed.as_str() && in_grid && open {
+        Some(("close", Status::Closed, text_of(&record, "result")))
+    } else {
+        None
+    };
+    if let Some((name, to, note)) = step {
+        let from = std::mem::replace(&mut flow.status, to.as_str().to_owned());
+        if to == Status::Closed {
+            flow.handled_in_grid = true;
+            flow.handled_at_ms = Some(now_ms);
+            flow.closed_at_ms = Some(now_ms);
+        }
+        flow.updated_at_ms = now_ms;
+        w.save_case_flow(&flow)?;
+        w.add_case_step(&CaseStepRow {
+            case_id: id,
+            at_ms: now_ms,
+            step: name.into(),
+            user_id: Some(user_id.to_owned()),
+            device_id: Some(device_id.to_owned()),
+            from_status: Some(from),
+            to_status: flow.status.clone(),
+            department: flow.department.clone(),
+            note,
+        })?;
+    }
+    // The centre's fields as the flow has them.
+    let mut fields: Vec<(&str, Value)> = Vec::new();
+    if status != flow.status {
+        fields.push(("status", Value::Text(flow.status.clone())));
+    }
+    if text_of(&record, "department") != flow.department {
+        fields.push(("department", flow.department.clone().map_or(Value::Null, Value::Text)));
+    }
+    let deadline = rfc3339(flow.due_at_ms);
+    if text_of(&record, "deadline").as_deref() != Some(deadline.as_str()) {
+        fields.push(("deadline", Value::Text(deadline)));
+    }
+    if !fields.is_empty() {
+        w.put_record(Kind::Case, Some(id), &fields)?;
+    }
+    Ok(())
+}
+
 /// Receives the case `id` if it is reported and the server has not yet:
 /// its place in the flow, its deadlines from `now_ms`, `report` in its
 /// trail, its `deadline` written back to the record. Drafts wait.
+/// (`status` is left as the record has it: see [`after_push`].)
 pub fn receive(
     w: &mut dyn Writes,
     id: RecordId,
@@ -113,11 +187,9 @@ pub fn receive(
         department: None,
         note: None,
     })?;
-    let mut fields: Vec<(&str, Value)> = vec![("deadline", Value::Text(rfc3339(due.at_ms)))];
-    if status != Status::Reported.as_str() {
-        fields.push(("status", Value::Text(row.status.clone())));
-    }
-    w.put_record(Kind::Case, Some(id), &fields)?;
+    // The status the tablet gave stays for `after_push` to take as a step
+    // or to write back.
+    w.put_record(Kind::Case, Some(id), &[("deadline", Value::Text(rfc3339(due.at_ms)))])?;
     Ok(())
 }
 
