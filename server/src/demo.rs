@@ -37,6 +37,78 @@ const CASES: &[(&str, &str)] = &[
     ("city_appearance", "沿街商铺占道经营"),
 ];
 
+/// The demo city's departments (职能部门).
+const DEPARTMENTS: [(&str, &str, &str); 8] = [
+    ("city_management", "城市管理局", "City management bureau"),
+    ("water", "供水公司", "Water company"),
+    ("housing", "住房和城乡建设局", "Housing and construction bureau"),
+    ("civil_affairs", "民政局", "Civil affairs bureau"),
+    ("police", "公安派出所", "Police station"),
+    ("environment", "生态环境局", "Ecology and environment bureau"),
+    ("market", "市场监督管理局", "Market supervision bureau"),
+    ("transport", "交通运输局", "Transport bureau"),
+];
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The department a category's cases usually go to.
+fn department_for(category: &str) -> &'static str {
+    match category {
+        "utilities" => "water",
+        "housing_safety" => "housing",
+        "livelihood" => "civil_affairs",
+        "dispute" | "public_order" => "police",
+        "environment" => "environment",
+        "market" => "market",
+        "roads_traffic" => "transport",
+        _ => "city_management",
+    }
+}
+
+/// Receives a demo case at `received_ms` and takes the centre's steps
+/// that bring it to `status`, an hour apart.
+fn put_through_flow(
+    w: &mut dyn crate::backend::Writes,
+    admin: &Principal,
+    case: RecordId,
+    category: &str,
+    status: &str,
+    received_ms: u64,
+) -> Result<()> {
+    use gridwork_protocol::cases::{Step, StepRequest};
+    crate::flow::receive(w, case, received_ms, None, None)?;
+    let ask = |step: Step, department: Option<&str>, note: Option<&str>| StepRequest {
+        step: Some(step),
+        department: department.map(str::to_owned),
+        note: note.map(str::to_owned),
+        satisfaction: None,
+    };
+    let department = department_for(category);
+    let steps: &[StepRequest] = &match status {
+        "accepted" => vec![ask(Step::Accept, None, None)],
+        "dispatched" | "handling" => {
+            vec![ask(Step::Accept, None, None), ask(Step::Dispatch, Some(department), None)]
+        }
+        "handled" => vec![
+            ask(Step::Accept, None, None),
+            ask(Step::Dispatch, Some(department), None),
+            ask(Step::Handle, None, Some("已到现场处置完毕")),
+        ],
+        "closed" => vec![
+            ask(Step::Accept, None, None),
+            ask(Step::Dispatch, Some(department), None),
+            ask(Step::Handle, None, Some("已到现场处置完毕")),
+            ask(Step::Close, None, Some("经核查已处置到位,予以办结")),
+        ],
+        _ => Vec::new(),
+    };
+    for (n, request) in steps.iter().enumerate() {
+        let flow = w.case_flow(case)?.expect("just received");
+        crate::flow::take_step(w, admin, None, flow, request, received_ms + (n as u64 + 1) * 3_600_000)?;
+    }
+    Ok(())
+}
+
 /// What the demo created, printed for the person who ran `init --demo`.
 #[derive(Debug, Serialize)]
 pub struct DemoSummary {
@@ -46,6 +118,8 @@ pub struct DemoSummary {
     pub buildings: usize,
     pub cases: usize,
     pub staff: DemoLogin,
+    /// A department's handler (the city management bureau's).
+    pub handler: DemoLogin,
     pub workers: Vec<DemoWorker>,
 }
 
@@ -201,6 +275,29 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
         },
         now_ms,
     )?;
+    for (code, zh, en) in DEPARTMENTS {
+        storage.add_department(
+            admin,
+            gridwork_protocol::cases::Department {
+                code: code.into(),
+                name_zh: zh.into(),
+                name_en: en.into(),
+            },
+            now_ms,
+        )?;
+    }
+    let handler = DemoLogin { name: "城管处置员".into(), password: "gridwork-demo".into() };
+    storage.create_user(
+        admin,
+        NewUser {
+            name: handler.name.clone(),
+            role: Role::Handler,
+            grids: vec![],
+            password: Some(handler.password.clone()),
+            department: Some("city_management".into()),
+        },
+        now_ms,
+    )?;
     let mut workers = Vec::new();
     for (unit, _) in &units {
         let worker_name = format!("网格员{}", name(&mut rng));
@@ -227,15 +324,17 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
     let (mut buildings, mut households, mut residents, mut cases) = (0, 0, 0, 0);
     storage.backend().write(|w| -> Result<()> {
         draw_boundaries(w, &units)?;
-        let mut put = |kind: Kind, fields: Vec<(&str, Value)>| -> Result<RecordId> {
-            Ok(w.put_record(kind, None, &fields)?)
-        };
+        let put = |w: &mut dyn crate::backend::Writes,
+                   kind: Kind,
+                   fields: Vec<(&str, Value)>|
+         -> Result<RecordId> { Ok(w.put_record(kind, None, &fields)?) };
         for (u, (unit, community_name)) in units.iter().enumerate() {
             let road = ROADS[u % ROADS.len()];
             for b in 1..=8 {
                 let micro = format!("{unit}-{}", 1 + (b - 1) / 4);
                 let address = format!("金华市婺城区{road}{}号{community_name}{b}幢", 10 + u * 10 + b);
                 let building = put(
+                    w,
                     Kind::Building,
                     vec![
                         ("grid", micro.as_str().into()),
@@ -258,6 +357,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                     let room = format!("{}-{}", 1 + h / 5, 101 + (h % 5) * 100);
                     let head = name(&mut rng);
                     let household = put(
+                        w,
                         Kind::Household,
                         vec![
                             ("grid", micro.as_str().into()),
@@ -287,6 +387,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                             tags.push("disabled".to_owned());
                         }
                         put(
+                            w,
                             Kind::Resident,
                             vec![
                                 ("grid", micro.as_str().into()),
@@ -321,7 +422,8 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                     "closed",
                     "closed",
                 ][rng.usize(..8)];
-                put(
+                let case = put(
+                    w,
                     Kind::Case,
                     vec![
                         ("grid", unit.as_str().into()),
@@ -336,12 +438,16 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         ("deadline", deadline(status, c, now_ms)),
                     ],
                 )?;
+                // Received over the last two weeks, and taken through the
+                // flow as far as its status says: some are overdue.
+                let received_ms = now_ms.saturating_sub((c as u64 * 7 % 14) * DAY_MS + c as u64 * 3_600_000);
+                put_through_flow(w, admin, case, category, status, received_ms)?;
                 cases += 1;
             }
         }
         Ok(())
     })?;
-    Ok(DemoSummary { grids, residents, households, buildings, cases, staff, workers })
+    Ok(DemoSummary { grids, residents, households, buildings, cases, staff, handler, workers })
 }
 
 /// How to use the demo, for people: printed by `scripts/run`, with
@@ -352,7 +458,8 @@ pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
         "Gridwork 网格通 demo city 演示数据: {} grids 网格, {} residents 人口, {} households 户, {} buildings 楼栋, {} cases 事件\n\n\
          Server 服务器:        {{SERVER}}   (health: {{SERVER}}/api/v1/health)\n\
          Admin token 管理员令牌: {admin_token}\n\
-         Centre staff 中心值班员: {} / {}\n\n\
+         Centre staff 中心值班员: {} / {}\n\
+         Department handler 职能部门处置员: {} / {}\n\n\
          Enroll a headless device for {} (grid 网格 {}) and sync it 注册一台设备并同步:\n\
          \x20 target/release/gridwork device --db worker.db enroll --server {{SERVER}} --code {}\n\
          \x20 target/release/gridwork device --db worker.db sync\n\
@@ -370,6 +477,8 @@ pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
         summary.cases,
         summary.staff.name,
         summary.staff.password,
+        summary.handler.name,
+        summary.handler.password,
         worker.name,
         worker.grid,
         worker.enrollment_code,
