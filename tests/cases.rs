@@ -69,19 +69,8 @@ impl Console {
 }
 
 fn department(server: &Server, code: &str, zh: &str, en: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/api/v1/admin/departments", server.url))
-            .header("x-gridwork-protocol", "1")
-            .bearer_auth(&server.admin_token)
-            .json(&json!({"code": code, "name_zh": zh, "name_en": en}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success(), "adding department {code}: {status}");
+    let added = server.admin(&["department", "add", "--code", code, "--name-zh", zh, "--name-en", en]);
+    assert_eq!(added["code"], code);
 }
 
 fn person(server: &Server, name: &str, role: &str, extra: &[&str]) {
@@ -138,7 +127,13 @@ fn the_case_flow_runs_from_a_tablets_report_to_the_return_visit(backend: Backend
     assert!(refused["error"]["message_zh"].as_str().unwrap().contains("办结"), "{refused}");
     staff.must_step(&case, json!({"step": "accept"}));
     let (status, refused) = staff.step(&case, json!({"step": "dispatch", "department": "no_such"}));
-    assert_eq!(status, 404, "{refused}");
+    assert_eq!(status, 422, "{refused}");
+    let (status, refused) = staff.step(&case, json!({"step": "dispatch"}));
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("department"),
+        "names the field: {refused}"
+    );
     staff.must_step(&case, json!({"step": "dispatch", "department": "water"}));
 
     let handler = Console::login(&server, "水务处置员", "correct horse");
@@ -150,6 +145,8 @@ fn the_case_flow_runs_from_a_tablets_report_to_the_return_visit(backend: Backend
     staff.must_step(&case, json!({"step": "close", "note": "已办结,通知上报人"}));
     let visited = staff.must_step(&case, json!({"step": "visit", "satisfaction": "satisfied"}));
     assert_eq!(visited["summary"]["status"], "visited");
+    let visit = visited["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(visit["note"], "satisfaction: satisfied", "the answer is in the trail: {visit}");
 
     // The whole trail, oldest first, with who took each step.
     let steps: Vec<(String, String)> = visited["steps"]
@@ -277,6 +274,37 @@ fn a_tablet_takes_only_its_own_steps_and_the_flow_keeps_the_centres_fields(backe
     assert_eq!(view["summary"]["status"], "reported", "{view}");
     assert_eq!(view["steps"].as_array().unwrap().last().unwrap()["step"], "report");
 
+    // Moved to the next grid from the tablet: the flow follows.
+    tablet.put("case", Some(&case), &["grid=C1-02"]);
+    tablet.sync();
+    let view = staff.get(&format!("/cases/{case}"));
+    assert_eq!(view["summary"]["grid"], "C1-02", "{view}");
+    assert_eq!(view["steps"].as_array().unwrap().last().unwrap()["step"], "move");
+
+    // Closed in the grid before the tablet ever synced it: received, then
+    // closed, both in the trail.
+    let offline = tablet.put(
+        "case",
+        None,
+        &[
+            "grid=C1-01",
+            "category=sanitation",
+            "description=楼道杂物",
+            "status=closed",
+            "handled_in_grid=true",
+            "result=已清理",
+        ],
+    );
+    tablet.sync();
+    let view = staff.get(&format!("/cases/{offline}"));
+    let steps: Vec<&str> =
+        view["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(
+        (view["summary"]["status"].as_str(), steps),
+        (Some("closed"), vec!["report", "close"]),
+        "{view}"
+    );
+
     // A small matter the worker closes in the grid (小事不出格).
     let small = reported(&tablet, "C1-01", "city_appearance", "小广告");
     tablet.put("case", Some(&small), &["status=closed", "handled_in_grid=true", "result=已清除"]);
@@ -293,3 +321,39 @@ fn a_tablet_takes_only_its_own_steps_and_the_flow_keeps_the_centres_fields(backe
     );
 }
 on_both_backends!(a_tablet_takes_only_its_own_steps_and_the_flow_keeps_the_centres_fields);
+
+fn scripts_run_the_flow_from_the_command_line(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    department(&server, "water", "自来水公司", "Water company");
+    let listed = server.admin(&["department", "list"]);
+    assert_eq!(listed[0]["name_zh"], "自来水公司", "{listed}");
+    let dir = tempfile::tempdir().unwrap();
+    let tablet = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    let case = reported(&tablet, "C1-02", "utilities", "停水");
+    let page = server.admin(&["case", "list", "--status", "reported", "--limit", "10"]);
+    assert_eq!(page["items"][0]["id"], case.as_str(), "{page}");
+    server.admin(&["case", "step", &case, "--step", "accept"]);
+    let after = server.admin(&["case", "step", &case, "--step", "dispatch", "--department", "water"]);
+    assert_eq!(after["summary"]["status"], "dispatched");
+    let shown = server.admin(&["case", "show", &case]);
+    assert_eq!(shown["steps"].as_array().unwrap().len(), 3, "{shown}");
+    assert_eq!(server.admin(&["case", "list", "--overdue"])["items"].as_array().unwrap().len(), 0);
+    // A mistake is named and changes nothing.
+    let output = gridwork_tests::gridwork(&[
+        "admin",
+        "--server",
+        &server.url,
+        "--token",
+        &server.admin_token,
+        "case",
+        "step",
+        &case,
+        "--step",
+        "visit",
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("回访"), "{output:?}");
+    assert_eq!(server.admin(&["case", "show", &case])["summary"]["status"], "dispatched");
+}
+on_both_backends!(scripts_run_the_flow_from_the_command_line);

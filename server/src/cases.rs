@@ -106,7 +106,7 @@ pub struct Outcome {
 /// Why a step is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StepError {
-    #[error("a case that is {status} cannot be {step}ed")]
+    #[error("a case that is {status} cannot take the step `{step}`")]
     NotNow { step: &'static str, status: &'static str },
     #[error("only the centre may {step} a case")]
     CentreOnly { step: &'static str },

@@ -429,12 +429,12 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         ("grid", unit.as_str().into()),
                         ("category", category.into()),
                         ("description", format!("{community_name}:{description}").into()),
-                        ("status", status.into()),
+                        // Reported; the flow's steps below bring it on.
+                        ("status", "reported".into()),
                         ("urgency", if c % 9 == 0 { "urgent" } else { "normal" }.into()),
                         ("location", format!("{road}{}号附近", 10 + c).into()),
                         ("reported_at", date_time(1 + (c % 22) as u32, 8 + c as u32).into()),
                         ("reporter", "网格员".into()),
-                        ("handled_in_grid", Value::Bool(c % 3 == 0)),
                         ("deadline", deadline(status, c, now_ms)),
                     ],
                 )?;

@@ -95,6 +95,7 @@ impl From<StorageError> for AppError {
                 match code {
                     ErrorCode::Conflict => StatusCode::CONFLICT,
                     ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+                    ErrorCode::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
                     _ => StatusCode::NOT_FOUND,
                 },
                 code,

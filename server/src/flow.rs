@@ -70,14 +70,24 @@ pub fn after_push(
     user_id: &str,
     device_id: &str,
 ) -> Result<()> {
+    let Some(record) = w.export(Kind::Case, id)? else { return Ok(()) };
     let Some(mut flow) = w.case_flow(id)? else {
+        // A small matter closed in the grid before the tablet first
+        // synced: received, then closed, both in the trail.
+        let closed_offline = text_of(&record, "status").as_deref() == Some(Status::Closed.as_str())
+            && value_of(&record, "handled_in_grid").is_some_and(|v| *v == Value::Bool(true));
+        if closed_offline {
+            w.put_record(Kind::Case, Some(id), &[("status", Value::Text(Status::Reported.as_str().into()))])?;
+        }
         receive(w, id, now_ms, Some(user_id), Some(device_id))?;
         if w.case_flow(id)?.is_none() {
-            return Ok(()); // a draft, or deleted
+            return Ok(()); // a draft, deleted, or from before the flow
+        }
+        if closed_offline {
+            w.put_record(Kind::Case, Some(id), &[("status", Value::Text(Status::Closed.as_str().into()))])?;
         }
         return after_push(w, id, now_ms, user_id, device_id);
     };
-    let Some(record) = w.export(Kind::Case, id)? else { return Ok(()) };
     let status = text_of(&record, "status").unwrap_or_default();
     let in_grid = value_of(&record, "handled_in_grid").is_some_and(|v| *v == Value::Bool(true));
     let open = Status::parse(&flow.status)
@@ -91,6 +101,27 @@ pub fn after_push(
     } else {
         None
     };
+    // Moved to another grid from the tablet: the flow follows, so the
+    // new grid's staff see it and the old grid's no longer do.
+    if let Some(grid) = text_of(&record, "grid").filter(|g| *g != flow.grid) {
+        let old = std::mem::replace(&mut flow.grid, grid.clone());
+        if flow.handling_grid == old {
+            flow.handling_grid = grid.clone();
+        }
+        flow.updated_at_ms = now_ms;
+        w.save_case_flow(&flow)?;
+        w.add_case_step(&CaseStepRow {
+            case_id: id,
+            at_ms: now_ms,
+            step: "move".into(),
+            user_id: Some(user_id.to_owned()),
+            device_id: Some(device_id.to_owned()),
+            from_status: Some(flow.status.clone()),
+            to_status: flow.status.clone(),
+            department: flow.department.clone(),
+            note: Some(format!("{old} → {grid}")),
+        })?;
+    }
     if let Some((name, to, note)) = step {
         let from = std::mem::replace(&mut flow.status, to.as_str().to_owned());
         if to == Status::Closed {
@@ -120,6 +151,9 @@ pub fn after_push(
     if text_of(&record, "department") != flow.department {
         fields.push(("department", flow.department.clone().map_or(Value::Null, Value::Text)));
     }
+    if in_grid != flow.handled_in_grid {
+        fields.push(("handled_in_grid", Value::Bool(flow.handled_in_grid)));
+    }
     let deadline = rfc3339(flow.due_at_ms);
     if text_of(&record, "deadline").as_deref() != Some(deadline.as_str()) {
         fields.push(("deadline", Value::Text(deadline)));
@@ -132,8 +166,9 @@ pub fn after_push(
 
 /// Receives the case `id` if it is reported and the server has not yet:
 /// its place in the flow, its deadlines from `now_ms`, `report` in its
-/// trail, its `deadline` written back to the record. Drafts wait.
-/// (`status` is left as the record has it: see [`after_push`].)
+/// trail, its `deadline` written back to the record. Drafts wait; a case
+/// in another status with no place in the flow (from before the server
+/// kept one) is left as it is.
 pub fn receive(
     w: &mut dyn Writes,
     id: RecordId,
@@ -146,8 +181,10 @@ pub fn receive(
     }
     let Some(record) = w.export(Kind::Case, id)? else { return Ok(()) };
     let deleted = value_of(&record, "deleted").is_some_and(|v| *v == Value::Bool(true));
+    // Only a case reported (not a draft, and not one that was in some
+    // other state before the server kept the flow) starts it.
     let status = text_of(&record, "status").unwrap_or_default();
-    if deleted || status == "draft" {
+    if deleted || status != Status::Reported.as_str() {
         return Ok(());
     }
     let (Some(grid), Some(category)) = (text_of(&record, "grid"), text_of(&record, "category")) else {
@@ -295,7 +332,7 @@ pub fn take_step(
         && w.department(code)?.is_none()
     {
         return Err(StorageError::Said {
-            code: gridwork_protocol::codes::ErrorCode::NotFound,
+            code: gridwork_protocol::codes::ErrorCode::Invalid,
             en: format!("there is no department with code `{code}`"),
             zh: format!("没有编码为`{code}`的部门"),
         });
@@ -313,8 +350,15 @@ pub fn take_step(
     if outcome.status == Status::Closed {
         flow.closed_at_ms = Some(now_ms);
     }
-    if let Some(satisfaction) = request.satisfaction {
+    let mut note = note;
+    if let (cases::Step::Visit, Some(satisfaction)) = (step, request.satisfaction) {
         flow.satisfaction = Some(satisfaction.as_str().to_owned());
+        // The answer goes in the trail too, which nothing changes.
+        let answer = format!("satisfaction: {}", satisfaction.as_str());
+        note = Some(match note {
+            Some(note) => format!("{answer}; {note}"),
+            None => answer,
+        });
     }
     flow.updated_at_ms = now_ms;
     w.save_case_flow(&flow)?;
@@ -344,6 +388,15 @@ pub fn take_step(
 
 /// A refused step as the storage's error: named in both languages.
 fn refused(error: StepError) -> StorageError {
+    if let StepError::Needs { what, .. } = &error {
+        let field = match *what {
+            "a department" => "department",
+            "a note" => "note",
+            "a satisfaction" => "satisfaction",
+            _ => "step",
+        };
+        return gridwork_domain::ValidationError::required(field).into();
+    }
     let code = match error {
         StepError::NotYourDepartment => gridwork_protocol::codes::ErrorCode::Forbidden,
         StepError::CentreOnly { .. } => gridwork_protocol::codes::ErrorCode::Forbidden,

@@ -85,6 +85,66 @@ enum AdminCommand {
         #[command(subcommand)]
         command: ParkedCommand,
     },
+    /// Departments (职能部门) that cases are dispatched to.
+    Department {
+        #[command(subcommand)]
+        command: DepartmentCommand,
+    },
+    /// The case flow: list cases, show one, take a step.
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DepartmentCommand {
+    List,
+    /// Adds a department (admins).
+    Add {
+        /// A short code: letters, digits, `_`, `-` (e.g. `water`).
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name_zh: String,
+        #[arg(long)]
+        name_en: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// A page of cases, newest received first (`next` continues it).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// Only open cases past their deadline.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// One case: fields, place in the flow, trail.
+    Show { id: String },
+    /// Takes a step: accept, reject, dispatch, transfer, return, escalate,
+    /// handle, close, visit, supervise (see docs/case-flow.md).
+    Step {
+        id: String,
+        #[arg(long, value_parser = ["accept", "reject", "dispatch", "transfer", "return", "escalate", "handle", "close", "visit", "supervise"])]
+        step: String,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, value_parser = ["satisfied", "basic", "unsatisfied"])]
+        satisfaction: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +332,28 @@ fn record_id(text: &str) -> Result<RecordId> {
 async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
     let admin = Admin::new(server, token)?;
     let answer = match command {
+        AdminCommand::Department { command: DepartmentCommand::List } => json!(admin.departments().await?),
+        AdminCommand::Department { command: DepartmentCommand::Add { code, name_zh, name_en } } => {
+            admin.add_department(&gridwork_protocol::cases::Department { code, name_zh, name_en }).await?
+        }
+        AdminCommand::Case {
+            command: CaseCommand::List { status, category, department, overdue, after, limit },
+        } => {
+            let filter =
+                gridwork_protocol::cases::CaseFilter { status, category, department, overdue, after, limit };
+            json!(admin.cases(&filter).await?)
+        }
+        AdminCommand::Case { command: CaseCommand::Show { id } } => json!(admin.case(record_id(&id)?).await?),
+        AdminCommand::Case { command: CaseCommand::Step { id, step, department, note, satisfaction } } => {
+            let quoted = |text: &str| serde_json::Value::String(text.to_owned());
+            let request = gridwork_protocol::cases::StepRequest {
+                step: Some(serde_json::from_value(quoted(&step))?),
+                department,
+                note,
+                satisfaction: satisfaction.map(|s| serde_json::from_value(quoted(&s))).transpose()?,
+            };
+            json!(admin.case_step(record_id(&id)?, &request).await?)
+        }
         AdminCommand::Grid { command: GridCommand::Add { code, name, parent, level } } => {
             json!(admin.add_grid(&NewGrid { code, name, parent, level }).await?)
         }

@@ -724,9 +724,70 @@ impl Admin {
         self.post(&format!("/admin/parked/{id}/dismiss"), &serde_json::json!({})).await
     }
 
+    pub async fn departments(&self) -> Result<Vec<gridwork_protocol::cases::Department>, ClientError> {
+        self.get("/departments").await
+    }
+
+    pub async fn add_department(
+        &self,
+        department: &gridwork_protocol::cases::Department,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post("/admin/departments", department).await
+    }
+
+    /// A page of cases as the token's holder may see them.
+    pub async fn cases(
+        &self,
+        filter: &gridwork_protocol::cases::CaseFilter,
+    ) -> Result<gridwork_protocol::cases::CasePage, ClientError> {
+        let query = serde_urlencoded_filter(filter);
+        self.get(&format!("/cases{query}")).await
+    }
+
+    pub async fn case(
+        &self,
+        id: gridwork_domain::RecordId,
+    ) -> Result<gridwork_protocol::cases::CaseView, ClientError> {
+        self.get(&format!("/cases/{id}")).await
+    }
+
+    pub async fn case_step(
+        &self,
+        id: gridwork_domain::RecordId,
+        request: &gridwork_protocol::cases::StepRequest,
+    ) -> Result<gridwork_protocol::cases::CaseView, ClientError> {
+        self.post(&format!("/cases/{id}/steps"), request).await
+    }
+
     pub fn server(&self) -> &str {
         self.http.server()
     }
+}
+
+/// A case filter as a query string (`?status=…&overdue=true`), its values
+/// percent-encoded.
+fn serde_urlencoded_filter(filter: &gridwork_protocol::cases::CaseFilter) -> String {
+    let mut url = reqwest::Url::parse("http://query/").expect("a fixed URL");
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (key, value) in [
+            ("status", &filter.status),
+            ("category", &filter.category),
+            ("department", &filter.department),
+            ("after", &filter.after),
+        ] {
+            if let Some(value) = value {
+                pairs.append_pair(key, value);
+            }
+        }
+        if filter.overdue {
+            pairs.append_pair("overdue", "true");
+        }
+        if let Some(limit) = filter.limit {
+            pairs.append_pair("limit", &limit.to_string());
+        }
+    }
+    url.query().map(|q| format!("?{q}")).unwrap_or_default()
 }
 
 /// A kind's records as JSON objects, for listing.
