@@ -486,6 +486,29 @@ fn a_register_that_would_merge_to_nothing_is_refused_on_both_backends() {
     check(&cluster.url, &|args| cluster.admin(args));
 }
 
+/// psql holding the lock every write of the PostgreSQL backend takes first
+/// (`WRITER_LOCK` in server/src/postgres.rs, 0x6772696477726974: classid
+/// and objid in pg_locks are its two halves) for 15 s, once it holds it;
+/// and a check that it still does.
+fn hold_the_writer(cluster: &Server) -> (std::process::Child, impl Fn() -> bool + '_) {
+    let lock = 0x6772_6964_7772_6974_i64;
+    let holder = std::process::Command::new("psql")
+        .arg(cluster.database.as_deref().unwrap())
+        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(15)")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs");
+    let held = move || {
+        cluster.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted") == "1"
+    };
+    let started = std::time::Instant::now();
+    while !held() {
+        assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (holder, held)
+}
+
 /// A device with nothing to send reports in without waiting for the
 /// cluster's writer: while another session holds the writer's lock, its
 /// empty push is answered, and a push with an edit waits until the lock
@@ -498,24 +521,7 @@ fn a_device_with_nothing_to_send_does_not_queue_for_the_writer() {
     let runtime = runtime();
     let (_, code) = cluster.worker("网格员戊", &["C1"]);
     let device = library_device(&runtime, &cluster.url, &dir.path().join("d.db"), &code);
-    // The lock every write of the PostgreSQL backend takes first
-    // (`WRITER_LOCK` in server/src/postgres.rs, 0x6772696477726974: classid
-    // and objid in pg_locks are its two halves), held by psql for 15 s.
-    let lock = 0x6772_6964_7772_6974_i64;
-    let mut holder = std::process::Command::new("psql")
-        .arg(cluster.database.as_deref().unwrap())
-        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(15)")])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("psql runs");
-    let held = || {
-        cluster.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted") == "1"
-    };
-    let started = std::time::Instant::now();
-    while !held() {
-        assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut holder, held) = hold_the_writer(&cluster);
     let quick =
         runtime.block_on(async { tokio::time::timeout(Duration::from_secs(4), device.push(|_| {})).await });
     let report = quick.expect("an empty push is answered while the writer is held").expect("pushed");
@@ -611,28 +617,12 @@ fn login_on(url: &str, password: &str) -> (u16, String) {
 fn a_login_does_not_queue_for_the_writer() {
     let cluster = Server::cluster(1);
     cluster.admin(&["user", "add", "--name", "值班员", "--role", "staff", "--password", "correct horse"]);
-    let lock = 0x6772_6964_7772_6974_i64;
-    let mut holder = std::process::Command::new("psql")
-        .arg(cluster.database.as_deref().unwrap())
-        .args(["-qc", &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(15)")])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("psql runs");
-    let started = std::time::Instant::now();
-    while cluster.sql(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted",
-    ) != "1"
-    {
-        assert!(started.elapsed() < Duration::from_secs(10), "psql took the lock");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut holder, held) = hold_the_writer(&cluster);
     let asked = std::time::Instant::now();
     let (status, body) = login_on(&cluster.url, "correct horse");
     let waited = asked.elapsed();
     let (wrong, _) = login_on(&cluster.url, "wrong horse");
-    let still_held = cluster.sql(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 1735551332 AND objid = 2003986804 AND mode = 'ExclusiveLock' AND granted",
-    ) == "1";
+    let still_held = held();
     holder.wait().expect("psql ends");
     assert_eq!((status, wrong), (200, 401), "{body}");
     assert!(still_held, "the writer was held throughout");

@@ -682,6 +682,24 @@ fn changes_page(page: gridwork_store::ScopedChanges) -> ChangesPage {
     }
 }
 
+impl PgTx<'_> {
+    /// The account whose `column` (`id` or `name`) is `value`.
+    fn user_where(&self, column: &str, value: &str) -> Result<Option<UserRow>> {
+        let sql = format!("SELECT id, name, role, password_hash, department FROM users WHERE {column} = $1");
+        self.query_opt(&sql, &[&value])?
+            .map(|r| {
+                Ok(UserRow {
+                    id: r.get(0),
+                    name: r.get(1),
+                    role: role(r.get(2))?,
+                    password_hash: r.get(3),
+                    department: r.get(4),
+                })
+            })
+            .transpose()
+    }
+}
+
 impl Reads for PgTx<'_> {
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self.query_opt("SELECT value FROM server_meta WHERE key = $1", &[&key])?.map(|row| row.get(0)))
@@ -886,34 +904,11 @@ impl Reads for PgTx<'_> {
     }
 
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>> {
-        self.query_opt(
-            "SELECT id, name, role, password_hash, department FROM users WHERE name = $1",
-            &[&name],
-        )?
-        .map(|r| {
-            Ok(UserRow {
-                id: r.get(0),
-                name: r.get(1),
-                role: role(r.get(2))?,
-                password_hash: r.get(3),
-                department: r.get(4),
-            })
-        })
-        .transpose()
+        self.user_where("name", name)
     }
 
     fn user(&mut self, id: &str) -> Result<Option<UserRow>> {
-        self.query_opt("SELECT id, name, role, password_hash, department FROM users WHERE id = $1", &[&id])?
-            .map(|r| {
-                Ok(UserRow {
-                    id: r.get(0),
-                    name: r.get(1),
-                    role: role(r.get(2))?,
-                    password_hash: r.get(3),
-                    department: r.get(4),
-                })
-            })
-            .transpose()
+        self.user_where("id", id)
     }
 
     fn users(&mut self) -> Result<Vec<UserInfo>> {
