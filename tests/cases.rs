@@ -357,3 +357,97 @@ fn scripts_run_the_flow_from_the_command_line(backend: Backend) {
     assert_eq!(server.admin(&["case", "show", &case])["summary"]["status"], "dispatched");
 }
 on_both_backends!(scripts_run_the_flow_from_the_command_line);
+
+/// A call with the admin's token: status and JSON.
+fn as_admin(server: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .request(method, format!("{}/api/v1{path}", server.url))
+            .header("x-gridwork-protocol", "1")
+            .bearer_auth(&server.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn deadlines_follow_the_calendar_and_the_limits_admins_set(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    person(&server, "值班员", "staff", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let tablet = server.enrolled(dir.path(), "a", "网格员", &["C1"]);
+    let staff = Console::login(&server, "值班员", "correct horse");
+
+    // The seeded calendar, and a year nobody entered.
+    let y2026 = staff.get("/calendar/2026");
+    assert!(y2026["source"].as_str().is_some_and(|s| s.contains("chinese-days")), "{y2026}");
+    let make_up: Vec<&str> = y2026["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "workday")
+        .map(|d| d["day"].as_str().unwrap())
+        .collect();
+    assert_eq!(make_up, ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]);
+    let y2031 = staff.get("/calendar/2031");
+    assert!(y2031["source"].is_null() && y2031["days"].as_array().unwrap().is_empty(), "{y2031}");
+
+    let case = reported(&tablet, "C1-01", "sanitation", "垃圾清运不及时");
+    let due =
+        |staff: &Console| staff.get(&format!("/cases/{case}"))["summary"]["due_at_ms"].as_u64().unwrap();
+    let seven = due(&staff);
+
+    // A shorter limit counts the open case again, and reaches the tablet.
+    let sanitation = json!({"name_zh": "环境卫生", "name_en": "Sanitation", "on_site_limit": null, "solve_limit": "2wd", "department": null});
+    let (status, body) =
+        as_admin(&server, reqwest::Method::PUT, "/admin/categories/sanitation", sanitation.clone());
+    assert_eq!(status, 200, "{body}");
+    let two = due(&staff);
+    assert!(two < seven, "2 working days end before 7: {two} vs {seven}");
+    tablet.sync();
+    let on_tablet = tablet.get("case", &case);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(on_tablet["deadline"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis() as u64,
+        two - 999,
+        "{on_tablet}"
+    );
+    let mut wrong = sanitation.clone();
+    wrong["solve_limit"] = json!("7days");
+    let (status, body) = as_admin(&server, reqwest::Method::PUT, "/admin/categories/sanitation", wrong);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("7wd"), "says how to write it: {body}");
+    assert_eq!(staff.call(reqwest::Method::PUT, "/admin/categories/sanitation", Some(sanitation)).0, 403);
+
+    // Holidays entered over the next days move the deadline later.
+    let received =
+        shanghai(staff.get(&format!("/cases/{case}"))["summary"]["received_at_ms"].as_u64().unwrap());
+    let mut days: Vec<Value> = y2026["days"].as_array().unwrap().clone();
+    for n in 1..=5 {
+        let day = received.date_naive() + chrono::Days::new(n);
+        if chrono::Datelike::year(&day) == 2026 {
+            days.push(json!({"day": day.to_string(), "kind": "holiday", "name_zh": "测试假日", "name_en": "Test holiday"}));
+        }
+    }
+    let (status, body) = as_admin(
+        &server,
+        reqwest::Method::PUT,
+        "/admin/calendar/2026",
+        json!({"source": "测试", "days": days}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(due(&staff) > two, "holidays push the deadline out");
+    let (status, _) = as_admin(
+        &server,
+        reqwest::Method::PUT,
+        "/admin/calendar/2026",
+        json!({"source": "测试", "days": [{"day": "2027-01-01", "kind": "holiday", "name_zh": "元旦", "name_en": "New Year"}]}),
+    );
+    assert_eq!(status, 422, "a day of another year is refused");
+}
+on_both_backends!(deadlines_follow_the_calendar_and_the_limits_admins_set);

@@ -27,7 +27,7 @@
 use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
 use gridwork_protocol::RecordChanges;
 use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedPage, Role, UserInfo};
-pub use gridwork_protocol::cases::Department;
+pub use gridwork_protocol::cases::{CalendarDay, Department};
 
 /// What a backend can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +259,10 @@ pub struct UploadRow {
 pub trait Reads {
     /// A case category with its limits.
     fn category(&mut self, code: &str) -> Result<Option<CategoryRow>>;
+    /// Every case category, by code.
+    fn categories(&mut self) -> Result<Vec<CategoryRow>>;
+    /// A year of the holiday calendar: its source if entered, its days.
+    fn calendar_year(&mut self, year: i32) -> Result<(Option<String>, Vec<CalendarDay>)>;
     /// The holiday calendar: its days (`YYYY-MM-DD`, `holiday` or
     /// `workday`) and the years entered.
     fn calendar(&mut self) -> Result<CalendarRows>;
@@ -381,6 +385,10 @@ pub trait Reads {
 
 /// Writing, inside one [`Backend::write`].
 pub trait Writes: Reads {
+    /// Replaces a category's names, limits and department.
+    fn update_category(&mut self, row: &CategoryRow) -> Result<()>;
+    /// Replaces a year of the holiday calendar, and marks it entered.
+    fn replace_calendar_year(&mut self, year: i32, source: &str, days: &[CalendarDay]) -> Result<()>;
     /// Writes a case's place in the flow (new, or replacing the old).
     fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()>;
     /// Appends a step to a case's trail.

@@ -28,10 +28,10 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    AttachmentStatus, CaseFilter, CasePage, CaseView, Conflict, ConsoleSession, DailyBudget, Department,
-    DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, NewCase, NewGrid, NewUser, ParkedChange, ParkedPage,
-    ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS, StepRequest, Storage, StorageError,
-    StorageLimits, UserInfo,
+    AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseView, Category, Conflict, ConsoleSession,
+    DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, NewCase, NewGrid, NewUser,
+    ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
+    StepRequest, Storage, StorageError, StorageLimits, UserInfo,
 };
 
 /// The digest tokens and codes are stored as.
@@ -704,6 +704,122 @@ impl<B: Backend> Storage for Core<B> {
             Role::Staff => self.backend.read(|r| Ok(r.assigned_grids(&who.user_id)?.is_empty())),
             Role::Worker | Role::Handler => Ok(false),
         }
+    }
+
+    fn categories(&self) -> Result<Vec<Category>> {
+        let rows = self.backend.read(|r| Ok(r.categories()?))?;
+        Ok(rows
+            .into_iter()
+            .map(|c| Category {
+                code: c.code,
+                name_zh: c.name_zh,
+                name_en: c.name_en,
+                on_site_limit: c.on_site_limit,
+                solve_limit: c.solve_limit,
+                department: c.department,
+            })
+            .collect())
+    }
+
+    fn update_category(&self, actor: &Principal, category: Category, now_ms: u64) -> Result<Category> {
+        use crate::deadlines::Limit;
+        for (field, limit) in
+            [("solve_limit", Some(&category.solve_limit)), ("on_site_limit", category.on_site_limit.as_ref())]
+        {
+            if let Some(limit) = limit
+                && Limit::parse(limit).is_none()
+            {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!(
+                        "`{field}` is `{limit}`: write hours as `24h` (1 to 8784) or working days as `7wd` (1 to 366)"
+                    ),
+                    zh: format!("“{field}”为`{limit}`:小时写作`24h`,工作日写作`7wd`"),
+                });
+            }
+        }
+        for (field, name) in [("name_zh", &category.name_zh), ("name_en", &category.name_en)] {
+            if name.trim().is_empty() {
+                return Err(ValidationError::invalid(field, Reason::Empty).into());
+            }
+            gridwork_domain::FieldType::Text { max: 50 }.check(field, Value::Text(name.trim().to_owned()))?;
+        }
+        let row = crate::backend::CategoryRow {
+            code: category.code.clone(),
+            name_zh: category.name_zh.trim().to_owned(),
+            name_en: category.name_en.trim().to_owned(),
+            on_site_limit: category.on_site_limit.as_deref().map(|l| l.trim().to_owned()),
+            solve_limit: category.solve_limit.trim().to_owned(),
+            department: category
+                .department
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+        };
+        self.backend.write(|w| {
+            if w.category(&row.code)?.is_none() {
+                return Err(StorageError::NotFound(format!("case category `{}`", row.code)));
+            }
+            if let Some(code) = &row.department
+                && w.department(code)?.is_none()
+            {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!("there is no department with code `{code}`"),
+                    zh: format!("没有编码为`{code}`的部门"),
+                });
+            }
+            w.update_category(&row)?;
+            let moved = crate::flow::recount_open_cases(w)?;
+            let detail = serde_json::json!({"code": row.code, "solve_limit": row.solve_limit, "on_site_limit": row.on_site_limit, "recounted": moved});
+            audit(w, now_ms, Some(actor), "category_update", None, detail)
+        })?;
+        Ok(Category {
+            code: row.code,
+            name_zh: row.name_zh,
+            name_en: row.name_en,
+            on_site_limit: row.on_site_limit,
+            solve_limit: row.solve_limit,
+            department: row.department,
+        })
+    }
+
+    fn calendar_year(&self, year: i32) -> Result<CalendarYear> {
+        let (source, days) = self.backend.read(|r| Ok(r.calendar_year(year)?))?;
+        Ok(CalendarYear { year, source, days })
+    }
+
+    fn replace_calendar_year(&self, actor: &Principal, entered: CalendarYear, now_ms: u64) -> Result<usize> {
+        let year = entered.year;
+        let source = entered.source.as_deref().map(str::trim).unwrap_or_default();
+        if source.is_empty() {
+            return Err(ValidationError::required("source").into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for day in &entered.days {
+            let date: Option<chrono::NaiveDate> = day.day.parse().ok();
+            if date.is_none_or(|d| chrono::Datelike::year(&d) != year) || !seen.insert(day.day.clone()) {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!("`{}` is not a day of {year} given once (YYYY-MM-DD)", day.day),
+                    zh: format!("`{}`不是{year}年的日期,或重复出现(格式 YYYY-MM-DD)", day.day),
+                });
+            }
+            if !matches!(day.kind.as_str(), "holiday" | "workday") {
+                return Err(ValidationError::invalid("kind", Reason::Empty).into());
+            }
+            for (field, name) in [("name_zh", &day.name_zh), ("name_en", &day.name_en)] {
+                gridwork_domain::FieldType::Text { max: 50 }.check(field, Value::Text(name.clone()))?;
+            }
+        }
+        self.backend.write(|w| {
+            w.replace_calendar_year(year, source, &entered.days)?;
+            let moved = crate::flow::recount_open_cases(w)?;
+            let detail = serde_json::json!({"year": year, "days": entered.days.len(), "source": source, "recounted": moved});
+            audit(w, now_ms, Some(actor), "calendar_year", None, detail)?;
+            Ok(moved)
+        })
     }
 
     fn departments(&self) -> Result<Vec<Department>> {

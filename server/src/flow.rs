@@ -230,6 +230,42 @@ pub fn receive(
     Ok(())
 }
 
+/// Counts the deadline of every open case again (after the calendar or a
+/// category's limits changed): the cases whose deadline moved, each
+/// written back to its record.
+pub fn recount_open_cases(w: &mut dyn Writes) -> Result<usize> {
+    let calendar = calendar(w)?;
+    let mut moved = 0;
+    let mut after = None;
+    loop {
+        let query = crate::backend::CaseQuery {
+            due_before_ms: Some(i64::MAX as u64),
+            after,
+            limit: 500,
+            ..Default::default()
+        };
+        let page = w.case_page(&query)?;
+        let Some(last) = page.last() else { return Ok(moved) };
+        after = Some((last.received_at_ms, last.case_id));
+        for mut flow in page {
+            let limits = w.category(&flow.category)?;
+            let solve =
+                limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
+            let on_site = limits.as_ref().and_then(|c| c.on_site_limit.as_deref()).and_then(Limit::parse);
+            let due = crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, solve).at_ms;
+            let on_site_due =
+                on_site.map(|l| crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, l).at_ms);
+            if (due, on_site_due) != (flow.due_at_ms, flow.on_site_due_at_ms) {
+                flow.due_at_ms = due;
+                flow.on_site_due_at_ms = on_site_due;
+                w.save_case_flow(&flow)?;
+                w.put_record(Kind::Case, Some(flow.case_id), &[("deadline", Value::Text(rfc3339(due)))])?;
+                moved += 1;
+            }
+        }
+    }
+}
+
 /// Whether `who` may see the case: admins every case; staff the cases of
 /// their part of the tree (`scope`, every grid when city-wide), by where
 /// the case is or whose centre handles it; a handler those with their

@@ -674,6 +674,57 @@ async fn add_case(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+async fn categories(
+    State(state): State<AppState>,
+    _who: ConsoleCaller,
+) -> Result<Json<Vec<gridwork_protocol::cases::Category>>, AppError> {
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.categories()).await?))
+}
+
+async fn update_category(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(code): Path<String>,
+    Body(mut category): Body<gridwork_protocol::cases::Category>,
+) -> Result<Json<gridwork_protocol::cases::Category>, AppError> {
+    category.code = code;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.update_category(&admin, category, now)).await?))
+}
+
+/// A year in the path, its mistakes answered in JSON.
+fn year_of(text: &str) -> Result<i32, AppError> {
+    text.parse()
+        .ok()
+        .filter(|y| (1900..=2200).contains(y))
+        .ok_or_else(|| AppError::not_found(format!("`{text}` is not a year"), format!("`{text}`不是年份")))
+}
+
+async fn calendar_year(
+    State(state): State<AppState>,
+    _who: ConsoleCaller,
+    Path(year): Path<String>,
+) -> Result<Json<gridwork_protocol::cases::CalendarYear>, AppError> {
+    let year = year_of(&year)?;
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.calendar_year(year)).await?))
+}
+
+async fn replace_calendar_year(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(year): Path<String>,
+    Body(mut entered): Body<gridwork_protocol::cases::CalendarYear>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    entered.year = year_of(&year)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let recounted = blocking(move || storage.replace_calendar_year(&admin, entered, now)).await?;
+    Ok(Json(serde_json::json!({"year": year, "recounted": recounted})))
+}
+
 fn no_parked(id: u64) -> AppError {
     AppError::not_found(format!("there is no parked change {id}"), format!("没有编号为{id}的被拒修改"))
 }
@@ -743,6 +794,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/parked/{id}/dismiss", post(dismiss_parked))
         .route("/admin/departments", post(add_department))
         .route("/departments", get(departments))
+        .route("/categories", get(categories))
+        .route("/admin/categories/{code}", axum::routing::put(update_category))
+        .route("/calendar/{year}", get(calendar_year))
+        .route("/admin/calendar/{year}", axum::routing::put(replace_calendar_year))
         .route("/cases", get(cases).post(add_case))
         .route("/cases/{id}", get(case))
         .route("/cases/{id}/steps", post(case_step))

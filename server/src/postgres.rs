@@ -41,9 +41,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::backend::{
-    AuditEntry, Backend, BackendError, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError,
-    ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition,
-    Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow,
+    ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview,
+    PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::storage::StorageError;
 
@@ -806,6 +806,38 @@ impl Reads for PgTx<'_> {
             }))
     }
 
+    fn categories(&mut self) -> Result<Vec<CategoryRow>> {
+        Ok(self
+            .query(
+                "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories ORDER BY code COLLATE \"C\"",
+                &[],
+            )?
+            .iter()
+            .map(|r| CategoryRow {
+                code: r.get(0),
+                name_zh: r.get(1),
+                name_en: r.get(2),
+                on_site_limit: r.get(3),
+                solve_limit: r.get(4),
+                department: r.get(5),
+            })
+            .collect())
+    }
+
+    fn calendar_year(&mut self, year: i32) -> Result<(Option<String>, Vec<CalendarDay>)> {
+        let source =
+            self.query_opt("SELECT source FROM calendar_years WHERE year = $1", &[&year])?.map(|r| r.get(0));
+        let days = self
+            .query(
+                "SELECT day, kind, name_zh, name_en FROM calendar_days WHERE day >= $1 AND day < $2 ORDER BY day COLLATE \"C\"",
+                &[&format!("{year:04}-01-01"), &format!("{:04}-01-01", year + 1)],
+            )?
+            .iter()
+            .map(|r| CalendarDay { day: r.get(0), kind: r.get(1), name_zh: r.get(2), name_en: r.get(3) })
+            .collect();
+        Ok((source, days))
+    }
+
     fn calendar(&mut self) -> Result<crate::backend::CalendarRows> {
         let days = self
             .query("SELECT day, kind FROM calendar_days", &[])?
@@ -1349,6 +1381,34 @@ impl Writes for PgTx<'_> {
                 &user.department,
             ],
         )? > 0)
+    }
+
+    fn update_category(&mut self, row: &CategoryRow) -> Result<()> {
+        self.execute(
+            "UPDATE case_categories SET name_zh = $2, name_en = $3, on_site_limit = $4, solve_limit = $5, department = $6
+             WHERE code = $1",
+            &[&row.code, &row.name_zh, &row.name_en, &row.on_site_limit, &row.solve_limit, &row.department],
+        )?;
+        Ok(())
+    }
+
+    fn replace_calendar_year(&mut self, year: i32, source: &str, days: &[CalendarDay]) -> Result<()> {
+        self.execute(
+            "DELETE FROM calendar_days WHERE day >= $1 AND day < $2",
+            &[&format!("{year:04}-01-01"), &format!("{:04}-01-01", year + 1)],
+        )?;
+        for day in days {
+            self.execute(
+                "INSERT INTO calendar_days (day, kind, name_zh, name_en) VALUES ($1, $2, $3, $4)",
+                &[&day.day, &day.kind, &day.name_zh, &day.name_en],
+            )?;
+        }
+        self.execute(
+            "INSERT INTO calendar_years (year, source) VALUES ($1, $2)
+             ON CONFLICT (year) DO UPDATE SET source = excluded.source",
+            &[&year, &source],
+        )?;
+        Ok(())
     }
 
     fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()> {

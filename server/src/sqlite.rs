@@ -26,9 +26,9 @@ use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store
 use rusqlite::{OptionalExtension, params};
 
 use crate::backend::{
-    Backend, BackendError, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError, ChangesPage,
-    CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition, Reads, Result,
-    TokenHolder, UploadRow, UserRow, Writes,
+    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError,
+    ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition,
+    Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::core::Core;
 use crate::storage::StorageError;
@@ -337,6 +337,42 @@ impl Reads for Tx<'_> {
                 })
             })
             .optional()?)
+    }
+
+    fn categories(&mut self) -> Result<Vec<CategoryRow>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories ORDER BY code",
+            )?
+            .query_map([], |row| {
+                Ok(CategoryRow {
+                    code: row.get(0)?,
+                    name_zh: row.get(1)?,
+                    name_en: row.get(2)?,
+                    on_site_limit: row.get(3)?,
+                    solve_limit: row.get(4)?,
+                    department: row.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn calendar_year(&mut self, year: i32) -> Result<(Option<String>, Vec<CalendarDay>)> {
+        let conn = self.conn();
+        let source = conn
+            .prepare_cached("SELECT source FROM calendar_years WHERE year = ?1")?
+            .query_row([year], |row| row.get(0))
+            .optional()?;
+        let days = conn
+            .prepare_cached(
+                "SELECT day, kind, name_zh, name_en FROM calendar_days WHERE day >= ?1 AND day < ?2 ORDER BY day",
+            )?
+            .query_map([format!("{year:04}-01-01"), format!("{:04}-01-01", year + 1)], |row| {
+                Ok(CalendarDay { day: row.get(0)?, kind: row.get(1)?, name_zh: row.get(2)?, name_en: row.get(3)? })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((source, days))
     }
 
     fn calendar(&mut self) -> Result<crate::backend::CalendarRows> {
@@ -893,6 +929,35 @@ impl Writes for Tx<'_> {
             ],
         )?;
         Ok(inserted > 0)
+    }
+
+    fn update_category(&mut self, row: &CategoryRow) -> Result<()> {
+        self.conn().execute(
+            "UPDATE case_categories SET name_zh = ?2, name_en = ?3, on_site_limit = ?4, solve_limit = ?5, department = ?6
+             WHERE code = ?1",
+            params![row.code, row.name_zh, row.name_en, row.on_site_limit, row.solve_limit, row.department],
+        )?;
+        Ok(())
+    }
+
+    fn replace_calendar_year(&mut self, year: i32, source: &str, days: &[CalendarDay]) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM calendar_days WHERE day >= ?1 AND day < ?2",
+            [format!("{year:04}-01-01"), format!("{:04}-01-01", year + 1)],
+        )?;
+        for day in days {
+            conn.execute(
+                "INSERT INTO calendar_days (day, kind, name_zh, name_en) VALUES (?1, ?2, ?3, ?4)",
+                params![day.day, day.kind, day.name_zh, day.name_en],
+            )?;
+        }
+        conn.execute(
+            "INSERT INTO calendar_years (year, source) VALUES (?1, ?2)
+             ON CONFLICT (year) DO UPDATE SET source = excluded.source",
+            params![year, source],
+        )?;
+        Ok(())
     }
 
     fn save_case_flow(&mut self, row: &CaseFlowRow) -> Result<()> {

@@ -16,7 +16,9 @@ pub use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
     ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
 };
-pub use gridwork_protocol::cases::{CaseFilter, CasePage, CaseView, Department, NewCase, StepRequest};
+pub use gridwork_protocol::cases::{
+    CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest,
+};
 use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
@@ -217,6 +219,15 @@ pub trait Storage: Send + Sync + 'static {
     /// Whether `who` sees the whole city: admins, and staff assigned no
     /// part of the grid tree.
     fn citywide(&self, who: &Principal) -> Result<bool>;
+    /// Every case category with its deadlines.
+    fn categories(&self) -> Result<Vec<Category>>;
+    /// Changes a category's names, deadlines and usual department (admins).
+    fn update_category(&self, actor: &Principal, category: Category, now_ms: u64) -> Result<Category>;
+    /// A year of the holiday calendar.
+    fn calendar_year(&self, year: i32) -> Result<CalendarYear>;
+    /// Replaces a year of the holiday calendar (admins) and counts the
+    /// open cases' deadlines again: how many moved.
+    fn replace_calendar_year(&self, actor: &Principal, year: CalendarYear, now_ms: u64) -> Result<usize>;
     /// Every department.
     fn departments(&self) -> Result<Vec<Department>>;
     /// Adds a department (admins).

@@ -212,3 +212,46 @@ pub struct CaseFilter {
     #[serde(default)]
     pub limit: Option<usize>,
 }
+
+/// A case category and its deadlines (`GET /api/v1/categories`, and the
+/// body of `PUT /api/v1/admin/categories/{code}` without `code`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    #[serde(default)]
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// `24h` (clock hours) or `3wd` (working days), if the case must be
+    /// seen on site first.
+    pub on_site_limit: Option<String>,
+    pub solve_limit: String,
+    /// The department its cases usually go to.
+    pub department: Option<String>,
+}
+
+/// One day of the holiday calendar that differs from Monday-to-Friday.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// `holiday` (a day off) or `workday` (a make-up working day, 调休).
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+/// A year of the holiday calendar (`GET /api/v1/calendar/{year}`, and the
+/// body of `PUT /api/v1/admin/calendar/{year}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarYear {
+    /// The year in the path is the one replaced.
+    #[serde(default)]
+    pub year: i32,
+    /// Where the days come from (the State Council's notice); `None` when
+    /// the year was never entered: deadlines through it count weekdays
+    /// alone.
+    pub source: Option<String>,
+    pub days: Vec<CalendarDay>,
+}
