@@ -27,7 +27,7 @@
 use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
 use gridwork_protocol::RecordChanges;
 use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedPage, Role, UserInfo};
-pub use gridwork_protocol::cases::{CalendarDay, Department};
+pub use gridwork_protocol::cases::{CalendarDay, Category, Department};
 
 /// What a backend can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -137,17 +137,6 @@ pub struct CaseStepRow {
     pub note: Option<String>,
 }
 
-/// A case category and its limits (`case_categories`): `24h`, `7wd`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CategoryRow {
-    pub code: String,
-    pub name_zh: String,
-    pub name_en: String,
-    pub on_site_limit: Option<String>,
-    pub solve_limit: String,
-    pub department: Option<String>,
-}
-
 /// The holiday calendar as stored: its days (`YYYY-MM-DD`, `holiday` or
 /// `workday`) and the years entered.
 pub type CalendarRows = (Vec<(String, String)>, Vec<i32>);
@@ -161,7 +150,9 @@ pub struct CaseQuery {
     pub department: Option<String>,
     pub status: Option<String>,
     pub category: Option<String>,
-    /// Only open cases due before this time.
+    /// Only cases still open (reported, accepted, dispatched, returned).
+    pub open_only: bool,
+    /// Only cases due before this time.
     pub due_before_ms: Option<u64>,
     /// Continue after this (received_at_ms, case id).
     pub after: Option<(u64, RecordId)>,
@@ -258,9 +249,9 @@ pub struct UploadRow {
 /// Reading: every question the core asks of the data.
 pub trait Reads {
     /// A case category with its limits.
-    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>>;
+    fn category(&mut self, code: &str) -> Result<Option<Category>>;
     /// Every case category, by code.
-    fn categories(&mut self) -> Result<Vec<CategoryRow>>;
+    fn categories(&mut self) -> Result<Vec<Category>>;
     /// A year of the holiday calendar: its source if entered, its days.
     fn calendar_year(&mut self, year: i32) -> Result<(Option<String>, Vec<CalendarDay>)>;
     /// The holiday calendar: its days (`YYYY-MM-DD`, `holiday` or
@@ -386,7 +377,7 @@ pub trait Reads {
 /// Writing, inside one [`Backend::write`].
 pub trait Writes: Reads {
     /// Replaces a category's names, limits and department.
-    fn update_category(&mut self, row: &CategoryRow) -> Result<()>;
+    fn update_category(&mut self, row: &Category) -> Result<()>;
     /// Replaces a year of the holiday calendar, and marks it entered.
     fn replace_calendar_year(&mut self, year: i32, source: &str, days: &[CalendarDay]) -> Result<()>;
     /// Writes a case's place in the flow (new, or replacing the old).

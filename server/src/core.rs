@@ -327,17 +327,13 @@ fn parse_case_cursor(text: &str) -> Option<(u64, RecordId)> {
 }
 
 /// The storage's query for a filter.
-fn gridwork_server_case_query(
-    filter: &CaseFilter,
-    after: Option<(u64, RecordId)>,
-    limit: usize,
-    now_ms: u64,
-) -> CaseQuery {
+fn case_query(filter: &CaseFilter, after: Option<(u64, RecordId)>, limit: usize, now_ms: u64) -> CaseQuery {
     CaseQuery {
         grids: None,
         department: filter.department.clone(),
         status: filter.status.clone(),
         category: filter.category.clone(),
+        open_only: filter.overdue,
         due_before_ms: filter.overdue.then_some(now_ms),
         after,
         limit,
@@ -569,12 +565,7 @@ fn readable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) 
     if r.attachment_held(sha256, me)? {
         return Ok(true);
     }
-    let citywide = match who.role {
-        Role::Admin => true,
-        Role::Staff => r.assigned_grids(&who.user_id)?.is_empty(),
-        Role::Worker | Role::Handler => false,
-    };
-    if citywide {
+    if citywide(r, who)? {
         return Ok(r.photo_listed(sha256, None)?);
     }
     for grid in scope {
@@ -583,6 +574,16 @@ fn readable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) 
         }
     }
     Ok(false)
+}
+
+/// Whether `who` sees the whole city: admins, and staff assigned no part
+/// of the grid tree.
+fn citywide(r: &mut dyn Reads, who: &Principal) -> Result<bool> {
+    match who.role {
+        Role::Admin => Ok(true),
+        Role::Staff => Ok(r.assigned_grids(&who.user_id)?.is_empty()),
+        Role::Worker | Role::Handler => Ok(false),
+    }
 }
 
 /// Whether a stored attachment exists that `who` may not read: what a
@@ -699,26 +700,11 @@ impl<B: Backend> Storage for Core<B> {
     }
 
     fn citywide(&self, who: &Principal) -> Result<bool> {
-        match who.role {
-            Role::Admin => Ok(true),
-            Role::Staff => self.backend.read(|r| Ok(r.assigned_grids(&who.user_id)?.is_empty())),
-            Role::Worker | Role::Handler => Ok(false),
-        }
+        self.backend.read(|r| citywide(r, who))
     }
 
     fn categories(&self) -> Result<Vec<Category>> {
-        let rows = self.backend.read(|r| Ok(r.categories()?))?;
-        Ok(rows
-            .into_iter()
-            .map(|c| Category {
-                code: c.code,
-                name_zh: c.name_zh,
-                name_en: c.name_en,
-                on_site_limit: c.on_site_limit,
-                solve_limit: c.solve_limit,
-                department: c.department,
-            })
-            .collect())
+        self.backend.read(|r| Ok(r.categories()?))
     }
 
     fn update_category(&self, actor: &Principal, category: Category, now_ms: u64) -> Result<Category> {
@@ -744,7 +730,7 @@ impl<B: Backend> Storage for Core<B> {
             }
             gridwork_domain::FieldType::Text { max: 50 }.check(field, Value::Text(name.trim().to_owned()))?;
         }
-        let row = crate::backend::CategoryRow {
+        let row = Category {
             code: category.code.clone(),
             name_zh: category.name_zh.trim().to_owned(),
             name_en: category.name_en.trim().to_owned(),
@@ -764,25 +750,14 @@ impl<B: Backend> Storage for Core<B> {
             if let Some(code) = &row.department
                 && w.department(code)?.is_none()
             {
-                return Err(StorageError::Said {
-                    code: ErrorCode::Invalid,
-                    en: format!("there is no department with code `{code}`"),
-                    zh: format!("没有编码为`{code}`的部门"),
-                });
+                return Err(crate::flow::unknown_department(code));
             }
             w.update_category(&row)?;
             let moved = crate::flow::recount_open_cases(w)?;
             let detail = serde_json::json!({"code": row.code, "solve_limit": row.solve_limit, "on_site_limit": row.on_site_limit, "recounted": moved});
             audit(w, now_ms, Some(actor), "category_update", None, detail)
         })?;
-        Ok(Category {
-            code: row.code,
-            name_zh: row.name_zh,
-            name_en: row.name_en,
-            on_site_limit: row.on_site_limit,
-            solve_limit: row.solve_limit,
-            department: row.department,
-        })
+        Ok(row)
     }
 
     fn calendar_year(&self, year: i32) -> Result<CalendarYear> {
@@ -869,11 +844,11 @@ impl<B: Backend> Storage for Core<B> {
             ),
         };
         self.backend.read(|r| {
-            let mut query = gridwork_server_case_query(&filter, after, limit + 1, now_ms);
+            let mut query = case_query(&filter, after, limit + 1, now_ms);
             match who.role {
                 Role::Admin => {}
                 Role::Staff => {
-                    if !r.assigned_grids(&who.user_id)?.is_empty() {
+                    if !citywide(r, who)? {
                         query.grids = Some(self.scope_of(r, &who.user_id, who.role)?.to_vec());
                     }
                 }
@@ -897,13 +872,7 @@ impl<B: Backend> Storage for Core<B> {
                 let record = r.export(Kind::Case, flow.case_id)?;
                 items.push(crate::flow::summary(flow, record.as_ref(), now_ms));
             }
-            let next = more
-                .then(|| {
-                    items.last().map(|c: &gridwork_protocol::cases::CaseSummary| {
-                        format!("{}:{}", c.received_at_ms, c.id)
-                    })
-                })
-                .flatten();
+            let next = items.last().filter(|_| more).map(|c| format!("{}:{}", c.received_at_ms, c.id));
             Ok(CasePage { items, next })
         })
     }

@@ -12,7 +12,7 @@ use gridwork_protocol::RecordChanges;
 use gridwork_protocol::admin::Role;
 use gridwork_protocol::cases::{CaseStepInfo, CaseSummary, CaseView, StepRequest};
 
-use crate::backend::{CaseFlowRow, CaseStepRow, Reads, Writes};
+use crate::backend::{CaseFlowRow, CaseStepRow, Category, Reads, Writes};
 use crate::cases::{self, Actor, Flow, Status, StepError};
 use crate::deadlines::{Calendar, DayKind, Due, Limit};
 use crate::storage::{Principal, Result, StorageError};
@@ -36,6 +36,47 @@ fn calendar(r: &mut dyn Reads) -> Result<Calendar> {
         Some((day, kind))
     });
     Ok(Calendar::new(days, years))
+}
+
+/// A category's limits: to solve a case (7 working days when the category
+/// is unknown or its limit unreadable) and to be on site, if any.
+fn limits(category: Option<&Category>) -> (Limit, Option<Limit>) {
+    let solve = category.and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
+    (solve, category.and_then(|c| c.on_site_limit.as_deref()).and_then(Limit::parse))
+}
+
+/// When a case received at `received_ms` is due under `category`'s
+/// limits: to be solved, and on site.
+fn due_dates(calendar: &Calendar, category: Option<&Category>, received_ms: u64) -> (Due, Option<u64>) {
+    let (solve, on_site) = limits(category);
+    let due = crate::deadlines::due(calendar, CITY_ZONE, received_ms, solve);
+    (due, on_site.map(|limit| crate::deadlines::due(calendar, CITY_ZONE, received_ms, limit).at_ms))
+}
+
+/// A line of a case's trail at `at_ms`, with the flow's status and
+/// department as they are after the step; who took it and the rest are
+/// the caller's to fill in.
+fn trail_line(flow: &CaseFlowRow, step: &str, at_ms: u64) -> CaseStepRow {
+    CaseStepRow {
+        case_id: flow.case_id,
+        at_ms,
+        step: step.to_owned(),
+        user_id: None,
+        device_id: None,
+        from_status: None,
+        to_status: flow.status.clone(),
+        department: flow.department.clone(),
+        note: None,
+    }
+}
+
+/// The refusal of a department that does not exist.
+pub fn unknown_department(code: &str) -> StorageError {
+    StorageError::Said {
+        code: gridwork_protocol::codes::ErrorCode::Invalid,
+        en: format!("there is no department with code `{code}`"),
+        zh: format!("没有编码为`{code}`的部门"),
+    }
 }
 
 /// The value of one of a record's fields.
@@ -111,15 +152,11 @@ pub fn after_push(
         flow.updated_at_ms = now_ms;
         w.save_case_flow(&flow)?;
         w.add_case_step(&CaseStepRow {
-            case_id: id,
-            at_ms: now_ms,
-            step: "move".into(),
             user_id: Some(user_id.to_owned()),
             device_id: Some(device_id.to_owned()),
             from_status: Some(flow.status.clone()),
-            to_status: flow.status.clone(),
-            department: flow.department.clone(),
             note: Some(format!("{old} → {grid}")),
+            ..trail_line(&flow, "move", now_ms)
         })?;
     }
     if let Some((name, to, note)) = step {
@@ -132,15 +169,11 @@ pub fn after_push(
         flow.updated_at_ms = now_ms;
         w.save_case_flow(&flow)?;
         w.add_case_step(&CaseStepRow {
-            case_id: id,
-            at_ms: now_ms,
-            step: name.into(),
             user_id: Some(user_id.to_owned()),
             device_id: Some(device_id.to_owned()),
             from_status: Some(from),
-            to_status: flow.status.clone(),
-            department: flow.department.clone(),
             note,
+            ..trail_line(&flow, name, now_ms)
         })?;
     }
     // The centre's fields as the flow has them.
@@ -191,11 +224,7 @@ pub fn receive(
         return Ok(());
     };
     let limits = w.category(&category)?;
-    let solve = limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
-    let on_site = limits.as_ref().and_then(|c| c.on_site_limit.as_deref()).and_then(Limit::parse);
-    let calendar = calendar(w)?;
-    let due = crate::deadlines::due(&calendar, CITY_ZONE, now_ms, solve);
-    let on_site_due = on_site.map(|limit| crate::deadlines::due(&calendar, CITY_ZONE, now_ms, limit).at_ms);
+    let (due, on_site_due) = due_dates(&calendar(w)?, limits.as_ref(), now_ms);
     let row = CaseFlowRow {
         case_id: id,
         grid: grid.clone(),
@@ -214,15 +243,9 @@ pub fn receive(
     };
     w.save_case_flow(&row)?;
     w.add_case_step(&CaseStepRow {
-        case_id: id,
-        at_ms: now_ms,
-        step: "report".into(),
         user_id: user_id.map(str::to_owned),
         device_id: device_id.map(str::to_owned),
-        from_status: None,
-        to_status: row.status.clone(),
-        department: None,
-        note: None,
+        ..trail_line(&row, "report", now_ms)
     })?;
     // The status the tablet gave stays for `after_push` to take as a step
     // or to write back.
@@ -235,31 +258,27 @@ pub fn receive(
 /// written back to its record.
 pub fn recount_open_cases(w: &mut dyn Writes) -> Result<usize> {
     let calendar = calendar(w)?;
+    let categories: std::collections::HashMap<String, Category> =
+        w.categories()?.into_iter().map(|c| (c.code.clone(), c)).collect();
     let mut moved = 0;
     let mut after = None;
     loop {
-        let query = crate::backend::CaseQuery {
-            due_before_ms: Some(i64::MAX as u64),
-            after,
-            limit: 500,
-            ..Default::default()
-        };
+        let query = crate::backend::CaseQuery { open_only: true, after, limit: 500, ..Default::default() };
         let page = w.case_page(&query)?;
         let Some(last) = page.last() else { return Ok(moved) };
         after = Some((last.received_at_ms, last.case_id));
         for mut flow in page {
-            let limits = w.category(&flow.category)?;
-            let solve =
-                limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
-            let on_site = limits.as_ref().and_then(|c| c.on_site_limit.as_deref()).and_then(Limit::parse);
-            let due = crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, solve).at_ms;
-            let on_site_due =
-                on_site.map(|l| crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, l).at_ms);
-            if (due, on_site_due) != (flow.due_at_ms, flow.on_site_due_at_ms) {
-                flow.due_at_ms = due;
+            let (due, on_site_due) =
+                due_dates(&calendar, categories.get(&flow.category), flow.received_at_ms);
+            if (due.at_ms, on_site_due) != (flow.due_at_ms, flow.on_site_due_at_ms) {
+                flow.due_at_ms = due.at_ms;
                 flow.on_site_due_at_ms = on_site_due;
                 w.save_case_flow(&flow)?;
-                w.put_record(Kind::Case, Some(flow.case_id), &[("deadline", Value::Text(rfc3339(due)))])?;
+                w.put_record(
+                    Kind::Case,
+                    Some(flow.case_id),
+                    &[("deadline", Value::Text(rfc3339(due.at_ms)))],
+                )?;
                 moved += 1;
             }
         }
@@ -326,9 +345,8 @@ pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseVi
         });
     }
     let calendar = calendar(r)?;
-    let limits = r.category(&flow.category)?;
-    let solve = limits.as_ref().and_then(|c| Limit::parse(&c.solve_limit)).unwrap_or(Limit::WorkingDays(7));
-    let Due { unknown_years, .. } = crate::deadlines::due(&calendar, CITY_ZONE, flow.received_at_ms, solve);
+    let category = r.category(&flow.category)?;
+    let (Due { unknown_years, .. }, _) = due_dates(&calendar, category.as_ref(), flow.received_at_ms);
     Ok(CaseView {
         summary: summary(flow, record.as_ref(), now_ms),
         fields,
@@ -367,11 +385,7 @@ pub fn take_step(
         && outcome.department != flow.department
         && w.department(code)?.is_none()
     {
-        return Err(StorageError::Said {
-            code: gridwork_protocol::codes::ErrorCode::Invalid,
-            en: format!("there is no department with code `{code}`"),
-            zh: format!("没有编码为`{code}`的部门"),
-        });
+        return Err(unknown_department(code));
     }
     let step = request.step.expect("take() refuses a request without a step");
     let note = request.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
@@ -399,15 +413,11 @@ pub fn take_step(
     flow.updated_at_ms = now_ms;
     w.save_case_flow(&flow)?;
     w.add_case_step(&CaseStepRow {
-        case_id: flow.case_id,
-        at_ms: now_ms,
-        step: step.as_str().to_owned(),
         user_id: Some(who.user_id.clone()),
         device_id: who.device.as_ref().map(|d| d.id.clone()),
         from_status: Some(from),
-        to_status: flow.status.clone(),
-        department: flow.department.clone(),
         note: note.clone(),
+        ..trail_line(&flow, step.as_str(), now_ms)
     })?;
     // What the reporting worker's tablet shows of the case.
     let mut fields: Vec<(&str, Value)> = vec![("status", Value::Text(flow.status.clone()))];

@@ -41,7 +41,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::backend::{
-    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow,
+    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, Category,
     ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview,
     PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
@@ -648,6 +648,18 @@ fn preview(
     Ok(Preview { exists: true, scope_now, scope_after, unvouched, diverged })
 }
 
+/// A row of `case_categories` (code, names, limits, department).
+fn category_row(r: &Row) -> Category {
+    Category {
+        code: r.get(0),
+        name_zh: r.get(1),
+        name_en: r.get(2),
+        on_site_limit: r.get(3),
+        solve_limit: r.get(4),
+        department: r.get(5),
+    }
+}
+
 /// The columns of `case_flow`, in the order [`case_flow_row`] reads them.
 const CASE_FLOW_COLUMNS: &str = "case_id, grid, handling_grid, category, status, department, received_at_ms, due_at_ms, on_site_due_at_ms, handled_at_ms, closed_at_ms, handled_in_grid, satisfaction, updated_at_ms";
 
@@ -790,37 +802,23 @@ impl Reads for PgTx<'_> {
         }))
     }
 
-    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>> {
+    fn category(&mut self, code: &str) -> Result<Option<Category>> {
         Ok(self
             .query_opt(
                 "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories WHERE code = $1",
                 &[&code],
             )?
-            .map(|r| CategoryRow {
-                code: r.get(0),
-                name_zh: r.get(1),
-                name_en: r.get(2),
-                on_site_limit: r.get(3),
-                solve_limit: r.get(4),
-                department: r.get(5),
-            }))
+            .map(|r| category_row(&r)))
     }
 
-    fn categories(&mut self) -> Result<Vec<CategoryRow>> {
+    fn categories(&mut self) -> Result<Vec<Category>> {
         Ok(self
             .query(
                 "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories ORDER BY code COLLATE \"C\"",
                 &[],
             )?
             .iter()
-            .map(|r| CategoryRow {
-                code: r.get(0),
-                name_zh: r.get(1),
-                name_en: r.get(2),
-                on_site_limit: r.get(3),
-                solve_limit: r.get(4),
-                department: r.get(5),
-            })
+            .map(category_row)
             .collect())
     }
 
@@ -899,11 +897,12 @@ impl Reads for PgTx<'_> {
                 sql += &format!(" AND {column} = ${n}");
             }
         }
+        if query.open_only {
+            sql += " AND status IN ('reported', 'accepted', 'dispatched', 'returned')";
+        }
         if let Some(before) = query.due_before_ms {
             let n = bind(Box::new(before as i64));
-            sql += &format!(
-                " AND due_at_ms < ${n} AND status IN ('reported', 'accepted', 'dispatched', 'returned')"
-            );
+            sql += &format!(" AND due_at_ms < ${n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind(Box::new(at as i64)), bind(Box::new(id.as_bytes().to_vec())));
@@ -1383,7 +1382,7 @@ impl Writes for PgTx<'_> {
         )? > 0)
     }
 
-    fn update_category(&mut self, row: &CategoryRow) -> Result<()> {
+    fn update_category(&mut self, row: &Category) -> Result<()> {
         self.execute(
             "UPDATE case_categories SET name_zh = $2, name_en = $3, on_site_limit = $4, solve_limit = $5, department = $6
              WHERE code = $1",

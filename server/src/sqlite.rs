@@ -26,7 +26,7 @@ use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store
 use rusqlite::{OptionalExtension, params};
 
 use crate::backend::{
-    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CategoryRow, ChangeError,
+    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, Category, ChangeError,
     ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition,
     Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
@@ -320,41 +320,23 @@ impl Reads for Tx<'_> {
         }))
     }
 
-    fn category(&mut self, code: &str) -> Result<Option<CategoryRow>> {
+    fn category(&mut self, code: &str) -> Result<Option<Category>> {
         Ok(self
             .conn()
             .prepare_cached(
                 "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories WHERE code = ?1",
             )?
-            .query_row([code], |row| {
-                Ok(CategoryRow {
-                    code: row.get(0)?,
-                    name_zh: row.get(1)?,
-                    name_en: row.get(2)?,
-                    on_site_limit: row.get(3)?,
-                    solve_limit: row.get(4)?,
-                    department: row.get(5)?,
-                })
-            })
+            .query_row([code], category_row)
             .optional()?)
     }
 
-    fn categories(&mut self) -> Result<Vec<CategoryRow>> {
+    fn categories(&mut self) -> Result<Vec<Category>> {
         Ok(self
             .conn()
             .prepare_cached(
                 "SELECT code, name_zh, name_en, on_site_limit, solve_limit, department FROM case_categories ORDER BY code",
             )?
-            .query_map([], |row| {
-                Ok(CategoryRow {
-                    code: row.get(0)?,
-                    name_zh: row.get(1)?,
-                    name_en: row.get(2)?,
-                    on_site_limit: row.get(3)?,
-                    solve_limit: row.get(4)?,
-                    department: row.get(5)?,
-                })
-            })?
+            .query_map([], category_row)?
             .collect::<Result<_, _>>()?)
     }
 
@@ -440,11 +422,12 @@ impl Reads for Tx<'_> {
                 sql += &format!(" AND {column} = ?{n}");
             }
         }
+        if query.open_only {
+            sql += " AND status IN ('reported', 'accepted', 'dispatched', 'returned')";
+        }
         if let Some(before) = query.due_before_ms {
             let n = bind((before as i64).into());
-            sql += &format!(
-                " AND due_at_ms < ?{n} AND status IN ('reported', 'accepted', 'dispatched', 'returned')"
-            );
+            sql += &format!(" AND due_at_ms < ?{n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind((at as i64).into()), bind(id.as_bytes().to_vec().into()));
@@ -868,6 +851,18 @@ impl Reads for Tx<'_> {
     }
 }
 
+/// A row of `case_categories` (code, names, limits, department).
+fn category_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Category> {
+    Ok(Category {
+        code: row.get(0)?,
+        name_zh: row.get(1)?,
+        name_en: row.get(2)?,
+        on_site_limit: row.get(3)?,
+        solve_limit: row.get(4)?,
+        department: row.get(5)?,
+    })
+}
+
 /// The columns of `case_flow`, in the order [`case_flow_row`] reads them.
 const CASE_FLOW_COLUMNS: &str = "case_id, grid, handling_grid, category, status, department, received_at_ms, due_at_ms, on_site_due_at_ms, handled_at_ms, closed_at_ms, handled_in_grid, satisfaction, updated_at_ms";
 
@@ -931,7 +926,7 @@ impl Writes for Tx<'_> {
         Ok(inserted > 0)
     }
 
-    fn update_category(&mut self, row: &CategoryRow) -> Result<()> {
+    fn update_category(&mut self, row: &Category) -> Result<()> {
         self.conn().execute(
             "UPDATE case_categories SET name_zh = ?2, name_en = ?3, on_site_limit = ?4, solve_limit = ?5, department = ?6
              WHERE code = ?1",
