@@ -246,6 +246,42 @@ pub struct UploadRow {
     pub received: u64,
 }
 
+/// Cases counted together for the dashboard: those of one grid, category,
+/// status and department received since a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseTallyRow {
+    pub grid: String,
+    pub category: String,
+    pub status: String,
+    pub department: Option<String>,
+    pub total: u64,
+    /// Open and past their deadline.
+    pub overdue: u64,
+    /// Open, not overdue, due within a day.
+    pub due_soon: u64,
+    /// Closed (or visited) by their deadline.
+    pub closed_on_time: u64,
+    pub handled_in_grid: u64,
+    /// Handled ones, and the sum of their milliseconds from receipt.
+    pub handled: u64,
+    pub handle_ms: u64,
+    /// Closed ones with a handled time, and the sum of their milliseconds
+    /// from handled to closed.
+    pub closed_after_handling: u64,
+    pub close_ms: u64,
+}
+
+/// The cases one worker reported in one grid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReporterTallyRow {
+    pub user_id: String,
+    pub user_name: String,
+    pub grid: String,
+    pub total: u64,
+    pub closed: u64,
+    pub handled_in_grid: u64,
+}
+
 /// Reading: every question the core asks of the data.
 pub trait Reads {
     /// A case category with its limits.
@@ -285,6 +321,15 @@ pub trait Reads {
     fn grid_level(&mut self, code: &str) -> Result<Option<String>>;
     /// A live grid's record, without its boundary.
     fn grid_outline(&mut self, code: &str) -> Result<Option<RecordChanges>>;
+    /// Every live grid's record, whole.
+    fn grid_records(&mut self) -> Result<Vec<RecordChanges>>;
+    /// The cases received at or after `since_ms`, counted by grid,
+    /// category, status and department (overdue and due soon as of
+    /// `now_ms`).
+    fn case_tally(&mut self, since_ms: u64, now_ms: u64) -> Result<Vec<CaseTallyRow>>;
+    /// The cases received at or after `since_ms`, counted by the worker
+    /// who reported them (workers' accounts only) and grid.
+    fn reporter_tally(&mut self, since_ms: u64) -> Result<Vec<ReporterTallyRow>>;
 
     /// The holder of the token with this digest, unless it expired.
     fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>>;
@@ -425,7 +470,9 @@ pub trait Writes: Reads {
     fn revoke_device(&mut self, device_id: &str, now_ms: u64) -> Result<bool>;
 
     /// An edit made by the server itself (writer number 0), validated as a
-    /// local edit: a new record when `id` is `None`.
+    /// local edit: a new record when `id` is `None`. A field written that
+    /// holds concurrent versions is settled, even when the value written is
+    /// the one winning: the server's write has seen them all.
     fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId>;
     /// Notes that the change sequence had reached `seq` at `at_ms`.
     fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()>;

@@ -165,6 +165,24 @@ fn what_zh(what: &str) -> &'static str {
 
 /// The outcome of `request` on a case in `flow`, taken by `actor`, or why
 /// not.
+/// The steps `actor` may take on the case now, whatever they must add to
+/// take them (a note, a department, the satisfaction).
+pub fn open_steps(flow: &Flow, actor: &Actor) -> Vec<Step> {
+    Step::ALL
+        .into_iter()
+        .filter(|&step| {
+            let filled = StepRequest {
+                step: Some(step),
+                // No department is named this: any real one differs from it.
+                department: Some("\u{0}".into()),
+                note: Some("-".into()),
+                satisfaction: Some(Satisfaction::Satisfied),
+            };
+            take(flow, actor, &filled).is_ok()
+        })
+        .collect()
+}
+
 pub fn take(flow: &Flow, actor: &Actor, request: &StepRequest) -> Result<Outcome, StepError> {
     let step = request.step.ok_or(StepError::Needs { step: "take", what: "a step" })?;
     let name = step.as_str();

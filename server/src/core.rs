@@ -33,6 +33,7 @@ use crate::storage::{
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
     StepRequest, Storage, StorageError, StorageLimits, UserInfo,
 };
+use crate::storage::{CaseStats, GridInfo, Me, SettleConflict, Settled};
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -703,6 +704,135 @@ impl<B: Backend> Storage for Core<B> {
         self.backend.read(|r| citywide(r, who))
     }
 
+    fn me(&self, who: &Principal) -> Result<Me> {
+        self.backend.read(|r| {
+            let user = r.user(&who.user_id)?.ok_or_else(|| StorageError::NotFound("this account".into()))?;
+            let assigned = r.assigned_grids(&who.user_id)?;
+            let citywide = citywide(r, who)?;
+            let grids = match who.role {
+                Role::Staff if !citywide => self.scope_of(r, &who.user_id, who.role)?.to_vec(),
+                _ => Vec::new(),
+            };
+            Ok(Me {
+                user: UserInfo {
+                    id: user.id,
+                    name: user.name,
+                    role: user.role,
+                    grids: assigned,
+                    created_at_ms: 0,
+                    department: user.department,
+                },
+                citywide,
+                grids,
+                map_tiles: None,
+            })
+        })
+    }
+
+    fn grids(&self, who: &Principal) -> Result<Vec<GridInfo>> {
+        self.backend.read(|r| {
+            let scope = match who.role {
+                Role::Staff if !citywide(r, who)? => Some(self.scope_of(r, &who.user_id, who.role)?.to_vec()),
+                _ => None,
+            };
+            let mut grids = Vec::new();
+            for record in r.grid_records()? {
+                let text = |name: &str| {
+                    record
+                        .fields
+                        .iter()
+                        .find(|f| f.field == name)
+                        .and_then(|f| f.register.value().as_text())
+                        .map(str::to_owned)
+                };
+                let Some(code) = text("code") else { continue };
+                if scope.as_ref().is_some_and(|scope| scope.binary_search(&code).is_err()) {
+                    continue;
+                }
+                grids.push(GridInfo {
+                    name: text("name").unwrap_or_else(|| code.clone()),
+                    parent: text("parent"),
+                    level: text("level").unwrap_or_default(),
+                    // A handler sees where cases are, not the map of the city.
+                    boundary: if who.role == Role::Handler { None } else { text("boundary") },
+                    code,
+                });
+            }
+            Ok(grids)
+        })
+    }
+
+    fn case_stats(&self, who: &Principal, since_ms: u64, now_ms: u64) -> Result<CaseStats> {
+        self.backend.read(|r| {
+            let mut rows = r.case_tally(since_ms, now_ms)?;
+            let mut reporters = r.reporter_tally(since_ms)?;
+            match who.role {
+                Role::Admin => {}
+                Role::Staff => {
+                    if !citywide(r, who)? {
+                        let scope = self.scope_of(r, &who.user_id, who.role)?;
+                        rows.retain(|row| scope.binary_search(&row.grid).is_ok());
+                        reporters.retain(|row| scope.binary_search(&row.grid).is_ok());
+                    }
+                }
+                Role::Handler => {
+                    let department = r.user(&who.user_id)?.and_then(|u| u.department);
+                    rows.retain(|row| row.department.is_some() && row.department == department);
+                    reporters.clear();
+                }
+                Role::Worker => {
+                    return Err(StorageError::Internal("workers see their figures on their tablets".into()));
+                }
+            }
+            let names: HashMap<String, String> = r
+                .grid_records()?
+                .iter()
+                .filter_map(|g| {
+                    let text = |name: &str| {
+                        g.fields.iter().find(|f| f.field == name).and_then(|f| f.register.value().as_text())
+                    };
+                    Some((text("code")?.to_owned(), text("name")?.to_owned()))
+                })
+                .collect();
+            Ok(crate::stats::fold(&rows, &reporters, |code| names.get(code).cloned()))
+        })
+    }
+
+    fn settle_conflict(&self, who: &Principal, settle: SettleConflict, now_ms: u64) -> Result<Settled> {
+        let SettleConflict { kind, id, field, value } = settle;
+        let Some(def) = kind.def().fields.iter().find(|f| f.name == field) else {
+            return Err(StorageError::Invalid(ValidationError::UnknownField { kind: kind.as_str(), field }));
+        };
+        let name = def.name;
+        self.backend.write(|w| {
+            let record = w
+                .export(kind, id)?
+                .ok_or_else(|| StorageError::NotFound(format!("{} {id}", kind.as_str())))?;
+            let in_conflict =
+                record.fields.iter().any(|f| f.field == name && f.register.versions().len() > 1);
+            if !in_conflict {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!(
+                        "field `{name}` of {} {id} is no longer in conflict: someone settled it, or a device wrote it after seeing every version; reload the inbox",
+                        kind.as_str()
+                    ),
+                    zh: format!("该记录的字段 {name} 已不再冲突(已被处理,或设备已在看到所有版本后修改),请刷新"),
+                });
+            }
+            w.put_record(kind, Some(id), &[(name, value.clone())])?;
+            audit(
+                w,
+                now_ms,
+                Some(who),
+                "conflict_settle",
+                Some((kind, id)),
+                serde_json::json!({"field": name, "value": value}),
+            )?;
+            Ok(Settled { kind, id, field: name.to_owned(), value })
+        })
+    }
+
     fn categories(&self) -> Result<Vec<Category>> {
         self.backend.read(|r| Ok(r.categories()?))
     }
@@ -880,7 +1010,10 @@ impl<B: Backend> Storage for Core<B> {
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView> {
         self.backend.read(|r| {
             let flow = self.visible_case(r, who, id)?;
-            crate::flow::view(r, &flow, now_ms)
+            let department = r.user(&who.user_id)?.and_then(|u| u.department);
+            let mut view = crate::flow::view(r, &flow, now_ms)?;
+            view.open_steps = crate::flow::open_steps(r, who, department.as_deref(), &flow)?;
+            Ok(view)
         })
     }
 
@@ -899,7 +1032,9 @@ impl<B: Backend> Storage for Core<B> {
             let detail =
                 serde_json::json!({"step": step, "status": flow.status, "department": flow.department});
             audit(w, now_ms, Some(who), "case_step", Some((Kind::Case, id)), detail)?;
-            crate::flow::view(w, &flow, now_ms)
+            let mut view = crate::flow::view(w, &flow, now_ms)?;
+            view.open_steps = crate::flow::open_steps(w, who, department.as_deref(), &flow)?;
+            Ok(view)
         })
     }
 

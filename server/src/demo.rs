@@ -70,13 +70,14 @@ fn department_for(category: &str) -> &'static str {
 fn put_through_flow(
     w: &mut dyn crate::backend::Writes,
     admin: &Principal,
+    reporter: &str,
     case: RecordId,
     category: &str,
     status: &str,
     received_ms: u64,
 ) -> Result<()> {
-    use gridwork_protocol::cases::{Step, StepRequest};
-    crate::flow::receive(w, case, received_ms, None, None)?;
+    use gridwork_protocol::cases::{Satisfaction, Step, StepRequest};
+    crate::flow::receive(w, case, received_ms, Some(reporter), None)?;
     let ask = |step: Step, department: Option<&str>, note: Option<&str>| StepRequest {
         step: Some(step),
         department: department.map(str::to_owned),
@@ -100,6 +101,22 @@ fn put_through_flow(
             ask(Step::Handle, None, Some("已到现场处置完毕")),
             ask(Step::Close, None, Some("经核查已处置到位,予以办结")),
         ],
+        // A small matter the grid settled itself (小事不出格).
+        "closed_in_grid" => vec![
+            ask(Step::Accept, None, None),
+            ask(Step::Handle, None, Some("网格员现场协调解决")),
+            ask(Step::Close, None, Some("网格内已解决,予以办结")),
+        ],
+        "visited" => vec![
+            ask(Step::Accept, None, None),
+            ask(Step::Dispatch, Some(department), None),
+            ask(Step::Handle, None, Some("已到现场处置完毕")),
+            ask(Step::Close, None, Some("经核查已处置到位,予以办结")),
+            StepRequest {
+                satisfaction: Some(Satisfaction::Satisfied),
+                ..ask(Step::Visit, None, Some("电话回访"))
+            },
+        ],
         _ => Vec::new(),
     };
     for (n, request) in steps.iter().enumerate() {
@@ -117,6 +134,8 @@ pub struct DemoSummary {
     pub households: usize,
     pub buildings: usize,
     pub cases: usize,
+    /// An administrator who logs in at the console.
+    pub admin: DemoLogin,
     pub staff: DemoLogin,
     /// A department's handler (the city management bureau's).
     pub handler: DemoLogin,
@@ -154,7 +173,7 @@ fn date_time(day: u32, hour: u32) -> String {
 /// cases some are overdue, some due within hours, most within days
 /// (Asia/Shanghai). Finished cases have none left to show.
 fn deadline(status: &str, c: usize, now_ms: u64) -> Value {
-    if matches!(status, "closed" | "rejected") {
+    if matches!(status, "closed" | "closed_in_grid" | "visited" | "rejected") {
         return Value::Null;
     }
     let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
@@ -263,6 +282,19 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
         }
     }
 
+    // The console's administrator (the admin token stays for scripts).
+    let console_admin = DemoLogin { name: "系统管理员".into(), password: "gridwork-demo".into() };
+    storage.create_user(
+        admin,
+        NewUser {
+            name: console_admin.name.clone(),
+            role: Role::Admin,
+            grids: vec![],
+            password: Some(console_admin.password.clone()),
+            department: None,
+        },
+        now_ms,
+    )?;
     let staff = DemoLogin { name: "中心值班员".into(), password: "gridwork-demo".into() };
     storage.create_user(
         admin,
@@ -419,9 +451,13 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                     "handling",
                     "handled",
                     "closed",
-                    "closed",
-                    "closed",
+                    "closed_in_grid",
+                    "visited",
                 ][rng.usize(..8)];
+                // Somewhere in its grid, where the tablet stood.
+                let (x, y) = unit_corner(u);
+                let (longitude, latitude) =
+                    (x + 0.0004 + rng.f64() * 0.0032, y + 0.0004 + rng.f64() * 0.0022);
                 let case = put(
                     w,
                     Kind::Case,
@@ -434,20 +470,32 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         ("urgency", if c % 9 == 0 { "urgent" } else { "normal" }.into()),
                         ("location", format!("{road}{}号附近", 10 + c).into()),
                         ("reported_at", date_time(1 + (c % 22) as u32, 8 + c as u32).into()),
-                        ("reporter", "网格员".into()),
+                        ("reporter", workers[u].name.as_str().into()),
                         ("deadline", deadline(status, c, now_ms)),
+                        ("latitude", Value::Float((latitude * 1e6).round() / 1e6)),
+                        ("longitude", Value::Float((longitude * 1e6).round() / 1e6)),
                     ],
                 )?;
                 // Received over the last two weeks, and taken through the
                 // flow as far as its status says: some are overdue.
                 let received_ms = now_ms.saturating_sub((c as u64 * 7 % 14) * DAY_MS + c as u64 * 3_600_000);
-                put_through_flow(w, admin, case, category, status, received_ms)?;
+                put_through_flow(w, admin, &workers[u].user_id, case, category, status, received_ms)?;
                 cases += 1;
             }
         }
         Ok(())
     })?;
-    Ok(DemoSummary { grids, residents, households, buildings, cases, staff, handler, workers })
+    Ok(DemoSummary {
+        grids,
+        residents,
+        households,
+        buildings,
+        cases,
+        admin: console_admin,
+        staff,
+        handler,
+        workers,
+    })
 }
 
 /// How to use the demo, for people: printed by `scripts/run`, with
@@ -457,9 +505,11 @@ pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
     let mut guide = format!(
         "Gridwork 网格通 demo city 演示数据: {} grids 网格, {} residents 人口, {} households 户, {} buildings 楼栋, {} cases 事件\n\n\
          Server 服务器:        {{SERVER}}   (health: {{SERVER}}/api/v1/health)\n\
-         Admin token 管理员令牌: {admin_token}\n\
-         Centre staff 中心值班员: {} / {}\n\
-         Department handler 职能部门处置员: {} / {}\n\n\
+         Console 指挥中心控制台: {{SERVER}}/   log in 登录 (name 账号 / password 密码):\n\
+         \x20 Administrator 系统管理员: {} / {}\n\
+         \x20 Centre staff 中心值班员: {} / {}\n\
+         \x20 Department handler 职能部门处置员: {} / {}\n\
+         Admin token 管理员令牌 (CLI): {admin_token}\n\n\
          Enroll a headless device for {} (grid 网格 {}) and sync it 注册一台设备并同步:\n\
          \x20 target/release/gridwork device --db worker.db enroll --server {{SERVER}} --code {}\n\
          \x20 target/release/gridwork device --db worker.db sync\n\
@@ -475,6 +525,8 @@ pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
         summary.households,
         summary.buildings,
         summary.cases,
+        summary.admin.name,
+        summary.admin.password,
         summary.staff.name,
         summary.staff.password,
         summary.handler.name,

@@ -84,6 +84,15 @@ fn value_of<'a>(record: &'a RecordChanges, field: &str) -> Option<&'a Value> {
     record.fields.iter().find(|f| f.field == field).map(|f| f.register.value())
 }
 
+/// A latitude's or longitude's value as a number.
+fn degrees(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
 fn text_of(record: &RecordChanges, field: &str) -> Option<String> {
     value_of(record, field).and_then(Value::as_text).map(str::to_owned)
 }
@@ -315,6 +324,8 @@ pub fn summary(flow: &CaseFlowRow, record: Option<&RecordChanges>, now_ms: u64) 
         overdue: open && now_ms > flow.due_at_ms,
         due_soon: open && now_ms <= flow.due_at_ms && flow.due_at_ms - now_ms <= DUE_SOON_MS,
         handled_in_grid: flow.handled_in_grid,
+        latitude: record.and_then(|r| degrees(value_of(r, "latitude"))),
+        longitude: record.and_then(|r| degrees(value_of(r, "longitude"))),
     }
 }
 
@@ -352,6 +363,7 @@ pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseVi
         fields,
         steps,
         uncounted_years: unknown_years.into_iter().collect(),
+        open_steps: Vec::new(),
     })
 }
 
@@ -367,19 +379,7 @@ pub fn take_step(
     request: &StepRequest,
     now_ms: u64,
 ) -> Result<CaseFlowRow> {
-    let status = Status::parse(&flow.status)
-        .ok_or_else(|| StorageError::Internal(format!("a case in the unknown status {}", flow.status)))?;
-    let actor = match (who.role, department) {
-        (Role::Handler, Some(department)) => Actor::Handler { department: department.to_owned() },
-        _ => Actor::Centre,
-    };
-    let parent_grid = w.grid_parent(&flow.handling_grid)?.flatten();
-    let state = Flow {
-        status,
-        department: flow.department.clone(),
-        handling_grid: flow.handling_grid.clone(),
-        parent_grid,
-    };
+    let (state, actor) = state_and_actor(w, who, department, &flow)?;
     let outcome = cases::take(&state, &actor, request).map_err(refused)?;
     if let Some(code) = &outcome.department
         && outcome.department != flow.department
@@ -430,6 +430,41 @@ pub fn take_step(
     }
     w.put_record(Kind::Case, Some(flow.case_id), &fields)?;
     Ok(flow)
+}
+
+/// The case's state as the rules see it, and who is acting.
+fn state_and_actor(
+    r: &mut dyn Reads,
+    who: &Principal,
+    department: Option<&str>,
+    flow: &CaseFlowRow,
+) -> Result<(Flow, Actor)> {
+    let status = Status::parse(&flow.status)
+        .ok_or_else(|| StorageError::Internal(format!("a case in the unknown status {}", flow.status)))?;
+    let actor = match (who.role, department) {
+        (Role::Handler, Some(department)) => Actor::Handler { department: department.to_owned() },
+        _ => Actor::Centre,
+    };
+    let parent_grid = r.grid_parent(&flow.handling_grid)?.flatten();
+    let state = Flow {
+        status,
+        department: flow.department.clone(),
+        handling_grid: flow.handling_grid.clone(),
+        parent_grid,
+    };
+    Ok((state, actor))
+}
+
+/// The steps `who` may take on the case now (what they must add, a note
+/// or a department, aside): the console offers these.
+pub fn open_steps(
+    r: &mut dyn Reads,
+    who: &Principal,
+    department: Option<&str>,
+    flow: &CaseFlowRow,
+) -> Result<Vec<cases::Step>> {
+    let (state, actor) = state_and_actor(r, who, department, flow)?;
+    Ok(cases::open_steps(&state, &actor))
 }
 
 /// A refused step as the storage's error: named in both languages.

@@ -9,10 +9,12 @@
 pub mod attachments;
 pub mod backend;
 pub mod cases;
+pub mod console;
 pub mod core;
 pub mod deadlines;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod flow;
 pub mod guesses;
 pub mod limits;
@@ -21,6 +23,7 @@ pub mod postgres;
 pub mod scopes;
 pub mod share;
 pub mod sqlite;
+pub mod stats;
 pub mod storage;
 pub mod turns;
 pub mod wire;
@@ -34,9 +37,9 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gridwork_protocol::sync::{APP_VERSION_HEADER, EnrollRequest, PullRequest, PushRequest};
@@ -87,6 +90,10 @@ pub struct AppState {
     /// What every rule about time reads: the system's clock, or one a test
     /// sets.
     clock: Arc<dyn Clock>,
+    /// The console map's background tiles (`https://HOST/{z}/{x}/{y}.png`),
+    /// if the city has a tile server; without one the map draws the grids'
+    /// own boundaries alone.
+    pub map_tiles: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -123,7 +130,14 @@ impl AppState {
             writer_share: Arc::default(),
             uploads: Turns::default(),
             clock: Arc::new(SystemClock),
+            map_tiles: None,
         }
+    }
+
+    /// The same state with a tile server for the console's map.
+    pub fn with_map_tiles(mut self, tiles: Option<String>) -> Self {
+        self.map_tiles = tiles.map(Arc::from);
+        self
     }
 
     /// The same state reading time from `clock`.
@@ -371,11 +385,16 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     )
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><meta charset=utf-8><title>Gridwork 网格通</title>\
-         <h1>Gridwork 网格通</h1><p>同步服务运行中。The sync server is running; its API is under <code>/api/v1/</code>.</p>",
-    )
+/// Outside the API: the console's pages and files.
+async fn console_or_not_found(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") || path.starts_with("/open311/") {
+        return fallback().await.into_response();
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed().await.into_response();
+    }
+    console::serve(&uri, state.map_tiles.as_deref())
 }
 
 fn app_version(headers: &HeaderMap) -> Option<String> {
@@ -557,6 +576,143 @@ async fn conflicts(
     let storage = state.storage.clone();
     let conflicts = blocking(move || storage.conflicts(10_000)).await?;
     Ok(Json(conflicts))
+}
+
+async fn settle_conflict(
+    State(state): State<AppState>,
+    ReviewerCaller(staff): ReviewerCaller,
+    Body(settle): Body<gridwork_protocol::console::SettleConflict>,
+) -> Result<Json<gridwork_protocol::console::Settled>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.settle_conflict(&staff, settle, now)).await?))
+}
+
+/// `GET /api/v1/cases/export`'s question: the list's filter, a format
+/// and a language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseExport {
+    format: String,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    overdue: bool,
+}
+
+/// The most cases one export holds.
+const EXPORT_MAX_CASES: usize = 50_000;
+
+async fn export_cases(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    wanted: Result<axum::extract::Query<CaseExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let sheet = export::Sheet::parse(&wanted.format).ok_or_else(|| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Invalid,
+            format!(
+                "format `{}` is not one this server exports: write format=xlsx or format=csv",
+                wanted.format
+            ),
+            "导出格式只能是 xlsx 或 csv",
+        )
+    })?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let english = wanted.lang.as_deref() == Some("en");
+    let bytes = blocking(move || {
+        let mut filter = gridwork_protocol::cases::CaseFilter {
+            status: wanted.status,
+            category: wanted.category,
+            department: wanted.department,
+            overdue: wanted.overdue,
+            after: None,
+            limit: Some(200),
+        };
+        let mut cases = Vec::new();
+        loop {
+            let page = storage.cases(&who, filter.clone(), now)?;
+            cases.extend(page.items);
+            if cases.len() > EXPORT_MAX_CASES {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!(
+                        "more than {EXPORT_MAX_CASES} cases match: narrow the list (status, category, department) and export again"
+                    ),
+                    zh: format!("符合条件的事件超过 {EXPORT_MAX_CASES} 件,请缩小筛选范围后再导出"),
+                });
+            }
+            match page.next {
+                Some(next) => filter.after = Some(next),
+                None => break,
+            }
+        }
+        let names = export::Names {
+            english,
+            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
+            categories: storage.categories()?,
+            departments: storage.departments()?,
+        };
+        let (header, rows) = export::case_table(&cases, &names);
+        let title = if english { "Cases" } else { "事件" };
+        export::write(sheet, title, &header, &rows).map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await?;
+    let file = format!("gridwork-cases.{}", sheet.extension());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, sheet.content_type().to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn me(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+) -> Result<Json<gridwork_protocol::console::Me>, AppError> {
+    let storage = state.storage.clone();
+    let mut me = blocking(move || storage.me(&who)).await?;
+    me.map_tiles = state.map_tiles.as_deref().map(str::to_owned);
+    Ok(Json(me))
+}
+
+async fn grids(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+) -> Result<Json<Vec<gridwork_protocol::console::GridInfo>>, AppError> {
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.grids(&who)).await?))
+}
+
+/// `GET /api/v1/stats`'s question.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsSince {
+    /// Cases received at or after this instant (Unix ms); all by default.
+    since_ms: Option<u64>,
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    since: Result<axum::extract::Query<StatsSince>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<gridwork_protocol::console::CaseStats>, AppError> {
+    let since = query(since)?.since_ms.unwrap_or(0);
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.case_stats(&who, since, now)).await?))
 }
 
 /// Where a page of a list starts and how long it is.
@@ -789,6 +945,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/devices", get(devices))
         .route("/admin/devices/{id}/revoke", post(revoke))
         .route("/admin/conflicts", get(conflicts))
+        .route("/admin/conflicts/settle", post(settle_conflict))
+        .route("/me", get(me))
+        .route("/grids", get(grids))
+        .route("/stats", get(stats))
         .route("/admin/parked", get(parked))
         .route("/admin/parked/{id}", get(parked_one))
         .route("/admin/parked/{id}/dismiss", post(dismiss_parked))
@@ -799,16 +959,16 @@ pub fn router(state: AppState) -> Router {
         .route("/calendar/{year}", get(calendar_year))
         .route("/admin/calendar/{year}", axum::routing::put(replace_calendar_year))
         .route("/cases", get(cases).post(add_case))
+        .route("/cases/export", get(export_cases))
         .route("/cases/{id}", get(case))
         .route("/cases/{id}/steps", post(case_step))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_protocol));
     Router::new()
-        .route("/", get(index))
         .route("/api/v1/health", get(health))
         .nest("/api/v1", api)
-        .fallback(fallback)
+        .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))
         // Failures are logged where they are understood (internal errors in

@@ -61,6 +61,11 @@ enum Command {
         /// The address and port to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// A tile server for the console map's background
+        /// (`https://HOST/{z}/{x}/{y}.png`); without one the map draws the
+        /// grids' own boundaries on a blank ground, with no network.
+        #[arg(long, env = "GRIDWORK_MAP_TILES")]
+        map_tiles: Option<String>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -319,6 +324,7 @@ async fn serve(
     listen: SocketAddr,
     limits: Limits,
     database_url: Option<&str>,
+    map_tiles: Option<String>,
     runtime: tokio::runtime::Handle,
 ) -> Result<()> {
     // On the embedded database, one server per data directory (a second
@@ -365,7 +371,7 @@ async fn serve(
     let descriptors = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let settings = limits.listener(descriptors);
     let upload_expiry = limits.upload_expiry;
-    let state = AppState::with_limits(storage, data.to_owned(), limits);
+    let state = AppState::with_limits(storage, data.to_owned(), limits).with_map_tiles(map_tiles);
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => bail!(
@@ -478,9 +484,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { data, demo, database } => init(&data, demo, database.as_deref()),
-        Command::Serve { data, listen, limits, database } => runtime().and_then(|runtime| {
+        Command::Serve { data, listen, map_tiles, limits, database } => runtime().and_then(|runtime| {
             let handle = runtime.handle().clone();
-            runtime.block_on(serve(&data, listen, limits.limits(), database.as_deref(), handle))
+            runtime.block_on(serve(&data, listen, limits.limits(), database.as_deref(), map_tiles, handle))
         }),
         Command::Backup { data, to, database } => backup(&data, &to, database.as_deref()),
         Command::Restore { data, from, database } => restore(&data, from.as_deref(), database.as_deref()),

@@ -41,9 +41,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::backend::{
-    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, Category,
-    ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview,
-    PullPosition, Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow,
+    Category, ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow,
+    Preview, PullPosition, Reads, ReporterTallyRow, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::storage::StorageError;
 
@@ -775,6 +775,73 @@ impl Reads for PgTx<'_> {
             grid.fields.retain(|f| f.field != "boundary");
         }
         Ok(grid)
+    }
+
+    fn grid_records(&mut self) -> Result<Vec<RecordChanges>> {
+        let rows = self.query("SELECT id FROM grids WHERE NOT deleted ORDER BY code", &[])?;
+        let mut grids = Vec::with_capacity(rows.len());
+        for row in rows {
+            grids.extend(self.export(Kind::Grid, record_id(row.get(0))?)?);
+        }
+        Ok(grids)
+    }
+
+    fn case_tally(&mut self, since_ms: u64, now_ms: u64) -> Result<Vec<CaseTallyRow>> {
+        let sql = "SELECT grid, category, status, department, count(*)::bigint,
+                    sum(CASE WHEN status IN ('reported', 'accepted', 'dispatched', 'returned') AND due_at_ms < $2::bigint THEN 1 ELSE 0 END)::bigint,
+                    sum(CASE WHEN status IN ('reported', 'accepted', 'dispatched', 'returned') AND due_at_ms >= $2::bigint AND due_at_ms < $2::bigint + 86400000 THEN 1 ELSE 0 END)::bigint,
+                    sum(CASE WHEN closed_at_ms IS NOT NULL AND closed_at_ms <= due_at_ms THEN 1 ELSE 0 END)::bigint,
+                    sum(CASE WHEN handled_in_grid THEN 1 ELSE 0 END)::bigint,
+                    sum(CASE WHEN handled_at_ms IS NOT NULL THEN 1 ELSE 0 END)::bigint,
+                    coalesce(sum(handled_at_ms - received_at_ms), 0)::bigint,
+                    sum(CASE WHEN closed_at_ms IS NOT NULL AND handled_at_ms IS NOT NULL THEN 1 ELSE 0 END)::bigint,
+                    coalesce(sum(closed_at_ms - handled_at_ms), 0)::bigint
+                 FROM case_flow WHERE received_at_ms >= $1
+                 GROUP BY grid, category, status, department";
+        let rows = self.query(sql, &[&(since_ms as i64), &(now_ms as i64)])?;
+        let count = |row: &Row, i: usize| row.get::<_, i64>(i).max(0) as u64;
+        Ok(rows
+            .iter()
+            .map(|row| CaseTallyRow {
+                grid: row.get(0),
+                category: row.get(1),
+                status: row.get(2),
+                department: row.get(3),
+                total: count(row, 4),
+                overdue: count(row, 5),
+                due_soon: count(row, 6),
+                closed_on_time: count(row, 7),
+                handled_in_grid: count(row, 8),
+                handled: count(row, 9),
+                handle_ms: count(row, 10),
+                closed_after_handling: count(row, 11),
+                close_ms: count(row, 12),
+            })
+            .collect())
+    }
+
+    fn reporter_tally(&mut self, since_ms: u64) -> Result<Vec<ReporterTallyRow>> {
+        let sql = "SELECT s.user_id, u.name, f.grid, count(DISTINCT f.case_id)::bigint,
+                    count(DISTINCT CASE WHEN f.status IN ('closed', 'visited') THEN f.case_id END)::bigint,
+                    count(DISTINCT CASE WHEN f.handled_in_grid THEN f.case_id END)::bigint
+                 FROM case_flow f
+                 JOIN case_steps s ON s.case_id = f.case_id AND s.step = 'report'
+                 JOIN users u ON u.id = s.user_id AND u.role = 'worker'
+                 WHERE f.received_at_ms >= $1
+                 GROUP BY s.user_id, u.name, f.grid";
+        let rows = self.query(sql, &[&(since_ms as i64)])?;
+        let count = |row: &Row, i: usize| row.get::<_, i64>(i).max(0) as u64;
+        Ok(rows
+            .iter()
+            .map(|row| ReporterTallyRow {
+                user_id: row.get(0),
+                user_name: row.get(1),
+                grid: row.get(2),
+                total: count(row, 3),
+                closed: count(row, 4),
+                handled_in_grid: count(row, 5),
+            })
+            .collect())
     }
 
     fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>> {
@@ -1607,9 +1674,20 @@ impl Writes for PgTx<'_> {
         };
         let mut draft =
             Record { id, kind, values: (0..def.fields.len()).map(|i| value(&slots, i)).collect() };
-        let changed =
+        let mut changed =
             gridwork_domain::apply_edit(&mut draft, fields.iter().map(|(name, v)| (*name, v.clone())))
                 .map_err(BackendError::Invalid)?;
+        // Writing a field in conflict settles it, even with the value that
+        // is winning: the server's write has seen every version.
+        for (name, _) in fields {
+            let Some(i) = def.fields.iter().position(|f| f.name == *name) else { continue };
+            if slots[i].as_ref().is_some_and(|(_, register)| !register.losers().is_empty())
+                && !changed.contains(&i)
+            {
+                changed.push(i);
+            }
+        }
+        changed.sort_unstable();
         if changed.is_empty() {
             return Ok(id);
         }

@@ -26,9 +26,9 @@ use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store
 use rusqlite::{OptionalExtension, params};
 
 use crate::backend::{
-    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, Category, ChangeError,
-    ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview, PullPosition,
-    Reads, Result, TokenHolder, UploadRow, UserRow, Writes,
+    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow, Category,
+    ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview,
+    PullPosition, Reads, ReporterTallyRow, Result, TokenHolder, UploadRow, UserRow, Writes,
 };
 use crate::core::Core;
 use crate::storage::StorageError;
@@ -281,6 +281,81 @@ impl Reads for Tx<'_> {
             grid.fields.retain(|f| f.field != "boundary");
         }
         Ok(grid)
+    }
+
+    fn grid_records(&mut self) -> Result<Vec<RecordChanges>> {
+        let ids: Vec<Vec<u8>> = self
+            .conn()
+            .prepare_cached("SELECT id FROM grids WHERE deleted IS NOT 1 ORDER BY code")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut grids = Vec::with_capacity(ids.len());
+        for id in ids {
+            grids.extend(self.store.export(Kind::Grid, record_id(id)?)?);
+        }
+        Ok(grids)
+    }
+
+    fn case_tally(&mut self, since_ms: u64, now_ms: u64) -> Result<Vec<CaseTallyRow>> {
+        let sql = "SELECT grid, category, status, department, count(*),
+                    sum(CASE WHEN status IN ('reported', 'accepted', 'dispatched', 'returned') AND due_at_ms < ?2 THEN 1 ELSE 0 END),
+                    sum(CASE WHEN status IN ('reported', 'accepted', 'dispatched', 'returned') AND due_at_ms >= ?2 AND due_at_ms < ?2 + 86400000 THEN 1 ELSE 0 END),
+                    sum(CASE WHEN closed_at_ms IS NOT NULL AND closed_at_ms <= due_at_ms THEN 1 ELSE 0 END),
+                    sum(CASE WHEN handled_in_grid THEN 1 ELSE 0 END),
+                    sum(CASE WHEN handled_at_ms IS NOT NULL THEN 1 ELSE 0 END),
+                    coalesce(sum(handled_at_ms - received_at_ms), 0),
+                    sum(CASE WHEN closed_at_ms IS NOT NULL AND handled_at_ms IS NOT NULL THEN 1 ELSE 0 END),
+                    coalesce(sum(closed_at_ms - handled_at_ms), 0)
+                 FROM case_flow WHERE received_at_ms >= ?1
+                 GROUP BY grid, category, status, department";
+        let count = |row: &rusqlite::Row<'_>, i: usize| row.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_map(params![since_ms as i64, now_ms as i64], |row| {
+                Ok(CaseTallyRow {
+                    grid: row.get(0)?,
+                    category: row.get(1)?,
+                    status: row.get(2)?,
+                    department: row.get(3)?,
+                    total: count(row, 4)?,
+                    overdue: count(row, 5)?,
+                    due_soon: count(row, 6)?,
+                    closed_on_time: count(row, 7)?,
+                    handled_in_grid: count(row, 8)?,
+                    handled: count(row, 9)?,
+                    handle_ms: count(row, 10)?,
+                    closed_after_handling: count(row, 11)?,
+                    close_ms: count(row, 12)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn reporter_tally(&mut self, since_ms: u64) -> Result<Vec<ReporterTallyRow>> {
+        let sql = "SELECT s.user_id, u.name, f.grid, count(DISTINCT f.case_id),
+                    count(DISTINCT CASE WHEN f.status IN ('closed', 'visited') THEN f.case_id END),
+                    count(DISTINCT CASE WHEN f.handled_in_grid THEN f.case_id END)
+                 FROM case_flow f
+                 JOIN case_steps s ON s.case_id = f.case_id AND s.step = 'report'
+                 JOIN users u ON u.id = s.user_id AND u.role = 'worker'
+                 WHERE f.received_at_ms >= ?1
+                 GROUP BY s.user_id, u.name, f.grid";
+        let count = |row: &rusqlite::Row<'_>, i: usize| row.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_map([since_ms as i64], |row| {
+                Ok(ReporterTallyRow {
+                    user_id: row.get(0)?,
+                    user_name: row.get(1)?,
+                    grid: row.get(2)?,
+                    total: count(row, 3)?,
+                    closed: count(row, 4)?,
+                    handled_in_grid: count(row, 5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?)
     }
 
     fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>> {

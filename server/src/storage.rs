@@ -20,6 +20,7 @@ pub use gridwork_protocol::cases::{
     CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest,
 };
 use gridwork_protocol::codes::ErrorCode;
+pub use gridwork_protocol::console::{CaseStats, GridInfo, Me, SettleConflict, Settled};
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
@@ -219,6 +220,17 @@ pub trait Storage: Send + Sync + 'static {
     /// Whether `who` sees the whole city: admins, and staff assigned no
     /// part of the grid tree.
     fn citywide(&self, who: &Principal) -> Result<bool>;
+    /// The account behind a console session and the grids it sees.
+    fn me(&self, who: &Principal) -> Result<Me>;
+    /// The grids `who` sees, with their boundaries (handlers: every grid's
+    /// name and outline, without boundaries, to name where cases are).
+    fn grids(&self, who: &Principal) -> Result<Vec<GridInfo>>;
+    /// The dashboard's figures over the cases `who` may see, received at or
+    /// after `since_ms`.
+    fn case_stats(&self, who: &Principal, since_ms: u64, now_ms: u64) -> Result<CaseStats>;
+    /// Keeps one value for a field in conflict, written as the server's
+    /// (it has seen every version), so every device takes it.
+    fn settle_conflict(&self, who: &Principal, settle: SettleConflict, now_ms: u64) -> Result<Settled>;
     /// Every case category with its deadlines.
     fn categories(&self) -> Result<Vec<Category>>;
     /// Changes a category's names, deadlines and usual department (admins).

@@ -138,6 +138,11 @@ pub struct CaseSummary {
     /// Still open, not overdue, and due within a day.
     pub due_soon: bool,
     pub handled_in_grid: bool,
+    /// Where it was reported (WGS-84), if the tablet had a position.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
 }
 
 /// `GET /api/v1/cases`: a page, newest first; `next` continues it.
@@ -173,6 +178,9 @@ pub struct CaseView {
     /// Years the deadline's count went through that the holiday calendar
     /// does not hold: counted by weekdays alone.
     pub uncounted_years: Vec<i32>,
+    /// The steps the caller may take on it now.
+    #[serde(default)]
+    pub open_steps: Vec<Step>,
 }
 
 /// `POST /api/v1/cases`: a case entered at the console (a hotline call).

@@ -65,7 +65,12 @@ impl Store {
             }
         };
         let mut draft = Record { id, kind, values: row.values() };
-        let changed = apply_edit(&mut draft, changes.iter().map(|(name, value)| (*name, value.clone())))?;
+        let mut changed = apply_edit(&mut draft, changes.iter().map(|(name, value)| (*name, value.clone())))?;
+        if *role == Role::Server {
+            // The centre writing a field in conflict settles it, even with
+            // the value that is winning: the write has seen every version.
+            settles_conflicts(kind, &row, changes, &mut changed);
+        }
         if changed.is_empty() {
             return Ok(Ok(id));
         }
@@ -191,4 +196,15 @@ fn check_references(tx: &Connection, draft: &Record, changed: &[usize]) -> Resul
         }
     }
     Ok(())
+}
+
+/// Adds to `changed` the fields written that hold concurrent versions.
+fn settles_conflicts(kind: Kind, row: &Row, changes: &[(&str, Value)], changed: &mut Vec<usize>) {
+    for (name, _) in changes {
+        let Some(i) = kind.def().fields.iter().position(|f| f.name == *name) else { continue };
+        if row.fields[i].as_ref().is_some_and(|f| f.losers > 0) && !changed.contains(&i) {
+            changed.push(i);
+        }
+    }
+    changed.sort_unstable();
 }

@@ -1,0 +1,250 @@
+//! Exports of the console's lists as a spreadsheet: CSV (UTF-8 with a byte
+//! order mark, so Excel reads Chinese) or XLSX (`rust_xlsxwriter`).
+//!
+//! Everything devices send is untrusted: a cell whose text a spreadsheet
+//! would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return) is written with a leading `'`, in both formats, so that
+//! it stays text even after the file is opened and saved again. XLSX cells
+//! are written as strings or numbers, never as formulas.
+//!
+//! Which cases go in is the caller's (the storage checks scope); this
+//! module lays out their table ([`case_table`]) and writes it.
+
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use gridwork_domain::kinds::CASE_STATUSES;
+use gridwork_protocol::cases::{CaseSummary, Category, Department};
+use rust_xlsxwriter::{Format, Workbook};
+
+use crate::flow::CITY_ZONE;
+
+/// A spreadsheet format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sheet {
+    Csv,
+    Xlsx,
+}
+
+impl Sheet {
+    pub fn parse(text: &str) -> Option<Sheet> {
+        match text {
+            "csv" => Some(Sheet::Csv),
+            "xlsx" => Some(Sheet::Xlsx),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Sheet::Csv => "text/csv; charset=utf-8",
+            Sheet::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Sheet::Csv => "csv",
+            Sheet::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// One cell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Cell::Text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Cell::Text(text.to_owned())
+    }
+}
+
+/// `text` as a spreadsheet keeps it as text.
+pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
+/// The table as a file of `sheet`'s format.
+pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
+    match sheet {
+        Sheet::Csv => {
+            let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+            out.write_record(header).map_err(|e| e.to_string())?;
+            for row in rows {
+                out.write_record(row.iter().map(|cell| match cell {
+                    Cell::Text(text) => neutralise(text).into_owned(),
+                    Cell::Number(n) => n.to_string(),
+                }))
+                .map_err(|e| e.to_string())?;
+            }
+            out.into_inner().map_err(|e| e.to_string())
+        }
+        Sheet::Xlsx => {
+            let mut book = Workbook::new();
+            let page = book.add_worksheet();
+            page.set_name(title).map_err(|e| e.to_string())?;
+            let bold = Format::new().set_bold();
+            for (col, name) in header.iter().enumerate() {
+                page.write_string_with_format(0, col as u16, *name, &bold).map_err(|e| e.to_string())?;
+            }
+            for (i, row) in rows.iter().enumerate() {
+                let at = i as u32 + 1;
+                for (col, cell) in row.iter().enumerate() {
+                    match cell {
+                        Cell::Text(text) => page.write_string(at, col as u16, neutralise(text)),
+                        Cell::Number(n) => page.write_number(at, col as u16, *n),
+                    }
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            page.set_freeze_panes(1, 0).map_err(|e| e.to_string())?;
+            book.save_to_buffer().map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Names to show instead of codes, in one language.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub english: bool,
+    pub grids: HashMap<String, String>,
+    pub categories: Vec<Category>,
+    pub departments: Vec<Department>,
+}
+
+/// The case list's header and rows: times in the city's zone, statuses,
+/// categories, departments and grids by name.
+pub fn case_table(cases: &[CaseSummary], names: &Names) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if names.english {
+        vec![
+            "Case",
+            "Grid",
+            "Category",
+            "Status",
+            "Department",
+            "Description",
+            "Received",
+            "Due",
+            "Overdue",
+            "Handled in the grid",
+        ]
+    } else {
+        vec![
+            "事件编号",
+            "网格",
+            "类别",
+            "状态",
+            "处置部门",
+            "事件描述",
+            "接收时间",
+            "办理时限",
+            "是否超期",
+            "网格内解决",
+        ]
+    };
+    let time = |ms: u64| {
+        CITY_ZONE
+            .timestamp_millis_opt(ms as i64)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let yes_no = |b: bool| match (b, names.english) {
+        (true, true) => "yes",
+        (false, true) => "no",
+        (true, false) => "是",
+        (false, false) => "否",
+    };
+    let status = |code: &str| {
+        CASE_STATUSES
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(code, |c| if names.english { c.en } else { c.zh })
+            .to_owned()
+    };
+    let category = |code: &str| {
+        names
+            .categories
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(code, |c| if names.english { &c.name_en } else { &c.name_zh })
+            .to_owned()
+    };
+    let department = |code: &Option<String>| match code {
+        None => String::new(),
+        Some(code) => names
+            .departments
+            .iter()
+            .find(|d| &d.code == code)
+            .map_or(code.as_str(), |d| if names.english { &d.name_en } else { &d.name_zh })
+            .to_owned(),
+    };
+    let rows = cases
+        .iter()
+        .map(|case| {
+            let grid = names
+                .grids
+                .get(&case.grid)
+                .map_or(case.grid.clone(), |name| format!("{name} ({})", case.grid));
+            vec![
+                case.id.to_string().into(),
+                grid.into(),
+                category(&case.category).into(),
+                status(&case.status).into(),
+                department(&case.department).into(),
+                case.description.clone().into(),
+                time(case.received_at_ms).into(),
+                time(case.due_at_ms).into(),
+                yes_no(case.overdue).into(),
+                yes_no(case.handled_in_grid).into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_stay_text() {
+        for formula in ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1"] {
+            assert!(neutralise(formula).starts_with('\''), "{formula:?}");
+        }
+        assert_eq!(neutralise("井盖破损"), "井盖破损");
+        assert_eq!(neutralise(""), "");
+    }
+
+    #[test]
+    fn csv_quotes_and_neutralises() {
+        let bytes = write(
+            Sheet::Csv,
+            "cases",
+            &["a", "b"],
+            &[vec!["=HYPERLINK(\"x\")".into(), "一,二".into()], vec![Cell::Number(3.0), "x".into()]],
+        )
+        .unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text, "\u{feff}a,b\n\"'=HYPERLINK(\"\"x\"\")\",\"一,二\"\n3,x\n");
+    }
+
+    #[test]
+    fn xlsx_is_a_zip() {
+        let bytes = write(Sheet::Xlsx, "cases", &["a"], &[vec!["=1".into()]]).unwrap();
+        assert_eq!(&bytes[..2], b"PK");
+    }
+}
