@@ -4,80 +4,8 @@
 //! in its trail and back on the tablet; who may see and act on which case.
 
 use chrono::TimeZone;
-use gridwork_tests::{Backend, CliDevice, Server, on_both_backends};
+use gridwork_tests::{Backend, CliDevice, Console, Server, department, on_both_backends, person};
 use serde_json::{Value, json};
-
-/// A console client: a login's token, and JSON calls with it.
-struct Console {
-    url: String,
-    token: String,
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
-}
-
-impl Console {
-    fn login(server: &Server, name: &str, password: &str) -> Console {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let client = reqwest::Client::new();
-        let answer: Value = runtime.block_on(async {
-            client
-                .post(format!("{}/api/v1/login", server.url))
-                .header("x-gridwork-protocol", "1")
-                .json(&json!({"name": name, "password": password}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        let token = answer["token"].as_str().unwrap_or_else(|| panic!("{name} logs in: {answer}")).to_owned();
-        Console { url: server.url.clone(), token, runtime, client }
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.runtime.block_on(async {
-            let mut request = self
-                .client
-                .request(method, format!("{}/api/v1{path}", self.url))
-                .header("x-gridwork-protocol", "1")
-                .bearer_auth(&self.token);
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            (status, response.json().await.unwrap_or(Value::Null))
-        })
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, path, None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    fn step(&self, case: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, &format!("/cases/{case}/steps"), Some(body))
-    }
-
-    fn must_step(&self, case: &str, body: Value) -> Value {
-        let (status, answer) = self.step(case, body.clone());
-        assert_eq!(status, 200, "{body}: {answer}");
-        answer
-    }
-}
-
-fn department(server: &Server, code: &str, zh: &str, en: &str) {
-    let added = server.admin(&["department", "add", "--code", code, "--name-zh", zh, "--name-en", en]);
-    assert_eq!(added["code"], code);
-}
-
-fn person(server: &Server, name: &str, role: &str, extra: &[&str]) {
-    let mut args = vec!["user", "add", "--name", name, "--role", role, "--password", "correct horse"];
-    args.extend(extra);
-    server.admin(&args);
-}
 
 /// A reported case on a worker's tablet of `grid`, synced: its id.
 fn reported(device: &CliDevice, grid: &str, category: &str, description: &str) -> String {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 pub mod cluster;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
@@ -531,4 +531,79 @@ impl CliDevice {
     pub fn list(&self, kind: &str) -> Vec<Value> {
         self.run(&["list", kind]).as_array().expect("a list").clone()
     }
+}
+
+/// A console client: a login's token, and JSON calls with it.
+#[derive(Debug)]
+pub struct Console {
+    pub url: String,
+    pub token: String,
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Console {
+    pub fn login(server: &Server, name: &str, password: &str) -> Console {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = reqwest::Client::new();
+        let answer: Value = runtime.block_on(async {
+            client
+                .post(format!("{}/api/v1/login", server.url))
+                .header("x-gridwork-protocol", "1")
+                .json(&json!({"name": name, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        let token = answer["token"].as_str().unwrap_or_else(|| panic!("{name} logs in: {answer}")).to_owned();
+        Console { url: server.url.clone(), token, runtime, client }
+    }
+
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let mut request = self
+                .client
+                .request(method, format!("{}/api/v1{path}", self.url))
+                .header("x-gridwork-protocol", "1")
+                .bearer_auth(&self.token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    pub fn step(&self, case: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, &format!("/cases/{case}/steps"), Some(body))
+    }
+
+    pub fn must_step(&self, case: &str, body: Value) -> Value {
+        let (status, answer) = self.step(case, body.clone());
+        assert_eq!(status, 200, "{body}: {answer}");
+        answer
+    }
+}
+
+/// Adds a department with the CLI.
+pub fn department(server: &Server, code: &str, zh: &str, en: &str) {
+    let added = server.admin(&["department", "add", "--code", code, "--name-zh", zh, "--name-en", en]);
+    assert_eq!(added["code"], code);
+}
+
+/// Adds a person who logs in at the console with the password `correct horse`.
+pub fn person(server: &Server, name: &str, role: &str, extra: &[&str]) {
+    let mut args = vec!["user", "add", "--name", name, "--role", role, "--password", "correct horse"];
+    args.extend(extra);
+    server.admin(&args);
 }

@@ -4,6 +4,7 @@ mod admin;
 mod architecture;
 mod cases;
 mod clock;
+mod console;
 mod decoders;
 mod hostile;
 mod postgres_merge;

@@ -33,7 +33,7 @@ use crate::storage::{
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
     StepRequest, Storage, StorageError, StorageLimits, UserInfo,
 };
-use crate::storage::{CaseStats, GridInfo, Me, SettleConflict, Settled};
+use crate::storage::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -577,6 +577,26 @@ fn readable(r: &mut dyn Reads, who: &Principal, scope: &[String], sha256: &str) 
     Ok(false)
 }
 
+/// A grid record as the console lists it (`None` without a code).
+fn grid_info(record: &RecordChanges, with_boundary: bool) -> Option<GridInfo> {
+    let text = |name: &str| {
+        record
+            .fields
+            .iter()
+            .find(|f| f.field == name)
+            .and_then(|f| f.register.value().as_text())
+            .map(str::to_owned)
+    };
+    let code = text("code")?;
+    Some(GridInfo {
+        name: text("name").unwrap_or_else(|| code.clone()),
+        parent: text("parent"),
+        level: text("level").unwrap_or_default(),
+        boundary: if with_boundary { text("boundary") } else { None },
+        code,
+    })
+}
+
 /// Whether `who` sees the whole city: admins, and staff assigned no part
 /// of the grid tree.
 fn citywide(r: &mut dyn Reads, who: &Principal) -> Result<bool> {
@@ -737,26 +757,12 @@ impl<B: Backend> Storage for Core<B> {
             };
             let mut grids = Vec::new();
             for record in r.grid_records()? {
-                let text = |name: &str| {
-                    record
-                        .fields
-                        .iter()
-                        .find(|f| f.field == name)
-                        .and_then(|f| f.register.value().as_text())
-                        .map(str::to_owned)
-                };
-                let Some(code) = text("code") else { continue };
-                if scope.as_ref().is_some_and(|scope| scope.binary_search(&code).is_err()) {
+                // A handler sees where cases are, not the map of the city.
+                let Some(grid) = grid_info(&record, who.role != Role::Handler) else { continue };
+                if scope.as_ref().is_some_and(|scope| scope.binary_search(&grid.code).is_err()) {
                     continue;
                 }
-                grids.push(GridInfo {
-                    name: text("name").unwrap_or_else(|| code.clone()),
-                    parent: text("parent"),
-                    level: text("level").unwrap_or_default(),
-                    // A handler sees where cases are, not the map of the city.
-                    boundary: if who.role == Role::Handler { None } else { text("boundary") },
-                    code,
-                });
+                grids.push(grid);
             }
             Ok(grids)
         })
@@ -787,12 +793,7 @@ impl<B: Backend> Storage for Core<B> {
             let names: HashMap<String, String> = r
                 .grid_records()?
                 .iter()
-                .filter_map(|g| {
-                    let text = |name: &str| {
-                        g.fields.iter().find(|f| f.field == name).and_then(|f| f.register.value().as_text())
-                    };
-                    Some((text("code")?.to_owned(), text("name")?.to_owned()))
-                })
+                .filter_map(|g| grid_info(g, false).map(|g| (g.code, g.name)))
                 .collect();
             Ok(crate::stats::fold(&rows, &reporters, |code| names.get(code).cloned()))
         })
@@ -1275,6 +1276,49 @@ impl<B: Backend> Storage for Core<B> {
             let detail = serde_json::json!({"code": grid.code, "name": grid.name, "parent": grid.parent});
             audit(w, now_ms, Some(actor), "grid_add", Some((Kind::Grid, id)), detail)?;
             Ok(id)
+        })
+    }
+
+    fn update_grid(
+        &self,
+        actor: &Principal,
+        code: &str,
+        change: GridChange,
+        now_ms: u64,
+    ) -> Result<GridInfo> {
+        self.backend.write(|w| {
+            let grid = w.grid_outline(code)?.ok_or_else(|| StorageError::Said {
+                code: ErrorCode::NotFound,
+                en: format!("there is no grid with code `{code}`"),
+                zh: format!("没有编码为`{code}`的网格"),
+            })?;
+            let mut fields: Vec<(&str, Value)> = Vec::new();
+            if let Some(name) = &change.name {
+                fields.push(("name", name.trim().into()));
+            }
+            if let Some(parent) = &change.parent {
+                // Under itself or a grid below it, the tree would be a loop.
+                if w.grids_below(&[code.to_owned()])?.iter().any(|below| below == parent) {
+                    return Err(ValidationError::invalid("parent", Reason::SelfReference).into());
+                }
+                fields.push(("parent", parent.as_str().into()));
+            }
+            if let Some(boundary) = &change.boundary {
+                let boundary = boundary.trim();
+                fields.push(("boundary", if boundary.is_empty() { Value::Null } else { boundary.into() }));
+            }
+            w.put_record(Kind::Grid, Some(grid.id), &fields)?;
+            let detail = serde_json::json!({
+                "code": code,
+                "name": change.name,
+                "parent": change.parent,
+                "boundary": change.boundary.as_ref().map(|b| b.len()),
+            });
+            audit(w, now_ms, Some(actor), "grid_update", Some((Kind::Grid, grid.id)), detail)?;
+            let record = w
+                .export(Kind::Grid, grid.id)?
+                .ok_or_else(|| StorageError::Internal("the grid went".into()))?;
+            Ok(grid_info(&record, true).expect("a grid has a code"))
         })
     }
 

@@ -516,6 +516,17 @@ async fn add_grid(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+async fn update_grid(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(code): Path<String>,
+    Body(change): Body<gridwork_protocol::console::GridChange>,
+) -> Result<Json<gridwork_protocol::console::GridInfo>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.update_grid(&admin, &code, change, now)).await?))
+}
+
 async fn add_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -676,6 +687,12 @@ async fn export_cases(
         bytes,
     )
         .into_response())
+}
+
+/// The record kinds, their fields' labels and choices, for the console's
+/// tables and forms.
+async fn schema(_who: ConsoleCaller) -> Json<Vec<gridwork_protocol::schema::KindInfo>> {
+    Json(gridwork_protocol::schema::kinds())
 }
 
 async fn me(
@@ -940,6 +957,7 @@ pub fn router(state: AppState) -> Router {
         .route("/attachments/{sha256}", axum::routing::put(attachments::upload).get(attachments::download))
         .route("/attachments/{sha256}/status", get(attachments::status))
         .route("/admin/grids", post(add_grid))
+        .route("/admin/grids/{code}", axum::routing::put(update_grid))
         .route("/admin/users", post(add_user).get(users))
         .route("/admin/enrollment-codes", post(enrollment_code))
         .route("/admin/devices", get(devices))
@@ -947,6 +965,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/conflicts", get(conflicts))
         .route("/admin/conflicts/settle", post(settle_conflict))
         .route("/me", get(me))
+        .route("/schema", get(schema))
         .route("/grids", get(grids))
         .route("/stats", get(stats))
         .route("/admin/parked", get(parked))

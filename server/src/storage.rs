@@ -20,7 +20,7 @@ pub use gridwork_protocol::cases::{
     CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest,
 };
 use gridwork_protocol::codes::ErrorCode;
-pub use gridwork_protocol::console::{CaseStats, GridInfo, Me, SettleConflict, Settled};
+pub use gridwork_protocol::console::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
@@ -265,6 +265,9 @@ pub trait Storage: Send + Sync + 'static {
 
     fn create_user(&self, actor: &Principal, user: NewUser, now_ms: u64) -> Result<String>;
     fn add_grid(&self, actor: &Principal, grid: NewGrid, now_ms: u64) -> Result<RecordId>;
+    /// Renames, moves or re-draws a grid (admins); the grid as it now is.
+    fn update_grid(&self, actor: &Principal, code: &str, change: GridChange, now_ms: u64)
+    -> Result<GridInfo>;
     fn create_enrollment_code(
         &self,
         actor: &Principal,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gridwork_domain::{FieldType, Kind, RecordId, Value};
+use gridwork_domain::{Kind, RecordId, Value};
 use gridwork_store::{ListQuery, Photo};
 use serde::Serialize;
 use tauri::State;
@@ -109,75 +109,9 @@ pub async fn lock(state: Shared<'_>) -> Answer<Status> {
     state.status()
 }
 
-/// A field as the UI builds forms from it.
-#[derive(Debug, Serialize)]
-pub struct FieldInfo {
-    name: &'static str,
-    label: gridwork_domain::Label,
-    required: bool,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    choices: Option<&'static [gridwork_domain::Choice]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ref_kind: Option<Kind>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct KindInfo {
-    kind: Kind,
-    label: gridwork_domain::Label,
-    fields: Vec<FieldInfo>,
-}
-
-fn field_info(field: &gridwork_domain::FieldDef) -> FieldInfo {
-    let mut info = FieldInfo {
-        name: field.name,
-        label: field.label,
-        required: field.required,
-        ty: "text",
-        min: None,
-        max: None,
-        choices: None,
-        ref_kind: None,
-    };
-    match field.ty {
-        FieldType::Text { max } => info.max = Some(max as f64),
-        FieldType::Int { min, max } => {
-            (info.ty, info.min, info.max) = ("int", Some(min as f64), Some(max as f64))
-        }
-        FieldType::Float { min, max } => (info.ty, info.min, info.max) = ("float", Some(min), Some(max)),
-        FieldType::Bool => info.ty = "bool",
-        FieldType::Date => info.ty = "date",
-        FieldType::DateTime => info.ty = "datetime",
-        FieldType::Choice { choices } => (info.ty, info.choices) = ("choice", Some(choices)),
-        FieldType::Tags { choices } => (info.ty, info.choices) = ("tags", Some(choices)),
-        FieldType::IdNumber => info.ty = "id_number",
-        FieldType::Phone => info.ty = "phone",
-        FieldType::GridCode => info.ty = "grid",
-        FieldType::Ref { kind } => (info.ty, info.ref_kind) = ("ref", Some(kind)),
-        FieldType::Attachments => info.ty = "attachments",
-    }
-    info
-}
-
 #[tauri::command]
-pub async fn schema() -> Answer<Vec<KindInfo>> {
-    Ok(Kind::ALL
-        .iter()
-        .map(|kind| {
-            let def = kind.def();
-            KindInfo {
-                kind: *kind,
-                label: def.label,
-                fields: def.fields.iter().filter(|f| f.name != "deleted").map(field_info).collect(),
-            }
-        })
-        .collect())
+pub async fn schema() -> Answer<Vec<gridwork_protocol::schema::KindInfo>> {
+    Ok(gridwork_protocol::schema::kinds())
 }
 
 #[derive(Debug, Serialize)]

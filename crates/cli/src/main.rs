@@ -162,6 +162,29 @@ enum GridCommand {
         #[arg(long)]
         level: Option<String>,
     },
+    /// The grid tree: code, name, parent, level and boundary of each grid.
+    List,
+    /// Renames, moves or re-draws a grid; what is not given stays.
+    Set {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The grid it moves under.
+        #[arg(long)]
+        parent: Option<String>,
+        /// A GeoJSON file (a Polygon or MultiPolygon, or a Feature holding
+        /// one; WGS-84 longitude and latitude) drawing its boundary.
+        #[arg(long, value_name = "FILE")]
+        boundary: Option<PathBuf>,
+    },
+    /// Adds or updates grids from a GeoJSON FeatureCollection whose
+    /// features carry `code`, `name` and optionally `parent` and `level`
+    /// in their properties, parents before children; prints what it did.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -383,8 +406,63 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
             json!(admin.dismiss_parked(id).await?)
         }
         AdminCommand::User { command: UserCommand::List } => json!(admin.users().await?),
+        AdminCommand::Grid { command: GridCommand::List } => json!(admin.grids().await?),
+        AdminCommand::Grid { command: GridCommand::Set { code, name, parent, boundary } } => {
+            let boundary = match boundary {
+                Some(file) => Some(
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?,
+                ),
+                None => None,
+            };
+            let change = gridwork_protocol::console::GridChange { name, parent, boundary };
+            json!(admin.update_grid(&code, &change).await?)
+        }
+        AdminCommand::Grid { command: GridCommand::Import { file } } => import_grids(&admin, &file).await?,
     };
     print(answer)
+}
+
+/// `admin grid import`: each feature's grid added if new, then named,
+/// moved and drawn as the file says.
+async fn import_grids(admin: &Admin, file: &std::path::Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let collection: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let Some(features) = collection.get("features").and_then(serde_json::Value::as_array) else {
+        anyhow::bail!("{} is not a GeoJSON FeatureCollection (no `features`)", file.display());
+    };
+    let mut known: std::collections::BTreeSet<String> =
+        admin.grids().await?.into_iter().map(|g| g.code).collect();
+    let (mut added, mut updated) = (Vec::new(), Vec::new());
+    for (n, feature) in features.iter().enumerate() {
+        let property = |name: &str| feature["properties"][name].as_str().map(str::to_owned);
+        let (Some(code), Some(name)) = (property("code"), property("name")) else {
+            anyhow::bail!(
+                "feature {n} has no `code` and `name` in its properties: nothing after it was imported"
+            );
+        };
+        let parent = property("parent");
+        if !known.contains(&code) {
+            let grid = NewGrid {
+                code: code.clone(),
+                name: name.clone(),
+                parent: parent.clone(),
+                level: property("level"),
+            };
+            admin.add_grid(&grid).await.with_context(|| format!("adding grid {code} (feature {n})"))?;
+            known.insert(code.clone());
+            added.push(code.clone());
+        } else {
+            updated.push(code.clone());
+        }
+        let boundary = feature.get("geometry").filter(|g| !g.is_null()).map(serde_json::Value::to_string);
+        let change = gridwork_protocol::console::GridChange { name: Some(name), parent, boundary };
+        admin
+            .update_grid(&code, &change)
+            .await
+            .with_context(|| format!("updating grid {code} (feature {n})"))?;
+    }
+    Ok(json!({"added": added, "updated": updated}))
 }
 
 async fn device(db: PathBuf, command: DeviceCommand) -> Result<()> {

@@ -686,6 +686,20 @@ impl Admin {
         self.post("/admin/grids", grid).await
     }
 
+    /// The grid tree with the boundaries.
+    pub async fn grids(&self) -> Result<Vec<gridwork_protocol::console::GridInfo>, ClientError> {
+        self.get("/grids").await
+    }
+
+    /// Renames, moves or re-draws a grid.
+    pub async fn update_grid(
+        &self,
+        code: &str,
+        change: &gridwork_protocol::console::GridChange,
+    ) -> Result<gridwork_protocol::console::GridInfo, ClientError> {
+        self.http.json(reqwest::Method::PUT, &format!("/admin/grids/{code}"), Some(change)).await
+    }
+
     pub async fn add_user(&self, user: &NewUser) -> Result<Created, ClientError> {
         self.post("/admin/users", user).await
     }

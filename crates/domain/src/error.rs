@@ -126,6 +126,9 @@ pub enum Reason {
     },
     /// A record cannot point at itself (a grid whose parent is itself).
     SelfReference,
+    /// A grid's boundary is not a GeoJSON Polygon or MultiPolygon (or a
+    /// Feature holding one) in WGS-84 degrees.
+    NotABoundary,
     /// No grid has this code (or it was deleted).
     NoSuchGrid {
         code: String,
@@ -188,6 +191,9 @@ impl fmt::Display for Reason {
             Reason::Duplicate { value } => write!(f, "`{value}` appears twice"),
             Reason::Disagrees { other } => write!(f, "disagrees with field `{other}`"),
             Reason::SelfReference => f.write_str("a record cannot refer to itself"),
+            Reason::NotABoundary => f.write_str(
+                "not a boundary: a GeoJSON Polygon or MultiPolygon (or a Feature holding one), closed rings of [longitude, latitude] in WGS-84 degrees",
+            ),
             Reason::ControlCharacter { code_point } => write!(
                 f,
                 "contains the invisible character U+{code_point:04X}; line breaks belong only in paragraphs"
@@ -230,6 +236,9 @@ impl Reason {
             Reason::Duplicate { value } => format!("“{value}”重复出现"),
             Reason::Disagrees { other } => format!("与字段“{other}”不一致"),
             Reason::SelfReference => "记录不能引用自身".into(),
+            Reason::NotABoundary => {
+                "不是有效的边界:应为 GeoJSON 的 Polygon 或 MultiPolygon(或包含它的 Feature),WGS-84 经纬度的闭合环".into()
+            }
             Reason::ControlCharacter { code_point } => {
                 format!("含有不可见字符U+{code_point:04X};只有段落文字可以换行")
             }

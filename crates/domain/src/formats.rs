@@ -144,6 +144,44 @@ pub fn make_id_number(region: u32, birth: NaiveDate, sequence: u32) -> String {
     format!("{first17}{}", id_check_char(bytes))
 }
 
+/// Checks a grid's boundary: a GeoJSON `Polygon` or `MultiPolygon`, or a
+/// `Feature` whose geometry is one, each ring closed and of at least four
+/// positions, each position `[longitude, latitude]` in WGS-84 degrees.
+pub fn check_boundary(text: &str) -> Result<(), Reason> {
+    use serde_json::Value as Json;
+    let json: Json = serde_json::from_str(text).map_err(|_| Reason::NotABoundary)?;
+    let geometry = match json.get("type").and_then(Json::as_str) {
+        Some("Feature") => json.get("geometry").ok_or(Reason::NotABoundary)?,
+        _ => &json,
+    };
+    let ring = |ring: &Json| -> Option<()> {
+        let positions = ring.as_array()?;
+        let mut points = Vec::with_capacity(positions.len());
+        for position in positions {
+            let pair = position.as_array()?;
+            let (lon, lat) = (pair.first()?.as_f64()?, pair.get(1)?.as_f64()?);
+            ((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)).then_some(())?;
+            points.push((lon, lat));
+        }
+        (points.len() >= 4 && points.first() == points.last()).then_some(())
+    };
+    let polygon = |polygon: &Json| -> Option<()> {
+        let rings = polygon.as_array()?;
+        (!rings.is_empty()).then_some(())?;
+        rings.iter().try_for_each(ring)
+    };
+    let coordinates = geometry.get("coordinates").ok_or(Reason::NotABoundary)?;
+    let fine = match geometry.get("type").and_then(Json::as_str) {
+        Some("Polygon") => polygon(coordinates),
+        Some("MultiPolygon") => coordinates
+            .as_array()
+            .filter(|polygons| !polygons.is_empty())
+            .and_then(|polygons| polygons.iter().try_for_each(polygon)),
+        _ => None,
+    };
+    fine.ok_or(Reason::NotABoundary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +256,27 @@ mod tests {
             let text = String::from_utf8(bytes).unwrap();
             let is_checksum_error = matches!(parse_id_number(&text), Err(Reason::IdNumberChecksum { .. }));
             prop_assert!(is_checksum_error);
+        }
+    }
+
+    #[test]
+    fn boundaries_are_closed_polygons_in_degrees() {
+        let square =
+            r#"{"type":"Polygon","coordinates":[[[119.6,29.0],[119.7,29.0],[119.7,29.1],[119.6,29.0]]]}"#;
+        assert_eq!(check_boundary(square), Ok(()));
+        let feature = format!(r#"{{"type":"Feature","properties":{{}},"geometry":{square}}}"#);
+        assert_eq!(check_boundary(&feature), Ok(()));
+        let multi = r#"{"type":"MultiPolygon","coordinates":[[[[1,1],[2,1],[2,2],[1,1]]]]}"#;
+        assert_eq!(check_boundary(multi), Ok(()));
+        for bad in [
+            "not json",
+            r#"{"type":"Point","coordinates":[119.6,29.0]}"#,
+            r#"{"type":"Polygon","coordinates":[[[119.6,29.0],[119.7,29.0],[119.7,29.1],[119.6,29.2]]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[12960000,3390000],[1,1],[2,2],[12960000,3390000]]]}"#,
+            r#"{"type":"Polygon","coordinates":[]}"#,
+            r#"{"type":"Feature","geometry":null}"#,
+        ] {
+            assert_eq!(check_boundary(bad), Err(Reason::NotABoundary), "{bad}");
         }
     }
 }

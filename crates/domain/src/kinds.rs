@@ -374,6 +374,9 @@ fn check_grid(def: &KindDef, values: &[Value]) -> Result<(), ValidationError> {
     if !code.is_null() && value(def, values, "parent") == code {
         return Err(ValidationError::invalid("parent", Reason::SelfReference));
     }
+    if let Some(boundary) = value(def, values, "boundary").as_text() {
+        formats::check_boundary(boundary).map_err(|r| ValidationError::invalid("boundary", r))?;
+    }
     Ok(())
 }
 

@@ -31,6 +31,22 @@ pub struct GridInfo {
     pub boundary: Option<String>,
 }
 
+/// `PUT /api/v1/admin/grids/{code}`: renames, moves or re-draws a grid;
+/// what is left out stays as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The grid it moves under (not itself nor one below it).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// GeoJSON (a Polygon or MultiPolygon, or a Feature holding one) in
+    /// WGS-84; empty to remove the boundary.
+    #[serde(default)]
+    pub boundary: Option<String>,
+}
+
 /// `POST /api/v1/admin/conflicts/settle`: the value the centre keeps for
 /// a field in conflict (one of the versions, or a correction). It is
 /// written as the server's, having seen every version, so it replaces

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod cases;
 pub mod codes;
 pub mod console;
+pub mod schema;
 pub mod sync;
 
 use gridwork_domain::{Kind, RecordId, Value};

@@ -24,6 +24,31 @@ export interface Me {
   map_tiles: string | null
 }
 
+export interface Label {
+  zh: string
+  en: string
+}
+
+export interface Choice {
+  code: string
+  zh: string
+  en: string
+}
+
+export interface FieldInfo {
+  name: string
+  label: Label
+  required: boolean
+  type: string
+  choices?: Choice[]
+}
+
+export interface KindInfo {
+  kind: string
+  label: Label
+  fields: FieldInfo[]
+}
+
 export interface GridInfo {
   code: string
   name: string
@@ -328,6 +353,7 @@ export const api = {
     call<{ token: string; expires_at_ms: number }>('POST', '/api/v1/login', { name, password }),
   logout: () => call<{ logged_out: boolean }>('POST', '/api/v1/logout'),
   me: () => call<Me>('GET', '/api/v1/me'),
+  schema: () => call<KindInfo[]>('GET', '/api/v1/schema'),
   grids: () => call<GridInfo[]>('GET', '/api/v1/grids'),
   stats: (sinceMs?: number) => call<CaseStats>('GET', `/api/v1/stats${query({ since_ms: sinceMs })}`),
   cases: (filter: CaseFilter, after?: string | null, limit = 50) =>
