@@ -121,6 +121,20 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     assert_eq!((stats["total"].as_u64(), stats["open"].as_u64()), (Some(1), Some(1)), "{stats}");
     assert_eq!(handler.get(&format!("/cases/{east}"))["open_steps"], json!(["transfer", "return", "handle"]));
 
+    // Supervision (督办): the note reaches the department's handler and the
+    // centre, not another street.
+    assert_eq!(handler.get("/supervisions"), json!([]));
+    centre.must_step(&east, json!({"step": "supervise", "note": "请于今日内处置"}));
+    let notes = handler.get("/supervisions");
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
+    assert_eq!(
+        (notes[0]["note"].as_str(), notes[0]["by"].as_str()),
+        (Some("请于今日内处置"), Some("值班员"))
+    );
+    assert_eq!(notes[0]["case"]["id"], east.as_str());
+    assert_eq!(centre.get("/supervisions").as_array().map(Vec::len), Some(1));
+    assert_eq!(street.get("/supervisions"), json!([]), "another street's supervision");
+
     // Exports hold what the list holds, formulas as text.
     let (status, csv) = export(&street, "format=csv");
     assert_eq!(status, 200);

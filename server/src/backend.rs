@@ -295,6 +295,14 @@ pub trait Reads {
     fn calendar(&mut self) -> Result<CalendarRows>;
     /// A case's place in the flow, if the server received it.
     fn case_flow(&mut self, id: RecordId) -> Result<Option<CaseFlowRow>>;
+    /// The newest supervision notes (督办) on open cases, newest first,
+    /// of one department's cases and/or those in (or handled by) `grids`.
+    fn supervised(
+        &mut self,
+        department: Option<&str>,
+        grids: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u64, CaseStepRow)>>;
     /// A case's trail, oldest first, each step with its id.
     fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>>;
     /// A page of cases (see [`CaseQuery`]).

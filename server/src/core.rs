@@ -31,7 +31,7 @@ use crate::storage::{
     AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseView, Category, Conflict, ConsoleSession,
     DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, NewCase, NewGrid, NewUser,
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
-    StepRequest, Storage, StorageError, StorageLimits, UserInfo,
+    StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
 };
 use crate::storage::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
 
@@ -1036,6 +1036,39 @@ impl<B: Backend> Storage for Core<B> {
             let mut view = crate::flow::view(w, &flow, now_ms)?;
             view.open_steps = crate::flow::open_steps(w, who, department.as_deref(), &flow)?;
             Ok(view)
+        })
+    }
+
+    fn supervisions(&self, who: &Principal, now_ms: u64) -> Result<Vec<Supervision>> {
+        self.backend.read(|r| {
+            let (department, grids) = match who.role {
+                Role::Admin => (None, None),
+                Role::Staff if citywide(r, who)? => (None, None),
+                Role::Staff => (None, Some(self.scope_of(r, &who.user_id, who.role)?.to_vec())),
+                Role::Handler => match r.user(&who.user_id)?.and_then(|u| u.department) {
+                    Some(department) => (Some(department), None),
+                    None => return Ok(Vec::new()),
+                },
+                Role::Worker => {
+                    return Err(StorageError::Internal("workers see supervision on their tablets".into()));
+                }
+            };
+            let mut notes = Vec::new();
+            for (_, step) in r.supervised(department.as_deref(), grids.as_deref(), 100)? {
+                let Some(flow) = r.case_flow(step.case_id)? else { continue };
+                let record = r.export(Kind::Case, flow.case_id)?;
+                let by = match &step.user_id {
+                    Some(id) => r.user(id)?.map(|u| u.name),
+                    None => None,
+                };
+                notes.push(Supervision {
+                    case: crate::flow::summary(&flow, record.as_ref(), now_ms),
+                    at_ms: step.at_ms,
+                    by,
+                    note: step.note,
+                });
+            }
+            Ok(notes)
         })
     }
 

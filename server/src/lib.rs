@@ -695,6 +695,15 @@ async fn schema(_who: ConsoleCaller) -> Json<Vec<gridwork_protocol::schema::Kind
     Json(gridwork_protocol::schema::kinds())
 }
 
+async fn supervisions(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+) -> Result<Json<Vec<gridwork_protocol::cases::Supervision>>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.supervisions(&who, now)).await?))
+}
+
 async fn me(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -968,6 +977,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schema", get(schema))
         .route("/grids", get(grids))
         .route("/stats", get(stats))
+        .route("/supervisions", get(supervisions))
         .route("/admin/parked", get(parked))
         .route("/admin/parked/{id}", get(parked_one))
         .route("/admin/parked/{id}/dismiss", post(dismiss_parked))

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_guess_ids.sql")),
     (5, include_str!("../../migrations/postgres/0005_calendar.sql")),
     (6, include_str!("../../migrations/postgres/0006_case_flow.sql")),
+    (7, include_str!("../../migrations/postgres/0007_supervision.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
@@ -916,6 +917,43 @@ impl Reads for PgTx<'_> {
     fn case_flow(&mut self, id: RecordId) -> Result<Option<CaseFlowRow>> {
         let sql = format!("SELECT {CASE_FLOW_COLUMNS} FROM case_flow WHERE case_id = $1");
         self.query_opt(&sql, &[&id.as_bytes().as_slice()])?.map(|r| case_flow_row(&r)).transpose()
+    }
+
+    fn supervised(
+        &mut self,
+        department: Option<&str>,
+        grids: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u64, CaseStepRow)>> {
+        let grids: Option<Vec<String>> = grids.map(<[String]>::to_vec);
+        Ok(self
+            .query(
+                "SELECT s.id, s.case_id, s.at_ms, s.step, s.user_id, s.device_id, s.from_status, s.to_status, s.department, s.note
+                 FROM case_steps s JOIN case_flow f ON f.case_id = s.case_id
+                 WHERE s.step = 'supervise' AND f.status IN ('reported', 'accepted', 'dispatched', 'returned')
+                   AND ($1::text IS NULL OR f.department = $1)
+                   AND ($2::text[] IS NULL OR f.grid = ANY($2) OR f.handling_grid = ANY($2))
+                 ORDER BY s.id DESC LIMIT $3",
+                &[&department, &grids, &(limit as i64)],
+            )?
+            .iter()
+            .map(|r| -> Result<(u64, CaseStepRow)> {
+                Ok((
+                    r.get::<_, i64>(0) as u64,
+                    CaseStepRow {
+                        case_id: record_id(r.get(1))?,
+                        at_ms: r.get::<_, i64>(2) as u64,
+                        step: r.get(3),
+                        user_id: r.get(4),
+                        device_id: r.get(5),
+                        from_status: r.get(6),
+                        to_status: r.get(7),
+                        department: r.get(8),
+                        note: r.get(9),
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?)
     }
 
     fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>> {

@@ -450,6 +450,42 @@ impl Reads for Tx<'_> {
         Ok(self.conn().prepare_cached(&sql)?.query_row([id.as_bytes()], case_flow_row).optional()?)
     }
 
+    fn supervised(
+        &mut self,
+        department: Option<&str>,
+        grids: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u64, CaseStepRow)>> {
+        let grids = grids.map(|g| serde_json::to_string(g).expect("strings serialise"));
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT s.id, s.case_id, s.at_ms, s.step, s.user_id, s.device_id, s.from_status, s.to_status, s.department, s.note
+                 FROM case_steps s JOIN case_flow f ON f.case_id = s.case_id
+                 WHERE s.step = 'supervise' AND f.status IN ('reported', 'accepted', 'dispatched', 'returned')
+                   AND (?1 IS NULL OR f.department = ?1)
+                   AND (?2 IS NULL OR f.grid IN (SELECT value FROM json_each(?2)) OR f.handling_grid IN (SELECT value FROM json_each(?2)))
+                 ORDER BY s.id DESC LIMIT ?3",
+            )?
+            .query_map(params![department, grids, limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as u64,
+                    CaseStepRow {
+                        case_id: RecordId::from_bytes(row.get(1)?),
+                        at_ms: row.get::<_, i64>(2)? as u64,
+                        step: row.get(3)?,
+                        user_id: row.get(4)?,
+                        device_id: row.get(5)?,
+                        from_status: row.get(6)?,
+                        to_status: row.get(7)?,
+                        department: row.get(8)?,
+                        note: row.get(9)?,
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
     fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>> {
         Ok(self
             .conn()

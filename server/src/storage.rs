@@ -17,7 +17,7 @@ pub use gridwork_protocol::admin::{
     ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
 };
 pub use gridwork_protocol::cases::{
-    CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest,
+    CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest, Supervision,
 };
 use gridwork_protocol::codes::ErrorCode;
 pub use gridwork_protocol::console::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
@@ -252,6 +252,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Takes a step of the flow on a case `who` may see.
     fn take_step(&self, who: &Principal, id: RecordId, request: StepRequest, now_ms: u64)
     -> Result<CaseView>;
+    /// The newest supervision notes on open cases `who` may see (a
+    /// handler: their department's).
+    fn supervisions(&self, who: &Principal, now_ms: u64) -> Result<Vec<Supervision>>;
     /// A case entered at the console (a hotline call): received at once.
     fn add_case(&self, who: &Principal, case: NewCase, now_ms: u64) -> Result<RecordId>;
 

@@ -183,6 +183,17 @@ pub struct CaseView {
     pub open_steps: Vec<Step>,
 }
 
+/// `GET /api/v1/supervisions`: a supervision note (督办) on an open case
+/// the caller may see, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Supervision {
+    pub case: CaseSummary,
+    pub at_ms: u64,
+    /// Who sent it.
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
 /// `POST /api/v1/cases`: a case entered at the console (a hotline call).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -104,6 +104,13 @@ export interface CaseView {
   open_steps: StepName[]
 }
 
+export interface Supervision {
+  case: CaseSummary
+  at_ms: number
+  by: string | null
+  note: string | null
+}
+
 export interface Department {
   code: string
   name_zh: string
@@ -355,6 +362,7 @@ export const api = {
   me: () => call<Me>('GET', '/api/v1/me'),
   schema: () => call<KindInfo[]>('GET', '/api/v1/schema'),
   grids: () => call<GridInfo[]>('GET', '/api/v1/grids'),
+  supervisions: () => call<Supervision[]>('GET', '/api/v1/supervisions'),
   stats: (sinceMs?: number) => call<CaseStats>('GET', `/api/v1/stats${query({ since_ms: sinceMs })}`),
   cases: (filter: CaseFilter, after?: string | null, limit = 50) =>
     call<CasePage>('GET', `/api/v1/cases${query({ ...filter, after, limit })}`),

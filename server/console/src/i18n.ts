@@ -46,6 +46,7 @@ const zh = {
     take: '办理', department: '部门', notePlaceholder: '填写办理意见(必填)', noteOptional: '填写说明(可选)', satisfaction: '回访满意度',
     stepDone: '已{step}', photos: '现场照片', noSteps: '当前状态下您没有可办理的操作',
   },
+  supervision: { title: '督办', intro: '以下在办事件已被督办,请尽快处理', by: '督办人', none: '没有督办事件' },
   map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
   conflicts: {
     title: '冲突处理', intro: '两台设备在互不知情时修改了同一字段。当前值按规则胜出,落选值保留待审。选择保留的值或填写更正,结果将同步到所有设备。',
@@ -114,6 +115,7 @@ const en: Messages = {
     take: 'Take step', department: 'Department', notePlaceholder: 'Write the note (required)', noteOptional: 'Add a note (optional)', satisfaction: 'Satisfaction',
     stepDone: '{step}: done', photos: 'Photos', noSteps: 'You have no step to take on this case now',
   },
+  supervision: { title: 'Supervised', intro: 'These open cases are under supervision: act on them first', by: 'By', none: 'No supervised cases' },
   map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
   conflicts: {
     title: 'Conflicts', intro: 'Two devices changed the same field without seeing each other’s edit. One value wins by the rules; the others are kept for review. Keep one or type a correction: every device takes it.',
