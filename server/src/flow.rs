@@ -327,8 +327,13 @@ pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseVi
         .unwrap_or_default();
     let mut steps = Vec::new();
     for (step_id, step) in r.case_steps(flow.case_id)? {
+        // Who took it: a person, or an integration key (a case a city
+        // system filed) by its name.
         let user_name = match &step.user_id {
-            Some(user) => r.user(user)?.map(|u| u.name),
+            Some(user) => match r.user(user)? {
+                Some(user) => Some(user.name),
+                None => r.integration_key(user)?.map(|k| k.name),
+            },
             None => None,
         };
         steps.push(CaseStepInfo {

@@ -50,8 +50,8 @@ use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
 use gridwork_protocol::admin::{
-    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, LoggedOut, Login, NewEnrollmentCode,
-    ParkedChange, ParkedPage, Revoked, UserInfo,
+    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, IntegrationKey, IssuedIntegrationKey,
+    LoggedOut, Login, NewEnrollmentCode, NewIntegrationKey, ParkedChange, ParkedPage, Revoked, UserInfo,
 };
 
 /// How long one request may take before it is answered with a timeout.
@@ -550,6 +550,34 @@ async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
+async fn issue_integration_key(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Body(key): Body<NewIntegrationKey>,
+) -> Result<Json<IssuedIntegrationKey>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.issue_integration_key(&admin, key, now)).await?))
+}
+
+async fn integration_keys(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<IntegrationKey>>, AppError> {
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.integration_keys()).await?))
+}
+
+async fn revoke_integration_key(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationKey>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.revoke_integration_key(&admin, &id, now)).await?))
+}
+
 async fn conflicts(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -788,6 +816,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/enrollment-codes", post(enrollment_code))
         .route("/admin/devices", get(devices))
         .route("/admin/devices/{id}/revoke", post(revoke))
+        .route("/admin/integration-keys", post(issue_integration_key).get(integration_keys))
+        .route("/admin/integration-keys/{id}/revoke", post(revoke_integration_key))
         .route("/admin/conflicts", get(conflicts))
         .route("/admin/parked", get(parked))
         .route("/admin/parked/{id}", get(parked_one))

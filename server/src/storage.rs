@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::backend::BackendError;
 pub use gridwork_protocol::admin::{
-    AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
-    ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
+    AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, IntegrationKey,
+    IssuedIntegrationKey, NewGrid, NewIntegrationKey, NewUser, ParkedChange, ParkedOverflow, ParkedPage,
+    ParkedSummary, Role, UserInfo,
 };
 pub use gridwork_protocol::cases::{
     CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest,
@@ -103,6 +104,17 @@ pub struct Principal {
     pub role: Role,
     /// Set when the token is a device's.
     pub device: Option<DeviceAuth>,
+    /// Set when an integration key is asking (`user_id` is then the key's
+    /// id, `user_name` its name, `role` staff): it sees what a staff
+    /// account of its grid would.
+    pub key: Option<KeyAuth>,
+}
+
+/// What an integration key sees: the part of the grid tree at and below
+/// `grid`, as a staff account given that grid; the whole city when `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyAuth {
+    pub grid: Option<String>,
 }
 
 /// What one device may park of its refused changes (see
@@ -242,6 +254,22 @@ pub trait Storage: Send + Sync + 'static {
     -> Result<CaseView>;
     /// A case entered at the console (a hotline call): received at once.
     fn add_case(&self, who: &Principal, case: NewCase, now_ms: u64) -> Result<RecordId>;
+
+    /// Issues an integration key (admins): its secret is in the answer
+    /// only.
+    fn issue_integration_key(
+        &self,
+        actor: &Principal,
+        key: NewIntegrationKey,
+        now_ms: u64,
+    ) -> Result<IssuedIntegrationKey>;
+    /// Every integration key, without secrets.
+    fn integration_keys(&self) -> Result<Vec<IntegrationKey>>;
+    /// Revokes an integration key (admins): refused from now on.
+    fn revoke_integration_key(&self, actor: &Principal, id: &str, now_ms: u64) -> Result<IntegrationKey>;
+    /// The holder of a live integration key (given as its secret's
+    /// SHA-256 digest), if any.
+    fn authenticate_key(&self, secret_digest: [u8; 32]) -> Result<Option<Principal>>;
 
     /// The holder of a token (given as its SHA-256 digest), if any.
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>>;
