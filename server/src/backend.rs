@@ -148,12 +148,18 @@ pub struct CaseQuery {
     /// staff member's); `None`: every grid.
     pub grids: Option<Vec<String>>,
     pub department: Option<String>,
-    pub status: Option<String>,
-    pub category: Option<String>,
+    /// Only cases in one of these statuses; `None`: any.
+    pub statuses: Option<Vec<String>>,
+    /// Only cases of one of these categories; `None`: any.
+    pub categories: Option<Vec<String>>,
     /// Only cases still open (reported, accepted, dispatched, returned).
     pub open_only: bool,
     /// Only cases due before this time.
     pub due_before_ms: Option<u64>,
+    /// Only cases received at or after this time.
+    pub received_from_ms: Option<u64>,
+    /// Only cases received at or before this time.
+    pub received_to_ms: Option<u64>,
     /// Continue after this (received_at_ms, case id).
     pub after: Option<(u64, RecordId)>,
     pub limit: usize,

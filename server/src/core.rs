@@ -28,11 +28,11 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseView, Category, Conflict, ConsoleSession,
-    DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, IntegrationKey,
-    IssuedIntegrationKey, KeyAuth, NewCase, NewGrid, NewIntegrationKey, NewUser, ParkedChange, ParkedPage,
-    ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS, StepRequest, Storage, StorageError,
-    StorageLimits, UserInfo,
+    AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseReport, CaseView, Category, Conflict,
+    ConsoleSession, DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount,
+    IntegrationKey, IssuedIntegrationKey, KeyAuth, NewCase, NewGrid, NewIntegrationKey, NewUser,
+    ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, ReportQuery, Result, Role,
+    SESSION_MS, StepRequest, Storage, StorageError, StorageLimits, UserInfo,
 };
 
 /// The digest tokens and codes are stored as.
@@ -341,6 +341,30 @@ impl<B: Backend> Core<B> {
         }
     }
 
+    /// Narrows `query` to the cases `who` may see, as [`crate::flow::visible`]
+    /// decides for one: false when they may see none of those asked for.
+    fn narrow_to_visible(&self, r: &mut dyn Reads, who: &Principal, query: &mut CaseQuery) -> Result<bool> {
+        match who.role {
+            Role::Admin => {}
+            Role::Staff => {
+                if !citywide(r, who)? {
+                    query.grids = Some(self.scope_for(r, who)?.to_vec());
+                }
+            }
+            Role::Handler => {
+                let theirs = r.user(&who.user_id)?.and_then(|u| u.department);
+                if theirs.is_none() || (query.department.is_some() && query.department != theirs) {
+                    return Ok(false);
+                }
+                query.department = theirs;
+            }
+            Role::Worker => {
+                return Err(StorageError::Internal("workers list cases on their tablets".into()));
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether the server can vouch, now, for writes devices relay: not for
     /// a while after a restore, which may have lost some.
     fn vouches_for_others(&self, now_ms: u64) -> bool {
@@ -359,10 +383,12 @@ fn case_query(filter: &CaseFilter, after: Option<(u64, RecordId)>, limit: usize,
     CaseQuery {
         grids: None,
         department: filter.department.clone(),
-        status: filter.status.clone(),
-        category: filter.category.clone(),
+        statuses: filter.status.clone().map(|s| vec![s]),
+        categories: filter.category.clone().map(|c| vec![c]),
         open_only: filter.overdue,
         due_before_ms: filter.overdue.then_some(now_ms),
+        received_from_ms: None,
+        received_to_ms: None,
         after,
         limit,
     }
@@ -882,25 +908,8 @@ impl<B: Backend> Storage for Core<B> {
         };
         self.backend.read(|r| {
             let mut query = case_query(&filter, after, limit + 1, now_ms);
-            match who.role {
-                Role::Admin => {}
-                Role::Staff => {
-                    if !citywide(r, who)? {
-                        query.grids = Some(self.scope_for(r, who)?.to_vec());
-                    }
-                }
-                Role::Handler => {
-                    let user = r.user(&who.user_id)?;
-                    query.department = user.and_then(|u| u.department);
-                    if query.department.is_none()
-                        || (filter.department.is_some() && filter.department != query.department)
-                    {
-                        return Ok(CasePage { items: Vec::new(), next: None });
-                    }
-                }
-                Role::Worker => {
-                    return Err(StorageError::Internal("workers list cases on their tablets".into()));
-                }
+            if !self.narrow_to_visible(r, who, &mut query)? {
+                return Ok(CasePage { items: Vec::new(), next: None });
             }
             let rows = r.case_page(&query)?;
             let more = rows.len() > limit;
@@ -963,6 +972,11 @@ impl<B: Backend> Storage for Core<B> {
                 fields.push((name, Value::Text(value.to_owned())));
             }
         }
+        for (name, value) in [("latitude", case.latitude), ("longitude", case.longitude)] {
+            if let Some(value) = value {
+                fields.push((name, Value::Float(value)));
+            }
+        }
         self.backend.write(|w| {
             let scope = self.scope_for(w, who)?;
             if !scope.contains(&case.grid) {
@@ -981,6 +995,32 @@ impl<B: Backend> Storage for Core<B> {
                 serde_json::json!({"grid": case.grid}),
             )?;
             Ok(id)
+        })
+    }
+
+    fn case_reports(&self, who: &Principal, query: ReportQuery) -> Result<Vec<CaseReport>> {
+        self.backend.read(|r| {
+            let mut cases = CaseQuery {
+                statuses: query.statuses,
+                categories: query.categories,
+                received_from_ms: query.received_from_ms,
+                received_to_ms: query.received_to_ms,
+                limit: query.limit,
+                ..CaseQuery::default()
+            };
+            if !self.narrow_to_visible(r, who, &mut cases)? {
+                return Ok(Vec::new());
+            }
+            let mut names = crate::flow::ReportNames::default();
+            let rows = r.case_page(&cases)?;
+            rows.iter().map(|flow| crate::flow::report(r, flow, &mut names)).collect()
+        })
+    }
+
+    fn case_report(&self, who: &Principal, id: RecordId) -> Result<CaseReport> {
+        self.backend.read(|r| {
+            let flow = self.visible_case(r, who, id)?;
+            crate::flow::report(r, &flow, &mut crate::flow::ReportNames::default())
         })
     }
 

@@ -936,12 +936,14 @@ impl Reads for PgTx<'_> {
             let n = bind(Box::new(grids.clone()));
             sql += &format!(" AND (grid = ANY(${n}) OR handling_grid = ANY(${n}))");
         }
-        for (column, value) in
-            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
-        {
-            if let Some(value) = value {
-                let n = bind(Box::new(value.clone()));
-                sql += &format!(" AND {column} = ${n}");
+        if let Some(department) = &query.department {
+            let n = bind(Box::new(department.clone()));
+            sql += &format!(" AND department = ${n}");
+        }
+        for (column, values) in [("status", &query.statuses), ("category", &query.categories)] {
+            if let Some(values) = values {
+                let n = bind(Box::new(values.clone()));
+                sql += &format!(" AND {column} = ANY(${n})");
             }
         }
         if query.open_only {
@@ -950,6 +952,14 @@ impl Reads for PgTx<'_> {
         if let Some(before) = query.due_before_ms {
             let n = bind(Box::new(before as i64));
             sql += &format!(" AND due_at_ms < ${n}");
+        }
+        if let Some(from) = query.received_from_ms {
+            let n = bind(Box::new(from.min(i64::MAX as u64) as i64));
+            sql += &format!(" AND received_at_ms >= ${n}");
+        }
+        if let Some(to) = query.received_to_ms {
+            let n = bind(Box::new(to.min(i64::MAX as u64) as i64));
+            sql += &format!(" AND received_at_ms <= ${n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind(Box::new(at as i64)), bind(Box::new(id.as_bytes().to_vec())));

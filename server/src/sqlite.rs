@@ -456,12 +456,14 @@ impl Reads for Tx<'_> {
                 " AND (grid IN (SELECT value FROM json_each(?{n})) OR handling_grid IN (SELECT value FROM json_each(?{n})))"
             );
         }
-        for (column, value) in
-            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
-        {
-            if let Some(value) = value {
-                let n = bind(value.clone().into());
-                sql += &format!(" AND {column} = ?{n}");
+        if let Some(department) = &query.department {
+            let n = bind(department.clone().into());
+            sql += &format!(" AND department = ?{n}");
+        }
+        for (column, values) in [("status", &query.statuses), ("category", &query.categories)] {
+            if let Some(values) = values {
+                let n = bind(serde_json::to_string(values).expect("strings serialise").into());
+                sql += &format!(" AND {column} IN (SELECT value FROM json_each(?{n}))");
             }
         }
         if query.open_only {
@@ -470,6 +472,14 @@ impl Reads for Tx<'_> {
         if let Some(before) = query.due_before_ms {
             let n = bind((before as i64).into());
             sql += &format!(" AND due_at_ms < ?{n}");
+        }
+        if let Some(from) = query.received_from_ms {
+            let n = bind((from as i64).into());
+            sql += &format!(" AND received_at_ms >= ?{n}");
+        }
+        if let Some(to) = query.received_to_ms {
+            let n = bind((to.min(i64::MAX as u64) as i64).into());
+            sql += &format!(" AND received_at_ms <= ?{n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind((at as i64).into()), bind(id.as_bytes().to_vec().into()));
