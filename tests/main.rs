@@ -6,6 +6,7 @@ mod cases;
 mod clock;
 mod decoders;
 mod hostile;
+mod open311;
 mod postgres_merge;
 mod scaleout;
 mod sync;

@@ -1,5 +1,6 @@
 //! The Gridwork server: the HTTP API under `/api/v1/` (enrollment, sync,
-//! attachments, administration), over a [`storage::Storage`].
+//! attachments, administration) and Open311 GeoReport v2 for city systems
+//! under `/open311/v2/` ([`open311`]), over a [`storage::Storage`].
 //!
 //! Handlers only carry messages: they authenticate, decode, call storage on a
 //! blocking thread, and encode the answer. Decisions about data live in the
@@ -17,6 +18,7 @@ pub mod flow;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
+pub mod open311;
 pub mod postgres;
 pub mod scopes;
 pub mod share;
@@ -838,6 +840,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/api/v1/health", get(health))
         .nest("/api/v1", api)
+        // For city systems, in GeoReport v2's terms (see `open311.rs`).
+        .nest("/open311/v2", open311::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))
