@@ -7,6 +7,7 @@ mod clock;
 mod console;
 mod decoders;
 mod hostile;
+mod open311;
 mod postgres_merge;
 mod scaleout;
 mod sync;

@@ -26,7 +26,7 @@
 
 use gridwork_domain::{DeviceId, Kind, RecordId, ValidationError, Value};
 use gridwork_protocol::RecordChanges;
-use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedPage, Role, UserInfo};
+use gridwork_protocol::admin::{Conflict, DeviceInfo, IntegrationKey, ParkedPage, Role, UserInfo};
 pub use gridwork_protocol::cases::{CalendarDay, Category, Department};
 
 /// What a backend can fail with.
@@ -148,12 +148,18 @@ pub struct CaseQuery {
     /// staff member's); `None`: every grid.
     pub grids: Option<Vec<String>>,
     pub department: Option<String>,
-    pub status: Option<String>,
-    pub category: Option<String>,
+    /// Only cases in one of these statuses; `None`: any.
+    pub statuses: Option<Vec<String>>,
+    /// Only cases of one of these categories; `None`: any.
+    pub categories: Option<Vec<String>>,
     /// Only cases still open (reported, accepted, dispatched, returned).
     pub open_only: bool,
     /// Only cases due before this time.
     pub due_before_ms: Option<u64>,
+    /// Only cases received at or after this time.
+    pub received_from_ms: Option<u64>,
+    /// Only cases received at or before this time.
+    pub received_to_ms: Option<u64>,
     /// Continue after this (received_at_ms, case id).
     pub after: Option<(u64, RecordId)>,
     pub limit: usize,
@@ -341,6 +347,12 @@ pub trait Reads {
 
     /// The holder of the token with this digest, unless it expired.
     fn token_holder(&mut self, digest: &[u8; 32], now_ms: u64) -> Result<Option<TokenHolder>>;
+    /// The integration key whose secret has this digest, revoked or not.
+    fn integration_key_by_digest(&mut self, digest: &[u8; 32]) -> Result<Option<IntegrationKey>>;
+    /// An integration key by its id.
+    fn integration_key(&mut self, id: &str) -> Result<Option<IntegrationKey>>;
+    /// Every integration key, oldest first.
+    fn integration_keys(&mut self) -> Result<Vec<IntegrationKey>>;
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRow>>;
     fn user(&mut self, id: &str) -> Result<Option<UserRow>>;
     fn users(&mut self) -> Result<Vec<UserInfo>>;
@@ -444,6 +456,11 @@ pub trait Writes: Reads {
     fn insert_user(&mut self, user: &UserRow, created_at_ms: u64) -> Result<bool>;
     fn assign_grid(&mut self, user_id: &str, grid: &str) -> Result<()>;
     fn insert_token(&mut self, token: &NewToken) -> Result<()>;
+    /// Adds an integration key, kept as the digest of its secret.
+    fn insert_integration_key(&mut self, key: &IntegrationKey, digest: &[u8; 32]) -> Result<()>;
+    /// Marks a key revoked at `now_ms` (kept if it was already); false if
+    /// there is no such key.
+    fn revoke_integration_key(&mut self, id: &str, now_ms: u64) -> Result<bool>;
     /// Forgets console sessions that ended (expired or logged out).
     fn forget_ended_sessions(&mut self, now_ms: u64) -> Result<()>;
     /// Ends all but a person's newest `keep` console sessions; how many.

@@ -49,19 +49,26 @@ impl Status {
         }
     }
 
+    pub const ALL: [Status; 8] = [
+        Status::Reported,
+        Status::Accepted,
+        Status::Dispatched,
+        Status::Handled,
+        Status::Closed,
+        Status::Visited,
+        Status::Returned,
+        Status::Rejected,
+    ];
+
     pub fn parse(text: &str) -> Option<Status> {
-        [
-            Status::Reported,
-            Status::Accepted,
-            Status::Dispatched,
-            Status::Handled,
-            Status::Closed,
-            Status::Visited,
-            Status::Returned,
-            Status::Rejected,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the flow is done with the case: closed (and perhaps
+    /// visited), or not accepted at all. A handled case is not: the centre
+    /// has yet to close it.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Status::Closed | Status::Visited | Status::Rejected)
     }
 
     /// Whether the case still runs against its deadline.

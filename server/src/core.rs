@@ -28,10 +28,11 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseView, Category, Conflict, ConsoleSession,
-    DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount, NewCase, NewGrid, NewUser,
-    ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, Result, Role, SESSION_MS,
-    StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
+    AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseReport, CaseView, Category, Conflict,
+    ConsoleSession, DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount,
+    IntegrationKey, IssuedIntegrationKey, KeyAuth, NewCase, NewGrid, NewIntegrationKey, NewUser,
+    ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, ReportQuery, Result, Role,
+    SESSION_MS, StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
 };
 use crate::storage::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
 
@@ -58,6 +59,14 @@ fn new_epoch() -> String {
 /// A new bearer token: 256 random bits.
 fn new_token() -> String {
     format!("gw_{}", hex(&random::<32>()))
+}
+
+/// The prefix of an integration key's secret, which tells it from a token.
+pub const INTEGRATION_KEY_PREFIX: &str = "gwk_";
+
+/// A new integration key's secret: 256 random bits.
+fn new_integration_secret() -> String {
+    format!("{INTEGRATION_KEY_PREFIX}{}", hex(&random::<32>()))
 }
 
 /// Crockford's base32, without the letters people misread.
@@ -274,6 +283,25 @@ impl<B: Backend> Core<B> {
     /// database's scope generation has not moved since it was worked out
     /// (see `crate::scopes`); generation and scope come from one snapshot.
     fn scope_of(&self, r: &mut dyn Reads, user_id: &str, role: Role) -> Result<Scope> {
+        self.scope_within(r, user_id, role, None)
+    }
+
+    /// The grids whoever asks may see records of: a person's, or an
+    /// integration key's (what a staff account given the key's grid sees).
+    fn scope_for(&self, r: &mut dyn Reads, who: &Principal) -> Result<Scope> {
+        self.scope_within(r, &who.user_id, who.role, who.key.as_ref())
+    }
+
+    /// The scope of a person, or of the integration key `user_id` names
+    /// when `key` is given (its id is as unique as a person's, so they
+    /// share the cache).
+    fn scope_within(
+        &self,
+        r: &mut dyn Reads,
+        user_id: &str,
+        role: Role,
+        key: Option<&KeyAuth>,
+    ) -> Result<Scope> {
         let generation = r.scope_generation()?;
         self.scopes.get_or_compute(user_id, role, generation, || -> Result<Vec<String>> {
             match role {
@@ -282,9 +310,9 @@ impl<B: Backend> Core<B> {
                     Ok(r.grids_below(&roots)?)
                 }
                 // Staff assigned part of the tree see that part; without,
-                // the whole city.
+                // the whole city. So does an integration key.
                 Role::Staff => {
-                    let roots = r.assigned_grids(user_id)?;
+                    let roots = roots_of(r, user_id, key)?;
                     if roots.is_empty() { Ok(r.live_grids()?) } else { Ok(r.grids_below(&roots)?) }
                 }
                 Role::Admin => Ok(r.live_grids()?),
@@ -304,7 +332,7 @@ impl<B: Backend> Core<B> {
             _ => None,
         };
         let scope = match who.role {
-            Role::Staff => self.scope_of(r, &who.user_id, who.role)?.to_vec(),
+            Role::Staff => self.scope_for(r, who)?.to_vec(),
             _ => Vec::new(),
         };
         if crate::flow::visible(who, department.as_deref(), &scope, &flow) {
@@ -312,6 +340,30 @@ impl<B: Backend> Core<B> {
         } else {
             Err(not_found())
         }
+    }
+
+    /// Narrows `query` to the cases `who` may see, as [`crate::flow::visible`]
+    /// decides for one: false when they may see none of those asked for.
+    fn narrow_to_visible(&self, r: &mut dyn Reads, who: &Principal, query: &mut CaseQuery) -> Result<bool> {
+        match who.role {
+            Role::Admin => {}
+            Role::Staff => {
+                if !citywide(r, who)? {
+                    query.grids = Some(self.scope_for(r, who)?.to_vec());
+                }
+            }
+            Role::Handler => {
+                let theirs = r.user(&who.user_id)?.and_then(|u| u.department);
+                if theirs.is_none() || (query.department.is_some() && query.department != theirs) {
+                    return Ok(false);
+                }
+                query.department = theirs;
+            }
+            Role::Worker => {
+                return Err(StorageError::Internal("workers list cases on their tablets".into()));
+            }
+        }
+        Ok(true)
     }
 
     /// Whether the server can vouch, now, for writes devices relay: not for
@@ -332,10 +384,12 @@ fn case_query(filter: &CaseFilter, after: Option<(u64, RecordId)>, limit: usize,
     CaseQuery {
         grids: None,
         department: filter.department.clone(),
-        status: filter.status.clone(),
-        category: filter.category.clone(),
+        statuses: filter.status.clone().map(|s| vec![s]),
+        categories: filter.category.clone().map(|c| vec![c]),
         open_only: filter.overdue,
         due_before_ms: filter.overdue.then_some(now_ms),
+        received_from_ms: None,
+        received_to_ms: None,
         after,
         limit,
     }
@@ -597,13 +651,22 @@ fn grid_info(record: &RecordChanges, with_boundary: bool) -> Option<GridInfo> {
     })
 }
 
-/// Whether `who` sees the whole city: admins, and staff assigned no part
-/// of the grid tree.
+/// Whether `who` sees the whole city: admins, and staff (or integration
+/// keys) given no part of the grid tree.
 fn citywide(r: &mut dyn Reads, who: &Principal) -> Result<bool> {
     match who.role {
         Role::Admin => Ok(true),
-        Role::Staff => Ok(r.assigned_grids(&who.user_id)?.is_empty()),
+        Role::Staff => Ok(roots_of(r, &who.user_id, who.key.as_ref())?.is_empty()),
         Role::Worker | Role::Handler => Ok(false),
+    }
+}
+
+/// The grids at the top of someone's part of the tree: an integration
+/// key's grid (`key`), or the grids assigned to the person `user_id`.
+fn roots_of(r: &mut dyn Reads, user_id: &str, key: Option<&KeyAuth>) -> Result<Vec<String>> {
+    match key {
+        Some(key) => Ok(key.grid.iter().cloned().collect()),
+        None => Ok(r.assigned_grids(user_id)?),
     }
 }
 
@@ -976,25 +1039,8 @@ impl<B: Backend> Storage for Core<B> {
         };
         self.backend.read(|r| {
             let mut query = case_query(&filter, after, limit + 1, now_ms);
-            match who.role {
-                Role::Admin => {}
-                Role::Staff => {
-                    if !citywide(r, who)? {
-                        query.grids = Some(self.scope_of(r, &who.user_id, who.role)?.to_vec());
-                    }
-                }
-                Role::Handler => {
-                    let user = r.user(&who.user_id)?;
-                    query.department = user.and_then(|u| u.department);
-                    if query.department.is_none()
-                        || (filter.department.is_some() && filter.department != query.department)
-                    {
-                        return Ok(CasePage { items: Vec::new(), next: None });
-                    }
-                }
-                Role::Worker => {
-                    return Err(StorageError::Internal("workers list cases on their tablets".into()));
-                }
+            if !self.narrow_to_visible(r, who, &mut query)? {
+                return Ok(CasePage { items: Vec::new(), next: None });
             }
             let rows = r.case_page(&query)?;
             let more = rows.len() > limit;
@@ -1095,8 +1141,13 @@ impl<B: Backend> Storage for Core<B> {
                 fields.push((name, Value::Text(value.to_owned())));
             }
         }
+        for (name, value) in [("latitude", case.latitude), ("longitude", case.longitude)] {
+            if let Some(value) = value {
+                fields.push((name, Value::Float(value)));
+            }
+        }
         self.backend.write(|w| {
-            let scope = self.scope_of(w, &who.user_id, who.role)?;
+            let scope = self.scope_for(w, who)?;
             if !scope.contains(&case.grid) {
                 return Err(
                     ValidationError::invalid("grid", Reason::NoSuchGrid { code: case.grid.clone() }).into()
@@ -1116,6 +1167,100 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
+    fn case_reports(&self, who: &Principal, query: ReportQuery) -> Result<Vec<CaseReport>> {
+        self.backend.read(|r| {
+            let mut cases = CaseQuery {
+                statuses: query.statuses,
+                categories: query.categories,
+                received_from_ms: query.received_from_ms,
+                received_to_ms: query.received_to_ms,
+                limit: query.limit,
+                ..CaseQuery::default()
+            };
+            if !self.narrow_to_visible(r, who, &mut cases)? {
+                return Ok(Vec::new());
+            }
+            let mut names = crate::flow::ReportNames::default();
+            let rows = r.case_page(&cases)?;
+            rows.iter().map(|flow| crate::flow::report(r, flow, &mut names)).collect()
+        })
+    }
+
+    fn case_report(&self, who: &Principal, id: RecordId) -> Result<CaseReport> {
+        self.backend.read(|r| {
+            let flow = self.visible_case(r, who, id)?;
+            crate::flow::report(r, &flow, &mut crate::flow::ReportNames::default())
+        })
+    }
+
+    fn issue_integration_key(
+        &self,
+        actor: &Principal,
+        key: NewIntegrationKey,
+        now_ms: u64,
+    ) -> Result<IssuedIntegrationKey> {
+        let name = key.name.trim();
+        if name.is_empty() {
+            return Err(ValidationError::invalid("name", Reason::Empty).into());
+        }
+        gridwork_domain::FieldType::Text { max: 50 }.check("name", Value::Text(name.to_owned()))?;
+        let grid = key.grid.as_deref().map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned);
+        let secret = new_integration_secret();
+        let row = IntegrationKey {
+            id: new_id(),
+            name: name.to_owned(),
+            grid,
+            created_at_ms: now_ms,
+            created_by: actor.user_id.clone(),
+            revoked_at_ms: None,
+        };
+        self.backend.write(|w| {
+            if let Some(grid) = &row.grid
+                && w.grid_level(grid)?.is_none()
+            {
+                return Err(
+                    ValidationError::invalid("grid", Reason::NoSuchGrid { code: grid.clone() }).into()
+                );
+            }
+            w.insert_integration_key(&row, &digest(&secret))?;
+            let detail = serde_json::json!({"id": row.id, "name": row.name, "grid": row.grid});
+            audit(w, now_ms, Some(actor), "integration_key_issue", None, detail)
+        })?;
+        Ok(IssuedIntegrationKey { key: row, secret })
+    }
+
+    fn integration_keys(&self) -> Result<Vec<IntegrationKey>> {
+        self.backend.read(|r| Ok(r.integration_keys()?))
+    }
+
+    fn revoke_integration_key(&self, actor: &Principal, id: &str, now_ms: u64) -> Result<IntegrationKey> {
+        self.backend.write(|w| {
+            let not_found = || StorageError::Said {
+                code: ErrorCode::NotFound,
+                en: format!("there is no integration key with id {id}"),
+                zh: format!("没有编号为{id}的集成密钥"),
+            };
+            if !w.revoke_integration_key(id, now_ms)? {
+                return Err(not_found());
+            }
+            audit(w, now_ms, Some(actor), "integration_key_revoke", None, serde_json::json!({"id": id}))?;
+            w.integration_key(id)?.ok_or_else(not_found)
+        })
+    }
+
+    fn authenticate_key(&self, secret_digest: [u8; 32]) -> Result<Option<Principal>> {
+        let key = self.backend.read(|r| Ok(r.integration_key_by_digest(&secret_digest)?))?;
+        Ok(key.filter(|k| k.revoked_at_ms.is_none()).map(|k| Principal {
+            user_id: k.id,
+            user_name: k.name,
+            // What a staff account of its grid sees, and no more: keys
+            // reach only the Open311 routes (`crate::open311`).
+            role: Role::Staff,
+            device: None,
+            key: Some(KeyAuth { grid: k.grid }),
+        }))
+    }
+
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>> {
         let Some(holder) = self.backend.read(|r| Ok(r.token_holder(&token_digest, now_ms)?))? else {
             return Ok(None);
@@ -1131,6 +1276,7 @@ impl<B: Backend> Storage for Core<B> {
             user_name: holder.user_name,
             role: holder.role,
             device,
+            key: None,
         }))
     }
 
@@ -1155,7 +1301,7 @@ impl<B: Backend> Storage for Core<B> {
         };
         let token = new_token();
         let expires_at_ms = now_ms + SESSION_MS;
-        let actor = Principal { user_id, user_name, role, device: None };
+        let actor = Principal { user_id, user_name, role, device: None, key: None };
         // A session takes no sequence number: no writer's turn, only the
         // person's (who keeps at most MAX_SESSIONS).
         self.backend.note(|w| {
@@ -1188,7 +1334,7 @@ impl<B: Backend> Storage for Core<B> {
             let Some(user_id) = w.end_session(&token_digest, now_ms)? else { return Ok(false) };
             let user =
                 w.user(&user_id)?.ok_or_else(|| StorageError::Internal("session of no user".into()))?;
-            let actor = Principal { user_id, user_name: user.name, role: user.role, device: None };
+            let actor = Principal { user_id, user_name: user.name, role: user.role, device: None, key: None };
             audit(w, now_ms, Some(&actor), "logout", None, serde_json::json!({}))?;
             Ok(true)
         })
@@ -1430,6 +1576,7 @@ impl<B: Backend> Storage for Core<B> {
                 user_name: holder.user_name.clone(),
                 role: holder.role,
                 device: Some(DeviceAuth { id: device_id.clone(), number: DeviceId(number), revoked: false }),
+                key: None,
             };
             audit(
                 w,

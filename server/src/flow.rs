@@ -15,7 +15,7 @@ use gridwork_protocol::cases::{CaseStepInfo, CaseSummary, CaseView, StepRequest}
 use crate::backend::{CaseFlowRow, CaseStepRow, Category, Reads, Writes};
 use crate::cases::{self, Actor, Flow, Status, StepError};
 use crate::deadlines::{Calendar, DayKind, Due, Limit};
-use crate::storage::{Principal, Result, StorageError};
+use crate::storage::{CaseReport, Department, Principal, Result, StorageError};
 
 /// The city's time zone, which deadlines count working days in.
 pub const CITY_ZONE: Tz = chrono_tz::Asia::Shanghai;
@@ -98,8 +98,8 @@ fn text_of(record: &RecordChanges, field: &str) -> Option<String> {
 }
 
 /// An instant as the case record's `deadline` holds it (RFC 3339 with the
-/// city's offset).
-fn rfc3339(ms: u64) -> String {
+/// city's offset, `+08:00`), to the second.
+pub fn rfc3339(ms: u64) -> String {
     CITY_ZONE
         .timestamp_millis_opt(ms as i64)
         .single()
@@ -338,8 +338,13 @@ pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseVi
         .unwrap_or_default();
     let mut steps = Vec::new();
     for (step_id, step) in r.case_steps(flow.case_id)? {
+        // Who took it: a person, or an integration key (a case a city
+        // system filed) by its name.
         let user_name = match &step.user_id {
-            Some(user) => r.user(user)?.map(|u| u.name),
+            Some(user) => match r.user(user)? {
+                Some(user) => Some(user.name),
+                None => r.integration_key(user)?.map(|k| k.name),
+            },
             None => None,
         };
         steps.push(CaseStepInfo {
@@ -364,6 +369,65 @@ pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseVi
         steps,
         uncounted_years: unknown_years.into_iter().collect(),
         open_steps: Vec::new(),
+    })
+}
+
+/// Names a list of reports looks up once each: departments by code, grids'
+/// names by code.
+#[derive(Debug, Default)]
+pub struct ReportNames {
+    departments: std::collections::HashMap<String, Option<Department>>,
+    grids: std::collections::HashMap<String, Option<String>>,
+}
+
+/// What a city system may be told of a case (`crate::open311`): the
+/// flow's facts and, of the record, only the description and where it
+/// happened. The reporter, their phone, the resident concerned, photos and
+/// who took each step are never read into it.
+pub fn report(r: &mut dyn Reads, flow: &CaseFlowRow, names: &mut ReportNames) -> Result<CaseReport> {
+    let record = r.export(Kind::Case, flow.case_id)?;
+    let number = |field: &str| match record.as_ref().and_then(|rec| value_of(rec, field)) {
+        Some(Value::Float(x)) => Some(*x),
+        Some(Value::Int(n)) => Some(*n as f64),
+        _ => None,
+    };
+    let (latitude, longitude) = (number("latitude"), number("longitude"));
+    let department = match &flow.department {
+        Some(code) => match names.departments.get(code) {
+            Some(found) => found.clone(),
+            None => {
+                let found = r.department(code)?;
+                names.departments.insert(code.clone(), found.clone());
+                found
+            }
+        },
+        None => None,
+    };
+    let handling_grid_name = match names.grids.get(&flow.handling_grid) {
+        Some(name) => name.clone(),
+        None => {
+            let name = r.grid_outline(&flow.handling_grid)?.and_then(|grid| text_of(&grid, "name"));
+            names.grids.insert(flow.handling_grid.clone(), name.clone());
+            name
+        }
+    };
+    let latest_note = r.case_steps(flow.case_id)?.pop().and_then(|(_, step)| step.note);
+    Ok(CaseReport {
+        id: flow.case_id,
+        grid: flow.grid.clone(),
+        category: flow.category.clone(),
+        status: flow.status.clone(),
+        department,
+        handling_grid: flow.handling_grid.clone(),
+        handling_grid_name,
+        description: record.as_ref().and_then(|rec| text_of(rec, "description")).unwrap_or_default(),
+        location: record.as_ref().and_then(|rec| text_of(rec, "location")),
+        latitude,
+        longitude,
+        received_at_ms: flow.received_at_ms,
+        updated_at_ms: flow.updated_at_ms,
+        due_at_ms: flow.due_at_ms,
+        latest_note,
     })
 }
 

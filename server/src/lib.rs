@@ -1,5 +1,6 @@
 //! The Gridwork server: the HTTP API under `/api/v1/` (enrollment, sync,
-//! attachments, administration), over a [`storage::Storage`].
+//! attachments, administration) and Open311 GeoReport v2 for city systems
+//! under `/open311/v2/` ([`open311`]), over a [`storage::Storage`].
 //!
 //! Handlers only carry messages: they authenticate, decode, call storage on a
 //! blocking thread, and encode the answer. Decisions about data live in the
@@ -19,6 +20,7 @@ pub mod flow;
 pub mod guesses;
 pub mod limits;
 pub mod listener;
+pub mod open311;
 pub mod postgres;
 pub mod scopes;
 pub mod share;
@@ -53,8 +55,8 @@ use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
 use gridwork_protocol::admin::{
-    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, LoggedOut, Login, NewEnrollmentCode,
-    ParkedChange, ParkedPage, Revoked, UserInfo,
+    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, IntegrationKey, IssuedIntegrationKey,
+    LoggedOut, Login, NewEnrollmentCode, NewIntegrationKey, ParkedChange, ParkedPage, Revoked, UserInfo,
 };
 
 /// How long one request may take before it is answered with a timeout.
@@ -580,6 +582,34 @@ async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
+async fn issue_integration_key(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Body(key): Body<NewIntegrationKey>,
+) -> Result<Json<IssuedIntegrationKey>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.issue_integration_key(&admin, key, now)).await?))
+}
+
+async fn integration_keys(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<IntegrationKey>>, AppError> {
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.integration_keys()).await?))
+}
+
+async fn revoke_integration_key(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationKey>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.revoke_integration_key(&admin, &id, now)).await?))
+}
+
 async fn conflicts(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -971,6 +1001,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/enrollment-codes", post(enrollment_code))
         .route("/admin/devices", get(devices))
         .route("/admin/devices/{id}/revoke", post(revoke))
+        .route("/admin/integration-keys", post(issue_integration_key).get(integration_keys))
+        .route("/admin/integration-keys/{id}/revoke", post(revoke_integration_key))
         .route("/admin/conflicts", get(conflicts))
         .route("/admin/conflicts/settle", post(settle_conflict))
         .route("/me", get(me))
@@ -997,6 +1029,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .nest("/api/v1", api)
+        // For city systems, in GeoReport v2's terms (see `open311.rs`).
+        .nest("/open311/v2", open311::router())
         .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))

@@ -30,7 +30,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use gridwork_domain::{DeviceId, FieldType, Kind, Reason, Record, RecordId, ValidationError, Value};
 use gridwork_merge::{Hlc, Register};
 use gridwork_protocol::admin::{
-    Conflict, DeviceInfo, ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo, VersionInfo,
+    Conflict, DeviceInfo, IntegrationKey, ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
+    VersionInfo,
 };
 use gridwork_protocol::codes::RefusalCode;
 use gridwork_protocol::{FieldState, RecordChanges};
@@ -56,6 +57,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_calendar.sql")),
     (6, include_str!("../../migrations/postgres/0006_case_flow.sql")),
     (7, include_str!("../../migrations/postgres/0007_supervision.sql")),
+    (8, include_str!("../../migrations/postgres/0008_integration_keys.sql")),
 ];
 
 /// The advisory lock every write holds until it commits.
@@ -650,6 +652,20 @@ fn preview(
 }
 
 /// A row of `case_categories` (code, names, limits, department).
+/// The columns [`integration_key_row`] reads.
+const INTEGRATION_KEY_COLUMNS: &str = "id, name, grid, created_at_ms, created_by, revoked_at_ms";
+
+fn integration_key_row(r: &Row) -> IntegrationKey {
+    IntegrationKey {
+        id: r.get(0),
+        name: r.get(1),
+        grid: r.get(2),
+        created_at_ms: r.get::<_, i64>(3) as u64,
+        created_by: r.get(4),
+        revoked_at_ms: r.get::<_, Option<i64>>(5).map(|t| t as u64),
+    }
+}
+
 fn category_row(r: &Row) -> Category {
     Category {
         code: r.get(0),
@@ -870,6 +886,37 @@ impl Reads for PgTx<'_> {
         }))
     }
 
+    fn integration_key_by_digest(&mut self, digest: &[u8; 32]) -> Result<Option<IntegrationKey>> {
+        Ok(self
+            .query_opt(
+                &format!("SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys WHERE hash = $1"),
+                &[&digest.as_slice()],
+            )?
+            .map(|r| integration_key_row(&r)))
+    }
+
+    fn integration_key(&mut self, id: &str) -> Result<Option<IntegrationKey>> {
+        Ok(self
+            .query_opt(
+                &format!("SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys WHERE id = $1"),
+                &[&id],
+            )?
+            .map(|r| integration_key_row(&r)))
+    }
+
+    fn integration_keys(&mut self) -> Result<Vec<IntegrationKey>> {
+        Ok(self
+            .query(
+                &format!(
+                    "SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys ORDER BY created_at_ms, id COLLATE \"C\""
+                ),
+                &[],
+            )?
+            .iter()
+            .map(integration_key_row)
+            .collect())
+    }
+
     fn category(&mut self, code: &str) -> Result<Option<Category>> {
         Ok(self
             .query_opt(
@@ -994,12 +1041,14 @@ impl Reads for PgTx<'_> {
             let n = bind(Box::new(grids.clone()));
             sql += &format!(" AND (grid = ANY(${n}) OR handling_grid = ANY(${n}))");
         }
-        for (column, value) in
-            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
-        {
-            if let Some(value) = value {
-                let n = bind(Box::new(value.clone()));
-                sql += &format!(" AND {column} = ${n}");
+        if let Some(department) = &query.department {
+            let n = bind(Box::new(department.clone()));
+            sql += &format!(" AND department = ${n}");
+        }
+        for (column, values) in [("status", &query.statuses), ("category", &query.categories)] {
+            if let Some(values) = values {
+                let n = bind(Box::new(values.clone()));
+                sql += &format!(" AND {column} = ANY(${n})");
             }
         }
         if query.open_only {
@@ -1008,6 +1057,14 @@ impl Reads for PgTx<'_> {
         if let Some(before) = query.due_before_ms {
             let n = bind(Box::new(before as i64));
             sql += &format!(" AND due_at_ms < ${n}");
+        }
+        if let Some(from) = query.received_from_ms {
+            let n = bind(Box::new(from.min(i64::MAX as u64) as i64));
+            sql += &format!(" AND received_at_ms >= ${n}");
+        }
+        if let Some(to) = query.received_to_ms {
+            let n = bind(Box::new(to.min(i64::MAX as u64) as i64));
+            sql += &format!(" AND received_at_ms <= ${n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind(Box::new(at as i64)), bind(Box::new(id.as_bytes().to_vec())));
@@ -1595,6 +1652,29 @@ impl Writes for PgTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn insert_integration_key(&mut self, key: &IntegrationKey, digest: &[u8; 32]) -> Result<()> {
+        self.execute(
+            "INSERT INTO integration_keys (id, name, hash, grid, created_at_ms, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &key.id,
+                &key.name,
+                &digest.as_slice(),
+                &key.grid,
+                &(key.created_at_ms as i64),
+                &key.created_by,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_integration_key(&mut self, id: &str, now_ms: u64) -> Result<bool> {
+        Ok(self.execute(
+            "UPDATE integration_keys SET revoked_at_ms = coalesce(revoked_at_ms, $1) WHERE id = $2",
+            &[&(now_ms as i64), &id],
+        )? > 0)
     }
 
     fn forget_ended_sessions(&mut self, now_ms: u64) -> Result<()> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_protocol::RecordChanges;
 use gridwork_protocol::admin::{
-    Conflict, DeviceInfo, ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
+    Conflict, DeviceInfo, IntegrationKey, ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
 };
 use gridwork_protocol::codes::RefusalCode;
 use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store, SystemClock, WAL_LIMIT};
@@ -72,6 +72,20 @@ fn record_id(bytes: Vec<u8>) -> Result<RecordId> {
 
 fn kind(number: u8) -> Result<Kind> {
     Kind::from_number(number).ok_or_else(|| BackendError::Corrupt(format!("unknown kind {number}")))
+}
+
+/// The columns [`integration_key_row`] reads.
+const INTEGRATION_KEY_COLUMNS: &str = "id, name, grid, created_at_ms, created_by, revoked_at_ms";
+
+fn integration_key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationKey> {
+    Ok(IntegrationKey {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        grid: row.get(2)?,
+        created_at_ms: row.get::<_, i64>(3)? as u64,
+        created_by: row.get(4)?,
+        revoked_at_ms: row.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+    })
 }
 
 /// The embedded database: one writer and a few readers.
@@ -395,6 +409,34 @@ impl Reads for Tx<'_> {
         }))
     }
 
+    fn integration_key_by_digest(&mut self, digest: &[u8; 32]) -> Result<Option<IntegrationKey>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys WHERE hash = ?1"
+            ))?
+            .query_row([digest.to_vec()], integration_key_row)
+            .optional()?)
+    }
+
+    fn integration_key(&mut self, id: &str) -> Result<Option<IntegrationKey>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!("SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys WHERE id = ?1"))?
+            .query_row([id], integration_key_row)
+            .optional()?)
+    }
+
+    fn integration_keys(&mut self) -> Result<Vec<IntegrationKey>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys ORDER BY created_at_ms, id"
+            ))?
+            .query_map([], integration_key_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
     fn category(&mut self, code: &str) -> Result<Option<Category>> {
         Ok(self
             .conn()
@@ -525,12 +567,14 @@ impl Reads for Tx<'_> {
                 " AND (grid IN (SELECT value FROM json_each(?{n})) OR handling_grid IN (SELECT value FROM json_each(?{n})))"
             );
         }
-        for (column, value) in
-            [("department", &query.department), ("status", &query.status), ("category", &query.category)]
-        {
-            if let Some(value) = value {
-                let n = bind(value.clone().into());
-                sql += &format!(" AND {column} = ?{n}");
+        if let Some(department) = &query.department {
+            let n = bind(department.clone().into());
+            sql += &format!(" AND department = ?{n}");
+        }
+        for (column, values) in [("status", &query.statuses), ("category", &query.categories)] {
+            if let Some(values) = values {
+                let n = bind(serde_json::to_string(values).expect("strings serialise").into());
+                sql += &format!(" AND {column} IN (SELECT value FROM json_each(?{n}))");
             }
         }
         if query.open_only {
@@ -539,6 +583,14 @@ impl Reads for Tx<'_> {
         if let Some(before) = query.due_before_ms {
             let n = bind((before as i64).into());
             sql += &format!(" AND due_at_ms < ?{n}");
+        }
+        if let Some(from) = query.received_from_ms {
+            let n = bind((from as i64).into());
+            sql += &format!(" AND received_at_ms >= ?{n}");
+        }
+        if let Some(to) = query.received_to_ms {
+            let n = bind((to.min(i64::MAX as u64) as i64).into());
+            sql += &format!(" AND received_at_ms <= ?{n}");
         }
         if let Some((at, id)) = query.after {
             let (a, b) = (bind((at as i64).into()), bind(id.as_bytes().to_vec().into()));
@@ -1137,6 +1189,22 @@ impl Writes for Tx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn insert_integration_key(&mut self, key: &IntegrationKey, digest: &[u8; 32]) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO integration_keys (id, name, hash, grid, created_at_ms, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![key.id, key.name, digest.to_vec(), key.grid, key.created_at_ms as i64, key.created_by],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_integration_key(&mut self, id: &str, now_ms: u64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE integration_keys SET revoked_at_ms = coalesce(revoked_at_ms, ?1) WHERE id = ?2",
+            params![now_ms as i64, id],
+        )? > 0)
     }
 
     fn forget_ended_sessions(&mut self, now_ms: u64) -> Result<()> {

@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::backend::BackendError;
 pub use gridwork_protocol::admin::{
-    AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, NewGrid, NewUser, ParkedChange,
-    ParkedOverflow, ParkedPage, ParkedSummary, Role, UserInfo,
+    AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, IntegrationKey,
+    IssuedIntegrationKey, NewGrid, NewIntegrationKey, NewUser, ParkedChange, ParkedOverflow, ParkedPage,
+    ParkedSummary, Role, UserInfo,
 };
 pub use gridwork_protocol::cases::{
     CalendarYear, CaseFilter, CasePage, CaseView, Category, Department, NewCase, StepRequest, Supervision,
@@ -104,6 +105,58 @@ pub struct Principal {
     pub role: Role,
     /// Set when the token is a device's.
     pub device: Option<DeviceAuth>,
+    /// Set when an integration key is asking (`user_id` is then the key's
+    /// id, `user_name` its name, `role` staff): it sees what a staff
+    /// account of its grid would.
+    pub key: Option<KeyAuth>,
+}
+
+/// What an integration key sees: the part of the grid tree at and below
+/// `grid`, as a staff account given that grid; the whole city when `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyAuth {
+    pub grid: Option<String>,
+}
+
+/// Which cases a city system asks for (`GET /open311/v2/requests.json`),
+/// newest received first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// Only cases in one of these statuses; `None`: any.
+    pub statuses: Option<Vec<String>>,
+    /// Only cases of one of these categories; `None`: any.
+    pub categories: Option<Vec<String>>,
+    /// Only cases received at or after this time.
+    pub received_from_ms: Option<u64>,
+    /// Only cases received at or before this time.
+    pub received_to_ms: Option<u64>,
+    pub limit: usize,
+}
+
+/// A case as it may be told to a city system: the flow's facts, and of
+/// the record only what is not about a person (no reporter, phone,
+/// resident concerned, photos, nor who took which step).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseReport {
+    pub id: RecordId,
+    pub grid: String,
+    pub category: String,
+    pub status: String,
+    /// The department it is with, if dispatched.
+    pub department: Option<Department>,
+    /// The grid whose centre handles it, and that grid's name.
+    pub handling_grid: String,
+    pub handling_grid_name: Option<String>,
+    pub description: String,
+    /// Where it happened, as written (`location`).
+    pub location: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub received_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub due_at_ms: u64,
+    /// The note of the latest step of its trail, if that step has one.
+    pub latest_note: Option<String>,
 }
 
 /// What one device may park of its refused changes (see
@@ -257,6 +310,28 @@ pub trait Storage: Send + Sync + 'static {
     fn supervisions(&self, who: &Principal, now_ms: u64) -> Result<Vec<Supervision>>;
     /// A case entered at the console (a hotline call): received at once.
     fn add_case(&self, who: &Principal, case: NewCase, now_ms: u64) -> Result<RecordId>;
+    /// The cases `who` may see (as [`Storage::cases`] decides) for a city
+    /// system: at most `query.limit`, newest received first, without
+    /// anything about a person.
+    fn case_reports(&self, who: &Principal, query: ReportQuery) -> Result<Vec<CaseReport>>;
+    /// One case for a city system, if `who` may see it.
+    fn case_report(&self, who: &Principal, id: RecordId) -> Result<CaseReport>;
+
+    /// Issues an integration key (admins): its secret is in the answer
+    /// only.
+    fn issue_integration_key(
+        &self,
+        actor: &Principal,
+        key: NewIntegrationKey,
+        now_ms: u64,
+    ) -> Result<IssuedIntegrationKey>;
+    /// Every integration key, without secrets.
+    fn integration_keys(&self) -> Result<Vec<IntegrationKey>>;
+    /// Revokes an integration key (admins): refused from now on.
+    fn revoke_integration_key(&self, actor: &Principal, id: &str, now_ms: u64) -> Result<IntegrationKey>;
+    /// The holder of a live integration key (given as its secret's
+    /// SHA-256 digest), if any.
+    fn authenticate_key(&self, secret_digest: [u8; 32]) -> Result<Option<Principal>>;
 
     /// The holder of a token (given as its SHA-256 digest), if any.
     fn authenticate(&self, token_digest: [u8; 32], now_ms: u64) -> Result<Option<Principal>>;

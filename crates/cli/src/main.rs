@@ -75,6 +75,12 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AdminDeviceCommand,
     },
+    /// Keys for city systems (a 12345 hotline) on the Open311 API
+    /// (docs/open311.md): issue, list, revoke.
+    IntegrationKey {
+        #[command(subcommand)]
+        command: IntegrationKeyCommand,
+    },
     /// Concurrent overwrites waiting for the centre's review.
     Conflicts {
         #[command(subcommand)]
@@ -224,6 +230,28 @@ enum AdminDeviceCommand {
         /// The device's id, as `device list` prints it.
         #[arg(long)]
         device: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntegrationKeyCommand {
+    /// Issues a key; prints it with its secret, shown this once.
+    Add {
+        /// What it is for, e.g. `12345 hotline`.
+        #[arg(long)]
+        name: String,
+        /// The code of a grid: the key sees that grid and every grid below
+        /// it, as a staff account given `--grid` (without: the whole city).
+        #[arg(long, value_name = "CODE")]
+        grid: Option<String>,
+    },
+    /// Every key, without secrets.
+    List,
+    /// Refuses the key from now on.
+    Revoke {
+        /// The key's id, as `integration-key list` prints it.
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -396,6 +424,16 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
         AdminCommand::Device { command: AdminDeviceCommand::List } => json!(admin.devices().await?),
         AdminCommand::Device { command: AdminDeviceCommand::Revoke { device } } => {
             json!(admin.revoke_device(&device).await?)
+        }
+        AdminCommand::IntegrationKey { command: IntegrationKeyCommand::Add { name, grid } } => {
+            let key = gridwork_protocol::admin::NewIntegrationKey { name, grid };
+            json!(admin.issue_integration_key(&key).await?)
+        }
+        AdminCommand::IntegrationKey { command: IntegrationKeyCommand::List } => {
+            json!(admin.integration_keys().await?)
+        }
+        AdminCommand::IntegrationKey { command: IntegrationKeyCommand::Revoke { id } } => {
+            json!(admin.revoke_integration_key(&id).await?)
         }
         AdminCommand::Conflicts { command: ListCommand::List } => json!(admin.conflicts().await?),
         AdminCommand::Parked { command: ParkedCommand::List { after, limit } } => {

@@ -720,6 +720,29 @@ impl Admin {
         self.post(&format!("/admin/devices/{device_id}/revoke"), &serde_json::json!({})).await
     }
 
+    /// Issues an integration key for a city system (Open311); its secret
+    /// is in this answer only.
+    pub async fn issue_integration_key(
+        &self,
+        key: &gridwork_protocol::admin::NewIntegrationKey,
+    ) -> Result<gridwork_protocol::admin::IssuedIntegrationKey, ClientError> {
+        self.post("/admin/integration-keys", key).await
+    }
+
+    /// Every integration key, without secrets.
+    pub async fn integration_keys(
+        &self,
+    ) -> Result<Vec<gridwork_protocol::admin::IntegrationKey>, ClientError> {
+        self.get("/admin/integration-keys").await
+    }
+
+    pub async fn revoke_integration_key(
+        &self,
+        id: &str,
+    ) -> Result<gridwork_protocol::admin::IntegrationKey, ClientError> {
+        self.post(&format!("/admin/integration-keys/{id}/revoke"), &serde_json::json!({})).await
+    }
+
     pub async fn conflicts(&self) -> Result<Vec<Conflict>, ClientError> {
         self.get("/admin/conflicts").await
     }

@@ -133,6 +133,41 @@ pub struct Revoked {
     pub revoked: String,
 }
 
+/// `POST /api/v1/admin/integration-keys`: a key for a city system (the
+/// Open311 API, `docs/open311.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIntegrationKey {
+    /// What the key is for, e.g. `12345 hotline`.
+    pub name: String,
+    /// The code of the grid whose part of the tree the key sees, as a
+    /// staff account given `--grid`; none: the whole city.
+    #[serde(default)]
+    pub grid: Option<String>,
+}
+
+/// An integration key as listed: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationKey {
+    pub id: String,
+    pub name: String,
+    pub grid: Option<String>,
+    pub created_at_ms: u64,
+    /// The admin who issued it.
+    pub created_by: String,
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// A key just issued: its secret, shown this once (the server keeps only
+/// its digest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedIntegrationKey {
+    #[serde(flatten)]
+    pub key: IntegrationKey,
+    /// `Authorization: Bearer SECRET` on `/open311/v2/…`.
+    pub secret: String,
+}
+
 /// A person with an account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {

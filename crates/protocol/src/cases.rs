@@ -209,6 +209,11 @@ pub struct NewCase {
     pub reporter_phone: Option<String>,
     #[serde(default)]
     pub urgency: Option<String>,
+    /// Where it happened (WGS84), if known.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
 }
 
 /// `GET /api/v1/cases?…`: which cases, newest received first.
