@@ -360,10 +360,14 @@ fn the_server_serves_the_console() {
     assert!(headers["cache-control"].to_str().unwrap().contains("immutable"));
 }
 
-/// The XLSX the console downloaded: its rows as text.
+/// The XLSX the console downloaded: its rows as text, after checking that
+/// no cell is a formula and every cell of text is a string.
 fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
     use calamine::Reader;
     let mut book = calamine::open_workbook_auto(path).expect("an XLSX file");
+    let name = book.sheet_names()[0].clone();
+    let formulas = book.worksheet_formula(&name).expect("readable");
+    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "an exported cell is a formula");
     let sheet = book.worksheet_range_at(0).expect("a sheet").expect("readable");
     sheet.rows().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect()
 }
@@ -496,7 +500,7 @@ fn the_console_end_to_end_in_chromium() {
         .unwrap_or_else(|| panic!("the case is exported: {:?}", &rows[..3]));
     assert!(row[1].ends_with(&format!("({grid})")), "{row:?}");
     assert_eq!((row[2].as_str(), row[3].as_str(), row[5].as_str()), ("公共设施", "已上报", description));
-    assert!(rows.iter().any(|r| r[5] == "'@SUM(1+1)"), "the formula stays text");
+    assert!(rows.iter().any(|r| r[5] == "@SUM(1+1)"), "the formula stays text, as typed");
     assert!(rows.iter().any(|r| r[5] == hostile));
 
     // What reached the devices.

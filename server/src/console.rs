@@ -62,15 +62,21 @@ fn secure(headers: &mut axum::http::HeaderMap, tiles: Option<&str>) {
 }
 
 /// `https://tiles.example.cn` of a tile URL template such as
-/// `https://tiles.example.cn/{z}/{x}/{y}.png`.
+/// `https://tiles.example.cn/{z}/{x}/{y}.png`; `https://*.example.cn` for
+/// one that spreads over subdomains (`https://{s}.example.cn/…`).
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     if scheme != "http" && scheme != "https" {
         return None;
     }
-    let host = rest.split('/').next()?;
-    let clean = host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    (clean && !host.is_empty()).then(|| format!("{scheme}://{host}"))
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = match host.strip_prefix("{s}.") {
+        Some(domain) => format!("*.{domain}"),
+        None => host.to_owned(),
+    };
+    let name = host.strip_prefix("*.").unwrap_or(&host);
+    let clean = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    (clean && !name.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 fn not_built() -> Response {
@@ -100,6 +106,14 @@ mod tests {
             Some("https://t.example.cn:8443")
         );
         assert_eq!(origin_of("http://10.0.0.5/tiles/{z}/{x}/{y}.png").as_deref(), Some("http://10.0.0.5"));
+        assert_eq!(
+            origin_of("https://{s}.tile.example.cn/{z}/{x}/{y}.png").as_deref(),
+            Some("https://*.tile.example.cn")
+        );
+        assert_eq!(
+            origin_of("https://t.example.cn?layer={z}-{x}-{y}").as_deref(),
+            Some("https://t.example.cn")
+        );
         assert_eq!(origin_of("javascript:alert(1)"), None);
         assert_eq!(origin_of("https://evil.example; script-src *"), None);
     }

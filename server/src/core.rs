@@ -834,7 +834,9 @@ impl<B: Backend> Storage for Core<B> {
     fn case_stats(&self, who: &Principal, since_ms: u64, now_ms: u64) -> Result<CaseStats> {
         self.backend.read(|r| {
             let mut rows = r.case_tally(since_ms, now_ms)?;
-            let mut reporters = r.reporter_tally(since_ms)?;
+            // Handlers see no ranking of workers.
+            let mut reporters =
+                if who.role == Role::Handler { Vec::new() } else { r.reporter_tally(since_ms)? };
             match who.role {
                 Role::Admin => {}
                 Role::Staff => {
@@ -847,7 +849,6 @@ impl<B: Backend> Storage for Core<B> {
                 Role::Handler => {
                     let department = r.user(&who.user_id)?.and_then(|u| u.department);
                     rows.retain(|row| row.department.is_some() && row.department == department);
-                    reporters.clear();
                 }
                 Role::Worker => {
                     return Err(StorageError::Internal("workers see their figures on their tablets".into()));
@@ -884,15 +885,35 @@ impl<B: Backend> Storage for Core<B> {
                     zh: format!("该记录的字段 {name} 已不再冲突(已被处理,或设备已在看到所有版本后修改),请刷新"),
                 });
             }
+            if record.fields.iter().any(|f| f.field == "deleted" && *f.register.value() == Value::Bool(true)) {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!(
+                        "{} {id} is deleted: its conflicts are settled if someone restores it",
+                        kind.as_str()
+                    ),
+                    zh: "该记录已删除,恢复后才能处理其冲突".into(),
+                });
+            }
+            // A case's status, department, deadline and grid are the flow's:
+            // only the flow's value may be kept (steps change them).
+            if kind == Kind::Case
+                && let Some(flow) = w.case_flow(id)?
+                && let Some(owned) = crate::flow::disagrees(&flow, name, &value)
+            {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!(
+                        "the case flow decides field `{name}` of a case ({owned:?} now): keep that value, or take a step on the case"
+                    ),
+                    zh: format!("事件的字段 {name} 由办理流程决定,只能保留流程中的值;如需改变请在事件上办理"),
+                });
+            }
             w.put_record(kind, Some(id), &[(name, value.clone())])?;
-            audit(
-                w,
-                now_ms,
-                Some(who),
-                "conflict_settle",
-                Some((kind, id)),
-                serde_json::json!({"field": name, "value": value}),
-            )?;
+            // The field, not its value: values may be personal (an ID
+            // number, a phone), and the audit trail outlives the record.
+            let detail = serde_json::json!({"field": name, "value_bytes": serde_json::to_string(&value).map_or(0, |v| v.len())});
+            audit(w, now_ms, Some(who), "conflict_settle", Some((kind, id)), detail)?;
             Ok(Settled { kind, id, field: name.to_owned(), value })
         })
     }
@@ -1480,7 +1501,12 @@ impl<B: Backend> Storage for Core<B> {
                 if w.grids_below(&[code.to_owned()])?.iter().any(|below| below == parent) {
                     return Err(ValidationError::invalid("parent", Reason::SelfReference).into());
                 }
+                let parent_level = w.grid_level(parent)?.ok_or_else(|| {
+                    ValidationError::invalid("parent", Reason::NoSuchGrid { code: parent.clone() })
+                })?;
                 fields.push(("parent", parent.as_str().into()));
+                // A grid moved is one level below its new parent.
+                fields.push(("level", level_below(&parent_level).into()));
             }
             if let Some(boundary) = &change.boundary {
                 let boundary = boundary.trim();

@@ -2,10 +2,11 @@
 //! order mark, so Excel reads Chinese) or XLSX (`rust_xlsxwriter`).
 //!
 //! Everything devices send is untrusted: a cell whose text a spreadsheet
-//! would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
-//! carriage return) is written with a leading `'`, in both formats, so that
-//! it stays text even after the file is opened and saved again. XLSX cells
-//! are written as strings or numbers, never as formulas.
+//! would run as a formula (starting, after any blanks or byte order mark,
+//! with `=`, `+`, `-`, `@`, their full-width forms, a tab or a carriage
+//! return) is written so that it stays text: in CSV with a leading `'`, in
+//! XLSX as a string cell with Excel's quote prefix (shown as typed, kept as
+//! text when edited). XLSX cells are strings or numbers, never formulas.
 //!
 //! Which cases go in is the caller's (the storage checks scope); this
 //! module lays out their table ([`case_table`]) and writes it.
@@ -69,12 +70,16 @@ impl From<&str> for Cell {
     }
 }
 
-/// `text` as a spreadsheet keeps it as text.
+/// Whether a spreadsheet could read `text` as a formula.
+fn formula_like(text: &str) -> bool {
+    let start = text.trim_start_matches(['\u{feff}', ' ', '\u{a0}', '\u{3000}', '\n']);
+    matches!(start.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠'))
+        || matches!(text.chars().next(), Some('\t' | '\r'))
+}
+
+/// `text` as a spreadsheet keeps it as text (CSV).
 pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
-        _ => text.into(),
-    }
+    if formula_like(text) { format!("'{text}").into() } else { text.into() }
 }
 
 /// The table as a file of `sheet`'s format.
@@ -97,6 +102,7 @@ pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> 
             let page = book.add_worksheet();
             page.set_name(title).map_err(|e| e.to_string())?;
             let bold = Format::new().set_bold();
+            let as_text = Format::new().set_quote_prefix();
             for (col, name) in header.iter().enumerate() {
                 page.write_string_with_format(0, col as u16, *name, &bold).map_err(|e| e.to_string())?;
             }
@@ -104,7 +110,10 @@ pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> 
                 let at = i as u32 + 1;
                 for (col, cell) in row.iter().enumerate() {
                     match cell {
-                        Cell::Text(text) => page.write_string(at, col as u16, neutralise(text)),
+                        Cell::Text(text) if formula_like(text) => {
+                            page.write_string_with_format(at, col as u16, text, &as_text)
+                        }
+                        Cell::Text(text) => page.write_string(at, col as u16, text),
                         Cell::Number(n) => page.write_number(at, col as u16, *n),
                     }
                     .map_err(|e| e.to_string())?;
@@ -222,7 +231,9 @@ mod tests {
 
     #[test]
     fn formulas_stay_text() {
-        for formula in ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1"] {
+        for formula in
+            ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\u{feff}=1+1", "＝1+1", " =1", "\u{3000}@x"]
+        {
             assert!(neutralise(formula).starts_with('\''), "{formula:?}");
         }
         assert_eq!(neutralise("井盖破损"), "井盖破损");

@@ -329,6 +329,30 @@ pub fn summary(flow: &CaseFlowRow, record: Option<&RecordChanges>, now_ms: u64) 
     }
 }
 
+/// The flow's value of a case record's field when `value` is not it, for
+/// the fields the flow owns (status, department, deadline, handled in the
+/// grid, grid); `None` when they agree or the flow does not own the field.
+pub fn disagrees(flow: &CaseFlowRow, field: &str, value: &Value) -> Option<Value> {
+    let owned = owned_value(flow, field)?;
+    let same = match (field, value) {
+        // The record holds nothing until a case is handled in its grid.
+        ("handled_in_grid", Value::Null) => owned == Value::Bool(false),
+        _ => owned == *value,
+    };
+    (!same).then_some(owned)
+}
+
+fn owned_value(flow: &CaseFlowRow, field: &str) -> Option<Value> {
+    Some(match field {
+        "status" => Value::Text(flow.status.clone()),
+        "department" => flow.department.clone().map_or(Value::Null, Value::Text),
+        "deadline" => Value::Text(rfc3339(flow.due_at_ms)),
+        "handled_in_grid" => Value::Bool(flow.handled_in_grid),
+        "grid" => Value::Text(flow.grid.clone()),
+        _ => return None,
+    })
+}
+
 /// The whole case for who may see it.
 pub fn view(r: &mut dyn Reads, flow: &CaseFlowRow, now_ms: u64) -> Result<CaseView> {
     let record = r.export(Kind::Case, flow.case_id)?;

@@ -92,6 +92,8 @@ pub struct AppState {
     /// What every rule about time reads: the system's clock, or one a test
     /// sets.
     clock: Arc<dyn Clock>,
+    /// Exports being written (see `export_cases`).
+    exports: Arc<tokio::sync::Semaphore>,
     /// The console map's background tiles (`https://HOST/{z}/{x}/{y}.png`),
     /// if the city has a tile server; without one the map draws the grids'
     /// own boundaries alone.
@@ -133,6 +135,7 @@ impl AppState {
             uploads: Turns::default(),
             clock: Arc::new(SystemClock),
             map_tiles: None,
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
         }
     }
 
@@ -647,8 +650,10 @@ struct CaseExport {
     overdue: bool,
 }
 
-/// The most cases one export holds.
-const EXPORT_MAX_CASES: usize = 50_000;
+/// The most cases one export holds: a file of some tens of MB at most.
+const EXPORT_MAX_CASES: usize = 20_000;
+/// Exports written at once; more wait their turn or are told to.
+const EXPORTS_AT_ONCE: usize = 2;
 
 async fn export_cases(
     State(state): State<AppState>,
@@ -667,10 +672,22 @@ async fn export_cases(
             "导出格式只能是 xlsx 或 csv",
         )
     })?;
+    // Each export holds its cases and its file in memory: a few at a time.
+    let Ok(turn) = state.exports.clone().try_acquire_owned() else {
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Busy,
+            format!("{EXPORTS_AT_ONCE} exports are being written: try again in a few seconds"),
+            "正在生成其他导出文件,请稍后再试",
+        )
+        .retry_after(5));
+    };
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
     let bytes = blocking(move || {
+        // Held until the file is written, even if the request times out.
+        let _turn = turn;
         let mut filter = gridwork_protocol::cases::CaseFilter {
             status: wanted.status,
             category: wanted.category,
@@ -765,7 +782,8 @@ async fn stats(
     ConsoleCaller(who): ConsoleCaller,
     since: Result<axum::extract::Query<StatsSince>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<gridwork_protocol::console::CaseStats>, AppError> {
-    let since = query(since)?.since_ms.unwrap_or(0);
+    // Past what the database's integers hold, nothing was received.
+    let since = query(since)?.since_ms.unwrap_or(0).min(i64::MAX as u64);
     let storage = state.storage.clone();
     let now = state.now_ms();
     Ok(Json(blocking(move || storage.case_stats(&who, since, now)).await?))

@@ -973,7 +973,7 @@ impl Reads for PgTx<'_> {
         limit: usize,
     ) -> Result<Vec<(u64, CaseStepRow)>> {
         let grids: Option<Vec<String>> = grids.map(<[String]>::to_vec);
-        Ok(self
+        self
             .query(
                 "SELECT s.id, s.case_id, s.at_ms, s.step, s.user_id, s.device_id, s.from_status, s.to_status, s.department, s.note
                  FROM case_steps s JOIN case_flow f ON f.case_id = s.case_id
@@ -1000,7 +1000,7 @@ impl Reads for PgTx<'_> {
                     },
                 ))
             })
-            .collect::<Result<_>>()?)
+            .collect::<Result<_>>()
     }
 
     fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>> {

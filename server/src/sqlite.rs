@@ -351,7 +351,7 @@ impl Reads for Tx<'_> {
                     count(DISTINCT CASE WHEN f.status IN ('closed', 'visited') THEN f.case_id END),
                     count(DISTINCT CASE WHEN f.handled_in_grid THEN f.case_id END)
                  FROM case_flow f
-                 JOIN case_steps s ON s.case_id = f.case_id AND s.step = 'report'
+                 CROSS JOIN case_steps s ON s.case_id = f.case_id AND s.step = 'report'
                  JOIN users u ON u.id = s.user_id AND u.role = 'worker'
                  WHERE f.received_at_ms >= ?1
                  GROUP BY s.user_id, u.name, f.grid";
