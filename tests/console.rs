@@ -207,6 +207,22 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     );
     assert_eq!(status, 200);
     assert_eq!(server.admin(&["conflicts", "list"]), json!([]));
+
+    // A deleted record's conflicts wait until someone restores it.
+    a.put("resident", Some(&resident), &["name=张三"]);
+    b.put("resident", Some(&resident), &["name=张叁"]);
+    a.sync();
+    b.sync();
+    a.sync();
+    a.run(&["delete", "resident", &resident]);
+    a.sync();
+    let (status, answer) = centre.call(
+        reqwest::Method::POST,
+        "/admin/conflicts/settle",
+        Some(json!({"kind": "resident", "id": resident, "field": "name", "value": "张三"})),
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("deleted"), "{answer}");
 }
 on_both_backends!(settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_only);
 
@@ -320,6 +336,53 @@ fn grids_are_imported_drawn_renamed_and_moved(backend: Backend) {
         .map(|g| g["code"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes, ["C2", "C2-01"]);
+    let grids = server.admin(&["grid", "list"]);
+    let moved = grids.as_array().unwrap().iter().find(|g| g["code"] == "C2-02").unwrap();
+    assert_eq!(moved["level"], "unit", "one level below the community it moved to");
+
+    // An import is checked whole before anything is written: a new grid
+    // before a wrong one is not added either.
+    let file = dir.path().join("wrong.geojson");
+    let feature = |code: &str, parent: &str, geometry: Value| json!({"type": "Feature", "properties": {"code": code, "name": "新网格", "parent": parent}, "geometry": geometry});
+    for (features, said) in [
+        (
+            json!([
+                feature("C3", "330702001", square(119.66, 29.08, 0.008)),
+                feature("C3-01", "C3", json!({"type": "Point", "coordinates": [119.6, 29.0]}))
+            ]),
+            "feature 1: grid C3-01's geometry is not a boundary",
+        ),
+        (
+            json!([feature("C3-01", "C3", Value::Null), feature("C3", "330702001", Value::Null)]),
+            "feature 0: grid C3-01's parent C3",
+        ),
+        (
+            json!([feature("C3", "330702001", Value::Null), feature("C3", "330702001", Value::Null)]),
+            "grid C3 is in the file twice",
+        ),
+    ] {
+        std::fs::write(&file, json!({"type": "FeatureCollection", "features": features}).to_string())
+            .unwrap();
+        let refused = server.admin_refused(&["grid", "import", file.to_str().unwrap()]);
+        assert!(refused.contains(said) && refused.contains("nothing was imported"), "{refused}");
+    }
+    let csv = dir.path().join("grids.csv");
+    std::fs::write(&csv, "code,name,parent\nC3,南湖社区,330702001\nC3-01,南湖社区第一网格,C4\n").unwrap();
+    let refused = server.admin_refused(&["grid", "import", csv.to_str().unwrap()]);
+    assert!(refused.contains("line 3: grid C3-01's parent C4"), "{refused}");
+    assert_eq!(server.admin(&["grid", "list"]), grids, "nothing changed");
+
+    // CSV with codes, as a spreadsheet saves it (a BOM, blanks around cells).
+    std::fs::write(&csv, "\u{feff}code, name ,parent\nC3,南湖社区,330702001\nC3-01, 南湖社区第一网格 ,C3\n")
+        .unwrap();
+    let imported = server.admin(&["grid", "import", csv.to_str().unwrap()]);
+    assert_eq!(imported["added"], json!(["C3", "C3-01"]), "{imported}");
+    let grids = server.admin(&["grid", "list"]);
+    let grid = |code: &str| grids.as_array().unwrap().iter().find(|g| g["code"] == code).cloned().unwrap();
+    assert_eq!(
+        (grid("C3-01")["name"].as_str(), grid("C3-01")["parent"].as_str()),
+        (Some("南湖社区第一网格"), Some("C3"))
+    );
 }
 on_both_backends!(grids_are_imported_drawn_renamed_and_moved);
 

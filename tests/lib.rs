@@ -401,6 +401,19 @@ impl Server {
         json_of(&output)
     }
 
+    /// Runs a `gridwork admin` command that must fail; what it said.
+    pub fn admin_refused(&self, args: &[&str]) -> String {
+        let output =
+            gridwork(&[&["admin", "--server", &self.url, "--token", &self.admin_token], args].concat());
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success(),
+            "admin {args:?} succeeded: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        said
+    }
+
     /// Adds a grid.
     pub fn grid(&self, code: &str, name: &str, parent: Option<&str>) {
         let mut args = vec!["grid", "add", "--code", code, "--name", name];

@@ -573,3 +573,47 @@ fn refused(error: StepError) -> StorageError {
     };
     StorageError::Said { code, en: error.to_string(), zh: error.zh() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow() -> CaseFlowRow {
+        CaseFlowRow {
+            case_id: RecordId::from_parts(1_780_000_000_000, [7; 10]),
+            grid: "C1-01".into(),
+            handling_grid: "C1-01".into(),
+            category: "utilities".into(),
+            status: "dispatched".into(),
+            department: Some("water".into()),
+            received_at_ms: 1_780_000_000_000,
+            due_at_ms: 1_780_300_000_000,
+            on_site_due_at_ms: None,
+            handled_at_ms: None,
+            closed_at_ms: None,
+            handled_in_grid: false,
+            satisfaction: None,
+            updated_at_ms: 1_780_000_000_000,
+        }
+    }
+
+    /// Settling a conflict on a field the flow owns keeps only the flow's
+    /// value; other fields are not the flow's to decide.
+    #[test]
+    fn the_flow_owns_status_department_deadline_grid_and_handled_in_grid() {
+        let flow = flow();
+        assert_eq!(
+            disagrees(&flow, "status", &Value::Text("closed".into())),
+            Some(Value::Text("dispatched".into()))
+        );
+        assert_eq!(disagrees(&flow, "status", &Value::Text("dispatched".into())), None);
+        assert_eq!(disagrees(&flow, "department", &Value::Null), Some(Value::Text("water".into())));
+        assert_eq!(disagrees(&flow, "department", &Value::Text("water".into())), None);
+        assert_eq!(disagrees(&flow, "grid", &Value::Text("C1-02".into())), Some(Value::Text("C1-01".into())));
+        assert_eq!(disagrees(&flow, "deadline", &Value::Text(rfc3339(flow.due_at_ms))), None);
+        assert!(disagrees(&flow, "deadline", &Value::Text(rfc3339(flow.due_at_ms + 1000))).is_some());
+        assert_eq!(disagrees(&flow, "handled_in_grid", &Value::Null), None, "nothing written yet is false");
+        assert_eq!(disagrees(&flow, "handled_in_grid", &Value::Bool(true)), Some(Value::Bool(false)));
+        assert_eq!(disagrees(&flow, "description", &Value::Text("anything".into())), None);
+    }
+}

@@ -186,7 +186,9 @@ enum GridCommand {
     },
     /// Adds or updates grids from a GeoJSON FeatureCollection whose
     /// features carry `code`, `name` and optionally `parent` and `level`
-    /// in their properties, parents before children; prints what it did.
+    /// in their properties, or from a `.csv` file with those columns
+    /// (no boundaries), parents before children. Every grid is checked
+    /// before any is written; prints what it did.
     Import {
         #[arg(value_name = "FILE")]
         file: PathBuf,
@@ -460,45 +462,128 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
     print(answer)
 }
 
-/// `admin grid import`: each feature's grid added if new, then named,
-/// moved and drawn as the file says.
-async fn import_grids(admin: &Admin, file: &std::path::Path) -> Result<serde_json::Value> {
+/// One grid as an import file describes it.
+struct GridLine {
+    /// Where it is in the file, for messages: "feature 3", "line 4".
+    at: String,
+    code: String,
+    name: String,
+    parent: Option<String>,
+    level: Option<String>,
+    boundary: Option<String>,
+}
+
+/// Reads an import file: a GeoJSON FeatureCollection (properties `code`,
+/// `name`, `parent`, `level`; the geometry is the boundary) or, for a file
+/// ending `.csv`, a CSV with a header naming `code`, `name` and optionally
+/// `parent` and `level` (no boundaries: draw them later with `grid set`).
+fn read_grid_lines(file: &std::path::Path) -> Result<Vec<GridLine>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let collection: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let text = text.trim_start_matches('\u{feff}');
+    let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let csv = file.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if csv {
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let header =
+            reader.headers().with_context(|| format!("{} has no header line", file.display()))?.clone();
+        let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let (Some(code), Some(name)) = (column("code"), column("name")) else {
+            anyhow::bail!(
+                "{}: the header must name the columns `code` and `name` (and may name `parent` and `level`)",
+                file.display()
+            );
+        };
+        let (parent, level) = (column("parent"), column("level"));
+        let mut lines = Vec::new();
+        for (n, row) in reader.records().enumerate() {
+            let at = format!("line {}", n + 2);
+            let row = row.with_context(|| format!("{}: {at} is not CSV", file.display()))?;
+            let cell = |i: Option<usize>| blank(i.and_then(|i| row.get(i)).map(str::to_owned));
+            lines.push(GridLine {
+                code: cell(Some(code)).unwrap_or_default(),
+                name: cell(Some(name)).unwrap_or_default(),
+                parent: cell(parent),
+                level: cell(level),
+                boundary: None,
+                at,
+            });
+        }
+        return Ok(lines);
+    }
+    let collection: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("{} is neither JSON nor a file ending .csv", file.display()))?;
     let Some(features) = collection.get("features").and_then(serde_json::Value::as_array) else {
         anyhow::bail!("{} is not a GeoJSON FeatureCollection (no `features`)", file.display());
     };
+    Ok(features
+        .iter()
+        .enumerate()
+        .map(|(n, feature)| {
+            let property = |name: &str| blank(feature["properties"][name].as_str().map(str::to_owned));
+            GridLine {
+                at: format!("feature {n}"),
+                code: property("code").unwrap_or_default(),
+                name: property("name").unwrap_or_default(),
+                parent: property("parent"),
+                level: property("level"),
+                boundary: feature.get("geometry").filter(|g| !g.is_null()).map(serde_json::Value::to_string),
+            }
+        })
+        .collect())
+}
+
+/// `admin grid import`: every grid in the file is checked first (a code
+/// and a name, a known parent or one earlier in the file, a boundary that
+/// is WGS-84 GeoJSON, no code twice) and nothing is written if one is
+/// wrong; then each grid is added if new, and named, moved and drawn as
+/// the file says.
+async fn import_grids(admin: &Admin, file: &std::path::Path) -> Result<serde_json::Value> {
+    let lines = read_grid_lines(file)?;
     let mut known: std::collections::BTreeSet<String> =
         admin.grids().await?.into_iter().map(|g| g.code).collect();
-    let (mut added, mut updated) = (Vec::new(), Vec::new());
-    for (n, feature) in features.iter().enumerate() {
-        let property = |name: &str| feature["properties"][name].as_str().map(str::to_owned);
-        let (Some(code), Some(name)) = (property("code"), property("name")) else {
-            anyhow::bail!(
-                "feature {n} has no `code` and `name` in its properties: nothing after it was imported"
-            );
-        };
-        let parent = property("parent");
-        if !known.contains(&code) {
-            let grid = NewGrid {
-                code: code.clone(),
-                name: name.clone(),
-                parent: parent.clone(),
-                level: property("level"),
-            };
-            admin.add_grid(&grid).await.with_context(|| format!("adding grid {code} (feature {n})"))?;
-            known.insert(code.clone());
-            added.push(code.clone());
-        } else {
-            updated.push(code.clone());
+    let existing = known.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    for line in &lines {
+        let at = &line.at;
+        if line.code.is_empty() || line.name.is_empty() {
+            anyhow::bail!("{at} has no `code` or no `name`: nothing was imported");
         }
-        let boundary = feature.get("geometry").filter(|g| !g.is_null()).map(serde_json::Value::to_string);
+        if !seen.insert(line.code.clone()) {
+            anyhow::bail!("{at}: grid {} is in the file twice: nothing was imported", line.code);
+        }
+        if let Some(parent) = &line.parent
+            && !known.contains(parent)
+        {
+            anyhow::bail!(
+                "{at}: grid {}'s parent {parent} is neither a grid yet nor earlier in the file (parents go before children): nothing was imported",
+                line.code
+            );
+        }
+        if let Some(boundary) = &line.boundary
+            && let Err(reason) = gridwork_domain::formats::check_boundary(boundary)
+        {
+            anyhow::bail!("{at}: grid {}'s geometry is {reason}: nothing was imported", line.code);
+        }
+        known.insert(line.code.clone());
+    }
+    let (mut added, mut updated) = (Vec::new(), Vec::new());
+    for line in lines {
+        let GridLine { at, code, name, parent, level, boundary } = line;
+        if existing.contains(&code) {
+            updated.push(code.clone());
+        } else {
+            let grid = NewGrid { code: code.clone(), name: name.clone(), parent: parent.clone(), level };
+            admin
+                .add_grid(&grid)
+                .await
+                .with_context(|| format!("adding grid {code} ({at}); those before it were imported"))?;
+            added.push(code.clone());
+        }
         let change = gridwork_protocol::console::GridChange { name: Some(name), parent, boundary };
         admin
             .update_grid(&code, &change)
             .await
-            .with_context(|| format!("updating grid {code} (feature {n})"))?;
+            .with_context(|| format!("updating grid {code} ({at}); those before it were imported"))?;
     }
     Ok(json!({"added": added, "updated": updated}))
 }
