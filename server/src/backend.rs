@@ -197,6 +197,14 @@ pub fn search_columns(kind: Kind) -> &'static [&'static str] {
     }
 }
 
+/// Past this many records matching a search's prefix (counted along the
+/// prefix indexes, no further), a page is found grid by grid with the
+/// prefix as a filter, as a list without search is: the matches are dense
+/// enough that a page is met after reading a few thousand records, where
+/// sorting every match by (grid, id) would read them all (a surname
+/// matches 5% of a city).
+pub const DENSE_SEARCH: usize = 10_000;
+
 /// The upper bound of a prefix range: every text starting with `prefix`
 /// is at or above `prefix` and below this, byte-wise (SQLite's `BINARY`,
 /// PostgreSQL's `C` collation).

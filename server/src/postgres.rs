@@ -41,6 +41,7 @@ use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use crate::backend::DENSE_SEARCH;
 use crate::backend::{
     AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow,
     Category, ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
@@ -1235,7 +1236,24 @@ impl Reads for PgTx<'_> {
         let kind = i16::from(query.kind.number());
         let mut found: Vec<(String, RecordId)> = Vec::new();
         let row_of = |row: &Row| -> Result<(String, RecordId)> { Ok((row.get(0), record_id(row.get(1))?)) };
-        if let Some(text) = &query.search {
+        let columns: Vec<&str> =
+            search_columns(query.kind).iter().map(|c| if *c == "head" { "name" } else { *c }).collect();
+        let dense = match &query.search {
+            None => false,
+            Some(text) => {
+                let mut matches = 0;
+                for column in &columns {
+                    let sql = format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM registry WHERE kind = $1 AND {column} COLLATE \"C\" >= $2
+                         AND {column} COLLATE \"C\" < $3 LIMIT $4) x"
+                    );
+                    let row = self.query(&sql, &[&kind, text, &prefix_end(text), &(DENSE_SEARCH as i64)])?;
+                    matches += row.first().map_or(0, |r| r.get::<_, i64>(0)) as usize;
+                }
+                matches >= DENSE_SEARCH
+            }
+        };
+        if let Some(text) = query.search.as_ref().filter(|_| !dense) {
             // One query over the prefix indexes: it reads the records
             // matching the prefix, however many grids there are.
             let mut values: Vec<Box<dyn ToSql + Sync>> = vec![
@@ -1244,12 +1262,9 @@ impl Reads for PgTx<'_> {
                 Box::new(prefix_end(text)),
                 Box::new(query.grids.clone()),
             ];
-            let matches = search_columns(query.kind)
+            let matches = columns
                 .iter()
-                .map(|c| {
-                    let c = if *c == "head" { "name" } else { c };
-                    format!("({c} COLLATE \"C\" >= $2 AND {c} COLLATE \"C\" < $3)")
-                })
+                .map(|c| format!("({c} COLLATE \"C\" >= $2 AND {c} COLLATE \"C\" < $3)"))
                 .collect::<Vec<_>>()
                 .join(" OR ");
             let mut sql =
@@ -1278,23 +1293,42 @@ impl Reads for PgTx<'_> {
         }
         // Grids a batch at a time, each read along (kind, grid, id) up to
         // what the page still needs: a page reads about what it returns,
-        // an empty grid costs a seek.
+        // an empty grid costs a seek. A dense search is a filter on the way.
+        let searching = |prefix: &str| match &query.search {
+            None => String::new(),
+            Some(_) => format!(
+                " AND ({})",
+                columns
+                    .iter()
+                    .map(|c| format!("({prefix}{c} COLLATE \"C\" >= $8 AND {prefix}{c} COLLATE \"C\" < $9)"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+        };
         let inner = match (&query.tag, &query.residence) {
             (Some(_), residence) => format!(
                 "SELECT t.grid, t.id FROM registry_tags t JOIN registry x ON x.id = t.id
-                 WHERE t.kind = $2 AND t.tag = $6 AND t.grid = g.code AND t.id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){}
+                 WHERE t.kind = $2 AND t.tag = $6 AND t.grid = g.code AND t.id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){}{}
                  ORDER BY t.id LIMIT $5",
-                if residence.is_some() { " AND x.residence_type = $7" } else { "" }
+                if residence.is_some() { " AND x.residence_type = $7" } else { "" },
+                searching("x.")
             ),
-            (None, Some(_)) => "SELECT grid, id FROM registry WHERE kind = $2 AND $6::text IS NULL AND residence_type = $7 AND grid = g.code
-                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END) ORDER BY id LIMIT $5"
-                .to_owned(),
-            (None, None) => "SELECT grid, id FROM registry WHERE kind = $2 AND grid = g.code
-                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END) ORDER BY id LIMIT $5"
-                .to_owned(),
+            (None, Some(_)) => format!(
+                "SELECT grid, id FROM registry WHERE kind = $2 AND residence_type = $7 AND grid = g.code
+                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){} ORDER BY id LIMIT $5",
+                searching("")
+            ),
+            (None, None) => format!(
+                "SELECT grid, id FROM registry WHERE kind = $2 AND grid = g.code
+                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){} ORDER BY id LIMIT $5",
+                searching("")
+            ),
         };
+        // The parameters a query does not use are typed here, so that
+        // every query takes the same nine.
         let sql = format!(
             "SELECT r.grid, r.id FROM unnest($1::text[]) AS g(code) CROSS JOIN LATERAL ({inner}) r
+             WHERE ($6::text, $7::text, $8::text, $9::text) IS NULL OR true
              ORDER BY r.grid COLLATE \"C\", r.id LIMIT $5"
         );
         let (start, after) = match &query.after {
@@ -1317,12 +1351,10 @@ impl Reads for PgTx<'_> {
                 Box::new(after.clone()),
                 Box::new(remaining),
             ];
-            if query.tag.is_some() || query.residence.is_some() {
-                values.push(Box::new(query.tag.clone()));
-            }
-            if query.residence.is_some() {
-                values.push(Box::new(query.residence.clone()));
-            }
+            values.push(Box::new(query.tag.clone()));
+            values.push(Box::new(query.residence.clone()));
+            values.push(Box::new(query.search.clone()));
+            values.push(Box::new(query.search.as_deref().map(prefix_end)));
             let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
             for row in self.query(&sql, &params)? {
                 found.push(row_of(&row)?);

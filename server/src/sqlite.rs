@@ -25,6 +25,7 @@ use gridwork_protocol::codes::RefusalCode;
 use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store, SystemClock, WAL_LIMIT};
 use rusqlite::{OptionalExtension, params};
 
+use crate::backend::DENSE_SEARCH;
 use crate::backend::{
     Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow, Category,
     ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
@@ -613,15 +614,34 @@ impl Reads for Tx<'_> {
             Ok((row.get(0)?, row.get(1)?))
         };
         let mut found: Vec<(String, Vec<u8>)> = Vec::new();
-        if let Some(text) = &query.search {
+        let columns = search_columns(query.kind);
+        let dense = match &query.search {
+            None => false,
+            Some(text) => {
+                let mut matches = 0;
+                for column in columns {
+                    let sql = format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} >= ?1 AND {column} < ?2 LIMIT ?3)"
+                    );
+                    let counted: i64 = self
+                        .conn()
+                        .prepare_cached(&sql)?
+                        .query_row(params![text, prefix_end(text), DENSE_SEARCH as i64], |row| row.get(0))?;
+                    matches += counted as usize;
+                }
+                matches >= DENSE_SEARCH
+            }
+        };
+        if let Some(text) = query.search.as_ref().filter(|_| !dense) {
             // One query over the prefix indexes: it reads the records
-            // matching the prefix, however many grids there are.
-            let columns = search_columns(query.kind);
+            // matching the prefix, however many grids there are (`+grid`
+            // keeps the planner off the grid index, which would read every
+            // record of the grids).
             let matches =
                 columns.iter().map(|c| format!("({c} >= ?1 AND {c} < ?2)")).collect::<Vec<_>>().join(" OR ");
             let mut sql = format!(
                 "SELECT grid, id FROM {table} WHERE ({matches}) AND deleted IS NOT 1
-                 AND grid IN (SELECT value FROM json_each(?3))"
+                 AND +grid IN (SELECT value FROM json_each(?3))"
             );
             let mut values: Vec<rusqlite::types::Value> = vec![
                 text.clone().into(),
@@ -653,20 +673,35 @@ impl Reads for Tx<'_> {
         } else {
             // One grid at a time along an index ordered by id within it:
             // each step reads what it returns, an empty grid costs a seek.
+            // A dense search is a filter on the way.
+            let searching = |prefix: &str| match &query.search {
+                None => String::new(),
+                Some(_) => format!(
+                    " AND ({})",
+                    columns
+                        .iter()
+                        .map(|c| format!("({prefix}{c} >= ?6 AND {prefix}{c} < ?7)"))
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
+                ),
+            };
             let sql = match (&query.tag, &query.residence) {
                 (Some(_), residence) => format!(
                     "SELECT t.grid, t.id FROM record_tags t JOIN {table} r ON r.id = t.id
-                     WHERE t.kind = '{kind}' AND t.tag = ?4 AND t.grid = ?1 AND t.id > ?2 AND r.deleted IS NOT 1{}
+                     WHERE t.kind = '{kind}' AND t.tag = ?4 AND t.grid = ?1 AND t.id > ?2 AND r.deleted IS NOT 1{}{}
                      ORDER BY t.id LIMIT ?3",
-                    if residence.is_some() { " AND r.residence_type = ?5" } else { "" }
+                    if residence.is_some() { " AND r.residence_type = ?5" } else { "" },
+                    searching("r.")
                 ),
                 (None, Some(_)) => format!(
                     "SELECT grid, id FROM {table} WHERE residence_type = ?5 AND grid = ?1 AND id > ?2
-                     AND deleted IS NOT 1 ORDER BY id LIMIT ?3"
+                     AND deleted IS NOT 1{} ORDER BY id LIMIT ?3",
+                    searching("")
                 ),
                 (None, None) => format!(
-                    "SELECT grid, id FROM {table} WHERE grid = ?1 AND id > ?2 AND deleted IS NOT 1
-                     ORDER BY id LIMIT ?3"
+                    "SELECT grid, id FROM {table} WHERE grid = ?1 AND id > ?2 AND deleted IS NOT 1{}
+                     ORDER BY id LIMIT ?3",
+                    searching("")
                 ),
             };
             let mut statement = self.conn().prepare_cached(&sql)?;
@@ -684,6 +719,10 @@ impl Reads for Tx<'_> {
                     vec![grid.clone().into(), after.into(), (remaining as i64).into()];
                 values.push(query.tag.clone().map_or(rusqlite::types::Value::Null, Into::into));
                 values.push(query.residence.clone().map_or(rusqlite::types::Value::Null, Into::into));
+                if let Some(text) = &query.search {
+                    values.push(text.clone().into());
+                    values.push(prefix_end(text).into());
+                }
                 let count = statement.parameter_count();
                 values.truncate(count);
                 let rows = statement.query_map(rusqlite::params_from_iter(values), id_of)?;
