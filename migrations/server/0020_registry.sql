@@ -19,7 +19,11 @@ CREATE INDEX buildings_address ON buildings(address) WHERE address IS NOT NULL;
 
 -- Which live resident or household holds which special-group tag, in
 -- which grid: the tag filter reads this instead of every record's list.
--- Kept by triggers from the winning values, as `case_photos` is.
+-- Kept by the server's backend from the winning values after each batch
+-- it merges or record it writes (`retag` in server/src/sqlite.rs), two
+-- statements per batch: triggers would make every row's insert a
+-- statement with its own sub-journal, which inside the merge's savepoint
+-- costs time growing with the batch.
 CREATE TABLE record_tags (
     kind TEXT NOT NULL,
     tag TEXT NOT NULL,
@@ -35,43 +39,3 @@ INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
 INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
     SELECT 'household', t.value, h.grid, h.id FROM households h, json_each(h.tags) t
     WHERE h.deleted IS NOT 1 AND h.grid IS NOT NULL AND h.tags IS NOT NULL;
-
-CREATE TRIGGER record_tags_resident_insert AFTER INSERT ON residents
-WHEN NEW.deleted IS NOT 1 AND NEW.grid IS NOT NULL AND NEW.tags IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
-        SELECT 'resident', value, NEW.grid, NEW.id FROM json_each(NEW.tags);
-END;
-
-CREATE TRIGGER record_tags_resident_update AFTER UPDATE OF tags, grid, deleted ON residents
-BEGIN
-    DELETE FROM record_tags WHERE id = OLD.id;
-    INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
-        SELECT 'resident', value, NEW.grid, NEW.id FROM json_each(NEW.tags)
-        WHERE NEW.deleted IS NOT 1 AND NEW.grid IS NOT NULL AND NEW.tags IS NOT NULL;
-END;
-
-CREATE TRIGGER record_tags_resident_delete AFTER DELETE ON residents
-BEGIN
-    DELETE FROM record_tags WHERE id = OLD.id;
-END;
-
-CREATE TRIGGER record_tags_household_insert AFTER INSERT ON households
-WHEN NEW.deleted IS NOT 1 AND NEW.grid IS NOT NULL AND NEW.tags IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
-        SELECT 'household', value, NEW.grid, NEW.id FROM json_each(NEW.tags);
-END;
-
-CREATE TRIGGER record_tags_household_update AFTER UPDATE OF tags, grid, deleted ON households
-BEGIN
-    DELETE FROM record_tags WHERE id = OLD.id;
-    INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
-        SELECT 'household', value, NEW.grid, NEW.id FROM json_each(NEW.tags)
-        WHERE NEW.deleted IS NOT 1 AND NEW.grid IS NOT NULL AND NEW.tags IS NOT NULL;
-END;
-
-CREATE TRIGGER record_tags_household_delete AFTER DELETE ON households
-BEGIN
-    DELETE FROM record_tags WHERE id = OLD.id;
-END;

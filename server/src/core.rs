@@ -1106,7 +1106,10 @@ impl<B: Backend> Storage for Core<B> {
         self.backend.read(|r| {
             let visible = self.registry_grids(r, who)?;
             let grids = match &checked.grid {
-                None => visible.unwrap_or(r.live_grids()?),
+                None => match visible {
+                    Some(visible) => visible,
+                    None => r.live_grids()?,
+                },
                 Some(grid) => {
                     let below = r.grids_below(std::slice::from_ref(grid))?;
                     match visible {

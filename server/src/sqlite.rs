@@ -245,6 +245,34 @@ impl Tx<'_> {
     }
 }
 
+impl Tx<'_> {
+    /// Rewrites the `record_tags` rows of these residents or households
+    /// from their winning values (none for a deleted one): two statements
+    /// for the whole batch (migrations/server/0020_registry.sql says why
+    /// not triggers).
+    fn retag(&self, kind: Kind, ids: &[RecordId]) -> Result<()> {
+        if ids.is_empty() || !matches!(kind, Kind::Resident | Kind::Household) {
+            return Ok(());
+        }
+        let hex: Vec<String> =
+            ids.iter().map(|id| id.as_bytes().iter().map(|b| format!("{b:02x}")).collect()).collect();
+        let list = serde_json::to_string(&hex).expect("strings serialise");
+        let (table, name) = (kind.def().table, kind.as_str());
+        self.conn()
+            .prepare_cached("DELETE FROM record_tags WHERE id IN (SELECT unhex(value) FROM json_each(?1))")?
+            .execute([&list])?;
+        self.conn()
+            .prepare_cached(&format!(
+                "INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
+                 SELECT '{name}', t.value, r.grid, r.id FROM {table} r, json_each(r.tags) t
+                 WHERE r.id IN (SELECT unhex(value) FROM json_each(?1))
+                   AND r.deleted IS NOT 1 AND r.grid IS NOT NULL AND r.tags IS NOT NULL"
+            ))?
+            .execute([&list])?;
+        Ok(())
+    }
+}
+
 impl Reads for Tx<'_> {
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self
@@ -1452,7 +1480,9 @@ impl Writes for Tx<'_> {
     }
 
     fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId> {
-        Ok(self.store.put(kind, id, fields)?)
+        let id = self.store.put(kind, id, fields)?;
+        self.retag(kind, &[id])?;
+        Ok(id)
     }
 
     fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()> {
@@ -1474,7 +1504,17 @@ impl Writes for Tx<'_> {
     }
 
     fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize> {
-        Ok(self.store.apply_remote(changes)?.changed_records)
+        let tagged: Vec<(Kind, RecordId)> = changes
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Resident | Kind::Household))
+            .map(|c| (c.kind, c.id))
+            .collect();
+        let changed = self.store.apply_remote(changes)?.changed_records;
+        for kind in [Kind::Resident, Kind::Household] {
+            let ids: Vec<RecordId> = tagged.iter().filter(|(k, _)| *k == kind).map(|(_, id)| *id).collect();
+            self.retag(kind, &ids)?;
+        }
+        Ok(changed)
     }
 
     fn note_push(
