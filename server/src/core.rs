@@ -1146,7 +1146,7 @@ impl<B: Backend> Storage for Core<B> {
             let kind = r.kind_of(id)?.filter(|k| REGISTRY_KINDS.contains(k)).ok_or_else(not_found)?;
             let grid = r.grid_of(kind, id)?;
             if let Some(visible) = visible
-                && !grid.as_ref().is_some_and(|g| visible.binary_search(g).is_ok())
+                && grid.as_ref().is_none_or(|g| visible.binary_search(g).is_err())
             {
                 return Err(not_found());
             }
