@@ -307,6 +307,15 @@ fn the_registry_lists_filters_pages_and_shows_each_fields_history(backend: Backe
         (Some(zhang.as_str()), Some("张三"))
     );
 
+    // Tags changed or removed on a tablet move in and out of the filter.
+    a.sync();
+    a.put("resident", Some(&c1[5]), &["tags=veteran"]);
+    a.put("resident", Some(&zhang), &["deleted=true"]);
+    a.sync();
+    assert_eq!(ids(&centre.get("/records?kind=resident&tag=elderly_alone")), vec![far.clone()]);
+    assert_eq!(centre.get("/records?kind=resident&tag=disabled")["items"], serde_json::json!([]));
+    assert_eq!(ids(&centre.get("/records?kind=resident&tag=veteran")), vec![c1[5].clone()]);
+
     // Reading a record is in the audit trail (who and which, not what).
     if backend == Backend::Postgres {
         let reads: u64 =
