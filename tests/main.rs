@@ -9,5 +9,6 @@ mod decoders;
 mod hostile;
 mod open311;
 mod postgres_merge;
+mod registry;
 mod scaleout;
 mod sync;

@@ -165,6 +165,61 @@ pub struct CaseQuery {
     pub limit: usize,
 }
 
+/// Which records of the registry a page lists: live (not deleted)
+/// records of one kind in `grids`, in the order of (grid, id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// A resident, household or building.
+    pub kind: Kind,
+    /// The grids to list, sorted, none twice (already narrowed to what the
+    /// caller may see).
+    pub grids: Vec<String>,
+    /// A prefix of any of the kind's [`search_columns`] (as typed, trimmed).
+    pub search: Option<String>,
+    /// Only records whose `tags` holds this code.
+    pub tag: Option<String>,
+    /// Only residents of this `residence_type`.
+    pub residence: Option<String>,
+    /// Continue after this (grid, id).
+    pub after: Option<(String, RecordId)>,
+    pub limit: usize,
+}
+
+/// The columns a registry search matches by prefix, per kind: what a
+/// clerk types (a name, an ID-card number, a phone, an address). Each is
+/// indexed on both backends.
+pub fn search_columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Resident => &["name", "id_number", "phone"],
+        Kind::Household => &["head", "address", "phone"],
+        Kind::Building => &["name", "address"],
+        _ => &[],
+    }
+}
+
+/// Past this many records matching a search's prefix (counted along the
+/// prefix indexes, no further), a page is found grid by grid with the
+/// prefix as a filter, as a list without search is: the matches are dense
+/// enough that a page is met after reading a few thousand records, where
+/// sorting every match by (grid, id) would read them all (a surname
+/// matches 5% of a city).
+pub const DENSE_SEARCH: usize = 10_000;
+
+/// The upper bound of a prefix range: every text starting with `prefix`
+/// is at or above `prefix` and below this, byte-wise (SQLite's `BINARY`,
+/// PostgreSQL's `C` collation).
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// A device and its worker, as the registry names a version's writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceOwner {
+    pub device_id: String,
+    pub user_id: String,
+    pub user_name: String,
+}
+
 /// The holder of a token, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenHolder {
@@ -313,6 +368,11 @@ pub trait Reads {
     fn case_steps(&mut self, id: RecordId) -> Result<Vec<(u64, CaseStepRow)>>;
     /// A page of cases (see [`CaseQuery`]).
     fn case_page(&mut self, query: &CaseQuery) -> Result<Vec<CaseFlowRow>>;
+    /// A page of the registry (see [`RecordQuery`]): each record's grid
+    /// and id, at most `query.limit`.
+    fn record_page(&mut self, query: &RecordQuery) -> Result<Vec<(String, RecordId)>>;
+    /// The device numbered `number`, with its worker.
+    fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>>;
     /// A live grid's parent: `None` if there is no such grid, `Some(None)`
     /// for a grid at the top.
     fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>>;

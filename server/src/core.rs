@@ -34,7 +34,10 @@ use crate::storage::{
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, ReportQuery, Result, Role,
     SESSION_MS, StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
 };
-use crate::storage::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
+use crate::storage::{
+    CaseStats, GridChange, GridInfo, Me, RecordFilter, RecordPage, RecordView, SettleConflict, Settled,
+};
+use gridwork_protocol::registry::REGISTRY_KINDS;
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -364,6 +367,29 @@ impl<B: Backend> Core<B> {
             }
         }
         Ok(true)
+    }
+
+    /// The grids whose registry `who` may read, sorted: `None` for the
+    /// whole city (admins, staff given no grid). Handlers see cases, not
+    /// the registry; workers read theirs on their tablets.
+    fn registry_grids(&self, r: &mut dyn Reads, who: &Principal) -> Result<Option<Vec<String>>> {
+        match who.role {
+            Role::Admin => Ok(None),
+            Role::Staff if who.key.is_none() => {
+                if citywide(r, who)? {
+                    Ok(None)
+                } else {
+                    let mut grids = self.scope_for(r, who)?.to_vec();
+                    grids.sort();
+                    Ok(Some(grids))
+                }
+            }
+            _ => Err(StorageError::Said {
+                code: ErrorCode::Forbidden,
+                en: "the registry of residents, households and buildings is read by centre staff and administrators; a department's handler sees its cases".into(),
+                zh: "人口、户和房屋信息仅供中心工作人员和管理员查看;职能部门只能查看本部门的事件".into(),
+            }),
+        }
     }
 
     /// Whether the server can vouch, now, for writes devices relay: not for
@@ -1073,6 +1099,66 @@ impl<B: Backend> Storage for Core<B> {
             let next = items.last().filter(|_| more).map(|c| format!("{}:{}", c.received_at_ms, c.id));
             Ok(CasePage { items, next })
         })
+    }
+
+    fn records(&self, who: &Principal, filter: RecordFilter) -> Result<RecordPage> {
+        let checked = crate::registry::check(&filter)?;
+        self.backend.read(|r| {
+            let visible = self.registry_grids(r, who)?;
+            let grids = match &checked.grid {
+                None => match visible {
+                    Some(visible) => visible,
+                    None => r.live_grids()?,
+                },
+                Some(grid) => {
+                    let below = r.grids_below(std::slice::from_ref(grid))?;
+                    match visible {
+                        None => below,
+                        Some(visible) => {
+                            below.into_iter().filter(|g| visible.binary_search(g).is_ok()).collect()
+                        }
+                    }
+                }
+            };
+            if grids.is_empty() {
+                return Ok(RecordPage { items: Vec::new(), next: None });
+            }
+            let found = r.record_page(&checked.query(grids))?;
+            let more = found.len() > checked.limit;
+            let mut items = Vec::with_capacity(found.len().min(checked.limit));
+            for (_, id) in found.iter().take(checked.limit) {
+                if let Some(record) = r.export(checked.kind, *id)? {
+                    items.push(crate::registry::item(&record));
+                }
+            }
+            let next = found
+                .get(checked.limit.wrapping_sub(1))
+                .filter(|_| more)
+                .map(|(grid, id)| crate::registry::cursor(grid, *id));
+            Ok(RecordPage { items, next })
+        })
+    }
+
+    fn record(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<RecordView> {
+        let not_found = || StorageError::NotFound(format!("record {id}"));
+        let view = self.backend.read(|r| {
+            let visible = self.registry_grids(r, who)?;
+            let kind = r.kind_of(id)?.filter(|k| REGISTRY_KINDS.contains(k)).ok_or_else(not_found)?;
+            let grid = r.grid_of(kind, id)?;
+            if let Some(visible) = visible
+                && grid.as_ref().is_none_or(|g| visible.binary_search(g).is_err())
+            {
+                return Err(not_found());
+            }
+            let record = r.export(kind, id)?.ok_or_else(not_found)?;
+            Ok(crate::registry::view(&record, |number| r.device_owner(number))?)
+        })?;
+        // Reading a person's record is an access to personal data: who read
+        // which record, never what it holds.
+        self.backend.note(|w| {
+            audit(w, now_ms, Some(who), "record_read", Some((view.kind, id)), serde_json::json!({}))
+        })?;
+        Ok(view)
     }
 
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView> {

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod listener;
 pub mod open311;
 pub mod postgres;
+pub mod registry;
 pub mod scopes;
 pub mod share;
 pub mod sqlite;
@@ -51,7 +52,9 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::guesses::Guesses;
 use crate::limits::Limits;
-use crate::storage::{NewGrid, NewUser, Principal, Role, Storage, StorageError};
+use crate::storage::{
+    NewGrid, NewUser, Principal, RecordFilter, RecordPage, RecordView, Role, Storage, StorageError,
+};
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
 use gridwork_protocol::admin::{
@@ -872,6 +875,44 @@ async fn cases(
     Ok(Json(blocking(move || storage.cases(&who, filter, now)).await?))
 }
 
+async fn records(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    filter: Result<axum::extract::Query<RecordFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordPage>, AppError> {
+    let filter = query(filter)?;
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.records(&who, filter)).await?))
+}
+
+/// A registry record's id in the path; one that is not an id is a record
+/// that is not there.
+#[derive(Debug)]
+struct RecordPath(gridwork_domain::RecordId);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| AppError::malformed(e.body_text()))?;
+        text.parse().map(RecordPath).map_err(|_| {
+            AppError::not_found(format!("`{text}` is not a record id"), format!("`{text}`不是记录编号"))
+        })
+    }
+}
+
+async fn record(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    RecordPath(id): RecordPath,
+) -> Result<Json<RecordView>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.record(&who, id, now)).await?))
+}
+
 async fn case(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -1040,6 +1081,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases", get(cases).post(add_case))
         .route("/cases/export", get(export_cases))
         .route("/cases/{id}", get(case))
+        .route("/records", get(records))
+        .route("/records/{id}", get(record))
         .route("/cases/{id}/steps", post(case_step))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

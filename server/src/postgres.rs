@@ -41,10 +41,12 @@ use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use crate::backend::DENSE_SEARCH;
 use crate::backend::{
     AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow,
-    Category, ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow,
-    Preview, PullPosition, Reads, ReporterTallyRow, Result, TokenHolder, UploadRow, UserRow, Writes,
+    Category, ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
+    ParkedRow, Preview, PullPosition, Reads, RecordQuery, ReporterTallyRow, Result, TokenHolder, UploadRow,
+    UserRow, Writes, prefix_end, search_columns,
 };
 use crate::storage::StorageError;
 
@@ -58,7 +60,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_case_flow.sql")),
     (7, include_str!("../../migrations/postgres/0007_supervision.sql")),
     (8, include_str!("../../migrations/postgres/0008_integration_keys.sql")),
+    (9, include_str!("../../migrations/postgres/0009_registry.sql")),
 ];
+
+/// The migration that makes `registry`, which [`backfill_registry`] fills.
+const REGISTRY_MIGRATION: i32 = 9;
 
 /// The advisory lock every write holds until it commits.
 const WRITER_LOCK: i64 = 0x6772_6964_7772_6974; // "gridwrit"
@@ -232,6 +238,139 @@ struct Saved {
     grid_before: Option<String>,
 }
 
+/// What `registry` keeps of a live resident, household or building: its
+/// grid, the text a search matches, its residence type and tags.
+#[derive(Debug, Default)]
+struct RegistryRow {
+    grid: String,
+    name: Option<String>,
+    address: Option<String>,
+    id_number: Option<String>,
+    phone: Option<String>,
+    residence_type: Option<String>,
+    tags: Vec<String>,
+}
+
+/// The registry's row of a record: `None` for a kind it does not list, a
+/// deleted record or one without a grid.
+fn registry_row(kind: Kind, slots: &Slots) -> Option<RegistryRow> {
+    if !gridwork_protocol::registry::REGISTRY_KINDS.contains(&kind) {
+        return None;
+    }
+    let def = kind.def();
+    let get = |name: &str| def.index_of(name).map_or(Value::Null, |i| value(slots, i));
+    let text = |name: &str| get(name).as_text().map(str::to_owned);
+    if get("deleted") == Value::Bool(true) {
+        return None;
+    }
+    Some(RegistryRow {
+        grid: text("grid")?,
+        name: text(if kind == Kind::Household { "head" } else { "name" }),
+        address: text("address"),
+        id_number: text("id_number"),
+        phone: text("phone"),
+        residence_type: text("residence_type"),
+        tags: get("tags").as_list().map(|l| l.to_vec()).unwrap_or_default(),
+    })
+}
+
+/// A statement to run, with its parameters.
+type Statement = (&'static str, Vec<Box<dyn ToSql + Sync + Send>>);
+
+/// The statements that write the registry's rows of `records` (replacing
+/// theirs; none for a deleted one).
+fn registry_statements(records: Vec<(Vec<u8>, Kind, Option<RegistryRow>)>) -> Vec<Statement> {
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<Vec<u8>> = records.iter().map(|r| r.0.clone()).collect();
+    let mut statements: Vec<Statement> = vec![
+        ("DELETE FROM registry WHERE id = ANY($1)", vec![Box::new(ids.clone())]),
+        ("DELETE FROM registry_tags WHERE id = ANY($1)", vec![Box::new(ids)]),
+    ];
+    let (mut rid, mut kinds, mut grids, mut names, mut addresses, mut numbers, mut phones, mut residences) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut tag_kinds, mut tags, mut tag_grids, mut tag_ids): (
+        Vec<i16>,
+        Vec<String>,
+        Vec<String>,
+        Vec<Vec<u8>>,
+    ) = Default::default();
+    for (id, kind, row) in records {
+        let Some(row) = row else { continue };
+        let number = i16::from(kind.number());
+        for tag in row.tags {
+            tag_kinds.push(number);
+            tags.push(tag);
+            tag_grids.push(row.grid.clone());
+            tag_ids.push(id.clone());
+        }
+        rid.push(id);
+        kinds.push(number);
+        grids.push(row.grid);
+        names.push(row.name);
+        addresses.push(row.address);
+        numbers.push(row.id_number);
+        phones.push(row.phone);
+        residences.push(row.residence_type);
+    }
+    if !rid.is_empty() {
+        statements.push((
+            "INSERT INTO registry (id, kind, grid, name, address, id_number, phone, residence_type)
+             SELECT * FROM unnest($1::bytea[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text[],
+                 $7::text[], $8::text[])",
+            vec![
+                Box::new(rid),
+                Box::new(kinds),
+                Box::new(grids),
+                Box::new(names),
+                Box::new(addresses),
+                Box::new(numbers),
+                Box::new(phones),
+                Box::new(residences),
+            ],
+        ));
+    }
+    if !tags.is_empty() {
+        statements.push((
+            "INSERT INTO registry_tags (kind, tag, grid, id)
+             SELECT * FROM unnest($1::int2[], $2::text[], $3::text[], $4::bytea[]) ON CONFLICT DO NOTHING",
+            vec![Box::new(tag_kinds), Box::new(tags), Box::new(tag_grids), Box::new(tag_ids)],
+        ));
+    }
+    statements
+}
+
+/// Fills `registry` from the bodies of the records stored before it
+/// existed, a batch at a time, inside the migration's transaction.
+async fn backfill_registry(client: &Object) -> Result<()> {
+    let kinds: Vec<i16> =
+        gridwork_protocol::registry::REGISTRY_KINDS.iter().map(|k| i16::from(k.number())).collect();
+    let mut after: Vec<u8> = Vec::new();
+    loop {
+        let rows = client
+            .query(
+                "SELECT id, kind, body FROM records WHERE kind = ANY($1) AND NOT deleted AND id > $2
+                 ORDER BY id LIMIT 5000",
+                &[&kinds, &after],
+            )
+            .await?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = last.get::<_, Vec<u8>>(0);
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind = kind(row.get(1))?;
+            let slots = decode(kind, row.get(2))?;
+            records.push((row.get::<_, Vec<u8>>(0), kind, registry_row(kind, &slots)));
+        }
+        for (sql, params) in registry_statements(records) {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            client.execute(sql, &params).await?;
+        }
+    }
+}
+
 /// The server's database on PostgreSQL.
 pub struct PgBackend {
     pool: Pool,
@@ -344,13 +483,17 @@ impl PgBackend {
                     client.batch_execute("BEGIN").await?;
                     let applied = async {
                         client.batch_execute(sql).await?;
+                        if *version == REGISTRY_MIGRATION {
+                            backfill_registry(&client).await?;
+                        }
                         client.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await?;
-                        client.batch_execute("COMMIT").await
+                        client.batch_execute("COMMIT").await?;
+                        Ok::<(), BackendError>(())
                     }
                     .await;
                     if let Err(error) = applied {
                         let _ = client.batch_execute("ROLLBACK").await;
-                        return Err(BackendError::Database(format!("migration {version}: {}", BackendError::from(error))));
+                        return Err(BackendError::Database(format!("migration {version}: {error}")));
                     }
                 }
                 Ok(())
@@ -486,7 +629,15 @@ impl PgTx<'_> {
         let mut conflicts: (Vec<&[u8]>, Vec<i16>, Vec<i16>) = Default::default();
         let mut cases: Vec<&[u8]> = Vec::new();
         let mut photos: (Vec<String>, Vec<&[u8]>, Vec<String>) = Default::default();
+        let mut registry = Vec::new();
         for record in saved {
+            if gridwork_protocol::registry::REGISTRY_KINDS.contains(&record.kind) {
+                registry.push((
+                    record.id.as_bytes().to_vec(),
+                    record.kind,
+                    registry_row(record.kind, &record.slots),
+                ));
+            }
             let def = record.kind.def();
             let id = record.id.as_bytes().as_slice();
             let grid = value(&record.slots, def.scope_index()).as_text().map(str::to_owned);
@@ -558,6 +709,11 @@ impl PgTx<'_> {
                  body = excluded.body",
             &[&ids, &kinds, &grids, &deleted, &seqs, &bodies],
         )?;
+        for (sql, params) in registry_statements(registry) {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            self.execute(sql, &params)?;
+        }
         if !moves.seq.is_empty() {
             self.execute(
                 "INSERT INTO moves (seq, record, kind, old_grid, new_grid)
@@ -1074,6 +1230,146 @@ impl Reads for PgTx<'_> {
         sql += &format!(" ORDER BY received_at_ms DESC, case_id DESC LIMIT ${n}");
         let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         self.query(&sql, &params)?.iter().map(case_flow_row).collect()
+    }
+
+    fn record_page(&mut self, query: &RecordQuery) -> Result<Vec<(String, RecordId)>> {
+        let kind = i16::from(query.kind.number());
+        let mut found: Vec<(String, RecordId)> = Vec::new();
+        let row_of = |row: &Row| -> Result<(String, RecordId)> { Ok((row.get(0), record_id(row.get(1))?)) };
+        let columns: Vec<&str> =
+            search_columns(query.kind).iter().map(|c| if *c == "head" { "name" } else { *c }).collect();
+        let dense = match &query.search {
+            None => false,
+            Some(text) => {
+                let mut matches = 0;
+                for column in &columns {
+                    let sql = format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM registry WHERE kind = $1 AND {column} COLLATE \"C\" >= $2
+                         AND {column} COLLATE \"C\" < $3 LIMIT $4) x"
+                    );
+                    let row = self.query(&sql, &[&kind, text, &prefix_end(text), &(DENSE_SEARCH as i64)])?;
+                    matches += row.first().map_or(0, |r| r.get::<_, i64>(0)) as usize;
+                }
+                matches >= DENSE_SEARCH
+            }
+        };
+        if let Some(text) = query.search.as_ref().filter(|_| !dense) {
+            // One query over the prefix indexes: it reads the records
+            // matching the prefix, however many grids there are.
+            let mut values: Vec<Box<dyn ToSql + Sync>> = vec![
+                Box::new(kind),
+                Box::new(text.clone()),
+                Box::new(prefix_end(text)),
+                Box::new(query.grids.clone()),
+            ];
+            let matches = columns
+                .iter()
+                .map(|c| format!("({c} COLLATE \"C\" >= $2 AND {c} COLLATE \"C\" < $3)"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let mut sql =
+                format!("SELECT grid, id FROM registry WHERE kind = $1 AND ({matches}) AND grid = ANY($4)");
+            if let Some(tag) = &query.tag {
+                values.push(Box::new(tag.clone()));
+                sql += &format!(
+                    " AND EXISTS (SELECT 1 FROM registry_tags t WHERE t.kind = $1 AND t.tag = ${} AND t.grid = registry.grid AND t.id = registry.id)",
+                    values.len()
+                );
+            }
+            if let Some(residence) = &query.residence {
+                values.push(Box::new(residence.clone()));
+                sql += &format!(" AND residence_type = ${}", values.len());
+            }
+            if let Some((grid, id)) = &query.after {
+                values.push(Box::new(grid.clone()));
+                values.push(Box::new(id.as_bytes().to_vec()));
+                let (g, i) = (values.len() - 1, values.len());
+                sql += &format!(" AND (grid COLLATE \"C\" > ${g} OR (grid = ${g} AND id > ${i}))");
+            }
+            values.push(Box::new(query.limit as i64));
+            sql += &format!(" ORDER BY grid COLLATE \"C\", id LIMIT ${}", values.len());
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+            return self.query(&sql, &params)?.iter().map(row_of).collect();
+        }
+        // Grids a batch at a time, each read along (kind, grid, id) up to
+        // what the page still needs: a page reads about what it returns,
+        // an empty grid costs a seek. A dense search is a filter on the way.
+        let searching = |prefix: &str| match &query.search {
+            None => String::new(),
+            Some(_) => format!(
+                " AND ({})",
+                columns
+                    .iter()
+                    .map(|c| format!("({prefix}{c} COLLATE \"C\" >= $8 AND {prefix}{c} COLLATE \"C\" < $9)"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+        };
+        let inner = match (&query.tag, &query.residence) {
+            (Some(_), residence) => format!(
+                "SELECT t.grid, t.id FROM registry_tags t JOIN registry x ON x.id = t.id
+                 WHERE t.kind = $2 AND t.tag = $6 AND t.grid = g.code AND t.id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){}{}
+                 ORDER BY t.id LIMIT $5",
+                if residence.is_some() { " AND x.residence_type = $7" } else { "" },
+                searching("x.")
+            ),
+            (None, Some(_)) => format!(
+                "SELECT grid, id FROM registry WHERE kind = $2 AND residence_type = $7 AND grid = g.code
+                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){} ORDER BY id LIMIT $5",
+                searching("")
+            ),
+            (None, None) => format!(
+                "SELECT grid, id FROM registry WHERE kind = $2 AND grid = g.code
+                 AND id > (CASE WHEN g.code = $3 THEN $4 ELSE ''::bytea END){} ORDER BY id LIMIT $5",
+                searching("")
+            ),
+        };
+        // The parameters a query does not use are typed here, so that
+        // every query takes the same nine.
+        let sql = format!(
+            "SELECT r.grid, r.id FROM unnest($1::text[]) AS g(code) CROSS JOIN LATERAL ({inner}) r
+             WHERE ($6::text, $7::text, $8::text, $9::text) IS NULL OR true
+             ORDER BY r.grid COLLATE \"C\", r.id LIMIT $5"
+        );
+        let (start, after) = match &query.after {
+            Some((grid, id)) => (grid.clone(), id.as_bytes().to_vec()),
+            None => (String::new(), Vec::new()),
+        };
+        let grids: Vec<&String> = query.grids.iter().filter(|g| **g >= start).collect();
+        let mut batch = 16;
+        let mut at = 0;
+        while at < grids.len() && found.len() < query.limit {
+            let chunk: Vec<String> =
+                grids[at..(at + batch).min(grids.len())].iter().map(|g| (*g).clone()).collect();
+            at += chunk.len();
+            batch = (batch * 4).min(1024);
+            let remaining = (query.limit - found.len()) as i64;
+            let mut values: Vec<Box<dyn ToSql + Sync>> = vec![
+                Box::new(chunk),
+                Box::new(kind),
+                Box::new(start.clone()),
+                Box::new(after.clone()),
+                Box::new(remaining),
+            ];
+            values.push(Box::new(query.tag.clone()));
+            values.push(Box::new(query.residence.clone()));
+            values.push(Box::new(query.search.clone()));
+            values.push(Box::new(query.search.as_deref().map(prefix_end)));
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+            for row in self.query(&sql, &params)? {
+                found.push(row_of(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>> {
+        Ok(self
+            .query_opt(
+                "SELECT d.id, d.user_id, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.number = $1",
+                &[&(number as i32)],
+            )?
+            .map(|row| DeviceOwner { device_id: row.get(0), user_id: row.get(1), user_name: row.get(2) }))
     }
 
     fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>> {

@@ -25,10 +25,12 @@ use gridwork_protocol::codes::RefusalCode;
 use gridwork_store::{Checkpointer, Durability, Options, Role as StoreRole, Store, SystemClock, WAL_LIMIT};
 use rusqlite::{OptionalExtension, params};
 
+use crate::backend::DENSE_SEARCH;
 use crate::backend::{
     Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow, Category,
-    ChangeError, ChangesPage, CodeHolder, Department, NewToken, PageLimit, ParkedFull, ParkedRow, Preview,
-    PullPosition, Reads, ReporterTallyRow, Result, TokenHolder, UploadRow, UserRow, Writes,
+    ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
+    ParkedRow, Preview, PullPosition, Reads, RecordQuery, ReporterTallyRow, Result, TokenHolder, UploadRow,
+    UserRow, Writes, prefix_end, search_columns,
 };
 use crate::core::Core;
 use crate::storage::StorageError;
@@ -240,6 +242,34 @@ struct Tx<'s> {
 impl Tx<'_> {
     fn conn(&self) -> &rusqlite::Connection {
         self.store.connection()
+    }
+}
+
+impl Tx<'_> {
+    /// Rewrites the `record_tags` rows of these residents or households
+    /// from their winning values (none for a deleted one): two statements
+    /// for the whole batch (migrations/server/0020_registry.sql says why
+    /// not triggers).
+    fn retag(&self, kind: Kind, ids: &[RecordId]) -> Result<()> {
+        if ids.is_empty() || !matches!(kind, Kind::Resident | Kind::Household) {
+            return Ok(());
+        }
+        let hex: Vec<String> =
+            ids.iter().map(|id| id.as_bytes().iter().map(|b| format!("{b:02x}")).collect()).collect();
+        let list = serde_json::to_string(&hex).expect("strings serialise");
+        let (table, name) = (kind.def().table, kind.as_str());
+        self.conn()
+            .prepare_cached("DELETE FROM record_tags WHERE id IN (SELECT unhex(value) FROM json_each(?1))")?
+            .execute([&list])?;
+        self.conn()
+            .prepare_cached(&format!(
+                "INSERT OR IGNORE INTO record_tags (kind, tag, grid, id)
+                 SELECT '{name}', t.value, r.grid, r.id FROM {table} r, json_each(r.tags) t
+                 WHERE r.id IN (SELECT unhex(value) FROM json_each(?1))
+                   AND r.deleted IS NOT 1 AND r.grid IS NOT NULL AND r.tags IS NOT NULL"
+            ))?
+            .execute([&list])?;
+        Ok(())
     }
 }
 
@@ -603,6 +633,152 @@ impl Reads for Tx<'_> {
             .prepare_cached(&sql)?
             .query_map(rusqlite::params_from_iter(values), case_flow_row)?
             .collect::<Result<_, _>>()?)
+    }
+
+    fn record_page(&mut self, query: &RecordQuery) -> Result<Vec<(String, RecordId)>> {
+        let table = query.kind.def().table;
+        let kind = query.kind.as_str();
+        let id_of = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Vec<u8>)> {
+            Ok((row.get(0)?, row.get(1)?))
+        };
+        let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+        let columns = search_columns(query.kind);
+        let dense = match &query.search {
+            None => false,
+            Some(text) => {
+                let mut matches = 0;
+                for column in columns {
+                    let sql = format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} >= ?1 AND {column} < ?2 LIMIT ?3)"
+                    );
+                    let counted: i64 = self
+                        .conn()
+                        .prepare_cached(&sql)?
+                        .query_row(params![text, prefix_end(text), DENSE_SEARCH as i64], |row| row.get(0))?;
+                    matches += counted as usize;
+                }
+                matches >= DENSE_SEARCH
+            }
+        };
+        if let Some(text) = query.search.as_ref().filter(|_| !dense) {
+            // One query over the prefix indexes: it reads the records
+            // matching the prefix, however many grids there are (`+grid`
+            // keeps the planner off the grid index, which would read every
+            // record of the grids).
+            let matches =
+                columns.iter().map(|c| format!("({c} >= ?1 AND {c} < ?2)")).collect::<Vec<_>>().join(" OR ");
+            let mut sql = format!(
+                "SELECT grid, id FROM {table} WHERE ({matches}) AND deleted IS NOT 1
+                 AND +grid IN (SELECT value FROM json_each(?3))"
+            );
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                text.clone().into(),
+                prefix_end(text).into(),
+                serde_json::to_string(&query.grids).expect("strings serialise").into(),
+            ];
+            if let Some(tag) = &query.tag {
+                values.push(tag.clone().into());
+                sql +=
+                    &format!(" AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?{})", values.len());
+            }
+            if let Some(residence) = &query.residence {
+                values.push(residence.clone().into());
+                sql += &format!(" AND residence_type = ?{}", values.len());
+            }
+            if let Some((grid, id)) = &query.after {
+                values.push(grid.clone().into());
+                values.push(id.as_bytes().to_vec().into());
+                let (g, i) = (values.len() - 1, values.len());
+                sql += &format!(" AND (grid > ?{g} OR (grid = ?{g} AND id > ?{i}))");
+            }
+            values.push((query.limit as i64).into());
+            sql += &format!(" ORDER BY grid, id LIMIT ?{}", values.len());
+            found = self
+                .conn()
+                .prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(values), id_of)?
+                .collect::<Result<_, _>>()?;
+        } else {
+            // One grid at a time along an index ordered by id within it:
+            // each step reads what it returns, an empty grid costs a seek.
+            // A dense search is a filter on the way.
+            let searching = |prefix: &str| match &query.search {
+                None => String::new(),
+                Some(_) => format!(
+                    " AND ({})",
+                    columns
+                        .iter()
+                        .map(|c| format!("({prefix}{c} >= ?6 AND {prefix}{c} < ?7)"))
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
+                ),
+            };
+            let sql = match (&query.tag, &query.residence) {
+                (Some(_), residence) => format!(
+                    "SELECT t.grid, t.id FROM record_tags t JOIN {table} r ON r.id = t.id
+                     WHERE t.kind = '{kind}' AND t.tag = ?4 AND t.grid = ?1 AND t.id > ?2 AND r.deleted IS NOT 1{}{}
+                     ORDER BY t.id LIMIT ?3",
+                    if residence.is_some() { " AND r.residence_type = ?5" } else { "" },
+                    searching("r.")
+                ),
+                (None, Some(_)) => format!(
+                    "SELECT grid, id FROM {table} WHERE residence_type = ?5 AND grid = ?1 AND id > ?2
+                     AND deleted IS NOT 1{} ORDER BY id LIMIT ?3",
+                    searching("")
+                ),
+                (None, None) => format!(
+                    "SELECT grid, id FROM {table} WHERE grid = ?1 AND id > ?2 AND deleted IS NOT 1{}
+                     ORDER BY id LIMIT ?3",
+                    searching("")
+                ),
+            };
+            let mut statement = self.conn().prepare_cached(&sql)?;
+            let start = query.after.as_ref().map_or("", |(grid, _)| grid.as_str());
+            for grid in query.grids.iter().filter(|g| g.as_str() >= start) {
+                let remaining = query.limit - found.len();
+                if remaining == 0 {
+                    break;
+                }
+                let after: Vec<u8> = match &query.after {
+                    Some((at, id)) if at == grid => id.as_bytes().to_vec(),
+                    _ => Vec::new(),
+                };
+                let mut values: Vec<rusqlite::types::Value> =
+                    vec![grid.clone().into(), after.into(), (remaining as i64).into()];
+                values.push(query.tag.clone().map_or(rusqlite::types::Value::Null, Into::into));
+                values.push(query.residence.clone().map_or(rusqlite::types::Value::Null, Into::into));
+                if let Some(text) = &query.search {
+                    values.push(text.clone().into());
+                    values.push(prefix_end(text).into());
+                }
+                let count = statement.parameter_count();
+                values.truncate(count);
+                let rows = statement.query_map(rusqlite::params_from_iter(values), id_of)?;
+                for row in rows {
+                    found.push(row?);
+                }
+            }
+        }
+        found
+            .into_iter()
+            .map(|(grid, id)| {
+                let bytes: [u8; 16] =
+                    id.try_into().map_err(|_| BackendError::Corrupt("a record id is not 16 bytes".into()))?;
+                Ok((grid, RecordId::from_bytes(bytes)))
+            })
+            .collect()
+    }
+
+    fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT d.id, d.user_id, u.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.number = ?1",
+            )?
+            .query_row([number], |row| {
+                Ok(DeviceOwner { device_id: row.get(0)?, user_id: row.get(1)?, user_name: row.get(2)? })
+            })
+            .optional()?)
     }
 
     fn grid_parent(&mut self, code: &str) -> Result<Option<Option<String>>> {
@@ -1304,7 +1480,9 @@ impl Writes for Tx<'_> {
     }
 
     fn put_record(&mut self, kind: Kind, id: Option<RecordId>, fields: &[(&str, Value)]) -> Result<RecordId> {
-        Ok(self.store.put(kind, id, fields)?)
+        let id = self.store.put(kind, id, fields)?;
+        self.retag(kind, &[id])?;
+        Ok(id)
     }
 
     fn mark_seq(&mut self, at_ms: u64, seq: u64) -> Result<()> {
@@ -1326,7 +1504,17 @@ impl Writes for Tx<'_> {
     }
 
     fn apply(&mut self, changes: Vec<RecordChanges>) -> Result<usize> {
-        Ok(self.store.apply_remote(changes)?.changed_records)
+        let tagged: Vec<(Kind, RecordId)> = changes
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Resident | Kind::Household))
+            .map(|c| (c.kind, c.id))
+            .collect();
+        let changed = self.store.apply_remote(changes)?.changed_records;
+        for kind in [Kind::Resident, Kind::Household] {
+            let ids: Vec<RecordId> = tagged.iter().filter(|(k, _)| *k == kind).map(|(_, id)| *id).collect();
+            self.retag(kind, &ids)?;
+        }
+        Ok(changed)
     }
 
     fn note_push(

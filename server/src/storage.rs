@@ -22,6 +22,7 @@ pub use gridwork_protocol::cases::{
 };
 use gridwork_protocol::codes::ErrorCode;
 pub use gridwork_protocol::console::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
+pub use gridwork_protocol::registry::{RecordFilter, RecordPage, RecordView};
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
@@ -300,6 +301,14 @@ pub trait Storage: Send + Sync + 'static {
     /// A page of the cases `who` may see (centre staff within their grids,
     /// a handler their department's).
     fn cases(&self, who: &Principal, filter: CaseFilter, now_ms: u64) -> Result<CasePage>;
+    /// A page of the registry (residents, households, buildings) as `who`
+    /// may see it: admins and city-wide staff the city, staff given grids
+    /// those and every grid below; anyone else is refused.
+    fn records(&self, who: &Principal, filter: RecordFilter) -> Result<RecordPage>;
+    /// One record of the registry whole, every version of every field, if
+    /// `who` may see it (not found otherwise, whether or not it exists);
+    /// the read is written to the audit trail.
+    fn record(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<RecordView>;
     /// One case whole, if `who` may see it.
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView>;
     /// Takes a step of the flow on a case `who` may see.

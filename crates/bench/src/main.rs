@@ -4,7 +4,9 @@
 //! as named).
 //!
 //! Run: `cargo run --release -p gridwork-bench` (all), or with
-//! `-- --only apply|meta|edit|search|cipher|sync` for one part, `--only postgres`
+//! `-- --only apply|meta|edit|search|cipher|sync` for one part, `--only registry`
+//! for the console's registry and case list on a server holding a city
+//! (2,000,000 residents, 500,000 cases; not part of the default run), `--only postgres`
 //! for the PostgreSQL backend (with `GRIDWORK_BENCH_POSTGRES`). Prints Markdown.
 //!
 //! This is plain timing, not a test: nothing here asserts a speed.
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod registry;
 mod sync;
 
 use anyhow::Result;
@@ -37,6 +40,11 @@ struct Args {
     /// Residents in the database for the edit and search figures.
     #[arg(long, default_value_t = 100_000)]
     residents: usize,
+    /// Residents and cases on the server for `--only registry`.
+    #[arg(long, default_value_t = 2_000_000)]
+    registry_residents: usize,
+    #[arg(long, default_value_t = 500_000)]
+    registry_cases: usize,
 }
 
 const T0: u64 = 1_750_000_000_000;
@@ -641,6 +649,10 @@ fn main() -> Result<()> {
     }
     if only.is_none_or(|o| o == "cipher") {
         cipher_benches(args.residents)?;
+    }
+    if only == Some("registry") {
+        let dir = tempfile::tempdir()?;
+        registry::run(dir.path(), args.registry_residents, args.registry_cases)?;
     }
     if only == Some("postgres") {
         let base = std::env::var("GRIDWORK_BENCH_POSTGRES").map_err(|_| {

@@ -101,6 +101,40 @@ enum AdminCommand {
         #[command(subcommand)]
         command: CaseCommand,
     },
+    /// The registry: residents, households and buildings as synced, each
+    /// with its fields' history (docs/registry.md).
+    Record {
+        #[command(subcommand)]
+        command: RecordCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordCommand {
+    /// A page of records by grid (`next` continues it with `--after`).
+    List {
+        /// resident, household or building.
+        #[arg(long)]
+        kind: String,
+        /// This grid and every grid below it.
+        #[arg(long)]
+        grid: Option<String>,
+        /// A prefix of a name, ID-card number, phone or address.
+        #[arg(long)]
+        q: Option<String>,
+        /// A special-group tag's code (residents, households).
+        #[arg(long)]
+        tag: Option<String>,
+        /// A resident's residence type code.
+        #[arg(long)]
+        residence: Option<String>,
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// One record: its fields and every version of each, with who wrote it.
+    Show { id: String },
 }
 
 #[derive(Subcommand)]
@@ -395,6 +429,23 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
             let filter =
                 gridwork_protocol::cases::CaseFilter { status, category, department, overdue, after, limit };
             json!(admin.cases(&filter).await?)
+        }
+        AdminCommand::Record {
+            command: RecordCommand::List { kind, grid, q, tag, residence, after, limit },
+        } => {
+            let filter = gridwork_protocol::registry::RecordFilter {
+                kind: Some(kind),
+                grid,
+                q,
+                tag,
+                residence,
+                after,
+                limit: limit.map(|l| l.to_string()),
+            };
+            json!(admin.records(&filter).await?)
+        }
+        AdminCommand::Record { command: RecordCommand::Show { id } } => {
+            json!(admin.record(record_id(&id)?).await?)
         }
         AdminCommand::Case { command: CaseCommand::Show { id } } => json!(admin.case(record_id(&id)?).await?),
         AdminCommand::Case { command: CaseCommand::Step { id, step, department, note, satisfaction } } => {

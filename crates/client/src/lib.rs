@@ -796,6 +796,40 @@ impl Admin {
         self.post(&format!("/cases/{id}/steps"), request).await
     }
 
+    /// A page of the registry (`GET /api/v1/records`).
+    pub async fn records(
+        &self,
+        filter: &gridwork_protocol::registry::RecordFilter,
+    ) -> Result<gridwork_protocol::registry::RecordPage, ClientError> {
+        let mut url = reqwest::Url::parse("http://query/").expect("a fixed URL");
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in [
+                ("kind", &filter.kind),
+                ("grid", &filter.grid),
+                ("q", &filter.q),
+                ("tag", &filter.tag),
+                ("residence", &filter.residence),
+                ("after", &filter.after),
+                ("limit", &filter.limit),
+            ] {
+                if let Some(value) = value {
+                    pairs.append_pair(key, value);
+                }
+            }
+        }
+        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        self.get(&format!("/records{query}")).await
+    }
+
+    /// One record of the registry with its fields' history.
+    pub async fn record(
+        &self,
+        id: gridwork_domain::RecordId,
+    ) -> Result<gridwork_protocol::registry::RecordView, ClientError> {
+        self.get(&format!("/records/{id}")).await
+    }
+
     pub fn server(&self) -> &str {
         self.http.server()
     }

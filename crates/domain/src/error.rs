@@ -155,6 +155,8 @@ pub enum Reason {
     InTheFuture {
         latest: String,
     },
+    /// A list's `after` that is not a `next` the list gave.
+    Cursor,
 }
 
 impl fmt::Display for Reason {
@@ -205,6 +207,7 @@ impl fmt::Display for Reason {
             Reason::InTheFuture { latest } => {
                 write!(f, "the date is in the future (today is {latest} at the latest)")
             }
+            Reason::Cursor => f.write_str("not a cursor this list gave: pass the `next` of the page before"),
         }
     }
 }
@@ -247,6 +250,7 @@ impl Reason {
             Reason::NotCanonical { expected } => format!("格式不规范,规范写法为“{expected}”"),
             Reason::NoTimestamp => "修改缺少时间戳".into(),
             Reason::InTheFuture { latest } => format!("日期在未来(今天最晚为{latest})"),
+            Reason::Cursor => "不是本列表给出的翻页位置,请使用上一页返回的 next".into(),
         }
     }
 }

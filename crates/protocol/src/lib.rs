@@ -10,6 +10,7 @@ pub mod admin;
 pub mod cases;
 pub mod codes;
 pub mod console;
+pub mod registry;
 pub mod schema;
 pub mod sync;
 

@@ -1,0 +1,396 @@
+//! The registry the console reviews and the case list, on a server's own
+//! database holding a city: 2,000,000 residents in 2,048 unit grids (a
+//! tree of 8 districts, 64 streets, 512 communities) and 500,000 cases.
+//!
+//! The data goes in through the backend's own writes (`Writes::apply`, as
+//! a push's merge does, and `Writes::save_case_flow` for each case's place
+//! in the flow), not through HTTP sync: sending 2.5 million records over
+//! loopback would measure sync, which BENCHMARKS.md measures elsewhere.
+//! Then each question is asked through `Storage` (the rules, the scope
+//! and the backend, without HTTP), each beside the raw SQL that answers the
+//! same question on the same file, in the same run.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use gridwork_domain::formats::make_id_number;
+use gridwork_domain::{DeviceId, Kind, RecordId, Value};
+use gridwork_merge::{Hlc, Register};
+use gridwork_protocol::cases::CaseFilter;
+use gridwork_protocol::registry::RecordFilter;
+use gridwork_protocol::{FieldState, RecordChanges};
+use gridwork_server::backend::{Backend, CaseFlowRow, UserRow};
+use gridwork_server::sqlite::SqliteStorage;
+use gridwork_server::storage::{Principal, Role, Storage};
+use rusqlite::{OpenFlags, params};
+
+use crate::{GIVEN, Rng, SURNAMES, percentile};
+
+const T0: u64 = 1_750_000_000_000;
+
+fn changes(kind: Kind, id: RecordId, fields: Vec<(&str, Value)>, hlc: Hlc) -> RecordChanges {
+    let fields = fields
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(field, value)| FieldState {
+            field: field.to_owned(),
+            register: Register::first_write(value, DeviceId(1), hlc),
+        })
+        .collect();
+    RecordChanges { id, kind, fields }
+}
+
+fn id(kind: u8, n: usize) -> RecordId {
+    let mut random = [0u8; 10];
+    random[0] = kind;
+    random[2..].copy_from_slice(&(n as u64).to_be_bytes());
+    RecordId::from_parts(T0 + n as u64, random)
+}
+
+/// The grid tree: city `X`, districts `X1`…, streets `X1-1`…, communities
+/// `X1-1-1`…, unit grids `X1-1-1-1`…; returns the unit grids.
+fn grid_tree() -> (Vec<RecordChanges>, Vec<String>) {
+    let hlc = Hlc::new(T0, 0);
+    let mut records = Vec::new();
+    let mut units = Vec::new();
+    let mut n = 0;
+    let mut grid = |code: &str, level: &str, parent: Option<&str>, records: &mut Vec<RecordChanges>| {
+        n += 1;
+        let fields = vec![
+            ("code", Value::from(code)),
+            ("name", Value::from(format!("网格{code}"))),
+            ("level", Value::from(level)),
+            ("parent", parent.map_or(Value::Null, Value::from)),
+        ];
+        records.push(changes(Kind::Grid, id(0, n), fields, hlc));
+    };
+    grid("X", "city", None, &mut records);
+    for d in 1..=8 {
+        let district = format!("X{d}");
+        grid(&district, "district", Some("X"), &mut records);
+        for s in 1..=8 {
+            let street = format!("{district}-{s}");
+            grid(&street, "street", Some(&district), &mut records);
+            for c in 1..=8 {
+                let community = format!("{street}-{c}");
+                grid(&community, "community", Some(&street), &mut records);
+                for u in 1..=4 {
+                    let unit = format!("{community}-{u}");
+                    grid(&unit, "unit", Some(&community), &mut records);
+                    units.push(unit);
+                }
+            }
+        }
+    }
+    (records, units)
+}
+
+fn resident(n: usize, units: &[String], rng: &mut Rng) -> RecordChanges {
+    let birth =
+        chrono::NaiveDate::from_ymd_opt(1940, 1, 1).unwrap() + chrono::Days::new(rng.below(25_000) as u64);
+    let mut name = SURNAMES[rng.below(SURNAMES.len())].to_owned();
+    for _ in 0..1 + rng.below(2) {
+        name += GIVEN[rng.below(GIVEN.len())];
+    }
+    let sequence = (n % 1000) as u32;
+    let roll = rng.below(1000);
+    let tags: Vec<String> = match roll {
+        0..200 => vec!["elderly_alone".into()],
+        200..205 => vec!["community_correction".into()],
+        _ => vec![],
+    };
+    let fields = vec![
+        ("grid", Value::from(units[rng.below(units.len())].as_str())),
+        ("name", name.into()),
+        ("id_number", make_id_number(330702, birth, sequence).into()),
+        ("sex", Value::from(if sequence % 2 == 1 { "male" } else { "female" })),
+        ("birth_date", birth.format("%Y-%m-%d").to_string().into()),
+        ("phone", format!("13{:09}", rng.next() % 1_000_000_000).into()),
+        ("room", format!("{}-{}", 1 + rng.below(30), 101 + rng.below(20)).into()),
+        ("residence_type", Value::from(["registered", "permanent", "floating"][rng.below(3)])),
+        ("tags", if tags.is_empty() { Value::Null } else { Value::List(tags) }),
+    ];
+    changes(Kind::Resident, id(3, n), fields, Hlc::new(T0 + n as u64, 0))
+}
+
+const CATEGORIES: [&str; 4] = ["city_appearance", "sanitation", "public_facilities", "roads_traffic"];
+const STATUSES: [&str; 4] = ["reported", "accepted", "dispatched", "closed"];
+
+fn case(n: usize, units: &[String], rng: &mut Rng) -> (RecordChanges, CaseFlowRow) {
+    let grid = units[rng.below(units.len())].clone();
+    let category = CATEGORIES[rng.below(CATEGORIES.len())];
+    let status = STATUSES[rng.below(STATUSES.len())];
+    let received = T0 + n as u64 * 60_000;
+    let record = changes(
+        Kind::Case,
+        id(6, n),
+        vec![
+            ("grid", Value::from(grid.as_str())),
+            ("category", category.into()),
+            ("status", status.into()),
+            ("description", format!("第{n}号事件").into()),
+        ],
+        Hlc::new(received, 0),
+    );
+    let flow = CaseFlowRow {
+        case_id: record.id,
+        grid: grid.clone(),
+        handling_grid: grid,
+        category: category.into(),
+        status: status.into(),
+        department: None,
+        received_at_ms: received,
+        due_at_ms: received + 7 * 86_400_000,
+        on_site_due_at_ms: None,
+        handled_at_ms: None,
+        closed_at_ms: (status == "closed").then_some(received + 86_400_000),
+        handled_in_grid: false,
+        satisfaction: None,
+        updated_at_ms: received,
+    };
+    (record, flow)
+}
+
+/// Fills the database: the tree, `residents`, `cases` with their flow.
+fn fill(storage: &SqliteStorage, residents: usize, cases: usize) -> Result<Vec<String>> {
+    let (tree, units) = grid_tree();
+    storage.backend().write(|w| Ok(w.apply(tree)?))?;
+    let mut rng = Rng(7);
+    let mut n = 0;
+    while n < residents {
+        let batch: Vec<RecordChanges> =
+            (n..(n + 10_000).min(residents)).map(|i| resident(i, &units, &mut rng)).collect();
+        n += batch.len();
+        storage.backend().write(|w| Ok(w.apply(batch)?))?;
+    }
+    let mut n = 0;
+    while n < cases {
+        let (records, flows): (Vec<_>, Vec<_>) =
+            (n..(n + 10_000).min(cases)).map(|i| case(i, &units, &mut rng)).unzip();
+        n += records.len();
+        storage.backend().write(|w| {
+            w.apply(records)?;
+            for flow in &flows {
+                w.save_case_flow(flow)?;
+            }
+            Ok(())
+        })?;
+    }
+    // A street's staff member: 32 unit grids of 2,048.
+    storage.backend().write(|w| {
+        w.insert_user(
+            &UserRow {
+                id: "street".into(),
+                name: "街道员".into(),
+                role: Role::Staff,
+                password_hash: None,
+                department: None,
+            },
+            T0,
+        )?;
+        w.assign_grid("street", "X3-5")?;
+        Ok(())
+    })?;
+    Ok(units)
+}
+
+fn filter(pairs: &[(&str, &str)]) -> RecordFilter {
+    let mut f = RecordFilter { kind: Some("resident".into()), ..Default::default() };
+    for (key, value) in pairs {
+        let value = Some((*value).to_owned());
+        match *key {
+            "grid" => f.grid = value,
+            "q" => f.q = value,
+            "tag" => f.tag = value,
+            "residence" => f.residence = value,
+            "after" => f.after = value,
+            _ => unreachable!(),
+        }
+    }
+    f
+}
+
+/// Times `f` `runs` times: p50 and p99 in ms.
+fn time<T>(runs: usize, mut f: impl FnMut(usize) -> Result<T>) -> Result<(f64, f64, T)> {
+    let mut samples: Vec<Duration> = Vec::with_capacity(runs);
+    let mut last = None;
+    for i in 0..runs {
+        let start = Instant::now();
+        let out = f(i)?;
+        samples.push(start.elapsed());
+        last = Some(out);
+    }
+    Ok((percentile(&mut samples, 0.5), percentile(&mut samples, 0.99), last.expect("runs > 0")))
+}
+
+pub fn run(dir: &Path, residents: usize, cases: usize) -> Result<()> {
+    let db = dir.join("gridwork.db");
+    SqliteStorage::init(&db, T0)?;
+    let storage = SqliteStorage::open(&db)?;
+    let start = Instant::now();
+    let units = fill(&storage, residents, cases)?;
+    let filled = start.elapsed();
+    let bytes =
+        std::fs::metadata(&db)?.len() + std::fs::metadata(dir.join("gridwork.db-wal")).map_or(0, |m| m.len());
+    let raw = rusqlite::Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let admin = Principal {
+        user_id: "admin".into(),
+        user_name: "admin".into(),
+        role: Role::Admin,
+        device: None,
+        key: None,
+    };
+    let street = Principal {
+        user_id: "street".into(),
+        user_name: "街道员".into(),
+        role: Role::Staff,
+        device: None,
+        key: None,
+    };
+    println!(
+        "\n### The registry and the case list, {residents} residents and {cases} cases (SQLite)\n\n\
+         Filled through the backend's writes (`Writes::apply`, `save_case_flow`) in {:.0} s, {:.2} GB; \
+         {} unit grids. Each question through `Storage` (rules, scope, backend; no HTTP), 200 runs \
+         with varying values where the question has any; the ceiling is the bare SQL answering the same \
+         question on the same file.\n",
+        filled.as_secs_f64(),
+        bytes as f64 / 1e9,
+        units.len()
+    );
+    println!("| question | items | p50 ms | p99 ms | ceiling: bare SQL p50 ms |");
+    println!("|---|---:|---:|---:|---:|");
+    let runs = 200;
+    let mut rng = Rng(11);
+    let row = |what: &str, items: usize, (p50, p99): (f64, f64), ceiling: f64| {
+        println!("| {what} | {items} | {p50:.2} | {p99:.2} | {ceiling:.2} |");
+    };
+    // The bare SQL: the first 51 (grid, id) of one unit grid.
+    let bare_grid = |grid: &str| -> Result<usize> {
+        let ids: Vec<Vec<u8>> = raw
+            .prepare_cached(
+                "SELECT id FROM residents WHERE grid = ?1 AND deleted IS NOT 1 ORDER BY id LIMIT 51",
+            )?
+            .query_map([grid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids.len())
+    };
+    let (c50, _, _) = time(runs, |i| bare_grid(&units[i % units.len()]))?;
+
+    let (p50, p99, page) = time(runs, |_| Ok(storage.records(&admin, filter(&[]))?))?;
+    row("first page, whole city (admin)", page.items.len(), (p50, p99), c50);
+    // A deep page: after a record half-way along the order.
+    let deep: Vec<String> = (0..runs)
+        .map(|i| -> Result<String> {
+            let grid = &units[units.len() / 2 + i % 100];
+            let first = storage.records(&admin, filter(&[("grid", grid)]))?;
+            Ok(first.next.unwrap_or_default())
+        })
+        .collect::<Result<_>>()?;
+    let (p50, p99, page) = time(runs, |i| Ok(storage.records(&admin, filter(&[("after", &deep[i])]))?))?;
+    row("a deep page by cursor (half-way, page 20,000 of 40,000)", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) = time(runs, |_| Ok(storage.records(&street, filter(&[]))?))?;
+    row("first page, a street's staff (32 unit grids)", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) = time(runs, |i| {
+        Ok(storage.records(&admin, filter(&[("grid", &format!("X{}-{}", 1 + i % 8, 1 + i % 7))]))?)
+    })?;
+    row("grid filter: a street's subtree", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) =
+        time(runs, |i| Ok(storage.records(&admin, filter(&[("grid", &units[(i * 37) % units.len()])]))?))?;
+    row("grid filter: one unit grid", page.items.len(), (p50, p99), c50);
+
+    let bare_tag = |tag: &str| -> Result<f64> {
+        let (p50, _, _) = time(runs, |i| {
+            let ids: Vec<Vec<u8>> = raw
+                .prepare_cached("SELECT id FROM record_tags WHERE kind = 'resident' AND tag = ?1 AND grid = ?2 ORDER BY id LIMIT 51")?
+                .query_map(params![tag, units[i % units.len()]], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids.len())
+        })?;
+        Ok(p50)
+    };
+    let (c_common, c_rare) = (bare_tag("elderly_alone")?, bare_tag("community_correction")?);
+    let (p50, p99, page) = time(runs, |_| Ok(storage.records(&admin, filter(&[("tag", "elderly_alone")]))?))?;
+    row("tag: elderly living alone (20% of residents), whole city", page.items.len(), (p50, p99), c_common);
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.records(&admin, filter(&[("tag", "community_correction")]))?))?;
+    row("tag: community correction (0.5%), whole city", page.items.len(), (p50, p99), c_rare);
+    let (p50, p99, page) = time(runs, |_| Ok(storage.records(&admin, filter(&[("tag", "veteran")]))?))?;
+    row("tag nobody holds, whole city (every grid visited)", page.items.len(), (p50, p99), c_rare);
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.records(&admin, filter(&[("residence", "floating")]))?))?;
+    row("residence: floating, whole city", page.items.len(), (p50, p99), c50);
+
+    type Make = fn(&mut Rng) -> (String, &'static str);
+    let searches: [(&str, Make); 4] = [
+        ("search: a surname (one character, ~5% of the city)", |r| {
+            (SURNAMES[r.below(SURNAMES.len())].into(), "name")
+        }),
+        ("search: two characters of a name", |r| {
+            (format!("{}{}", SURNAMES[r.below(SURNAMES.len())], GIVEN[r.below(GIVEN.len())]), "name")
+        }),
+        ("search: ID number, first 10 digits", |r| (format!("330702{}", 1940 + r.below(68)), "id_number")),
+        ("search: phone, first 7 digits", |r| (format!("13{:05}", r.below(100_000)), "phone")),
+    ];
+    for (what, make) in searches {
+        let texts: Vec<(String, &str)> = (0..runs).map(|_| make(&mut rng)).collect();
+        let (p50, p99, page) = time(runs, |i| Ok(storage.records(&admin, filter(&[("q", &texts[i].0)]))?))?;
+        let (c50, _, _) = time(runs, |i| {
+            let (text, column) = &texts[i];
+            let sql = format!(
+                "SELECT grid, id FROM residents WHERE {column} >= ?1 AND {column} < ?2 AND deleted IS NOT 1 ORDER BY grid, id LIMIT 51"
+            );
+            let ids: Vec<Vec<u8>> = raw
+                .prepare_cached(&sql)?
+                .query_map(params![text, format!("{text}\u{10FFFF}")], |r| r.get(1))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids.len())
+        })?;
+        row(what, page.items.len(), (p50, p99), c50);
+        let texts: Vec<(String, &str)> = (0..runs).map(|_| make(&mut rng)).collect();
+        let (p50, p99, page) = time(runs, |i| Ok(storage.records(&street, filter(&[("q", &texts[i].0)]))?))?;
+        row(&format!("{what}, a street's staff"), page.items.len(), (p50, p99), c50);
+    }
+    let (p50, p99, _) = time(runs, |i| Ok(storage.record(&admin, id(3, (i * 9973) % residents), T0)?))?;
+    let (c50, _, _) = time(runs, |i| {
+        let n: Vec<u8> = raw
+            .prepare_cached("SELECT meta FROM residents WHERE id = ?1")?
+            .query_row([id(3, (i * 9973) % residents).as_bytes().to_vec()], |r| r.get(0))?;
+        Ok(n.len())
+    })?;
+    row("record detail with history (and its audit line)", 1, (p50, p99), c50);
+
+    // The case list at 500k cases.
+    let cases_filter = |status: Option<&str>, overdue: bool, after: Option<String>| CaseFilter {
+        status: status.map(str::to_owned),
+        overdue,
+        after,
+        ..Default::default()
+    };
+    let now = T0 + cases as u64 * 60_000;
+    let (c50, _, _) = time(runs, |_| {
+        let ids: Vec<Vec<u8>> = raw
+            .prepare_cached(
+                "SELECT case_id FROM case_flow ORDER BY received_at_ms DESC, case_id DESC LIMIT 51",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids.len())
+    })?;
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.cases(&admin, cases_filter(None, false, None), now)?))?;
+    row("cases: first page, whole city", page.items.len(), (p50, p99), c50);
+    let deep = format!("{}:{}", T0 + (cases as u64 / 2) * 60_000, id(6, cases / 2));
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.cases(&admin, cases_filter(None, false, Some(deep.clone())), now)?))?;
+    row("cases: a deep page by cursor (half-way)", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.cases(&admin, cases_filter(Some("dispatched"), false, None), now)?))?;
+    row("cases: status dispatched", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) = time(runs, |_| Ok(storage.cases(&admin, cases_filter(None, true, None), now)?))?;
+    row("cases: overdue", page.items.len(), (p50, p99), c50);
+    let (p50, p99, page) =
+        time(runs, |_| Ok(storage.cases(&street, cases_filter(None, false, None), now)?))?;
+    row("cases: first page, a street's staff", page.items.len(), (p50, p99), c50);
+    Ok(())
+}

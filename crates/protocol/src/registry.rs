@@ -1,0 +1,115 @@
+//! The bodies of the registry the console reviews (`GET /api/v1/records`,
+//! `GET /api/v1/records/{id}`): residents, households and buildings by
+//! grid, with search and filters, and each record's field history (every
+//! version the server keeps, winner and losers, with who wrote it).
+//!
+//! Which records a caller may see, how a search is run and what a cursor
+//! holds are the server's (`server/src/registry.rs`, docs/registry.md);
+//! this module only says what travels.
+
+use std::collections::BTreeMap;
+
+use gridwork_domain::{Kind, RecordId, Value};
+use serde::{Deserialize, Serialize};
+
+/// The kinds the registry lists.
+pub const REGISTRY_KINDS: [Kind; 3] = [Kind::Resident, Kind::Household, Kind::Building];
+
+/// The query of `GET /api/v1/records`. Every parameter is text as sent, so
+/// that a wrong one is answered 422 naming it (not a generic 400).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFilter {
+    /// `resident`, `household` or `building` (required).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// This grid and every grid below it.
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// A prefix of a name, ID-card number, phone or address (which fields
+    /// depends on the kind: docs/registry.md).
+    #[serde(default)]
+    pub q: Option<String>,
+    /// A special-group tag's code (`tags` contains it): residents and
+    /// households.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// A resident's `residence_type` code.
+    #[serde(default)]
+    pub residence: Option<String>,
+    /// The `next` of the page before.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// At most this many (1–200, 50 by default).
+    #[serde(default)]
+    pub limit: Option<String>,
+}
+
+/// A record in a list: its winning values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordItem {
+    pub id: RecordId,
+    pub kind: Kind,
+    pub grid: Option<String>,
+    /// What to call it in a list: a resident's name, a household's
+    /// address, a building's name or address.
+    pub title: String,
+    /// Every field with a value, by name.
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// A page of records, in the order of (grid, id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordPage {
+    pub items: Vec<RecordItem>,
+    /// The cursor of the next page (`after`), `null` on the last.
+    pub next: Option<String>,
+}
+
+/// Who wrote a version: a device's number, and the device and its
+/// worker when the server knows them. Number 0 is the server itself (the
+/// console, a settled conflict): no device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Writer {
+    pub number: u32,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+}
+
+/// One stored version of a field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldVersion {
+    pub value: Value,
+    /// The value everyone shows; the others are kept for review.
+    pub winner: bool,
+    pub writer: Writer,
+    /// The writer's count of its writes of this field, this one included.
+    pub counter: u32,
+    /// The write's hybrid logical clock, in milliseconds.
+    pub at_ms: u64,
+}
+
+/// Every version the server keeps of one field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldHistory {
+    pub field: String,
+    pub label_zh: String,
+    pub label_en: String,
+    /// Concurrent versions are kept (a conflict for the centre to settle).
+    pub in_conflict: bool,
+    /// The winner first, then the losers, latest first.
+    pub versions: Vec<FieldVersion>,
+}
+
+/// One record whole: `GET /api/v1/records/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordView {
+    pub id: RecordId,
+    pub kind: Kind,
+    pub grid: Option<String>,
+    pub deleted: bool,
+    pub fields: BTreeMap<String, Value>,
+    /// In the order of the kind's schema.
+    pub history: Vec<FieldHistory>,
+}

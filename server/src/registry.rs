@@ -1,0 +1,306 @@
+//! The registry the console reviews: residents, households and buildings
+//! by grid (`GET /api/v1/records`), and one record with every version of
+//! every field the server keeps (`GET /api/v1/records/{id}`).
+//!
+//! This module shapes data and reads parameters: it checks a list's query
+//! (kind, grid, search, tag, residence type, cursor, limit; a wrong one is
+//! a validation error naming the parameter), builds the backend's
+//! [`RecordQuery`], and turns stored registers into list items and field
+//! histories. It decides nothing about who may see what (that is
+//! `Core::records` and `Core::record` in `core.rs`, over the same scope as
+//! a device's) and runs no SQL (the backends' `Reads::record_page`). What a
+//! search matches is [`crate::backend::search_columns`]; docs/registry.md
+//! says it for the centre.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gridwork_domain::{DeviceId, GridCode, Kind, Reason, RecordId, ValidationError, Value};
+use gridwork_protocol::RecordChanges;
+use gridwork_protocol::registry::{
+    FieldHistory, FieldVersion, REGISTRY_KINDS, RecordFilter, RecordItem, RecordView, Writer,
+};
+
+use crate::backend::{DeviceOwner, RecordQuery};
+
+/// A page's length when none is asked for, and the most one may be.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+/// The longest search text: longer than any name, ID number or address
+/// prefix a clerk types.
+pub const MAX_SEARCH: usize = 50;
+
+/// A list's query, checked: everything but the grids to list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub kind: Kind,
+    /// The grid whose subtree is asked for, if one is.
+    pub grid: Option<String>,
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub residence: Option<String>,
+    pub after: Option<(String, RecordId)>,
+    pub limit: usize,
+}
+
+impl Checked {
+    /// The backend's query over `grids` (sorted), one more than the page
+    /// so that the page knows whether another follows.
+    pub fn query(&self, grids: Vec<String>) -> RecordQuery {
+        RecordQuery {
+            kind: self.kind,
+            grids,
+            search: self.search.clone(),
+            tag: self.tag.clone(),
+            residence: self.residence.clone(),
+            after: self.after.clone(),
+            limit: self.limit + 1,
+        }
+    }
+}
+
+fn invalid(field: &str, reason: Reason) -> ValidationError {
+    ValidationError::invalid(field, reason)
+}
+
+/// Text given, trimmed; empty counts as not given.
+fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// A choice among `choices` of `kind`'s field `field`, for the parameter
+/// `name`: 422 naming it, with the allowed codes, when it is not one.
+fn choice_of(kind: Kind, field: &str, name: &str, text: &str) -> Result<String, ValidationError> {
+    let choices = match kind.def().field(field).map(|f| f.ty) {
+        Ok(gridwork_domain::FieldType::Choice { choices } | gridwork_domain::FieldType::Tags { choices }) => {
+            choices
+        }
+        _ => return Err(invalid(name, Reason::Disagrees { other: "kind" })),
+    };
+    if choices.iter().any(|c| c.code == text) {
+        Ok(text.to_owned())
+    } else {
+        Err(invalid(
+            name,
+            Reason::NotAChoice {
+                allowed: choices.iter().map(|c| c.code).collect(),
+                labels_zh: choices.iter().map(|c| c.zh).collect(),
+            },
+        ))
+    }
+}
+
+/// Checks a list's query, naming the first parameter that is wrong.
+pub fn check(filter: &RecordFilter) -> Result<Checked, ValidationError> {
+    let kind = match given(&filter.kind) {
+        None => return Err(ValidationError::required("kind")),
+        Some(text) => REGISTRY_KINDS.into_iter().find(|k| k.as_str() == text).ok_or_else(|| {
+            invalid(
+                "kind",
+                Reason::NotAChoice {
+                    allowed: REGISTRY_KINDS.iter().map(|k| k.as_str()).collect(),
+                    labels_zh: REGISTRY_KINDS.iter().map(|k| k.def().label.zh).collect(),
+                },
+            )
+        })?,
+    };
+    let limit = match given(&filter.limit) {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| invalid("limit", Reason::OutOfRange { min: 1, max: MAX_LIMIT as i64 }))?,
+    };
+    let grid = match given(&filter.grid) {
+        None => None,
+        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
+    };
+    let search = match given(&filter.q) {
+        None => None,
+        Some(text) if text.chars().count() > MAX_SEARCH => {
+            return Err(invalid("q", Reason::TooLong { max: MAX_SEARCH }));
+        }
+        Some(text) if text.chars().any(char::is_control) => {
+            let code_point = text.chars().find(|c| c.is_control()).map_or(0, u32::from);
+            return Err(invalid("q", Reason::ControlCharacter { code_point }));
+        }
+        // ID-card numbers are stored with a capital X.
+        Some(text) if text.ends_with('x') && text[..text.len() - 1].bytes().all(|b| b.is_ascii_digit()) => {
+            Some(text.to_ascii_uppercase())
+        }
+        Some(text) => Some(text.to_owned()),
+    };
+    let tag = match given(&filter.tag) {
+        None => None,
+        Some(text) => Some(choice_of(kind, "tags", "tag", text)?),
+    };
+    let residence = match given(&filter.residence) {
+        None => None,
+        Some(text) => Some(choice_of(kind, "residence_type", "residence", text)?),
+    };
+    let after = match given(&filter.after) {
+        None => None,
+        Some(text) => Some(parse_cursor(text).ok_or_else(|| invalid("after", Reason::Cursor))?),
+    };
+    Ok(Checked { kind, grid, search, tag, residence, after, limit })
+}
+
+/// A page's `next`: `GRID~ID` (a grid code holds no `~`, and both halves
+/// need no escaping in a URL).
+pub fn cursor(grid: &str, id: RecordId) -> String {
+    format!("{grid}~{id}")
+}
+
+fn parse_cursor(text: &str) -> Option<(String, RecordId)> {
+    let (grid, id) = text.split_once('~')?;
+    let grid = GridCode::parse(grid).ok()?;
+    Some((grid.as_str().to_owned(), id.parse().ok()?))
+}
+
+/// The winning values of a record's fields that hold one, by name.
+pub fn fields(record: &RecordChanges) -> BTreeMap<String, Value> {
+    record
+        .fields
+        .iter()
+        .filter(|f| !f.register.value().is_null())
+        .map(|f| (f.field.clone(), f.register.value().clone()))
+        .collect()
+}
+
+/// What a list calls a record: a resident's name, a household's address
+/// (or head), a building's name (or address); its id when it has none.
+pub fn title(kind: Kind, id: RecordId, fields: &BTreeMap<String, Value>) -> String {
+    let names: &[&str] = match kind {
+        Kind::Resident => &["name"],
+        Kind::Household => &["address", "head"],
+        Kind::Building => &["name", "address"],
+        _ => &[],
+    };
+    names
+        .iter()
+        .find_map(|n| fields.get(*n).and_then(Value::as_text))
+        .map_or_else(|| id.to_string(), str::to_owned)
+}
+
+/// A record as a list item.
+pub fn item(record: &RecordChanges) -> RecordItem {
+    let fields = fields(record);
+    RecordItem {
+        id: record.id,
+        kind: record.kind,
+        grid: fields.get("grid").and_then(Value::as_text).map(str::to_owned),
+        title: title(record.kind, record.id, &fields),
+        fields,
+    }
+}
+
+/// A record whole: its values and every version of every field, in the
+/// order of its kind's schema; `owner` names the device of a writer
+/// number (asked once per number).
+pub fn view(
+    record: &RecordChanges,
+    mut owner: impl FnMut(u32) -> Result<Option<DeviceOwner>, crate::backend::BackendError>,
+) -> Result<RecordView, crate::backend::BackendError> {
+    let fields = fields(record);
+    let mut writers: HashMap<u32, Writer> = HashMap::new();
+    let mut history = Vec::new();
+    for def in record.kind.def().fields {
+        let Some(state) = record.fields.iter().find(|f| f.field == def.name) else { continue };
+        let register = &state.register;
+        let winner = register.winner().dot();
+        let mut versions: Vec<&gridwork_merge::Version<Value>> = register.versions().iter().collect();
+        // The winner first, then the losers, latest first.
+        versions.sort_by_key(|v| (v.dot() != winner, std::cmp::Reverse(v.hlc)));
+        let mut out = Vec::with_capacity(versions.len());
+        for version in versions {
+            let DeviceId(number) = version.writer;
+            let writer = match writers.get(&number) {
+                Some(writer) => writer.clone(),
+                None => {
+                    let found = if number == 0 { None } else { owner(number)? };
+                    let writer = Writer {
+                        number,
+                        device_id: found.as_ref().map(|o| o.device_id.clone()),
+                        user_id: found.as_ref().map(|o| o.user_id.clone()),
+                        user_name: found.map(|o| o.user_name),
+                    };
+                    writers.insert(number, writer.clone());
+                    writer
+                }
+            };
+            out.push(FieldVersion {
+                value: version.value.clone(),
+                winner: version.dot() == winner,
+                writer,
+                counter: version.counter,
+                at_ms: version.hlc.physical_ms(),
+            });
+        }
+        history.push(FieldHistory {
+            field: def.name.to_owned(),
+            label_zh: def.label.zh.to_owned(),
+            label_en: def.label.en.to_owned(),
+            in_conflict: register.in_conflict(),
+            versions: out,
+        });
+    }
+    Ok(RecordView {
+        id: record.id,
+        kind: record.kind,
+        grid: fields.get("grid").and_then(Value::as_text).map(str::to_owned),
+        deleted: fields.get("deleted") == Some(&Value::Bool(true)),
+        fields,
+        history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(pairs: &[(&str, &str)]) -> RecordFilter {
+        let mut f = RecordFilter::default();
+        for (k, v) in pairs {
+            let v = Some((*v).to_owned());
+            match *k {
+                "kind" => f.kind = v,
+                "grid" => f.grid = v,
+                "q" => f.q = v,
+                "tag" => f.tag = v,
+                "residence" => f.residence = v,
+                "after" => f.after = v,
+                "limit" => f.limit = v,
+                _ => unreachable!(),
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn a_wrong_parameter_is_named() {
+        let field = |pairs: &[(&str, &str)]| check(&filter(pairs)).unwrap_err().field().map(str::to_owned);
+        assert_eq!(field(&[]).as_deref(), Some("kind"));
+        assert_eq!(field(&[("kind", "case")]).as_deref(), Some("kind"));
+        for limit in ["0", "201", "-1", "ten"] {
+            assert_eq!(field(&[("kind", "resident"), ("limit", limit)]).as_deref(), Some("limit"));
+        }
+        assert_eq!(field(&[("kind", "resident"), ("after", "nonsense")]).as_deref(), Some("after"));
+        assert_eq!(field(&[("kind", "resident"), ("tag", "nobody")]).as_deref(), Some("tag"));
+        assert_eq!(field(&[("kind", "building"), ("tag", "elderly_alone")]).as_deref(), Some("tag"));
+        assert_eq!(
+            field(&[("kind", "household"), ("residence", "registered")]).as_deref(),
+            Some("residence")
+        );
+        assert_eq!(field(&[("kind", "resident"), ("grid", "no grid")]).as_deref(), Some("grid"));
+    }
+
+    #[test]
+    fn a_cursor_goes_round() {
+        let id: RecordId = "01890a5d-ac96-774b-bcce-b302099a8057".parse().unwrap();
+        let checked = check(&filter(&[("kind", "resident"), ("after", &cursor("C1-01", id))])).unwrap();
+        assert_eq!(checked.after, Some(("C1-01".to_owned(), id)));
+        assert_eq!(checked.limit, DEFAULT_LIMIT);
+        let id_prefix = check(&filter(&[("kind", "resident"), ("q", " 33070219900101123x ")])).unwrap();
+        assert_eq!(id_prefix.search.as_deref(), Some("33070219900101123X"));
+    }
+}
