@@ -21,6 +21,7 @@ pub mod guesses;
 pub mod limits;
 pub mod listener;
 pub mod open311;
+pub mod openapi;
 pub mod postgres;
 pub mod scopes;
 pub mod share;
@@ -384,6 +385,14 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "meta",
+    responses(
+        (status = 200, description = "the server is up: `{\"status\": \"ok\", \"epoch\", \"version\"}`", body = Object),
+    ),
+)]
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(
         serde_json::json!({"status": "ok", "epoch": state.storage.epoch(), "version": env!("CARGO_PKG_VERSION")}),
@@ -406,6 +415,17 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
     headers.get(APP_VERSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/enroll",
+    tag = "sync",
+    request_body(content = EnrollRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "the device is enrolled: its number and token", body = gridwork_protocol::sync::EnrollResponse),
+        (status = 403, description = "the enrollment code is wrong, used or expired", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "too many wrong codes from this address: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+)]
 async fn enroll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -422,6 +442,19 @@ async fn enroll(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    tag = "sync",
+    request_body(content = PushRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "what was applied and what was refused, record by record", body = gridwork_protocol::sync::PushResponse),
+        (status = 409, description = "the device's database diverged from what the server holds (`device_diverged`): nothing was applied", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "the device pushes too often: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 503, description = "the server is busy: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("device" = [])),
+)]
 async fn push(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -459,6 +492,16 @@ async fn push(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/pull",
+    tag = "sync",
+    request_body(content = PullRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "a page of the changes in the device's scope", body = gridwork_protocol::sync::PullResponse),
+    ),
+    security(("device" = [])),
+)]
 async fn pull(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -476,6 +519,17 @@ async fn pull(
     Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "console",
+    request_body = Login,
+    responses(
+        (status = 200, description = "a console session", body = gridwork_protocol::admin::ConsoleSession),
+        (status = 401, description = "wrong name or password", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "too many wrong passwords or logins from this address: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -494,6 +548,16 @@ async fn login(
 }
 
 /// Ends the console session whose token the request carries.
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "console",
+    responses(
+        (status = 200, description = "the session is ended", body = LoggedOut),
+        (status = 400, description = "the token is not a console session", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<LoggedOut>, AppError> {
     let token = bearer(&headers).ok_or_else(AppError::unauthorized)?;
     let digest = sqlite::digest(token);
@@ -510,6 +574,18 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     Ok(Json(LoggedOut { logged_out: true }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/grids",
+    tag = "admin",
+    request_body = NewGrid,
+    responses(
+        (status = 200, description = "the grid's id", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a grid with that code exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_grid(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -521,6 +597,19 @@ async fn add_grid(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/grids/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "the grid's code")),
+    request_body = gridwork_protocol::console::GridChange,
+    responses(
+        (status = 200, description = "the grid as it now is", body = gridwork_protocol::console::GridInfo),
+        (status = 404, description = "no such grid", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn update_grid(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -532,6 +621,18 @@ async fn update_grid(
     Ok(Json(blocking(move || storage.update_grid(&admin, &code, change, now)).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    request_body = NewUser,
+    responses(
+        (status = 200, description = "the user's id", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a user with that name exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -543,6 +644,18 @@ async fn add_user(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/enrollment-codes",
+    tag = "admin",
+    request_body = NewEnrollmentCode,
+    responses(
+        (status = 200, description = "a one-time code for enrolling a device of the user", body = EnrollmentCode),
+        (status = 404, description = "no such user", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn enrollment_code(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -564,6 +677,15 @@ async fn enrollment_code(
     Ok(Json(code))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/devices",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every enrolled device", body = Vec<DeviceInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn devices(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -573,6 +695,17 @@ async fn devices(
     Ok(Json(devices))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/devices/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "the device's id")),
+    responses(
+        (status = 200, description = "the device is revoked: it wipes itself at its next sync", body = Revoked),
+        (status = 404, description = "no such device", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn revoke(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -585,6 +718,17 @@ async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/integration-keys",
+    tag = "admin",
+    request_body = NewIntegrationKey,
+    responses(
+        (status = 200, description = "the key, with its secret (shown once)", body = IssuedIntegrationKey),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn issue_integration_key(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -595,6 +739,15 @@ async fn issue_integration_key(
     Ok(Json(blocking(move || storage.issue_integration_key(&admin, key, now)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/integration-keys",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every integration key, without secrets", body = Vec<IntegrationKey>),
+    ),
+    security(("session" = [])),
+)]
 async fn integration_keys(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -603,6 +756,17 @@ async fn integration_keys(
     Ok(Json(blocking(move || storage.integration_keys()).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/integration-keys/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the key as it now is, revoked", body = IntegrationKey),
+        (status = 404, description = "no such integration key", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn revoke_integration_key(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -613,6 +777,15 @@ async fn revoke_integration_key(
     Ok(Json(blocking(move || storage.revoke_integration_key(&admin, &id, now)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/conflicts",
+    tag = "console",
+    responses(
+        (status = 200, description = "the fields with concurrent values kept for review (city-wide staff and admins)", body = Vec<Conflict>),
+    ),
+    security(("session" = [])),
+)]
 async fn conflicts(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -622,6 +795,19 @@ async fn conflicts(
     Ok(Json(conflicts))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/conflicts/settle",
+    tag = "console",
+    request_body = gridwork_protocol::console::SettleConflict,
+    responses(
+        (status = 200, description = "the value kept", body = gridwork_protocol::console::Settled),
+        (status = 404, description = "no such record or field in conflict", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "the record is deleted, or the case flow owns the field", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn settle_conflict(
     State(state): State<AppState>,
     ReviewerCaller(staff): ReviewerCaller,
@@ -634,7 +820,8 @@ async fn settle_conflict(
 
 /// `GET /api/v1/cases/export`'s question: the list's filter, a format
 /// and a language.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CaseExport {
     format: String,
@@ -655,6 +842,21 @@ const EXPORT_MAX_CASES: usize = 20_000;
 /// Exports written at once; more wait their turn or are told to.
 const EXPORTS_AT_ONCE: usize = 2;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/export",
+    tag = "cases",
+    params(CaseExport),
+    responses(
+        (status = 200, description = "the list as a spreadsheet (`Content-Disposition: attachment`)", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "more than 20,000 cases match: narrow the list", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn export_cases(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -738,10 +940,28 @@ async fn export_cases(
 
 /// The record kinds, their fields' labels and choices, for the console's
 /// tables and forms.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schema",
+    tag = "console",
+    responses(
+        (status = 200, description = "the record kinds: fields, labels, types and choices", body = Vec<gridwork_protocol::schema::KindInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn schema(_who: ConsoleCaller) -> Json<Vec<gridwork_protocol::schema::KindInfo>> {
     Json(gridwork_protocol::schema::kinds())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/supervisions",
+    tag = "cases",
+    responses(
+        (status = 200, description = "supervision notes (督办) on the cases the caller sees", body = Vec<gridwork_protocol::cases::Supervision>),
+    ),
+    security(("session" = [])),
+)]
 async fn supervisions(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -751,6 +971,15 @@ async fn supervisions(
     Ok(Json(blocking(move || storage.supervisions(&who, now)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "console",
+    responses(
+        (status = 200, description = "who is logged in, and their grids", body = gridwork_protocol::console::Me),
+    ),
+    security(("session" = [])),
+)]
 async fn me(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -761,6 +990,15 @@ async fn me(
     Ok(Json(me))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/grids",
+    tag = "console",
+    responses(
+        (status = 200, description = "the grids the caller sees, with their boundaries", body = Vec<gridwork_protocol::console::GridInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn grids(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -770,13 +1008,24 @@ async fn grids(
 }
 
 /// `GET /api/v1/stats`'s question.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatsSince {
     /// Cases received at or after this instant (Unix ms); all by default.
     since_ms: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "console",
+    params(StatsSince),
+    responses(
+        (status = 200, description = "the dashboard's figures of the cases the caller sees", body = gridwork_protocol::console::CaseStats),
+    ),
+    security(("session" = [])),
+)]
 async fn stats(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -790,7 +1039,8 @@ async fn stats(
 }
 
 /// Where a page of a list starts and how long it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Page {
     after: Option<u64>,
@@ -810,6 +1060,16 @@ fn query<T: DeserializeOwned>(
     query.map(|q| q.0).map_err(|e| AppError::malformed(e.body_text()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/parked",
+    tag = "console",
+    params(Page),
+    responses(
+        (status = 200, description = "a page of refused changes parked for review", body = ParkedPage),
+    ),
+    security(("session" = [])),
+)]
 async fn parked(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -838,6 +1098,15 @@ impl<S: Send + Sync> FromRequestParts<S> for CaseId {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/departments",
+    tag = "cases",
+    responses(
+        (status = 200, description = "the departments cases are dispatched to", body = Vec<gridwork_protocol::cases::Department>),
+    ),
+    security(("session" = [])),
+)]
 async fn departments(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -846,6 +1115,18 @@ async fn departments(
     Ok(Json(blocking(move || storage.departments()).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/departments",
+    tag = "admin",
+    request_body = gridwork_protocol::cases::Department,
+    responses(
+        (status = 200, description = "the department's code: `{\"code\"}`", body = Object),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a department with that code exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_department(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -858,6 +1139,16 @@ async fn add_department(
     Ok(Json(serde_json::json!({"code": code})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    params(gridwork_protocol::cases::CaseFilter),
+    responses(
+        (status = 200, description = "a page of the cases the caller sees, newest first", body = gridwork_protocol::cases::CasePage),
+    ),
+    security(("session" = [])),
+)]
 async fn cases(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -872,6 +1163,17 @@ async fn cases(
     Ok(Json(blocking(move || storage.cases(&who, filter, now)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    params(("id" = String, Path, description = "the case's record id (a UUIDv7)")),
+    responses(
+        (status = 200, description = "the case: its fields, steps and the steps the caller may take", body = gridwork_protocol::cases::CaseView),
+        (status = 404, description = "no such case the caller may see", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn case(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -882,6 +1184,20 @@ async fn case(
     Ok(Json(blocking(move || storage.case(&who, id, now)).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/steps",
+    tag = "cases",
+    params(("id" = String, Path, description = "the case's record id (a UUIDv7)")),
+    request_body = gridwork_protocol::cases::StepRequest,
+    responses(
+        (status = 200, description = "the case after the step", body = gridwork_protocol::cases::CaseView),
+        (status = 404, description = "no such case the caller may see", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "the step is not one the case's status or the caller's role allows", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn case_step(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -893,6 +1209,17 @@ async fn case_step(
     Ok(Json(blocking(move || storage.take_step(&who, id, request, now)).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    request_body = gridwork_protocol::cases::NewCase,
+    responses(
+        (status = 200, description = "the case's id: it is received into the flow", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_case(
     State(state): State<AppState>,
     StaffCaller(who): StaffCaller,
@@ -904,6 +1231,15 @@ async fn add_case(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/categories",
+    tag = "cases",
+    responses(
+        (status = 200, description = "the case categories with their time limits", body = Vec<gridwork_protocol::cases::Category>),
+    ),
+    security(("session" = [])),
+)]
 async fn categories(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -912,6 +1248,18 @@ async fn categories(
     Ok(Json(blocking(move || storage.categories()).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/categories/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "the category's code")),
+    request_body = gridwork_protocol::cases::Category,
+    responses(
+        (status = 200, description = "the category as it now is", body = gridwork_protocol::cases::Category),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn update_category(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -932,6 +1280,17 @@ fn year_of(text: &str) -> Result<i32, AppError> {
         .ok_or_else(|| AppError::not_found(format!("`{text}` is not a year"), format!("`{text}`不是年份")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/{year}",
+    tag = "cases",
+    params(("year" = i32, Path, description = "a year, 1900 to 2200")),
+    responses(
+        (status = 200, description = "the year's holidays and make-up working days", body = gridwork_protocol::cases::CalendarYear),
+        (status = 404, description = "no such year", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn calendar_year(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -942,6 +1301,19 @@ async fn calendar_year(
     Ok(Json(blocking(move || storage.calendar_year(year)).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/calendar/{year}",
+    tag = "admin",
+    params(("year" = i32, Path, description = "a year, 1900 to 2200")),
+    request_body = gridwork_protocol::cases::CalendarYear,
+    responses(
+        (status = 200, description = "the year is replaced and open cases' deadlines recounted: `{\"year\", \"recounted\"}`", body = Object),
+        (status = 404, description = "no such year", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn replace_calendar_year(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -974,6 +1346,17 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/parked/{id}",
+    tag = "console",
+    params(("id" = u64, Path, description = "the parked change's number")),
+    responses(
+        (status = 200, description = "one parked change with its values", body = ParkedChange),
+        (status = 404, description = "no such parked change", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn parked_one(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -984,6 +1367,17 @@ async fn parked_one(
     Ok(Json(parked))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/parked/{id}/dismiss",
+    tag = "console",
+    params(("id" = u64, Path, description = "the parked change's number")),
+    responses(
+        (status = 200, description = "the parked change is dismissed", body = Dismissed),
+        (status = 404, description = "no such parked change", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn dismiss_parked(
     State(state): State<AppState>,
     ReviewerCaller(staff): ReviewerCaller,
@@ -997,6 +1391,15 @@ async fn dismiss_parked(
     Ok(Json(Dismissed { dismissed: id }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every user", body = Vec<UserInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<UserInfo>>, AppError> {
     let storage = state.storage.clone();
     let users = blocking(move || storage.users()).await?;
@@ -1049,6 +1452,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         // For city systems, in GeoReport v2's terms (see `open311.rs`).
         .nest("/open311/v2", open311::router())
+        // The API's description and Swagger UI (see `openapi.rs`).
+        .merge(openapi::router())
         .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))
