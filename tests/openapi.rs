@@ -2,7 +2,8 @@
 //! (`/api/docs/`) through the real server: the description is OpenAPI
 //! 3.x and names every route the router serves (read from the router's
 //! source, so a route added without its `#[utoipa::path]` fails here by
-//! name), and the UI's page loads nothing from another origin.
+//! name), and the UI's page loads nothing from another origin and shows
+//! every path in headless Chromium.
 
 use std::collections::BTreeSet;
 
@@ -239,4 +240,33 @@ fn the_docs_page_loads_only_from_this_server_under_the_consoles_policy() {
     let (status, _, body) = get(&server, "/api/docs/nothing.js");
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("not_found"), "{body}");
+}
+
+/// Swagger UI in headless Chromium (Debian's `chromium`, as the console's
+/// end-to-end test; `CHROMIUM` names another): under the page's policy its
+/// scripts run, read the description and show every path of it.
+#[test]
+fn the_docs_page_shows_every_path_in_chromium() {
+    let server = Server::start();
+    let paths = description(&server)["paths"].as_object().unwrap().len();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("{}/api/docs/", server.url))
+        .output()
+        .unwrap_or_else(|e| panic!("{chromium} does not run ({e}): install chromium (scripts/test does)"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("Gridwork 网格通"), "the description's title is not shown: {dom}");
+    let shown: BTreeSet<&str> = dom
+        .match_indices("data-path=\"")
+        .map(|(at, found)| {
+            let rest = &dom[at + found.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(shown.len(), paths, "paths shown: {shown:?}");
+    assert!(shown.contains("/api/v1/sync/push") && shown.contains("/open311/v2/requests.json"));
 }
