@@ -87,6 +87,8 @@ const CHUNK_DEADLINE: Duration = Duration::from_secs(45);
 
 /// A chunk of an attachment from `offset`; the answer says how many bytes
 /// the server holds, so an interrupted upload resumes where it stopped.
+///
+/// Who: a device or a console login.
 #[utoipa::path(
     put,
     path = "/api/v1/attachments/{sha256}",
@@ -410,6 +412,8 @@ async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
 
 /// Where an upload stands, or that the file is stored (to those who may
 /// read it).
+///
+/// Who: a device or a console login.
 #[utoipa::path(
     get,
     path = "/api/v1/attachments/{sha256}/status",
@@ -453,6 +457,8 @@ pub async fn status(
 
 /// The file, to those who may read a record that names it (or who
 /// uploaded it).
+///
+/// Who: a device or a console login.
 #[utoipa::path(
     get,
     path = "/api/v1/attachments/{sha256}",

@@ -385,6 +385,9 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
+/// Whether the server is up, its epoch and version.
+///
+/// Who: anyone; no token.
 #[utoipa::path(
     get,
     path = "/api/v1/health",
@@ -415,6 +418,9 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
     headers.get(APP_VERSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// Enrolls a device with a one-time enrollment code.
+///
+/// Who: anyone; no token.
 #[utoipa::path(
     post,
     path = "/api/v1/enroll",
@@ -442,6 +448,9 @@ async fn enroll(
     }
 }
 
+/// A device sends its changed records; each is applied or refused.
+///
+/// Who: an enrolled, unrevoked device.
 #[utoipa::path(
     post,
     path = "/api/v1/sync/push",
@@ -492,6 +501,9 @@ async fn push(
     }
 }
 
+/// A device fetches the changes of its scope after its cursor, a page at a time.
+///
+/// Who: an enrolled, unrevoked device.
 #[utoipa::path(
     post,
     path = "/api/v1/sync/pull",
@@ -519,6 +531,9 @@ async fn pull(
     Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
+/// Starts a console session with a name and password.
+///
+/// Who: anyone; no token.
 #[utoipa::path(
     post,
     path = "/api/v1/login",
@@ -548,6 +563,8 @@ async fn login(
 }
 
 /// Ends the console session whose token the request carries.
+///
+/// Who: the holder of a console session (`Authorization: Bearer TOKEN`).
 #[utoipa::path(
     post,
     path = "/api/v1/logout",
@@ -574,6 +591,9 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     Ok(Json(LoggedOut { logged_out: true }))
 }
 
+/// Adds a grid to the tree.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/grids",
@@ -597,6 +617,9 @@ async fn add_grid(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// Renames, moves or redraws a grid.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     put,
     path = "/api/v1/admin/grids/{code}",
@@ -621,6 +644,9 @@ async fn update_grid(
     Ok(Json(blocking(move || storage.update_grid(&admin, &code, change, now)).await?))
 }
 
+/// Adds a user: a grid worker, centre staff, a department's handler or an administrator.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/users",
@@ -644,6 +670,9 @@ async fn add_user(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// Issues a one-time code that enrolls a device of a grid worker.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/enrollment-codes",
@@ -677,6 +706,9 @@ async fn enrollment_code(
     Ok(Json(code))
 }
 
+/// Lists the enrolled devices.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/devices",
@@ -695,6 +727,9 @@ async fn devices(
     Ok(Json(devices))
 }
 
+/// Revokes a device: it wipes itself at its next sync, and its token is refused from now.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/devices/{id}/revoke",
@@ -718,6 +753,9 @@ async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
+/// Issues an integration key for a city system (Open311).
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/integration-keys",
@@ -739,6 +777,9 @@ async fn issue_integration_key(
     Ok(Json(blocking(move || storage.issue_integration_key(&admin, key, now)).await?))
 }
 
+/// Lists the integration keys.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/integration-keys",
@@ -756,6 +797,9 @@ async fn integration_keys(
     Ok(Json(blocking(move || storage.integration_keys()).await?))
 }
 
+/// Revokes an integration key.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/integration-keys/{id}/revoke",
@@ -777,6 +821,9 @@ async fn revoke_integration_key(
     Ok(Json(blocking(move || storage.revoke_integration_key(&admin, &id, now)).await?))
 }
 
+/// The conflict inbox: fields with concurrent values kept for review.
+///
+/// Who: city-wide centre staff or an administrator.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/conflicts",
@@ -795,6 +842,9 @@ async fn conflicts(
     Ok(Json(conflicts))
 }
 
+/// Settles a conflict: the server writes the value kept.
+///
+/// Who: city-wide centre staff or an administrator.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/conflicts/settle",
@@ -842,6 +892,9 @@ const EXPORT_MAX_CASES: usize = 20_000;
 /// Exports written at once; more wait their turn or are told to.
 const EXPORTS_AT_ONCE: usize = 2;
 
+/// The case list, filtered as the list is, as an XLSX or CSV file.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/export",
@@ -940,6 +993,8 @@ async fn export_cases(
 
 /// The record kinds, their fields' labels and choices, for the console's
 /// tables and forms.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/schema",
@@ -953,6 +1008,9 @@ async fn schema(_who: ConsoleCaller) -> Json<Vec<gridwork_protocol::schema::Kind
     Json(gridwork_protocol::schema::kinds())
 }
 
+/// Supervision notes (督办) on the cases the caller sees.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/supervisions",
@@ -971,6 +1029,9 @@ async fn supervisions(
     Ok(Json(blocking(move || storage.supervisions(&who, now)).await?))
 }
 
+/// Who is logged in, and their part of the grid tree.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/me",
@@ -990,6 +1051,9 @@ async fn me(
     Ok(Json(me))
 }
 
+/// The grids the caller sees, with their boundaries.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/grids",
@@ -1016,6 +1080,9 @@ struct StatsSince {
     since_ms: Option<u64>,
 }
 
+/// The dashboard's figures.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/stats",
@@ -1060,6 +1127,9 @@ fn query<T: DeserializeOwned>(
     query.map(|q| q.0).map_err(|e| AppError::malformed(e.body_text()))
 }
 
+/// Refused changes parked for review, a page at a time.
+///
+/// Who: city-wide centre staff or an administrator.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/parked",
@@ -1098,6 +1168,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CaseId {
     }
 }
 
+/// The departments cases are dispatched to.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/departments",
@@ -1115,6 +1188,9 @@ async fn departments(
     Ok(Json(blocking(move || storage.departments()).await?))
 }
 
+/// Adds a department.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/departments",
@@ -1139,6 +1215,9 @@ async fn add_department(
     Ok(Json(serde_json::json!({"code": code})))
 }
 
+/// The cases the caller sees, filtered, a page at a time.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/cases",
@@ -1163,6 +1242,9 @@ async fn cases(
     Ok(Json(blocking(move || storage.cases(&who, filter, now)).await?))
 }
 
+/// One case: its fields, its place in the flow, its trail.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}",
@@ -1184,6 +1266,9 @@ async fn case(
     Ok(Json(blocking(move || storage.case(&who, id, now)).await?))
 }
 
+/// Takes a step of the case flow (accept, dispatch, handle, close, …).
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/steps",
@@ -1209,6 +1294,9 @@ async fn case_step(
     Ok(Json(blocking(move || storage.take_step(&who, id, request, now)).await?))
 }
 
+/// Enters a case at the console; it is received into the flow.
+///
+/// Who: centre staff or an administrator.
 #[utoipa::path(
     post,
     path = "/api/v1/cases",
@@ -1231,6 +1319,9 @@ async fn add_case(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// The case categories and their time limits.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/categories",
@@ -1248,6 +1339,9 @@ async fn categories(
     Ok(Json(blocking(move || storage.categories()).await?))
 }
 
+/// Changes a case category: its names, time limits and department.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     put,
     path = "/api/v1/admin/categories/{code}",
@@ -1256,6 +1350,7 @@ async fn categories(
     request_body = gridwork_protocol::cases::Category,
     responses(
         (status = 200, description = "the category as it now is", body = gridwork_protocol::cases::Category),
+        (status = 404, description = "no such category", body = gridwork_protocol::sync::ErrorBody),
         (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
     ),
     security(("session" = [])),
@@ -1280,6 +1375,9 @@ fn year_of(text: &str) -> Result<i32, AppError> {
         .ok_or_else(|| AppError::not_found(format!("`{text}` is not a year"), format!("`{text}`不是年份")))
 }
 
+/// A year's holidays and make-up working days.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
 #[utoipa::path(
     get,
     path = "/api/v1/calendar/{year}",
@@ -1301,6 +1399,9 @@ async fn calendar_year(
     Ok(Json(blocking(move || storage.calendar_year(year)).await?))
 }
 
+/// Replaces a year's calendar; open cases' deadlines are recounted.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     put,
     path = "/api/v1/admin/calendar/{year}",
@@ -1346,6 +1447,9 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
     }
 }
 
+/// One parked change, with its values.
+///
+/// Who: city-wide centre staff or an administrator.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/parked/{id}",
@@ -1367,6 +1471,9 @@ async fn parked_one(
     Ok(Json(parked))
 }
 
+/// Dismisses a parked change once reviewed.
+///
+/// Who: city-wide centre staff or an administrator.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/parked/{id}/dismiss",
@@ -1391,6 +1498,9 @@ async fn dismiss_parked(
     Ok(Json(Dismissed { dismissed: id }))
 }
 
+/// Lists the users.
+///
+/// Who: an administrator (a session token, not a device's).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/users",

@@ -161,36 +161,39 @@ async fn xml_only() -> GeoError {
 }
 
 /// Services in XML, which this server does not write.
+///
+/// Who: anyone; nothing is read.
 #[utoipa::path(
     get,
     path = "/open311/v2/services.xml",
     tag = "open311",
     responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
-    security(("integration_key" = []), ("session" = [])),
 )]
 pub(crate) async fn services_xml() -> GeoError {
     xml_only().await
 }
 
 /// Service requests in XML, which this server does not write.
+///
+/// Who: anyone; nothing is read.
 #[utoipa::path(
     get,
     path = "/open311/v2/requests.xml",
     tag = "open311",
     responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
-    security(("integration_key" = []), ("session" = [])),
 )]
 pub(crate) async fn requests_xml() -> GeoError {
     xml_only().await
 }
 
 /// Filing in XML, which this server does not read.
+///
+/// Who: anyone; nothing is read.
 #[utoipa::path(
     post,
     path = "/open311/v2/requests.xml",
     tag = "open311",
     responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
-    security(("integration_key" = []), ("session" = [])),
 )]
 pub(crate) async fn file_request_xml() -> GeoError {
     xml_only().await
@@ -420,6 +423,9 @@ fn service_of(category: &Category) -> Service {
     }
 }
 
+/// The services: one per case category.
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
 #[utoipa::path(
     get,
     path = "/open311/v2/services.json",
@@ -497,6 +503,8 @@ fn request_of(report: &CaseReport, categories: &[Category]) -> ServiceRequest {
 /// `GET requests.json?service_code=&status=&start_date=&end_date=`: the
 /// newest [`MAX_REQUESTS`] cases the caller may see that match, or the
 /// ones `service_request_id` lists (which overrides the rest).
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
 #[utoipa::path(
     get,
     path = "/open311/v2/requests.json",
@@ -595,6 +603,8 @@ pub(crate) async fn requests(
 
 /// `GET requests/{id}.json`: one case, in an array as the spec has it; a
 /// case the caller may not see is not found, as one that does not exist.
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
 #[utoipa::path(
     get,
     path = "/open311/v2/requests/{file}",
@@ -736,6 +746,8 @@ fn number(params: &Params, name: &str) -> Result<Option<f64>, GeoError> {
 /// `POST requests.json` (a form or a JSON object): files a case, received
 /// at once into the flow as one entered at the console, after the same
 /// checks. `grid` (the grid's code) says where; the caller must see it.
+///
+/// Who: an integration key, or a centre staff or administrator's login.
 #[utoipa::path(
     post,
     path = "/open311/v2/requests.json",

@@ -239,8 +239,8 @@ async fn docs(uri: Uri) -> Response {
     response
 }
 
-/// A Swagger UI file, owned (Swagger UI's configuration and error are
-/// not `Send`, and a handler's future must be).
+/// A Swagger UI file, owned: Swagger UI's error is not `Send`, and must
+/// not be held where a handler awaits.
 struct SwaggerFile {
     bytes: Vec<u8>,
     content_type: String,
