@@ -124,3 +124,13 @@ fn only_the_app_links_webkit_and_the_app_keeps_no_rules_of_its_own() {
     }
     assert!(checked > 0);
 }
+
+/// The API's OpenAPI description is the server's: utoipa comes in through
+/// gridwork-protocol's `openapi` feature, which only the server turns on.
+#[test]
+fn the_app_the_client_and_the_cli_never_compile_utoipa() {
+    for package in ["gridwork-client", "gridwork-cli", "gridwork-app", "gridwork-protocol"] {
+        assert_absent(package, &["utoipa", "utoipa-gen", "utoipa-swagger-ui"]);
+    }
+    assert!(tree("gridwork-server").contains("utoipa"), "the checks above would pass vacuously");
+}

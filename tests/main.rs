@@ -8,6 +8,7 @@ mod console;
 mod decoders;
 mod hostile;
 mod open311;
+mod openapi;
 mod postgres_merge;
 mod registry;
 mod scaleout;

@@ -71,9 +71,12 @@ fn io_error(e: std::io::Error) -> AppError {
     StorageError::Internal(format!("attachment file: {e}")).into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// Where this chunk's bytes start in the file.
     offset: u64,
+    /// The whole file's size in bytes.
     size: u64,
 }
 
@@ -82,6 +85,26 @@ pub struct UploadQuery {
 /// there.
 const CHUNK_DEADLINE: Duration = Duration::from_secs(45);
 
+/// A chunk of an attachment from `offset`; the answer says how many bytes
+/// the server holds, so an interrupted upload resumes where it stopped.
+///
+/// Who: a device or a console login.
+#[utoipa::path(
+    put,
+    path = "/api/v1/attachments/{sha256}",
+    tag = "attachments",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 lowercase hex digits"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes from `offset`, at most 1 MiB per chunk"),
+    responses(
+        (status = 200, description = "where the upload stands; `complete` once the last chunk matched the digest", body = AttachmentStatus),
+        (status = 409, description = "`offset` is not where the server's copy ends: resume from `status.received`", body = OffsetMismatch),
+        (status = 413, description = "the chunk or the declared size is larger than allowed", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "the bytes do not match the digest: the upload starts over", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "the uploader's quota of unfinished uploads is spent", body = gridwork_protocol::sync::ErrorBody),
+        (status = 503, description = "another node is receiving this upload: send the chunk again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("device" = []), ("session" = [])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     auth: Authed,
@@ -387,6 +410,21 @@ async fn sweep(state: &AppState, expiry: Duration) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Where an upload stands, or that the file is stored (to those who may
+/// read it).
+///
+/// Who: a device or a console login.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{sha256}/status",
+    tag = "attachments",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "how many bytes the server holds", body = AttachmentStatus),
+        (status = 404, description = "no upload of the file the caller may see", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("device" = []), ("session" = [])),
+)]
 pub async fn status(
     State(state): State<AppState>,
     auth: Authed,
@@ -417,6 +455,21 @@ pub async fn status(
     }
 }
 
+/// The file, to those who may read a record that names it (or who
+/// uploaded it).
+///
+/// Who: a device or a console login.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{sha256}",
+    tag = "attachments",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "the file's bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "no file the caller may read (existence is not disclosed)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("device" = []), ("session" = [])),
+)]
 pub async fn download(
     State(state): State<AppState>,
     auth: Authed,

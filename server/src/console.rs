@@ -46,7 +46,7 @@ pub fn serve(uri: &Uri, tiles: Option<&str>) -> Response {
 }
 
 /// The security headers of every console answer.
-fn secure(headers: &mut axum::http::HeaderMap, tiles: Option<&str>) {
+pub(crate) fn secure(headers: &mut axum::http::HeaderMap, tiles: Option<&str>) {
     let tile_origin = tiles.and_then(origin_of).unwrap_or_default();
     let policy = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \

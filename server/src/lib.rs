@@ -21,6 +21,7 @@ pub mod guesses;
 pub mod limits;
 pub mod listener;
 pub mod open311;
+pub mod openapi;
 pub mod postgres;
 pub mod registry;
 pub mod scopes;
@@ -387,6 +388,17 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
+/// Whether the server is up, its epoch and version.
+///
+/// Who: anyone; no token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "meta",
+    responses(
+        (status = 200, description = "the server is up: `{\"status\": \"ok\", \"epoch\", \"version\"}`", body = Object),
+    ),
+)]
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(
         serde_json::json!({"status": "ok", "epoch": state.storage.epoch(), "version": env!("CARGO_PKG_VERSION")}),
@@ -409,6 +421,20 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
     headers.get(APP_VERSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// Enrolls a device with a one-time enrollment code.
+///
+/// Who: anyone; no token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/enroll",
+    tag = "sync",
+    request_body(content = EnrollRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "the device is enrolled: its number and token", body = gridwork_protocol::sync::EnrollResponse),
+        (status = 403, description = "the enrollment code is wrong, used or expired", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "too many wrong codes from this address: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+)]
 async fn enroll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -425,6 +451,22 @@ async fn enroll(
     }
 }
 
+/// A device sends its changed records; each is applied or refused.
+///
+/// Who: an enrolled, unrevoked device.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    tag = "sync",
+    request_body(content = PushRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "what was applied and what was refused, record by record", body = gridwork_protocol::sync::PushResponse),
+        (status = 409, description = "the device's database diverged from what the server holds (`device_diverged`): nothing was applied", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "the device pushes too often: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 503, description = "the server is busy: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("device" = [])),
+)]
 async fn push(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -462,6 +504,19 @@ async fn push(
     }
 }
 
+/// A device fetches the changes of its scope after its cursor, a page at a time.
+///
+/// Who: an enrolled, unrevoked device.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/pull",
+    tag = "sync",
+    request_body(content = PullRequest, description = "JSON, or the same value in postcard as `application/x-gridwork+postcard`; either may be zstd-compressed (`Content-Encoding: zstd`); the answer comes in the request's encoding"),
+    responses(
+        (status = 200, description = "a page of the changes in the device's scope", body = gridwork_protocol::sync::PullResponse),
+    ),
+    security(("device" = [])),
+)]
 async fn pull(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -479,6 +534,20 @@ async fn pull(
     Ok(wire::hold(reply.send(&answer), turn).await)
 }
 
+/// Starts a console session with a name and password.
+///
+/// Who: anyone; no token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "console",
+    request_body = Login,
+    responses(
+        (status = 200, description = "a console session", body = gridwork_protocol::admin::ConsoleSession),
+        (status = 401, description = "wrong name or password", body = gridwork_protocol::sync::ErrorBody),
+        (status = 429, description = "too many wrong passwords or logins from this address: wait (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -497,6 +566,18 @@ async fn login(
 }
 
 /// Ends the console session whose token the request carries.
+///
+/// Who: the holder of a console session (`Authorization: Bearer TOKEN`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "console",
+    responses(
+        (status = 200, description = "the session is ended", body = LoggedOut),
+        (status = 400, description = "the token is not a console session", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<LoggedOut>, AppError> {
     let token = bearer(&headers).ok_or_else(AppError::unauthorized)?;
     let digest = sqlite::digest(token);
@@ -513,6 +594,21 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     Ok(Json(LoggedOut { logged_out: true }))
 }
 
+/// Adds a grid to the tree.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/grids",
+    tag = "admin",
+    request_body = NewGrid,
+    responses(
+        (status = 200, description = "the grid's id", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a grid with that code exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_grid(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -524,6 +620,22 @@ async fn add_grid(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// Renames, moves or redraws a grid.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/grids/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "the grid's code")),
+    request_body = gridwork_protocol::console::GridChange,
+    responses(
+        (status = 200, description = "the grid as it now is", body = gridwork_protocol::console::GridInfo),
+        (status = 404, description = "no such grid", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn update_grid(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -535,6 +647,21 @@ async fn update_grid(
     Ok(Json(blocking(move || storage.update_grid(&admin, &code, change, now)).await?))
 }
 
+/// Adds a user: a grid worker, centre staff, a department's handler or an administrator.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    request_body = NewUser,
+    responses(
+        (status = 200, description = "the user's id", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a user with that name exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -546,6 +673,21 @@ async fn add_user(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// Issues a one-time code that enrolls a device of a grid worker.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/enrollment-codes",
+    tag = "admin",
+    request_body = NewEnrollmentCode,
+    responses(
+        (status = 200, description = "a one-time code for enrolling a device of the user", body = EnrollmentCode),
+        (status = 404, description = "no such user", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn enrollment_code(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -567,6 +709,18 @@ async fn enrollment_code(
     Ok(Json(code))
 }
 
+/// Lists the enrolled devices.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/devices",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every enrolled device", body = Vec<DeviceInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn devices(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -576,6 +730,20 @@ async fn devices(
     Ok(Json(devices))
 }
 
+/// Revokes a device: it wipes itself at its next sync, and its token is refused from now.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/devices/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "the device's id")),
+    responses(
+        (status = 200, description = "the device is revoked: it wipes itself at its next sync", body = Revoked),
+        (status = 404, description = "no such device", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn revoke(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -588,6 +756,20 @@ async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
+/// Issues an integration key for a city system (Open311).
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/integration-keys",
+    tag = "admin",
+    request_body = NewIntegrationKey,
+    responses(
+        (status = 200, description = "the key, with its secret (shown once)", body = IssuedIntegrationKey),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn issue_integration_key(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -598,6 +780,18 @@ async fn issue_integration_key(
     Ok(Json(blocking(move || storage.issue_integration_key(&admin, key, now)).await?))
 }
 
+/// Lists the integration keys.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/integration-keys",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every integration key, without secrets", body = Vec<IntegrationKey>),
+    ),
+    security(("session" = [])),
+)]
 async fn integration_keys(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -606,6 +800,20 @@ async fn integration_keys(
     Ok(Json(blocking(move || storage.integration_keys()).await?))
 }
 
+/// Revokes an integration key.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/integration-keys/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the key as it now is, revoked", body = IntegrationKey),
+        (status = 404, description = "no such integration key", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn revoke_integration_key(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -616,6 +824,18 @@ async fn revoke_integration_key(
     Ok(Json(blocking(move || storage.revoke_integration_key(&admin, &id, now)).await?))
 }
 
+/// The conflict inbox: fields with concurrent values kept for review.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/conflicts",
+    tag = "console",
+    responses(
+        (status = 200, description = "the fields with concurrent values kept for review (city-wide staff and admins)", body = Vec<Conflict>),
+    ),
+    security(("session" = [])),
+)]
 async fn conflicts(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -625,6 +845,22 @@ async fn conflicts(
     Ok(Json(conflicts))
 }
 
+/// Settles a conflict: the server writes the value kept.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/conflicts/settle",
+    tag = "console",
+    request_body = gridwork_protocol::console::SettleConflict,
+    responses(
+        (status = 200, description = "the value kept", body = gridwork_protocol::console::Settled),
+        (status = 404, description = "no such record or field in conflict", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "the record is deleted, or the case flow owns the field", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn settle_conflict(
     State(state): State<AppState>,
     ReviewerCaller(staff): ReviewerCaller,
@@ -637,7 +873,8 @@ async fn settle_conflict(
 
 /// `GET /api/v1/cases/export`'s question: the list's filter, a format
 /// and a language.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CaseExport {
     format: String,
@@ -658,6 +895,24 @@ const EXPORT_MAX_CASES: usize = 20_000;
 /// Exports written at once; more wait their turn or are told to.
 const EXPORTS_AT_ONCE: usize = 2;
 
+/// The case list, filtered as the list is, as an XLSX or CSV file.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/export",
+    tag = "cases",
+    params(CaseExport),
+    responses(
+        (status = 200, description = "the list as a spreadsheet (`Content-Disposition: attachment`)", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "more than 20,000 cases match: narrow the list", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn export_cases(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -741,10 +996,33 @@ async fn export_cases(
 
 /// The record kinds, their fields' labels and choices, for the console's
 /// tables and forms.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schema",
+    tag = "console",
+    responses(
+        (status = 200, description = "the record kinds: fields, labels, types and choices", body = Vec<gridwork_protocol::schema::KindInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn schema(_who: ConsoleCaller) -> Json<Vec<gridwork_protocol::schema::KindInfo>> {
     Json(gridwork_protocol::schema::kinds())
 }
 
+/// Supervision notes (督办) on the cases the caller sees.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/supervisions",
+    tag = "cases",
+    responses(
+        (status = 200, description = "supervision notes (督办) on the cases the caller sees", body = Vec<gridwork_protocol::cases::Supervision>),
+    ),
+    security(("session" = [])),
+)]
 async fn supervisions(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -754,6 +1032,18 @@ async fn supervisions(
     Ok(Json(blocking(move || storage.supervisions(&who, now)).await?))
 }
 
+/// Who is logged in, and their part of the grid tree.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "console",
+    responses(
+        (status = 200, description = "who is logged in, and their grids", body = gridwork_protocol::console::Me),
+    ),
+    security(("session" = [])),
+)]
 async fn me(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -764,6 +1054,18 @@ async fn me(
     Ok(Json(me))
 }
 
+/// The grids the caller sees, with their boundaries.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/grids",
+    tag = "console",
+    responses(
+        (status = 200, description = "the grids the caller sees, with their boundaries", body = Vec<gridwork_protocol::console::GridInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn grids(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -773,13 +1075,27 @@ async fn grids(
 }
 
 /// `GET /api/v1/stats`'s question.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatsSince {
     /// Cases received at or after this instant (Unix ms); all by default.
     since_ms: Option<u64>,
 }
 
+/// The dashboard's figures.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "console",
+    params(StatsSince),
+    responses(
+        (status = 200, description = "the dashboard's figures of the cases the caller sees", body = gridwork_protocol::console::CaseStats),
+    ),
+    security(("session" = [])),
+)]
 async fn stats(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -793,7 +1109,8 @@ async fn stats(
 }
 
 /// Where a page of a list starts and how long it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Page {
     after: Option<u64>,
@@ -813,6 +1130,19 @@ fn query<T: DeserializeOwned>(
     query.map(|q| q.0).map_err(|e| AppError::malformed(e.body_text()))
 }
 
+/// Refused changes parked for review, a page at a time.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/parked",
+    tag = "console",
+    params(Page),
+    responses(
+        (status = 200, description = "a page of refused changes parked for review", body = ParkedPage),
+    ),
+    security(("session" = [])),
+)]
 async fn parked(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -841,6 +1171,18 @@ impl<S: Send + Sync> FromRequestParts<S> for CaseId {
     }
 }
 
+/// The departments cases are dispatched to.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/departments",
+    tag = "cases",
+    responses(
+        (status = 200, description = "the departments cases are dispatched to", body = Vec<gridwork_protocol::cases::Department>),
+    ),
+    security(("session" = [])),
+)]
 async fn departments(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -849,6 +1191,21 @@ async fn departments(
     Ok(Json(blocking(move || storage.departments()).await?))
 }
 
+/// Adds a department.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/departments",
+    tag = "admin",
+    request_body = gridwork_protocol::cases::Department,
+    responses(
+        (status = 200, description = "the department's code: `{\"code\"}`", body = Object),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "a department with that code exists", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_department(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -861,6 +1218,19 @@ async fn add_department(
     Ok(Json(serde_json::json!({"code": code})))
 }
 
+/// The cases the caller sees, filtered, a page at a time.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    params(gridwork_protocol::cases::CaseFilter),
+    responses(
+        (status = 200, description = "a page of the cases the caller sees, newest first", body = gridwork_protocol::cases::CasePage),
+    ),
+    security(("session" = [])),
+)]
 async fn cases(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -875,6 +1245,21 @@ async fn cases(
     Ok(Json(blocking(move || storage.cases(&who, filter, now)).await?))
 }
 
+/// Residents, households or buildings by grid, searched and filtered, a
+/// page at a time in the order of (grid, id).
+///
+/// Who: centre staff and administrators, each in its part of the grid tree (a department's handler has no registry).
+#[utoipa::path(
+    get,
+    path = "/api/v1/records",
+    tag = "registry",
+    params(gridwork_protocol::registry::RecordFilter),
+    responses(
+        (status = 200, description = "a page of records and the cursor of the next", body = gridwork_protocol::registry::RecordPage),
+        (status = 422, description = "a parameter is wrong (named in the message)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn records(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -903,6 +1288,22 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordPath {
     }
 }
 
+/// One registry record whole: its winning values and every version of
+/// each field the server keeps, with who wrote it. Reading it leaves an
+/// audit line.
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}",
+    tag = "registry",
+    params(("id" = String, Path, description = "the record's id (a UUIDv7)")),
+    responses(
+        (status = 200, description = "the record and its fields' histories", body = gridwork_protocol::registry::RecordView),
+        (status = 404, description = "no such record the caller may see", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn record(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -913,6 +1314,20 @@ async fn record(
     Ok(Json(blocking(move || storage.record(&who, id, now)).await?))
 }
 
+/// One case: its fields, its place in the flow, its trail.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    params(("id" = String, Path, description = "the case's record id (a UUIDv7)")),
+    responses(
+        (status = 200, description = "the case: its fields, steps and the steps the caller may take", body = gridwork_protocol::cases::CaseView),
+        (status = 404, description = "no such case the caller may see", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn case(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -923,6 +1338,23 @@ async fn case(
     Ok(Json(blocking(move || storage.case(&who, id, now)).await?))
 }
 
+/// Takes a step of the case flow (accept, dispatch, handle, close, …).
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/steps",
+    tag = "cases",
+    params(("id" = String, Path, description = "the case's record id (a UUIDv7)")),
+    request_body = gridwork_protocol::cases::StepRequest,
+    responses(
+        (status = 200, description = "the case after the step", body = gridwork_protocol::cases::CaseView),
+        (status = 404, description = "no such case the caller may see", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "the step is not one the case's status or the caller's role allows", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn case_step(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
@@ -934,6 +1366,20 @@ async fn case_step(
     Ok(Json(blocking(move || storage.take_step(&who, id, request, now)).await?))
 }
 
+/// Enters a case at the console; it is received into the flow.
+///
+/// Who: centre staff or an administrator.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    request_body = gridwork_protocol::cases::NewCase,
+    responses(
+        (status = 200, description = "the case's id: it is received into the flow", body = Created),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_case(
     State(state): State<AppState>,
     StaffCaller(who): StaffCaller,
@@ -945,6 +1391,18 @@ async fn add_case(
     Ok(Json(Created { id: id.to_string() }))
 }
 
+/// The case categories and their time limits.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/categories",
+    tag = "cases",
+    responses(
+        (status = 200, description = "the case categories with their time limits", body = Vec<gridwork_protocol::cases::Category>),
+    ),
+    security(("session" = [])),
+)]
 async fn categories(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -953,6 +1411,22 @@ async fn categories(
     Ok(Json(blocking(move || storage.categories()).await?))
 }
 
+/// Changes a case category: its names, time limits and department.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/categories/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "the category's code")),
+    request_body = gridwork_protocol::cases::Category,
+    responses(
+        (status = 200, description = "the category as it now is", body = gridwork_protocol::cases::Category),
+        (status = 404, description = "no such category", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn update_category(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -973,6 +1447,20 @@ fn year_of(text: &str) -> Result<i32, AppError> {
         .ok_or_else(|| AppError::not_found(format!("`{text}` is not a year"), format!("`{text}`不是年份")))
 }
 
+/// A year's holidays and make-up working days.
+///
+/// Who: any console login (centre staff, a department's handler, an administrator); each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/{year}",
+    tag = "cases",
+    params(("year" = i32, Path, description = "a year, 1900 to 2200")),
+    responses(
+        (status = 200, description = "the year's holidays and make-up working days", body = gridwork_protocol::cases::CalendarYear),
+        (status = 404, description = "no such year", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn calendar_year(
     State(state): State<AppState>,
     _who: ConsoleCaller,
@@ -983,6 +1471,22 @@ async fn calendar_year(
     Ok(Json(blocking(move || storage.calendar_year(year)).await?))
 }
 
+/// Replaces a year's calendar; open cases' deadlines are recounted.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/calendar/{year}",
+    tag = "admin",
+    params(("year" = i32, Path, description = "a year, 1900 to 2200")),
+    request_body = gridwork_protocol::cases::CalendarYear,
+    responses(
+        (status = 200, description = "the year is replaced and open cases' deadlines recounted: `{\"year\", \"recounted\"}`", body = Object),
+        (status = 404, description = "no such year", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field is invalid: the error names it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn replace_calendar_year(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -1015,6 +1519,20 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
     }
 }
 
+/// One parked change, with its values.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/parked/{id}",
+    tag = "console",
+    params(("id" = u64, Path, description = "the parked change's number")),
+    responses(
+        (status = 200, description = "one parked change with its values", body = ParkedChange),
+        (status = 404, description = "no such parked change", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn parked_one(
     State(state): State<AppState>,
     _staff: ReviewerCaller,
@@ -1025,6 +1543,20 @@ async fn parked_one(
     Ok(Json(parked))
 }
 
+/// Dismisses a parked change once reviewed.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/parked/{id}/dismiss",
+    tag = "console",
+    params(("id" = u64, Path, description = "the parked change's number")),
+    responses(
+        (status = 200, description = "the parked change is dismissed", body = Dismissed),
+        (status = 404, description = "no such parked change", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn dismiss_parked(
     State(state): State<AppState>,
     ReviewerCaller(staff): ReviewerCaller,
@@ -1038,6 +1570,18 @@ async fn dismiss_parked(
     Ok(Json(Dismissed { dismissed: id }))
 }
 
+/// Lists the users.
+///
+/// Who: an administrator (a session token, not a device's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    responses(
+        (status = 200, description = "every user", body = Vec<UserInfo>),
+    ),
+    security(("session" = [])),
+)]
 async fn users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<UserInfo>>, AppError> {
     let storage = state.storage.clone();
     let users = blocking(move || storage.users()).await?;
@@ -1092,6 +1636,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         // For city systems, in GeoReport v2's terms (see `open311.rs`).
         .nest("/open311/v2", open311::router())
+        // The API's description and Swagger UI (see `openapi.rs`).
+        .merge(openapi::router())
         .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(time_limit))

@@ -53,8 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/services.json", get(services))
         .route("/requests.json", get(requests).post(file_request))
         .route("/requests/{file}", get(request))
-        .route("/services.xml", get(xml_only))
-        .route("/requests.xml", get(xml_only).post(xml_only))
+        .route("/services.xml", get(services_xml))
+        .route("/requests.xml", get(requests_xml).post(file_request_xml))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -107,12 +107,26 @@ impl From<AppError> for GeoError {
     }
 }
 
+/// An error's body in GeoReport's shape: one error, in an array.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GeoErrors(Vec<GeoErrorItem>);
+
+/// One error of [`GeoErrors`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GeoErrorItem {
+    /// The HTTP status.
+    code: u16,
+    description: String,
+    /// The description in Chinese.
+    description_zh: String,
+}
+
 impl IntoResponse for GeoError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!([{
-            "code": self.status.as_u16(),
-            "description": self.description,
-            "description_zh": self.description_zh,
+        let body = GeoErrors(vec![GeoErrorItem {
+            code: self.status.as_u16(),
+            description: self.description,
+            description_zh: self.description_zh,
         }]);
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
@@ -138,11 +152,51 @@ async fn method_not_allowed() -> GeoError {
     )
 }
 
+/// What answers a `.xml` resource.
 async fn xml_only() -> GeoError {
     GeoError::bad(
         "this server answers in JSON only: ask for the .json resource",
         "本服务器只提供 JSON 格式,请请求 .json 资源",
     )
+}
+
+/// Services in XML, which this server does not write.
+///
+/// Who: anyone; nothing is read.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/services.xml",
+    tag = "open311",
+    responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
+)]
+pub(crate) async fn services_xml() -> GeoError {
+    xml_only().await
+}
+
+/// Service requests in XML, which this server does not write.
+///
+/// Who: anyone; nothing is read.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/requests.xml",
+    tag = "open311",
+    responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
+)]
+pub(crate) async fn requests_xml() -> GeoError {
+    xml_only().await
+}
+
+/// Filing in XML, which this server does not read.
+///
+/// Who: anyone; nothing is read.
+#[utoipa::path(
+    post,
+    path = "/open311/v2/requests.xml",
+    tag = "open311",
+    responses((status = 400, description = "this server answers in JSON only: ask for the .json resource", body = GeoErrors)),
+)]
+pub(crate) async fn file_request_xml() -> GeoError {
+    xml_only().await
 }
 
 /// Who asks: an integration key's holder, or a console login's (admins,
@@ -331,8 +385,8 @@ fn instant(param: &str, text: &str, end: End) -> Result<u64, GeoError> {
 }
 
 /// `GET services.json`: one service per case category.
-#[derive(Debug, Serialize)]
-struct Service {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Service {
     service_code: String,
     service_name: String,
     description: String,
@@ -369,15 +423,29 @@ fn service_of(category: &Category) -> Service {
     }
 }
 
-async fn services(State(state): State<AppState>, _who: Caller) -> Result<Json<Vec<Service>>, GeoError> {
+/// The services: one per case category.
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/services.json",
+    tag = "open311",
+    params(("jurisdiction_id" = Option<String>, Query, description = "accepted and ignored: this server is one jurisdiction")),
+    responses((status = 200, description = "one service per case category", body = Vec<Service>)),
+    security(("integration_key" = []), ("session" = [])),
+)]
+pub(crate) async fn services(
+    State(state): State<AppState>,
+    _who: Caller,
+) -> Result<Json<Vec<Service>>, GeoError> {
     let storage = state.storage.clone();
     let categories = blocking(move || storage.categories()).await?;
     Ok(Json(categories.iter().map(service_of).collect()))
 }
 
 /// A service request: a case as a city system may see it.
-#[derive(Debug, Serialize)]
-struct ServiceRequest {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ServiceRequest {
     service_request_id: String,
     status: &'static str,
     status_notes: Option<String>,
@@ -435,7 +503,24 @@ fn request_of(report: &CaseReport, categories: &[Category]) -> ServiceRequest {
 /// `GET requests.json?service_code=&status=&start_date=&end_date=`: the
 /// newest [`MAX_REQUESTS`] cases the caller may see that match, or the
 /// ones `service_request_id` lists (which overrides the rest).
-async fn requests(
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/requests.json",
+    tag = "open311",
+    params(
+        ("service_request_id" = Option<String>, Query, description = "ids, comma-delimited (at most 1,000): these requests, the other filters ignored"),
+        ("service_code" = Option<String>, Query, description = "services (categories), comma-delimited"),
+        ("status" = Option<String>, Query, description = "`open` or `closed`, comma-delimited"),
+        ("start_date" = Option<String>, Query, description = "received at or after: ISO 8601 with its offset, or a date in the city's zone"),
+        ("end_date" = Option<String>, Query, description = "received at or before: ISO 8601 with its offset, or a date (the whole day)"),
+        ("jurisdiction_id" = Option<String>, Query, description = "accepted and ignored"),
+    ),
+    responses((status = 200, description = "the newest 1,000 matching requests the caller may see", body = Vec<ServiceRequest>)),
+    security(("integration_key" = []), ("session" = [])),
+)]
+pub(crate) async fn requests(
     State(state): State<AppState>,
     Caller(who): Caller,
     uri: Uri,
@@ -518,7 +603,23 @@ async fn requests(
 
 /// `GET requests/{id}.json`: one case, in an array as the spec has it; a
 /// case the caller may not see is not found, as one that does not exist.
-async fn request(
+///
+/// Who: an integration key, or a console login (centre staff, a department's handler, an administrator); each sees the cases the console would show it.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/requests/{file}",
+    tag = "open311",
+    params(
+        ("file" = String, Path, description = "`{id}.json`: the service request's id (a case's record id) and `.json`"),
+        ("jurisdiction_id" = Option<String>, Query, description = "accepted and ignored"),
+    ),
+    responses(
+        (status = 200, description = "the request, alone in an array", body = Vec<ServiceRequest>),
+        (status = 404, description = "no such request the caller may see", body = GeoErrors),
+    ),
+    security(("integration_key" = []), ("session" = [])),
+)]
+pub(crate) async fn request(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(file): Path<String>,
@@ -547,11 +648,38 @@ async fn request(
 }
 
 /// `POST requests.json`'s answer.
-#[derive(Debug, Serialize)]
-struct Filed {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Filed {
     service_request_id: String,
     /// What of the request was not kept, if anything.
     service_notice: Option<String>,
+}
+
+/// `POST requests.json`'s parameters, for the API's description: a form,
+/// or a JSON object of text and numbers. The handler reads them as
+/// [`POST_PARAMS`] (a test keeps the two alike).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Filing {
+    /// The service (case category) code.
+    service_code: String,
+    /// What is wrong, at most 5,000 characters.
+    description: String,
+    /// The code of the grid the case is in (the caller must see it).
+    grid: String,
+    lat: Option<f64>,
+    long: Option<f64>,
+    address_string: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    /// Taken and not kept, as `device_id`, `account_id`, `address_id` and `media_url`.
+    email: Option<String>,
+    device_id: Option<String>,
+    account_id: Option<String>,
+    address_id: Option<String>,
+    media_url: Option<String>,
+    jurisdiction_id: Option<String>,
 }
 
 /// The parameters `POST requests.json` takes.
@@ -618,7 +746,24 @@ fn number(params: &Params, name: &str) -> Result<Option<f64>, GeoError> {
 /// `POST requests.json` (a form or a JSON object): files a case, received
 /// at once into the flow as one entered at the console, after the same
 /// checks. `grid` (the grid's code) says where; the caller must see it.
-async fn file_request(
+///
+/// Who: an integration key, or a centre staff or administrator's login.
+#[utoipa::path(
+    post,
+    path = "/open311/v2/requests.json",
+    tag = "open311",
+    request_body(content(
+        (Filing = "application/x-www-form-urlencoded"),
+        (Filing = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "the case is filed into the flow", body = Vec<Filed>),
+        (status = 403, description = "filing needs an integration key, or a centre staff or administrator's login", body = GeoErrors),
+        (status = 413, description = "the body is larger than 64 KiB", body = GeoErrors),
+    ),
+    security(("integration_key" = []), ("session" = [])),
+)]
+pub(crate) async fn file_request(
     State(state): State<AppState>,
     Caller(who): Caller,
     request: Request,
@@ -727,6 +872,17 @@ async fn read_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_described_filing_takes_exactly_the_parameters_the_handler_reads() {
+        let schema = serde_json::to_value(<Filing as utoipa::PartialSchema>::schema()).unwrap();
+        let mut described: Vec<&str> =
+            schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut read = POST_PARAMS.to_vec();
+        described.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(described, read);
+    }
 
     #[test]
     fn statuses_map_to_open_until_the_flow_is_done() {

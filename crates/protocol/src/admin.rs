@@ -10,6 +10,7 @@ use crate::codes::RefusalCode;
 
 /// A person's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Draws grids, creates accounts, hands out and revokes devices.
@@ -43,6 +44,7 @@ impl Role {
 
 /// `POST /api/v1/login`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub name: String,
@@ -51,6 +53,7 @@ pub struct Login {
 
 /// A console login: its token works until `expires_at_ms`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsoleSession {
     pub token: String,
     pub expires_at_ms: u64,
@@ -58,12 +61,14 @@ pub struct ConsoleSession {
 
 /// `POST /api/v1/logout`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedOut {
     pub logged_out: bool,
 }
 
 /// `POST /api/v1/admin/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
@@ -80,6 +85,7 @@ pub struct NewUser {
 
 /// `POST /api/v1/admin/grids`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewGrid {
     pub code: String,
@@ -91,12 +97,14 @@ pub struct NewGrid {
 
 /// What a creation answers: the new thing's id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     pub id: String,
 }
 
 /// `POST /api/v1/admin/enrollment-codes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollmentCode {
     pub user_id: String,
@@ -105,6 +113,7 @@ pub struct NewEnrollmentCode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentCode {
     pub code: String,
     pub user_id: String,
@@ -112,6 +121,7 @@ pub struct EnrollmentCode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     pub id: String,
     pub number: u32,
@@ -129,6 +139,7 @@ pub struct DeviceInfo {
 
 /// `POST /api/v1/admin/devices/{id}/revoke`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Revoked {
     pub revoked: String,
 }
@@ -136,6 +147,7 @@ pub struct Revoked {
 /// `POST /api/v1/admin/integration-keys`: a key for a city system (the
 /// Open311 API, `docs/open311.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewIntegrationKey {
     /// What the key is for, e.g. `12345 hotline`.
@@ -148,6 +160,7 @@ pub struct NewIntegrationKey {
 
 /// An integration key as listed: never its secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntegrationKey {
     pub id: String,
     pub name: String,
@@ -161,6 +174,7 @@ pub struct IntegrationKey {
 /// A key just issued: its secret, shown this once (the server keeps only
 /// its digest).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedIntegrationKey {
     #[serde(flatten)]
     pub key: IntegrationKey,
@@ -170,6 +184,7 @@ pub struct IssuedIntegrationKey {
 
 /// A person with an account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub id: String,
     pub name: String,
@@ -182,9 +197,13 @@ pub struct UserInfo {
 
 /// One version of a field in conflict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
     pub value: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub writer: DeviceId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::HlcText))]
     pub hlc: Hlc,
     /// When it was written, by its writer's (corrected) clock: Unix ms.
     pub at_ms: u64,
@@ -193,8 +212,11 @@ pub struct VersionInfo {
 /// A field holding concurrent versions: the value everyone shows and the
 /// ones that lost, for review.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
     pub field: String,
     pub winner: VersionInfo,
@@ -203,6 +225,7 @@ pub struct Conflict {
 
 /// A parked refusal without its values: what a page of the list shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParkedSummary {
     pub id: u64,
     pub at_ms: u64,
@@ -218,6 +241,7 @@ pub struct ParkedSummary {
 
 /// Refusals one device made beyond what it may park, counted per code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParkedOverflow {
     pub device_id: String,
     pub code: RefusalCode,
@@ -228,6 +252,7 @@ pub struct ParkedOverflow {
 
 /// A page of parked refusals, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParkedPage {
     pub items: Vec<ParkedSummary>,
     /// Pass as `after` for the next page; absent on the last.
@@ -239,6 +264,7 @@ pub struct ParkedPage {
 
 /// One parked refusal in full.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParkedChange {
     pub id: u64,
     pub at_ms: u64,
@@ -258,6 +284,7 @@ pub struct ParkedChange {
 
 /// `POST /api/v1/admin/parked/{id}/dismiss`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dismissed {
     pub dismissed: u64,
 }
@@ -265,6 +292,7 @@ pub struct Dismissed {
 /// How far an attachment has been received
 /// (`GET /api/v1/attachments/{sha256}/status`, and each chunk's answer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachmentStatus {
     pub size: u64,
     pub received: u64,
@@ -274,6 +302,7 @@ pub struct AttachmentStatus {
 /// The body of a 409 `offset_mismatch` answer to an upload chunk: the error
 /// and where the server's copy stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OffsetMismatch {
     pub error: crate::sync::ApiError,
     pub status: AttachmentStatus,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A step someone takes on a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Accept,
@@ -72,6 +73,7 @@ impl Step {
 
 /// How the reporter found the outcome, asked at the return visit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {
     Satisfied,
@@ -91,6 +93,7 @@ impl Satisfaction {
 
 /// `POST /api/v1/cases/{id}/steps`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StepRequest {
     pub step: Option<Step>,
@@ -108,6 +111,7 @@ pub struct StepRequest {
 
 /// `POST /api/v1/admin/departments`, and a department as listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Department {
     pub code: String,
@@ -117,7 +121,9 @@ pub struct Department {
 
 /// A case in a list: where it is in the flow and when it is due.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseSummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
     /// Where it is.
     pub grid: String,
@@ -147,6 +153,7 @@ pub struct CaseSummary {
 
 /// `GET /api/v1/cases`: a page, newest first; `next` continues it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CasePage {
     pub items: Vec<CaseSummary>,
     pub next: Option<String>,
@@ -154,6 +161,7 @@ pub struct CasePage {
 
 /// One step of a case's trail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseStepInfo {
     pub id: u64,
     pub at_ms: u64,
@@ -171,8 +179,10 @@ pub struct CaseStepInfo {
 /// `GET /api/v1/cases/{id}`: the case's fields, its place in the flow and
 /// its whole trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseView {
     pub summary: CaseSummary,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, crate::openapi::FieldValue>))]
     pub fields: BTreeMap<String, Value>,
     pub steps: Vec<CaseStepInfo>,
     /// Years the deadline's count went through that the holiday calendar
@@ -186,6 +196,7 @@ pub struct CaseView {
 /// `GET /api/v1/supervisions`: a supervision note (督办) on an open case
 /// the caller may see, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Supervision {
     pub case: CaseSummary,
     pub at_ms: u64,
@@ -196,6 +207,7 @@ pub struct Supervision {
 
 /// `POST /api/v1/cases`: a case entered at the console (a hotline call).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCase {
     pub grid: String,
@@ -218,6 +230,8 @@ pub struct NewCase {
 
 /// `GET /api/v1/cases?…`: which cases, newest received first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct CaseFilter {
     #[serde(default)]
@@ -240,6 +254,7 @@ pub struct CaseFilter {
 /// A case category and its deadlines (`GET /api/v1/categories`, and the
 /// body of `PUT /api/v1/admin/categories/{code}` without `code`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Category {
     #[serde(default)]
     pub code: String,
@@ -255,6 +270,7 @@ pub struct Category {
 
 /// One day of the holiday calendar that differs from Monday-to-Friday.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CalendarDay {
     /// `YYYY-MM-DD`.
@@ -268,6 +284,7 @@ pub struct CalendarDay {
 /// A year of the holiday calendar (`GET /api/v1/calendar/{year}`, and the
 /// body of `PUT /api/v1/admin/calendar/{year}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CalendarYear {
     /// The year in the path is the one replaced.

@@ -10,6 +10,7 @@ use crate::admin::UserInfo;
 
 /// `GET /api/v1/me`: the account behind the session and what it may see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub user: UserInfo,
     /// Sees every grid (admins, and staff assigned no part of the tree).
@@ -22,6 +23,7 @@ pub struct Me {
 
 /// `GET /api/v1/grids`: one grid of the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GridInfo {
     pub code: String,
     pub name: String,
@@ -34,6 +36,7 @@ pub struct GridInfo {
 /// `PUT /api/v1/admin/grids/{code}`: renames, moves or re-draws a grid;
 /// what is left out stays as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GridChange {
     #[serde(default)]
@@ -52,26 +55,35 @@ pub struct GridChange {
 /// written as the server's, having seen every version, so it replaces
 /// them all on every device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettleConflict {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
     pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
     pub value: Value,
 }
 
 /// The answer to a settle: the field as it now is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settled {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
     pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
     pub value: Value,
 }
 
 /// `GET /api/v1/stats?since_ms=`: the dashboard's figures over the cases
 /// the caller may see.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseStats {
     pub total: u64,
     /// Still open (reported, accepted, dispatched, returned).
@@ -99,6 +111,7 @@ pub struct CaseStats {
 
 /// One row of a breakdown.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tally {
     /// The status, category, department or grid code, or the worker's
     /// user id.

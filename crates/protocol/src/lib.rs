@@ -10,6 +10,8 @@ pub mod admin;
 pub mod cases;
 pub mod codes;
 pub mod console;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod registry;
 pub mod schema;
 pub mod sync;
@@ -21,16 +23,21 @@ use serde::{Deserialize, Serialize};
 /// One field's state as sent: its register, `{"context": [[device,
 /// counter], ...], "versions": [{"value", "writer", "counter", "hlc"}, ...]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldState {
     /// The field's name in the record kind's schema.
     pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RegisterShape))]
     pub register: Register<Value>,
 }
 
 /// The changed fields of one record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordChanges {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
     pub fields: Vec<FieldState>,
 }

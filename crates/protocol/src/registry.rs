@@ -18,6 +18,8 @@ pub const REGISTRY_KINDS: [Kind; 3] = [Kind::Resident, Kind::Household, Kind::Bu
 /// The query of `GET /api/v1/records`. Every parameter is text as sent, so
 /// that a wrong one is answered 422 naming it (not a generic 400).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct RecordFilter {
     /// `resident`, `household` or `building` (required).
@@ -47,19 +49,24 @@ pub struct RecordFilter {
 
 /// A record in a list: its winning values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordItem {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
     pub grid: Option<String>,
     /// What to call it in a list: a resident's name, a household's
     /// address, a building's name or address.
     pub title: String,
     /// Every field with a value, by name.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, crate::openapi::FieldValue>))]
     pub fields: BTreeMap<String, Value>,
 }
 
 /// A page of records, in the order of (grid, id).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordPage {
     pub items: Vec<RecordItem>,
     /// The cursor of the next page (`after`), `null` on the last.
@@ -70,6 +77,7 @@ pub struct RecordPage {
 /// worker when the server knows them. Number 0 is the server itself (the
 /// console, a settled conflict): no device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Writer {
     pub number: u32,
     pub device_id: Option<String>,
@@ -79,7 +87,9 @@ pub struct Writer {
 
 /// One stored version of a field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldVersion {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::FieldValue))]
     pub value: Value,
     /// The value everyone shows; the others are kept for review.
     pub winner: bool,
@@ -92,6 +102,7 @@ pub struct FieldVersion {
 
 /// Every version the server keeps of one field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldHistory {
     pub field: String,
     pub label_zh: String,
@@ -104,11 +115,15 @@ pub struct FieldHistory {
 
 /// One record whole: `GET /api/v1/records/{id}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordView {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
     pub grid: Option<String>,
     pub deleted: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, crate::openapi::FieldValue>))]
     pub fields: BTreeMap<String, Value>,
     /// In the order of the kind's schema.
     pub history: Vec<FieldHistory>,

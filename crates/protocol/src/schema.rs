@@ -8,8 +8,10 @@ use serde::Serialize;
 
 /// A field as the UI builds forms from it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldInfo {
     name: &'static str,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     label: Label,
     required: bool,
     #[serde(rename = "type")]
@@ -19,14 +21,19 @@ pub struct FieldInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     max: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     choices: Option<&'static [Choice]>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::KindName>))]
     ref_kind: Option<Kind>,
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KindInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     kind: Kind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     label: Label,
     fields: Vec<FieldInfo>,
 }

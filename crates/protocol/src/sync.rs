@@ -25,6 +25,7 @@ pub const BINARY_CONTENT_TYPE: &str = "application/x-gridwork+postcard";
 
 /// A device trades a one-time enrollment code for its identity and token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
     pub app_version: String,
@@ -38,10 +39,12 @@ pub struct EnrollRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// The device's id in the registry.
     pub device_id: String,
     /// The number the device writes with in version vectors.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub device_number: DeviceId,
     /// The bearer token for every later request. Shown once.
     pub token: String,
@@ -59,6 +62,7 @@ pub struct EnrollResponse {
 
 /// A batch of the device's edits: every outbox entry up to `up_to_counter`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub up_to_counter: u64,
     /// Records still waiting on the device after this batch, for the
@@ -173,8 +177,11 @@ impl PushRequest {
 /// Why the server refused one record of a push. The rest of the push is
 /// applied; the refused change is parked for the centre to see.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RecordIdText))]
     pub id: RecordId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KindName))]
     pub kind: Kind,
     pub code: RefusalCode,
     pub field: Option<String>,
@@ -188,6 +195,7 @@ pub struct Rejection {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// Every edit up to this counter is durable on the server (or parked).
     pub acked_up_to: u64,
@@ -199,6 +207,7 @@ pub struct PushResponse {
 
 /// Asks for a page of the changes in the device's scope after `cursor`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullRequest {
     /// The device has every change up to here.
     pub cursor: u64,
@@ -213,10 +222,12 @@ pub struct PullRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub records: Vec<RecordChanges>,
     /// Records that left the device's scope (moved to another grid): the
     /// device drops them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::RecordIdText>))]
     pub removed: Vec<RecordId>,
     /// Where this page ends: the next page's `after`, or, when `more` is
     /// false, the device's new `cursor`.
@@ -240,11 +251,13 @@ pub struct PullResponse {
 
 /// The body of every error answer: `{"error": {...}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ApiError,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Stable, for programs.
     pub code: ErrorCode,
