@@ -510,6 +510,7 @@ fn the_console_end_to_end_in_chromium() {
         "case": description,
         "hostile": hostile,
         "conflict": {"loser": loser},
+        "resident": "张三",
         "revoke": b_number,
     });
     let script = workspace_root().join("server/console/e2e/console.mjs");
@@ -552,6 +553,10 @@ fn the_console_end_to_end_in_chromium() {
         "the demo's grids and cases are drawn: {seen}"
     );
     assert_eq!(seen["english"], true);
+    // The registry's history of the phone: the kept value first, written by
+    // the centre.
+    let phone = seen["registryPhone"].as_str().unwrap_or_default();
+    assert!(phone.starts_with("当前值") && phone.contains(&loser) && phone.contains("中心"), "{seen}");
 
     // The export, read back: every case the staff sees.
     let rows = xlsx_rows(Path::new(seen["xlsx"].as_str().unwrap()));
@@ -599,7 +604,7 @@ fn the_console_end_to_end_in_chromium() {
         steps,
         [("report", worker), ("accept", staff), ("dispatch", staff), ("handle", handler), ("close", staff)]
     );
-    for page in ["dashboard", "cases", "case", "map", "conflicts", "devices"] {
+    for page in ["dashboard", "cases", "case", "map", "conflicts", "registry", "devices"] {
         let file = screenshots.join(format!("console-{page}.png"));
         assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 10_000), "{} was taken", file.display());
     }

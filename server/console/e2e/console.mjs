@@ -12,6 +12,7 @@
 //   case: the description of the case a device reported,
 //   hostile: the description of a case whose text is markup and a script,
 //   conflict: {loser: the losing value to keep},
+//   resident: the name of the resident whose phone is in conflict,
 //   revoke: the number of the device to revoke.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -167,6 +168,18 @@ try {
   await card.locator('tr', { hasText: config.conflict.loser }).getByTestId('conflict-keep').click()
   await card.waitFor({ state: 'detached' })
   seen.conflictKept = config.conflict.loser
+
+  // The registry: the resident found by name, and the
+  // phone's history shows the centre's choice.
+  await page.goto(`${config.base}/registry`)
+  await page.getByTestId('registry-q').fill(config.resident)
+  await page.getByTestId('registry-q').press('Enter')
+  await page.getByTestId('registry-table').getByText(config.resident, { exact: true }).click()
+  const phone = page.getByTestId('history-phone')
+  await phone.waitFor()
+  seen.registryPhone = (await phone.locator('tbody tr').first().innerText()).replace(/\s+/g, ' ').trim()
+  await shot('registry')
+  await page.keyboard.press('Escape')
   await logout()
 
   // The administrator revokes a device.

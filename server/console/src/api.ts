@@ -111,6 +111,52 @@ export interface Supervision {
   note: string | null
 }
 
+export interface RecordItem {
+  id: string
+  kind: string
+  grid: string | null
+  title: string
+  fields: Record<string, Value>
+}
+
+export interface RecordPage {
+  items: RecordItem[]
+  next: string | null
+}
+
+export interface FieldVersion {
+  value: Value
+  winner: boolean
+  writer: { number: number; device_id: string | null; user_id: string | null; user_name: string | null }
+  counter: number
+  at_ms: number
+}
+
+export interface FieldHistory {
+  field: string
+  label_zh: string
+  label_en: string
+  in_conflict: boolean
+  versions: FieldVersion[]
+}
+
+export interface RecordView {
+  id: string
+  kind: string
+  grid: string | null
+  deleted: boolean
+  fields: Record<string, Value>
+  history: FieldHistory[]
+}
+
+export interface RecordFilter {
+  kind: 'resident' | 'household' | 'building'
+  grid?: string | null
+  q?: string | null
+  tag?: string | null
+  residence?: string | null
+}
+
 export interface Department {
   code: string
   name_zh: string
@@ -373,6 +419,9 @@ export const api = {
   /** The list as filtered, as a file. */
   exportCases: async (filter: CaseFilter, format: 'xlsx' | 'csv', lang: string) =>
     (await raw('GET', `/api/v1/cases/export${query({ ...filter, format, lang })}`)).blob(),
+  records: (filter: RecordFilter, after?: string | null) =>
+    call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),
+  record: (id: string) => call<RecordView>('GET', `/api/v1/records/${encodeURIComponent(id)}`),
   departments: () => call<Department[]>('GET', '/api/v1/departments'),
   addDepartment: (d: Department) => call<{ code: string }>('POST', '/api/v1/admin/departments', d),
   categories: () => call<Category[]>('GET', '/api/v1/categories'),

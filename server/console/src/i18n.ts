@@ -6,7 +6,7 @@ import { createI18n } from 'vue-i18n'
 const zh = {
   app: { name: '网格通', centre: '指挥中心', lang: 'English', logout: '退出登录', loading: '加载中…', retry: '重试', offline: '无法连接服务器' },
   nav: {
-    dashboard: '综合态势', cases: '事件办理', map: '网格地图', conflicts: '冲突处理', parked: '被拒修改',
+    dashboard: '综合态势', cases: '事件办理', registry: '人口房屋', map: '网格地图', conflicts: '冲突处理', parked: '被拒修改',
     devices: '设备管理', users: '账号管理', grids: '网格管理', departments: '职能部门', categories: '事件类别', calendar: '节假日',
     review: '数据审核', admin: '系统管理',
   },
@@ -47,6 +47,10 @@ const zh = {
     stepDone: '已{step}', photos: '现场照片', noSteps: '当前状态下您没有可办理的操作',
   },
   supervision: { title: '督办', intro: '以下在办事件已被督办,请尽快处理', by: '督办人', none: '没有督办事件' },
+  registry: {
+    title: '人口房屋台账', kind: '类型', search: '按开头查找:姓名、身份证号、电话或地址', tag: '标签', residence: '人口类型',
+    history: '字段历史', value: '值', writer: '填写人', device: '设备', at: '时间', conflict: '冲突', server: '中心', deleted: '已删除',
+  },
   map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
   conflicts: {
     title: '冲突处理', intro: '两台设备在互不知情时修改了同一字段。当前值按规则胜出,落选值保留待审。选择保留的值或填写更正,结果将同步到所有设备。',
@@ -75,7 +79,7 @@ type Messages = typeof zh
 const en: Messages = {
   app: { name: 'Gridwork', centre: 'Centre console', lang: '中文', logout: 'Log out', loading: 'Loading…', retry: 'Retry', offline: 'Cannot reach the server' },
   nav: {
-    dashboard: 'Dashboard', cases: 'Cases', map: 'Map', conflicts: 'Conflicts', parked: 'Refused changes',
+    dashboard: 'Dashboard', cases: 'Cases', registry: 'Registry', map: 'Map', conflicts: 'Conflicts', parked: 'Refused changes',
     devices: 'Devices', users: 'Accounts', grids: 'Grids', departments: 'Departments', categories: 'Categories', calendar: 'Holidays',
     review: 'Data review', admin: 'Administration',
   },
@@ -116,6 +120,10 @@ const en: Messages = {
     stepDone: '{step}: done', photos: 'Photos', noSteps: 'You have no step to take on this case now',
   },
   supervision: { title: 'Supervised', intro: 'These open cases are under supervision: act on them first', by: 'By', none: 'No supervised cases' },
+  registry: {
+    title: 'Registry', kind: 'Kind', search: 'Starts with: name, ID number, phone or address', tag: 'Tag', residence: 'Residence type',
+    history: 'Field history', value: 'Value', writer: 'Written by', device: 'Device', at: 'When', conflict: 'Conflict', server: 'Centre', deleted: 'Deleted',
+  },
   map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
   conflicts: {
     title: 'Conflicts', intro: 'Two devices changed the same field without seeing each other’s edit. One value wins by the rules; the others are kept for review. Keep one or type a correction: every device takes it.',
