@@ -353,3 +353,171 @@ fn postgres_fills_the_registry_from_records_stored_before_it() {
     assert_eq!(ids(&centre.get("/records?kind=resident&tag=elderly_alone&q=张")), vec![zhang]);
     assert_eq!(ids(&centre.get("/records?kind=household&tag=low_income&grid=C1-02")), vec![household]);
 }
+
+/// The ids of a day's patrols or visits, in order.
+fn day_ids(day: &Value, list: &str) -> Vec<String> {
+    day[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("a day: {day}"))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Patrols and visits by day (in the city's zone, whatever offset a tablet
+/// wrote), grid subtree and worker, with each worker's tally; street staff
+/// see their street's only, a handler none; bad parameters are named.
+fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    server.grid("330702002", "江南街道", Some("330702"));
+    server.grid("C3", "南湖社区", Some("330702002"));
+    department(&server, "civil_affairs", "民政局", "Civil affairs");
+    person(&server, "值班员", "staff", &[]);
+    person(&server, "城东街道员", "staff", &["--grid", "330702001"]);
+    person(&server, "民政员", "handler", &["--department", "civil_affairs"]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    let west = server.enrolled(dir.path(), "west", "网格员丙", &["C2"]);
+    let south = server.enrolled(dir.path(), "south", "网格员丁", &["C3"]);
+
+    let route = r#"route={"type":"LineString","coordinates":[[119.641,29.081],[119.643,29.081]]}"#;
+    let morning = a.put(
+        "patrol",
+        None,
+        &[
+            "grid=C1-01",
+            "worker=网格员甲",
+            "started_at=2026-11-20T08:30:00+08:00",
+            "ended_at=2026-11-20T10:00:00+08:00",
+            route,
+            "items=fire_safety,sanitation",
+        ],
+    );
+    // 23:30 UTC on the 20th is 07:30 on the 21st in the city.
+    let next_day =
+        a.put("patrol", None, &["grid=C1-02", "worker=网格员甲", "started_at=2026-11-20T23:30:00Z"]);
+    let day_before =
+        a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", "started_at=2026-11-19T23:59:00+08:00"]);
+    let gone =
+        a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", "started_at=2026-11-20T12:00:00+08:00"]);
+    let household = a.put("household", None, &["grid=C1-01", "address=东苑小区1幢101室"]);
+    let visit = a.put(
+        "visit",
+        None,
+        &[
+            "grid=C1-01",
+            &format!("household={household}"),
+            "visited_at=2026-11-20T15:00:00+08:00",
+            "purpose=care",
+            "worker=网格员甲",
+        ],
+    );
+    a.sync();
+    a.put("patrol", Some(&gone), &["deleted=true"]);
+    a.sync();
+    let west_patrol = west.put(
+        "patrol",
+        None,
+        &[
+            "grid=C2-01",
+            "worker=网格员丙",
+            "started_at=2026-11-20T09:00:00+08:00",
+            "ended_at=2026-11-20T09:45:00+08:00",
+        ],
+    );
+    west.sync();
+    let south_patrol =
+        south.put("patrol", None, &["grid=C3", "worker=网格员丁", "started_at=2026-11-20T07:00:00+08:00"]);
+    south.sync();
+
+    let centre = Console::login(&server, "值班员", "correct horse");
+    let day = centre.get("/activity?day=2026-11-20");
+    assert_eq!(day["day"], "2026-11-20");
+    assert_eq!(
+        day_ids(&day, "patrols"),
+        [south_patrol.clone(), morning.clone(), west_patrol.clone()],
+        "earliest first"
+    );
+    assert_eq!(day_ids(&day, "visits"), [visit.clone()]);
+    assert_eq!(day["truncated"], false);
+    let first = &day["patrols"][1];
+    assert_eq!((first["grid"].as_str(), first["title"].as_str()), (Some("C1-01"), Some("网格员甲")));
+    assert!(first["fields"]["route"].as_str().is_some_and(|r| r.contains("LineString")), "{first}");
+    let tally: Vec<(String, u64, u64, u64)> = day["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["worker"].as_str().unwrap().to_owned(),
+                w["patrols"].as_u64().unwrap(),
+                w["visits"].as_u64().unwrap(),
+                w["patrol_minutes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tally,
+        [
+            ("网格员甲".to_owned(), 1, 1, 90),
+            ("网格员丙".to_owned(), 1, 0, 45),
+            ("网格员丁".to_owned(), 1, 0, 0),
+        ]
+    );
+    assert_eq!(day_ids(&centre.get("/activity?day=2026-11-21"), "patrols"), [next_day]);
+    assert_eq!(day_ids(&centre.get("/activity?day=2026-11-19"), "patrols"), [day_before]);
+    assert_eq!(day_ids(&centre.get("/activity?day=2026-11-20&grid=C1"), "patrols"), [morning.clone()]);
+    let one = centre.get("/activity?day=2026-11-20&worker=%E7%BD%91%E6%A0%BC%E5%91%98%E4%B8%99");
+    assert_eq!(day_ids(&one, "patrols"), [west_patrol.clone()]);
+    assert_eq!(day_ids(&one, "visits"), Vec::<String>::new());
+    // Today, in the city's zone, when no day is asked for.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let today = chrono::DateTime::from_timestamp_millis(now.as_millis() as i64)
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string();
+    assert_eq!(centre.get("/activity")["day"], today.as_str());
+
+    // A street's staff see their street; a handler has no registry.
+    let street = Console::login(&server, "城东街道员", "correct horse");
+    assert_eq!(day_ids(&street.get("/activity?day=2026-11-20"), "patrols"), [morning.clone(), west_patrol]);
+    assert_eq!(day_ids(&street.get("/activity?day=2026-11-20&grid=C3"), "patrols"), Vec::<String>::new());
+    let handler = Console::login(&server, "民政员", "correct horse");
+    assert_eq!(refused(&handler, "/activity?day=2026-11-20").0, 403);
+
+    for (query, named) in [
+        ("day=2026-13-01", "day"),
+        ("day=20261120", "day"),
+        ("day=2026-11-20T00:00", "day"),
+        ("day=2026-11-20&grid=no%20such", "grid"),
+        ("day=2026-11-20&worker=", ""),
+    ] {
+        if named.is_empty() {
+            // An empty parameter is not given.
+            assert_eq!(day_ids(&centre.get(&format!("/activity?{query}")), "patrols").len(), 3);
+            continue;
+        }
+        let (status, message) = refused(&centre, &format!("/activity?{query}"));
+        assert_eq!(status, 422, "{query}: {message}");
+        assert!(message.contains(&format!("`{named}`")), "{query}: {message}");
+    }
+    let (status, message) = refused(&centre, "/activity?day=2026-11-20&when=now");
+    assert_eq!(status, 400, "an unknown parameter: {message}");
+    assert!(message.contains("when"), "{message}");
+
+    if backend == Backend::Postgres {
+        // A database from before the day's table: the migration fills it.
+        let mut server = server;
+        server.stop();
+        server.sql("DROP TABLE activity; DELETE FROM schema_migrations WHERE version = 10");
+        server.serve();
+        let centre = Console::login(&server, "值班员", "correct horse");
+        let day = centre.get("/activity?day=2026-11-20&grid=330702001");
+        assert_eq!(day_ids(&day, "patrols").len(), 2);
+        assert_eq!(day_ids(&day, "visits"), [visit]);
+    }
+}
+
+on_both_backends!(a_days_patrols_and_visits_by_grid_and_worker);

@@ -185,6 +185,27 @@ pub struct RecordQuery {
     pub limit: usize,
 }
 
+/// A patrol or a visit as a day's list finds it: its id, its time as
+/// written (`started_at`, `visited_at`: [`activity_time`]) and the worker
+/// it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityRow {
+    pub id: RecordId,
+    pub at: String,
+    pub worker: Option<String>,
+}
+
+/// The field a patrol or a visit is placed in a day by: when the patrol
+/// started, when the visit was made. Indexed with the grid on both
+/// backends.
+pub fn activity_time(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Patrol => "started_at",
+        Kind::Visit => "visited_at",
+        other => unreachable!("{other:?} is not a patrol or a visit"),
+    }
+}
+
 /// The columns a registry search matches by prefix, per kind: what a
 /// clerk types (a name, an ID-card number, a phone, an address). Each is
 /// indexed on both backends.
@@ -371,6 +392,17 @@ pub trait Reads {
     /// A page of the registry (see [`RecordQuery`]): each record's grid
     /// and id, at most `query.limit`.
     fn record_page(&mut self, query: &RecordQuery) -> Result<Vec<(String, RecordId)>>;
+    /// The live patrols or visits (`kind`) of `grids` whose
+    /// [`activity_time`] as written sorts in [`from`, `to`), at most
+    /// `limit`, in no particular order.
+    fn activity_rows(
+        &mut self,
+        kind: Kind,
+        grids: &[String],
+        from: &str,
+        to: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityRow>>;
     /// The device numbered `number`, with its worker.
     fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>>;
     /// A live grid's parent: `None` if there is no such grid, `Some(None)`

@@ -28,14 +28,15 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
+    ActivityDay, ActivityFilter, CaseStats, GridChange, GridInfo, Me, RecordFilter, RecordPage, RecordView,
+    SettleConflict, Settled,
+};
+use crate::storage::{
     AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseReport, CaseView, Category, Conflict,
     ConsoleSession, DailyBudget, Department, DeviceAuth, DeviceInfo, EnrollmentCode, GuessCount,
     IntegrationKey, IssuedIntegrationKey, KeyAuth, NewCase, NewGrid, NewIntegrationKey, NewUser,
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, ReportQuery, Result, Role,
     SESSION_MS, StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
-};
-use crate::storage::{
-    CaseStats, GridChange, GridInfo, Me, RecordFilter, RecordPage, RecordView, SettleConflict, Settled,
 };
 use gridwork_protocol::registry::REGISTRY_KINDS;
 
@@ -1159,6 +1160,58 @@ impl<B: Backend> Storage for Core<B> {
             audit(w, now_ms, Some(who), "record_read", Some((view.kind, id)), serde_json::json!({}))
         })?;
         Ok(view)
+    }
+
+    fn activity(&self, who: &Principal, filter: ActivityFilter, now_ms: u64) -> Result<ActivityDay> {
+        let zone = crate::flow::CITY_ZONE;
+        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+            .date_naive();
+        let checked = crate::registry::check_activity(&filter, today)?;
+        self.backend.read(|r| {
+            let visible = self.registry_grids(r, who)?;
+            let grids = match (&checked.grid, visible) {
+                (None, Some(visible)) => visible,
+                (None, None) => r.live_grids()?,
+                (Some(grid), visible) => {
+                    let mut below = r.grids_below(std::slice::from_ref(grid))?;
+                    if let Some(visible) = visible {
+                        below.retain(|g| visible.binary_search(g).is_ok());
+                    }
+                    below
+                }
+            };
+            let (from, to) = checked.written_range();
+            let mut truncated = false;
+            let mut lists = [Vec::new(), Vec::new()];
+            for (list, kind) in lists.iter_mut().zip([Kind::Patrol, Kind::Visit]) {
+                if grids.is_empty() {
+                    continue;
+                }
+                // The rows of three days as written, for those that fall on
+                // the day in the city's zone: read at most a bound more.
+                let rows = r.activity_rows(kind, &grids, &from, &to, 4 * crate::registry::ACTIVITY_MAX)?;
+                let read_all = rows.len() < 4 * crate::registry::ACTIVITY_MAX;
+                let mut kept: Vec<_> = rows.into_iter().filter(|row| checked.keeps(row, zone)).collect();
+                kept.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+                truncated |= !read_all || kept.len() > crate::registry::ACTIVITY_MAX;
+                for row in kept.iter().take(crate::registry::ACTIVITY_MAX) {
+                    if let Some(record) = r.export(kind, row.id)? {
+                        list.push(crate::registry::item(&record));
+                    }
+                }
+            }
+            let [patrols, visits] = lists;
+            let workers = crate::registry::tally(&patrols, &visits);
+            Ok(ActivityDay {
+                day: checked.day.format("%Y-%m-%d").to_string(),
+                patrols,
+                visits,
+                workers,
+                truncated,
+            })
+        })
     }
 
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView> {

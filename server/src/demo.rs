@@ -134,6 +134,9 @@ pub struct DemoSummary {
     pub households: usize,
     pub buildings: usize,
     pub cases: usize,
+    /// Each worker's patrols and visits of the last week, today's included.
+    pub patrols: usize,
+    pub visits: usize,
     /// An administrator who logs in at the console.
     pub admin: DemoLogin,
     pub staff: DemoLogin,
@@ -354,6 +357,11 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
     }
 
     let (mut buildings, mut households, mut residents, mut cases) = (0, 0, 0, 0);
+    let (mut patrols, mut visits) = (0, 0);
+    let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
+        .unwrap_or_default()
+        .with_timezone(&crate::flow::CITY_ZONE)
+        .date_naive();
     storage.backend().write(|w| -> Result<()> {
         draw_boundaries(w, &units)?;
         let put = |w: &mut dyn crate::backend::Writes,
@@ -362,6 +370,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
          -> Result<RecordId> { Ok(w.put_record(kind, None, &fields)?) };
         for (u, (unit, community_name)) in units.iter().enumerate() {
             let road = ROADS[u % ROADS.len()];
+            let mut visited = Vec::new();
             for b in 1..=8 {
                 let micro = format!("{unit}-{}", 1 + (b - 1) / 4);
                 let address = format!("金华市婺城区{road}{}号{community_name}{b}幢", 10 + u * 10 + b);
@@ -402,6 +411,9 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         ],
                     )?;
                     households += 1;
+                    if h % 5 == 0 {
+                        visited.push(household);
+                    }
                     let members = 1 + rng.usize(..4);
                     for m in 0..members {
                         let birth = chrono::NaiveDate::from_ymd_opt(
@@ -440,6 +452,77 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         )?;
                         residents += 1;
                     }
+                }
+            }
+            // The worker's week: a patrol every morning along the grid's
+            // streets, and visits to households in the afternoon.
+            let worker = workers[u].name.as_str();
+            for (d, day) in today.iter_days().rev().take(7).enumerate() {
+                let at = |hour: u32, minute: u32| {
+                    format!("{}T{hour:02}:{minute:02}:00+08:00", day.format("%Y-%m-%d"))
+                };
+                let (x, y) = unit_corner(u);
+                let route: Vec<[f64; 2]> = (0..9)
+                    .map(|i| {
+                        let t = i as f64 / 8.0;
+                        let wobble = (rng.f64() - 0.5) * 0.0003;
+                        let (lon, lat) = if i < 5 {
+                            (x + 0.0004 + t * 2.0 * 0.003, y + 0.0006 + wobble)
+                        } else {
+                            (x + 0.0034 - (t - 0.5) * 2.0 * 0.003, y + 0.0020 + wobble)
+                        };
+                        [(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6]
+                    })
+                    .collect();
+                let started = 8 + (d as u32 % 2);
+                put(
+                    w,
+                    Kind::Patrol,
+                    vec![
+                        ("grid", unit.as_str().into()),
+                        ("worker", worker.into()),
+                        ("started_at", at(started, 30).into()),
+                        ("ended_at", at(started + 1, 40 + (d as u32 * 3) % 20).into()),
+                        (
+                            "route",
+                            serde_json::json!({"type": "LineString", "coordinates": route})
+                                .to_string()
+                                .into(),
+                        ),
+                        (
+                            "items",
+                            Value::List(vec![
+                                "fire_safety".into(),
+                                ["sanitation", "public_facilities", "group_rental"][d % 3].into(),
+                            ]),
+                        ),
+                        ("findings", if d % 3 == 0 { "楼道堆物已督促清理" } else { "未发现异常" }.into()),
+                    ],
+                )?;
+                patrols += 1;
+                for v in 0..2 {
+                    let Some(household) = visited.get((d * 2 + v) % visited.len().max(1)) else { break };
+                    put(
+                        w,
+                        Kind::Visit,
+                        vec![
+                            ("grid", unit.as_str().into()),
+                            ("household", household.to_string().into()),
+                            ("visited_at", at(14 + v as u32 * 2, 10 + d as u32 * 5).into()),
+                            ("purpose", ["routine", "care", "survey"][(d + v) % 3].into()),
+                            ("worker", worker.into()),
+                            (
+                                "notes",
+                                if v == 0 {
+                                    "了解家庭近况,无特殊需求"
+                                } else {
+                                    "老人身体尚可,叮嘱注意防寒"
+                                }
+                                .into(),
+                            ),
+                        ],
+                    )?;
+                    visits += 1;
                 }
             }
             for c in 0..25 {
@@ -491,6 +574,8 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
         households,
         buildings,
         cases,
+        patrols,
+        visits,
         admin: console_admin,
         staff,
         handler,
@@ -503,7 +588,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
 pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
     let worker = &summary.workers[0];
     let mut guide = format!(
-        "Gridwork 网格通 demo city 演示数据: {} grids 网格, {} residents 人口, {} households 户, {} buildings 楼栋, {} cases 事件\n\n\
+        "Gridwork 网格通 demo city 演示数据: {} grids 网格, {} residents 人口, {} households 户, {} buildings 楼栋, {} cases 事件, {} patrols 巡查, {} visits 走访\n\n\
          Server 服务器:        {{SERVER}}   (health: {{SERVER}}/api/v1/health)\n\
          Console 指挥中心控制台: {{SERVER}}/   log in 登录 (name 账号 / password 密码):\n\
          \x20 Administrator 系统管理员: {} / {}\n\
@@ -525,6 +610,8 @@ pub fn guide(summary: &DemoSummary, admin_token: &str) -> String {
         summary.households,
         summary.buildings,
         summary.cases,
+        summary.patrols,
+        summary.visits,
         summary.admin.name,
         summary.admin.password,
         summary.staff.name,

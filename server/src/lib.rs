@@ -54,7 +54,8 @@ use crate::error::AppError;
 use crate::guesses::Guesses;
 use crate::limits::Limits;
 use crate::storage::{
-    NewGrid, NewUser, Principal, RecordFilter, RecordPage, RecordView, Role, Storage, StorageError,
+    ActivityDay, ActivityFilter, NewGrid, NewUser, Principal, RecordFilter, RecordPage, RecordView, Role,
+    Storage, StorageError,
 };
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
@@ -1288,6 +1289,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordPath {
     }
 }
 
+/// A day's patrols (with their routes) and visits in the caller's grids,
+/// and each worker's tally.
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity",
+    tag = "registry",
+    params(gridwork_protocol::registry::ActivityFilter),
+    responses(
+        (status = 200, description = "the day's patrols and visits, earliest first, and each worker's tally", body = gridwork_protocol::registry::ActivityDay),
+        (status = 422, description = "a parameter is wrong (named in the message)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn activity(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    filter: Result<axum::extract::Query<ActivityFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ActivityDay>, AppError> {
+    let filter = query(filter)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.activity(&who, filter, now)).await?))
+}
+
 /// One registry record whole: its winning values and every version of
 /// each field the server keeps, with who wrote it. Reading it leaves an
 /// audit line.
@@ -1627,6 +1654,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/{id}", get(case))
         .route("/records", get(records))
         .route("/records/{id}", get(record))
+        .route("/activity", get(activity))
         .route("/cases/{id}/steps", post(case_step))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -70,6 +70,7 @@ use crate::storage::StorageError;
         crate::grids,
         crate::records,
         crate::record,
+        crate::activity,
         crate::stats,
         crate::supervisions,
         crate::parked,

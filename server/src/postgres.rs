@@ -43,10 +43,10 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::backend::DENSE_SEARCH;
 use crate::backend::{
-    AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow,
-    Category, ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
-    ParkedRow, Preview, PullPosition, Reads, RecordQuery, ReporterTallyRow, Result, TokenHolder, UploadRow,
-    UserRow, Writes, prefix_end, search_columns,
+    ActivityRow, AuditEntry, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow,
+    CaseTallyRow, Category, ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken,
+    PageLimit, ParkedFull, ParkedRow, Preview, PullPosition, Reads, RecordQuery, ReporterTallyRow, Result,
+    TokenHolder, UploadRow, UserRow, Writes, activity_time, prefix_end, search_columns,
 };
 use crate::storage::StorageError;
 
@@ -61,10 +61,13 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_supervision.sql")),
     (8, include_str!("../../migrations/postgres/0008_integration_keys.sql")),
     (9, include_str!("../../migrations/postgres/0009_registry.sql")),
+    (10, include_str!("../../migrations/postgres/0010_activity.sql")),
 ];
 
 /// The migration that makes `registry`, which [`backfill_registry`] fills.
 const REGISTRY_MIGRATION: i32 = 9;
+/// The migration that makes `activity`, which [`backfill_activity`] fills.
+const ACTIVITY_MIGRATION: i32 = 10;
 
 /// The advisory lock every write holds until it commits.
 const WRITER_LOCK: i64 = 0x6772_6964_7772_6974; // "gridwrit"
@@ -341,6 +344,83 @@ fn registry_statements(records: Vec<(Vec<u8>, Kind, Option<RegistryRow>)>) -> Ve
     statements
 }
 
+/// The kinds `activity` lists.
+const ACTIVITY_KINDS: [Kind; 2] = [Kind::Patrol, Kind::Visit];
+
+/// What `activity` keeps of a live patrol or visit: its grid, its time as
+/// written and the worker it names; `None` for a deleted one, or one
+/// without a grid or a time.
+fn activity_row(kind: Kind, slots: &Slots) -> Option<(String, String, Option<String>)> {
+    let def = kind.def();
+    let get = |name: &str| def.index_of(name).map_or(Value::Null, |i| value(slots, i));
+    let text = |name: &str| get(name).as_text().map(str::to_owned);
+    if get("deleted") == Value::Bool(true) {
+        return None;
+    }
+    Some((text("grid")?, text(activity_time(kind))?, text("worker")))
+}
+
+/// The statements that write the `activity` rows of `records` (replacing
+/// theirs; none for a deleted one).
+fn activity_statements(
+    records: Vec<(Vec<u8>, Kind, Option<(String, String, Option<String>)>)>,
+) -> Vec<Statement> {
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<Vec<u8>> = records.iter().map(|r| r.0.clone()).collect();
+    let mut statements: Vec<Statement> =
+        vec![("DELETE FROM activity WHERE id = ANY($1)", vec![Box::new(ids)])];
+    let (mut rid, mut kinds, mut grids, mut ats, mut workers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, kind, row) in records {
+        let Some((grid, at, worker)) = row else { continue };
+        rid.push(id);
+        kinds.push(i16::from(kind.number()));
+        grids.push(grid);
+        ats.push(at);
+        workers.push(worker);
+    }
+    if !rid.is_empty() {
+        statements.push((
+            "INSERT INTO activity (id, kind, grid, at, worker)
+             SELECT * FROM unnest($1::bytea[], $2::int2[], $3::text[], $4::text[], $5::text[])",
+            vec![Box::new(rid), Box::new(kinds), Box::new(grids), Box::new(ats), Box::new(workers)],
+        ));
+    }
+    statements
+}
+
+/// Fills `activity` from the bodies of the patrols and visits stored
+/// before it existed, a batch at a time, inside the migration's
+/// transaction.
+async fn backfill_activity(client: &Object) -> Result<()> {
+    let kinds: Vec<i16> = ACTIVITY_KINDS.iter().map(|k| i16::from(k.number())).collect();
+    let mut after: Vec<u8> = Vec::new();
+    loop {
+        let rows = client
+            .query(
+                "SELECT id, kind, body FROM records WHERE kind = ANY($1) AND NOT deleted AND id > $2
+                 ORDER BY id LIMIT 5000",
+                &[&kinds, &after],
+            )
+            .await?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = last.get::<_, Vec<u8>>(0);
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind = kind(row.get(1))?;
+            let slots = decode(kind, row.get(2))?;
+            records.push((row.get::<_, Vec<u8>>(0), kind, activity_row(kind, &slots)));
+        }
+        for (sql, params) in activity_statements(records) {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            client.execute(sql, &params).await?;
+        }
+    }
+}
+
 /// Fills `registry` from the bodies of the records stored before it
 /// existed, a batch at a time, inside the migration's transaction.
 async fn backfill_registry(client: &Object) -> Result<()> {
@@ -486,6 +566,9 @@ impl PgBackend {
                         if *version == REGISTRY_MIGRATION {
                             backfill_registry(&client).await?;
                         }
+                        if *version == ACTIVITY_MIGRATION {
+                            backfill_activity(&client).await?;
+                        }
                         client.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await?;
                         client.batch_execute("COMMIT").await?;
                         Ok::<(), BackendError>(())
@@ -630,7 +713,15 @@ impl PgTx<'_> {
         let mut cases: Vec<&[u8]> = Vec::new();
         let mut photos: (Vec<String>, Vec<&[u8]>, Vec<String>) = Default::default();
         let mut registry = Vec::new();
+        let mut activity = Vec::new();
         for record in saved {
+            if ACTIVITY_KINDS.contains(&record.kind) {
+                activity.push((
+                    record.id.as_bytes().to_vec(),
+                    record.kind,
+                    activity_row(record.kind, &record.slots),
+                ));
+            }
             if gridwork_protocol::registry::REGISTRY_KINDS.contains(&record.kind) {
                 registry.push((
                     record.id.as_bytes().to_vec(),
@@ -709,7 +800,7 @@ impl PgTx<'_> {
                  body = excluded.body",
             &[&ids, &kinds, &grids, &deleted, &seqs, &bodies],
         )?;
-        for (sql, params) in registry_statements(registry) {
+        for (sql, params) in registry_statements(registry).into_iter().chain(activity_statements(activity)) {
             let params: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
             self.execute(sql, &params)?;
@@ -1361,6 +1452,24 @@ impl Reads for PgTx<'_> {
             }
         }
         Ok(found)
+    }
+
+    fn activity_rows(
+        &mut self,
+        kind: Kind,
+        grids: &[String],
+        from: &str,
+        to: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityRow>> {
+        let rows = self.query(
+            "SELECT id, at, worker FROM activity WHERE kind = $1 AND grid = ANY($2)
+             AND at COLLATE \"C\" >= $3 AND at COLLATE \"C\" < $4 LIMIT $5",
+            &[&i16::from(kind.number()), &grids, &from, &to, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|row| Ok(ActivityRow { id: record_id(row.get(0))?, at: row.get(1), worker: row.get(2) }))
+            .collect()
     }
 
     fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>> {

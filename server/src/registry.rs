@@ -20,7 +20,11 @@ use gridwork_protocol::registry::{
     FieldHistory, FieldVersion, REGISTRY_KINDS, RecordFilter, RecordItem, RecordView, Writer,
 };
 
-use crate::backend::{DeviceOwner, RecordQuery};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use gridwork_protocol::registry::{ActivityFilter, WorkerDay};
+
+use crate::backend::{ActivityRow, DeviceOwner, RecordQuery};
 
 /// A page's length when none is asked for, and the most one may be.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -174,6 +178,7 @@ pub fn title(kind: Kind, id: RecordId, fields: &BTreeMap<String, Value>) -> Stri
         Kind::Resident => &["name"],
         Kind::Household => &["address", "head"],
         Kind::Building => &["name", "address"],
+        Kind::Patrol | Kind::Visit => &["worker"],
         _ => &[],
     };
     names
@@ -252,6 +257,103 @@ pub fn view(
         fields,
         history,
     })
+}
+
+/// The most patrols, and the most visits, a day's answer carries; more
+/// is `truncated` (narrow by grid or worker).
+pub const ACTIVITY_MAX: usize = 2_000;
+/// The longest worker name a day's query takes (a name field's limit).
+const MAX_WORKER: usize = 50;
+
+/// A day's query, checked: everything but the grids to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityChecked {
+    pub day: NaiveDate,
+    pub grid: Option<String>,
+    pub worker: Option<String>,
+}
+
+impl ActivityChecked {
+    /// The range of times as written that can fall on `day` in the city's
+    /// zone, whatever offset a tablet wrote: from the day before to the
+    /// day after (offsets are within ±14 hours). [`on_the_day`] keeps the
+    /// ones that do.
+    pub fn written_range(&self) -> (String, String) {
+        let before = self.day.pred_opt().unwrap_or(self.day);
+        let after = self.day.succ_opt().and_then(|d| d.succ_opt()).unwrap_or(self.day);
+        (before.format("%Y-%m-%d").to_string(), after.format("%Y-%m-%d").to_string())
+    }
+
+    /// Whether a time as written falls on the day in `zone`, and (when
+    /// one is asked for) names the worker.
+    pub fn keeps(&self, row: &ActivityRow, zone: Tz) -> bool {
+        let on_the_day = gridwork_domain::formats::parse_date_time(&row.at)
+            .is_ok_and(|(at, _)| at.with_timezone(&zone).date_naive() == self.day);
+        on_the_day
+            && self.worker.as_ref().is_none_or(|w| row.worker.as_deref().map(str::trim) == Some(w.as_str()))
+    }
+}
+
+/// Checks a day's query, naming the first parameter that is wrong; the
+/// day is `today` when none is given.
+pub fn check_activity(filter: &ActivityFilter, today: NaiveDate) -> Result<ActivityChecked, ValidationError> {
+    let day = match given(&filter.day) {
+        None => today,
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.len() == 10)
+            .ok_or_else(|| invalid("day", Reason::Date))?,
+    };
+    let grid = match given(&filter.grid) {
+        None => None,
+        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
+    };
+    let worker = match given(&filter.worker) {
+        None => None,
+        Some(text) if text.chars().count() > MAX_WORKER => {
+            return Err(invalid("worker", Reason::TooLong { max: MAX_WORKER }));
+        }
+        Some(text) => Some(text.to_owned()),
+    };
+    Ok(ActivityChecked { day, grid, worker })
+}
+
+/// Each worker's tally of a day's patrols and visits, most patrols first
+/// (then most visits, most time on patrol, then by name).
+pub fn tally(patrols: &[RecordItem], visits: &[RecordItem]) -> Vec<WorkerDay> {
+    fn day_of<'a>(by_worker: &'a mut BTreeMap<String, WorkerDay>, item: &RecordItem) -> &'a mut WorkerDay {
+        let worker = item.fields.get("worker").and_then(Value::as_text).map_or("", str::trim).to_owned();
+        by_worker.entry(worker.clone()).or_insert(WorkerDay {
+            worker,
+            patrols: 0,
+            visits: 0,
+            patrol_minutes: 0,
+        })
+    }
+    let time = |item: &RecordItem, name: &str| {
+        let text = item.fields.get(name).and_then(Value::as_text)?;
+        gridwork_domain::formats::parse_date_time(text).ok().map(|(at, _)| at)
+    };
+    let mut by_worker: BTreeMap<String, WorkerDay> = BTreeMap::new();
+    for patrol in patrols {
+        let minutes = match (time(patrol, "started_at"), time(patrol, "ended_at")) {
+            (Some(start), Some(end)) => u32::try_from((end - start).num_minutes().max(0)).unwrap_or(u32::MAX),
+            _ => 0,
+        };
+        let day = day_of(&mut by_worker, patrol);
+        day.patrols += 1;
+        day.patrol_minutes = day.patrol_minutes.saturating_add(minutes);
+    }
+    for visit in visits {
+        day_of(&mut by_worker, visit).visits += 1;
+    }
+    let mut workers: Vec<WorkerDay> = by_worker.into_values().collect();
+    workers.sort_by(|a, b| {
+        (b.patrols, b.visits, b.patrol_minutes)
+            .cmp(&(a.patrols, a.visits, a.patrol_minutes))
+            .then(a.worker.cmp(&b.worker))
+    });
+    workers
 }
 
 #[cfg(test)]

@@ -27,10 +27,10 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::backend::DENSE_SEARCH;
 use crate::backend::{
-    Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow, Category,
-    ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
+    ActivityRow, Backend, BackendError, CalendarDay, CaseFlowRow, CaseQuery, CaseStepRow, CaseTallyRow,
+    Category, ChangeError, ChangesPage, CodeHolder, Department, DeviceOwner, NewToken, PageLimit, ParkedFull,
     ParkedRow, Preview, PullPosition, Reads, RecordQuery, ReporterTallyRow, Result, TokenHolder, UploadRow,
-    UserRow, Writes, prefix_end, search_columns,
+    UserRow, Writes, activity_time, prefix_end, search_columns,
 };
 use crate::core::Core;
 use crate::storage::StorageError;
@@ -767,6 +767,31 @@ impl Reads for Tx<'_> {
                 Ok((grid, RecordId::from_bytes(bytes)))
             })
             .collect()
+    }
+
+    fn activity_rows(
+        &mut self,
+        kind: Kind,
+        grids: &[String],
+        from: &str,
+        to: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityRow>> {
+        // Along (grid, time): each grid's day is a range of the index.
+        let (table, at) = (kind.def().table, activity_time(kind));
+        let sql = format!(
+            "SELECT id, {at}, worker FROM {table} WHERE grid IN (SELECT value FROM json_each(?1))
+             AND {at} >= ?2 AND {at} < ?3 AND deleted IS NOT 1 LIMIT ?4"
+        );
+        let grids = serde_json::to_string(grids).expect("strings serialise");
+        let rows = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(params![grids, from, to, limit as i64], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|(id, at, worker)| Ok(ActivityRow { id: record_id(id)?, at, worker })).collect()
     }
 
     fn device_owner(&mut self, number: u32) -> Result<Option<DeviceOwner>> {

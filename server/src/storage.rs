@@ -22,7 +22,7 @@ pub use gridwork_protocol::cases::{
 };
 use gridwork_protocol::codes::ErrorCode;
 pub use gridwork_protocol::console::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
-pub use gridwork_protocol::registry::{RecordFilter, RecordPage, RecordView};
+pub use gridwork_protocol::registry::{ActivityDay, ActivityFilter, RecordFilter, RecordPage, RecordView};
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
@@ -309,6 +309,10 @@ pub trait Storage: Send + Sync + 'static {
     /// `who` may see it (not found otherwise, whether or not it exists);
     /// the read is written to the audit trail.
     fn record(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<RecordView>;
+    /// A day's patrols and visits (today's in the city's zone when no day
+    /// is asked for) in the grids `who` may review, as for [`Self::records`];
+    /// anyone else is refused.
+    fn activity(&self, who: &Principal, filter: ActivityFilter, now_ms: u64) -> Result<ActivityDay>;
     /// One case whole, if `who` may see it.
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView>;
     /// Takes a step of the flow on a case `who` may see.

@@ -128,3 +128,52 @@ pub struct RecordView {
     /// In the order of the kind's schema.
     pub history: Vec<FieldHistory>,
 }
+
+/// The query of `GET /api/v1/activity`: the patrols and visits of a day.
+/// Every parameter is text as sent, so that a wrong one is answered 422
+/// naming it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ActivityFilter {
+    /// The day, `YYYY-MM-DD` in the city's time zone (today by default): a
+    /// patrol counts on the day it started, a visit on the day it was made.
+    #[serde(default)]
+    pub day: Option<String>,
+    /// This grid and every grid below it.
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// One worker's, by the name the tablet wrote (`worker`).
+    #[serde(default)]
+    pub worker: Option<String>,
+}
+
+/// One worker's day: how many patrols and visits, and how long the
+/// patrols that ended took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkerDay {
+    /// The name the tablet wrote; empty for visits that name none.
+    pub worker: String,
+    pub patrols: u32,
+    pub visits: u32,
+    pub patrol_minutes: u32,
+}
+
+/// `GET /api/v1/activity`: a day's patrols (with their routes, GeoJSON
+/// LineStrings in WGS-84) and visits in the caller's grids, earliest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityDay {
+    /// The day shown, `YYYY-MM-DD`.
+    pub day: String,
+    pub patrols: Vec<RecordItem>,
+    pub visits: Vec<RecordItem>,
+    /// Each worker's tally, most patrols first (then visits, time on
+    /// patrol, name).
+    pub workers: Vec<WorkerDay>,
+    /// More than the most a day's answer carries matched: narrow it by
+    /// grid or worker. The tallies count what is shown.
+    pub truncated: bool,
+}
