@@ -553,6 +553,15 @@ fn the_console_end_to_end_in_chromium() {
         "the demo's grids and cases are drawn: {seen}"
     );
     assert_eq!(seen["english"], true);
+    // The demo's workers each patrolled today (and made two visits): the
+    // routes on the map and the day's lists.
+    let workers = demo["workers"].as_array().unwrap().len() as u64;
+    assert_eq!(seen["mapRoutes"], format!("{} 巡查路线 {workers} 条", today_in_the_city()), "{seen}");
+    assert_eq!(
+        (&seen["activityWorkers"], &seen["activityPatrols"], &seen["activityVisits"]),
+        (&json!(workers), &json!(workers), &json!(2 * workers)),
+        "{seen}"
+    );
     // The registry's history of the phone: the kept value first, written by
     // the centre.
     let phone = seen["registryPhone"].as_str().unwrap_or_default();
@@ -604,10 +613,20 @@ fn the_console_end_to_end_in_chromium() {
         steps,
         [("report", worker), ("accept", staff), ("dispatch", staff), ("handle", handler), ("close", staff)]
     );
-    for page in ["dashboard", "cases", "case", "map", "conflicts", "registry", "devices"] {
+    for page in ["dashboard", "cases", "case", "map", "activity", "conflicts", "registry", "devices"] {
         let file = screenshots.join(format!("console-{page}.png"));
         assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 10_000), "{} was taken", file.display());
     }
+}
+
+/// Today's date in the city's zone, `2026-11-28`.
+fn today_in_the_city() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    chrono::DateTime::from_timestamp_millis(now.as_millis() as i64)
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string()
 }
 
 /// A device's number, as the server lists it.

@@ -482,7 +482,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         ("grid", unit.as_str().into()),
                         ("worker", worker.into()),
                         ("started_at", at(started, 30).into()),
-                        ("ended_at", at(started + 1, 40 + (d as u32 * 3) % 20).into()),
+                        ("ended_at", at(started + 1, 5 + (d as u32 * 3 + u as u32 * 11) % 50).into()),
                         (
                             "route",
                             serde_json::json!({"type": "LineString", "coordinates": route})

@@ -141,7 +141,18 @@ try {
   // The cases' markers come after the grids' outlines.
   await page.waitForFunction(() => !/: 0 \//.test(document.querySelector('[data-testid="map-count"]')?.textContent ?? ': 0 /'))
   seen.mapShapes = await page.getByTestId('map').locator('path').count()
+  // Today's patrol routes, one per worker of the demo.
+  await page.waitForFunction(() => !/ 0 /.test(document.querySelector('[data-testid="map-routes-count"]')?.textContent ?? ' 0 '))
+  seen.mapRoutes = (await page.getByTestId('map-routes-count').innerText()).trim()
   await shot('map')
+
+  // Today's patrols and visits, and each worker's tally.
+  await page.goto(`${config.base}/activity`)
+  await page.getByTestId('activity-workers').locator('tbody tr').first().waitFor()
+  seen.activityWorkers = await page.getByTestId('activity-workers').locator('tbody tr').count()
+  seen.activityPatrols = await page.getByTestId('activity-patrols').locator('tbody tr').count()
+  seen.activityVisits = await page.getByTestId('activity-visits').locator('tbody tr').count()
+  await shot('activity')
   await logout()
 
   // The department's handler sees the case and handles it.

@@ -157,6 +157,28 @@ export interface RecordFilter {
   residence?: string | null
 }
 
+export interface WorkerDay {
+  worker: string
+  patrols: number
+  visits: number
+  patrol_minutes: number
+}
+
+/** A day's patrols and visits (`GET /activity`), earliest first. */
+export interface ActivityDay {
+  day: string
+  patrols: RecordItem[]
+  visits: RecordItem[]
+  workers: WorkerDay[]
+  truncated: boolean
+}
+
+export interface ActivityFilter {
+  day?: string | null
+  grid?: string | null
+  worker?: string | null
+}
+
 export interface Department {
   code: string
   name_zh: string
@@ -422,6 +444,7 @@ export const api = {
   records: (filter: RecordFilter, after?: string | null) =>
     call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),
   record: (id: string) => call<RecordView>('GET', `/api/v1/records/${encodeURIComponent(id)}`),
+  activity: (filter: ActivityFilter) => call<ActivityDay>('GET', `/api/v1/activity${query({ ...filter })}`),
   departments: () => call<Department[]>('GET', '/api/v1/departments'),
   addDepartment: (d: Department) => call<{ code: string }>('POST', '/api/v1/admin/departments', d),
   categories: () => call<Category[]>('GET', '/api/v1/categories'),

@@ -13,6 +13,31 @@ export function time(ms: number | null | undefined): string {
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`
 }
 
+const dayFormat = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' })
+
+/** Today's date, `2026-11-27`, in the city's time. */
+export function today(): string {
+  return dayFormat.format(new Date())
+}
+
+/** A time a tablet wrote (RFC 3339, any offset) as `14:05` in the city's
+ *  time, or `11-27 14:05` when it is not on `day`. */
+export function clock(text: unknown, day?: string): string {
+  if (typeof text !== 'string' || !text) return '—'
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) return text
+  const shown = time(ms)
+  return day && shown.startsWith(day) ? shown.slice(11) : shown.slice(5)
+}
+
+/** Minutes as `1小时25分` / `1 h 25 min`. */
+export function duration(minutes: number, lang: string): string {
+  const h = Math.floor(minutes / 60)
+  const m = minutes % 60
+  if (lang === 'en') return h ? `${h} h ${m} min` : `${m} min`
+  return h ? `${h}小时${m}分` : `${m}分钟`
+}
+
 /** A share as a percentage with one decimal, or a dash when there is none. */
 export function percent(part: number, whole: number): string {
   if (!whole) return '—'

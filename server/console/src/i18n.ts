@@ -6,7 +6,7 @@ import { createI18n } from 'vue-i18n'
 const zh = {
   app: { name: '网格通', centre: '指挥中心', lang: 'English', logout: '退出登录', loading: '加载中…', retry: '重试', offline: '无法连接服务器' },
   nav: {
-    dashboard: '综合态势', cases: '事件办理', registry: '人口房屋', map: '网格地图', conflicts: '冲突处理', parked: '被拒修改',
+    dashboard: '综合态势', cases: '事件办理', registry: '人口房屋', activity: '巡查走访', map: '网格地图', conflicts: '冲突处理', parked: '被拒修改',
     devices: '设备管理', users: '账号管理', grids: '网格管理', departments: '职能部门', categories: '事件类别', calendar: '节假日',
     review: '数据审核', admin: '系统管理',
   },
@@ -51,7 +51,12 @@ const zh = {
     title: '人口房屋台账', kind: '类型', search: '按开头查找:姓名、身份证号、电话或地址', tag: '标签', residence: '人口类型',
     history: '字段历史', value: '值', writer: '填写人', device: '设备', at: '时间', conflict: '冲突', server: '中心', deleted: '已删除',
   },
-  map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
+  activity: {
+    title: '巡查走访', day: '日期', worker: '网格员', workers: '网格员当日工作', patrols: '巡查', visits: '走访', minutes: '巡查时长',
+    started: '开始', ended: '结束', items: '巡查事项', findings: '发现情况', points: '轨迹点', purpose: '走访目的', notes: '走访情况',
+    at: '时间', onMap: '在地图上查看路线', truncated: '当天记录较多,只显示前 2000 条,请按网格或网格员缩小范围', none: '当天没有巡查或走访记录',
+  },
+  map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', routes: '巡查路线', routesOf: '{day} 巡查路线 {n} 条', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
   conflicts: {
     title: '冲突处理', intro: '两台设备在互不知情时修改了同一字段。当前值按规则胜出,落选值保留待审。选择保留的值或填写更正,结果将同步到所有设备。',
     record: '记录', field: '字段', winner: '当前值', losers: '落选值', writer: '设备', at: '时间', keep: '保留此值', correct: '填写更正',
@@ -79,7 +84,7 @@ type Messages = typeof zh
 const en: Messages = {
   app: { name: 'Gridwork', centre: 'Centre console', lang: '中文', logout: 'Log out', loading: 'Loading…', retry: 'Retry', offline: 'Cannot reach the server' },
   nav: {
-    dashboard: 'Dashboard', cases: 'Cases', registry: 'Registry', map: 'Map', conflicts: 'Conflicts', parked: 'Refused changes',
+    dashboard: 'Dashboard', cases: 'Cases', registry: 'Registry', activity: 'Patrols & visits', map: 'Map', conflicts: 'Conflicts', parked: 'Refused changes',
     devices: 'Devices', users: 'Accounts', grids: 'Grids', departments: 'Departments', categories: 'Categories', calendar: 'Holidays',
     review: 'Data review', admin: 'Administration',
   },
@@ -124,7 +129,12 @@ const en: Messages = {
     title: 'Registry', kind: 'Kind', search: 'Starts with: name, ID number, phone or address', tag: 'Tag', residence: 'Residence type',
     history: 'Field history', value: 'Value', writer: 'Written by', device: 'Device', at: 'When', conflict: 'Conflict', server: 'Centre', deleted: 'Deleted',
   },
-  map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
+  activity: {
+    title: 'Patrols & visits', day: 'Day', worker: 'Grid worker', workers: 'Each worker’s day', patrols: 'Patrols', visits: 'Visits', minutes: 'Time on patrol',
+    started: 'Started', ended: 'Ended', items: 'Items checked', findings: 'Findings', points: 'Route points', purpose: 'Purpose', notes: 'Notes',
+    at: 'When', onMap: 'Routes on the map', truncated: 'Many records that day: the first 2,000 are shown; narrow by grid or worker', none: 'No patrols or visits that day',
+  },
+  map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', routes: 'Patrol routes', routesOf: '{n} patrol routes on {day}', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
   conflicts: {
     title: 'Conflicts', intro: 'Two devices changed the same field without seeing each other’s edit. One value wins by the rules; the others are kept for review. Keep one or type a correction: every device takes it.',
     record: 'Record', field: 'Field', winner: 'Current value', losers: 'Losing values', writer: 'Device', at: 'When', keep: 'Keep this', correct: 'Correct',

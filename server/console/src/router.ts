@@ -16,6 +16,7 @@ export const router = createRouter({
         { path: 'cases', name: 'cases', component: () => import('./views/Cases.vue') },
         { path: 'cases/:id', name: 'case', component: () => import('./views/CaseDetail.vue'), props: true },
         { path: 'registry', name: 'registry', component: () => import('./views/Registry.vue') },
+        { path: 'activity', name: 'activity', component: () => import('./views/Activity.vue') },
         { path: 'map', name: 'map', component: () => import('./views/MapView.vue') },
         { path: 'conflicts', name: 'conflicts', component: () => import('./views/Conflicts.vue') },
         { path: 'parked', name: 'parked', component: () => import('./views/Parked.vue') },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { named, percent, time, valueText } from '../src/format'
+import { clock, duration, named, percent, time, valueText } from '../src/format'
+import { parseRoute } from '../src/geo'
 
 describe('format', () => {
   it('shows instants in the city’s time zone, whatever the browser’s', () => {
@@ -23,5 +24,28 @@ describe('format', () => {
   it('joins lists and keeps text as text', () => {
     expect(valueText(['elderly', 'disabled'])).toBe('elderly、disabled')
     expect(valueText('<b>x</b>')).toBe('<b>x</b>')
+  })
+
+  it('shows a tablet’s time in the city’s zone, with the date when it is another day', () => {
+    // 23:30 UTC on the 20th is 07:30 on the 21st in Shanghai.
+    expect(clock('2026-11-20T23:30:00Z', '2026-11-21')).toBe('07:30')
+    expect(clock('2026-11-20T23:30:00Z', '2026-11-20')).toBe('11-21 07:30')
+    expect(clock('2026-11-20T08:30:00+08:00', '2026-11-20')).toBe('08:30')
+    expect(clock(null)).toBe('—')
+    expect(clock('not a time')).toBe('not a time')
+  })
+
+  it('gives durations in hours and minutes', () => {
+    expect(duration(85, 'zh')).toBe('1小时25分')
+    expect(duration(40, 'zh')).toBe('40分钟')
+    expect(duration(85, 'en')).toBe('1 h 25 min')
+  })
+
+  it('reads a route as the app writes it, and nothing else', () => {
+    expect(parseRoute('{"type":"LineString","coordinates":[[119.64,29.08],[119.65,29.09]]}')).toEqual([[119.64, 29.08], [119.65, 29.09]])
+    expect(parseRoute('{"type":"LineString","coordinates":[[119.64,29.08],[500,29],["x",1]]}')).toEqual([[119.64, 29.08]])
+    expect(parseRoute('{"type":"Point","coordinates":[119.64,29.08]}')).toEqual([])
+    expect(parseRoute('<script>alert(1)</script>')).toEqual([])
+    expect(parseRoute(undefined)).toEqual([])
   })
 })
