@@ -440,7 +440,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         [south_patrol.clone(), morning.clone(), west_patrol.clone()],
         "earliest first"
     );
-    assert_eq!(day_ids(&day, "visits"), [visit.clone()]);
+    assert_eq!(day_ids(&day, "visits"), std::slice::from_ref(&visit));
     assert_eq!(day["truncated"], false);
     let first = &day["patrols"][1];
     assert_eq!((first["grid"].as_str(), first["title"].as_str()), (Some("C1-01"), Some("网格员甲")));
@@ -468,9 +468,12 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     );
     assert_eq!(day_ids(&centre.get("/activity?day=2026-11-21"), "patrols"), [next_day]);
     assert_eq!(day_ids(&centre.get("/activity?day=2026-11-19"), "patrols"), [day_before]);
-    assert_eq!(day_ids(&centre.get("/activity?day=2026-11-20&grid=C1"), "patrols"), [morning.clone()]);
+    assert_eq!(
+        day_ids(&centre.get("/activity?day=2026-11-20&grid=C1"), "patrols"),
+        std::slice::from_ref(&morning)
+    );
     let one = centre.get("/activity?day=2026-11-20&worker=%E7%BD%91%E6%A0%BC%E5%91%98%E4%B8%99");
-    assert_eq!(day_ids(&one, "patrols"), [west_patrol.clone()]);
+    assert_eq!(day_ids(&one, "patrols"), std::slice::from_ref(&west_patrol));
     assert_eq!(day_ids(&one, "visits"), Vec::<String>::new());
     // Today, in the city's zone, when no day is asked for.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();

@@ -347,10 +347,13 @@ fn registry_statements(records: Vec<(Vec<u8>, Kind, Option<RegistryRow>)>) -> Ve
 /// The kinds `activity` lists.
 const ACTIVITY_KINDS: [Kind; 2] = [Kind::Patrol, Kind::Visit];
 
+/// An `activity` row's grid, time as written and worker.
+type ActivityEntry = (String, String, Option<String>);
+
 /// What `activity` keeps of a live patrol or visit: its grid, its time as
 /// written and the worker it names; `None` for a deleted one, or one
 /// without a grid or a time.
-fn activity_row(kind: Kind, slots: &Slots) -> Option<(String, String, Option<String>)> {
+fn activity_row(kind: Kind, slots: &Slots) -> Option<ActivityEntry> {
     let def = kind.def();
     let get = |name: &str| def.index_of(name).map_or(Value::Null, |i| value(slots, i));
     let text = |name: &str| get(name).as_text().map(str::to_owned);
@@ -362,9 +365,7 @@ fn activity_row(kind: Kind, slots: &Slots) -> Option<(String, String, Option<Str
 
 /// The statements that write the `activity` rows of `records` (replacing
 /// theirs; none for a deleted one).
-fn activity_statements(
-    records: Vec<(Vec<u8>, Kind, Option<(String, String, Option<String>)>)>,
-) -> Vec<Statement> {
+fn activity_statements(records: Vec<(Vec<u8>, Kind, Option<ActivityEntry>)>) -> Vec<Statement> {
     if records.is_empty() {
         return Vec::new();
     }
