@@ -15,7 +15,12 @@ use serde_json::{Value, json};
 /// other's edit: the server keeps a conflict. Returns the resident's id
 /// and the losing value.
 fn conflict(server: &Server, a: &CliDevice, b: &CliDevice) -> (String, String) {
-    let resident = a.put("resident", None, &["grid=C1-01", "name=张三", "phone=13800000000"]);
+    conflict_in(server, a, b, "C1-01")
+}
+
+/// As [`conflict`], in `grid`.
+fn conflict_in(server: &Server, a: &CliDevice, b: &CliDevice, grid: &str) -> (String, String) {
+    let resident = a.put("resident", None, &[&format!("grid={grid}"), "name=张三", "phone=13800000000"]);
     a.sync();
     b.sync();
     a.put("resident", Some(&resident), &["phone=13811111111"]);
@@ -59,6 +64,7 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1-01"]);
     let b = server.enrolled(dir.path(), "b", "网格员乙", &["C1-01"]);
     let west = server.enrolled(dir.path(), "west", "网格员丙", &["C2-01"]);
+    let west2 = server.enrolled(dir.path(), "west2", "网格员丁", &["C2-01"]);
     a.put(
         "case",
         None,
@@ -82,6 +88,7 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     );
     west.sync();
     let (resident, loser) = conflict(&server, &a, &b);
+    let (west_resident, west_loser) = conflict_in(&server, &west, &west2, "C2-01");
 
     let centre = Console::login(&server, "值班员", "correct horse");
     let street = Console::login(&server, "西山街道员", "correct horse");
@@ -151,14 +158,31 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     let (status, _) = export(&handler, "format=xlsx");
     assert_eq!(status, 200, "handlers export their department's list");
 
-    // Street staff neither read nor settle the city's conflicts.
-    let (status, _) = street.call(reqwest::Method::GET, "/admin/conflicts", None);
+    // Street staff read and settle their street's conflicts only; the
+    // centre sees every street's; a handler none.
+    let ids_of = |conflicts: Value| -> Vec<String> {
+        conflicts.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids_of(street.get("/admin/conflicts")), [west_resident.clone()]);
+    let mut everyone = ids_of(centre.get("/admin/conflicts"));
+    everyone.sort();
+    let mut expected = vec![resident.clone(), west_resident.clone()];
+    expected.sort();
+    assert_eq!(everyone, expected);
+    let (status, _) = handler.call(reqwest::Method::GET, "/admin/conflicts", None);
     assert_eq!(status, 403);
     let settle = json!({"kind": "resident", "id": resident, "field": "phone", "value": loser});
-    let (status, _) = street.call(reqwest::Method::POST, "/admin/conflicts/settle", Some(settle.clone()));
-    assert_eq!(status, 403);
+    let (status, answer) =
+        street.call(reqwest::Method::POST, "/admin/conflicts/settle", Some(settle.clone()));
+    assert_eq!(status, 404, "another street's record is not there for them: {answer}");
     let (status, _) = handler.call(reqwest::Method::POST, "/admin/conflicts/settle", Some(settle.clone()));
     assert_eq!(status, 403);
+    let west_settle = json!({"kind": "resident", "id": west_resident, "field": "phone", "value": west_loser});
+    let (status, answer) = street.call(reqwest::Method::POST, "/admin/conflicts/settle", Some(west_settle));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(street.get("/admin/conflicts"), json!([]));
+    west.sync();
+    assert_eq!(west.get("resident", &west_resident)["phone"], west_loser.as_str());
 
     // Bad settles change nothing.
     let (status, answer) = centre.call(

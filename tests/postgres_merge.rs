@@ -99,7 +99,7 @@ proptest! {
                     let change = RecordChanges { id, kind: Kind::Resident, fields: vec![FieldState { field: fields[field].into(), register }] };
                     backend.write(|w| Ok(w.apply(vec![change])?)).unwrap();
                     let (stored, conflicts) = backend
-                        .read(|r| Ok((r.export(Kind::Resident, id)?, r.conflicts(100_000)?)))
+                        .read(|r| Ok((r.export(Kind::Resident, id)?, r.conflicts(None, 100_000)?)))
                         .unwrap();
                     let stored = stored.expect("the record is stored");
                     let held = stored.fields.iter().find(|f| f.field == fields[field]).map(|f| &f.register);

@@ -496,8 +496,10 @@ pub trait Reads {
         viewer: Option<DeviceId>,
         limit: PageLimit,
     ) -> Result<ChangesPage>;
-    /// Fields with concurrent versions, at most `limit`.
-    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>>;
+    /// Fields with concurrent versions, at most `limit`, of the records
+    /// whose scope field (a record's grid, a grid's code) is one of
+    /// `grids` (any record's with `None`).
+    fn conflicts(&mut self, grids: Option<&[String]>, limit: usize) -> Result<Vec<Conflict>>;
 
     fn attachment_stored(&mut self, sha256: &str) -> Result<Option<u64>>;
     /// Whether `holder` (a device id or a user id) uploaded all of it.

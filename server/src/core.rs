@@ -370,10 +370,11 @@ impl<B: Backend> Core<B> {
         Ok(true)
     }
 
-    /// The grids whose registry `who` may read, sorted: `None` for the
-    /// whole city (admins, staff given no grid). Handlers see cases, not
-    /// the registry; workers read theirs on their tablets.
-    fn registry_grids(&self, r: &mut dyn Reads, who: &Principal) -> Result<Option<Vec<String>>> {
+    /// The grids whose records `who` reviews (the registry, the conflict
+    /// inbox, patrols and visits), sorted: `None` for the whole city
+    /// (admins, staff given no grid). Handlers see cases, not these;
+    /// integration keys neither; workers read theirs on their tablets.
+    fn reviewed_grids(&self, r: &mut dyn Reads, who: &Principal) -> Result<Option<Vec<String>>> {
         match who.role {
             Role::Admin => Ok(None),
             Role::Staff if who.key.is_none() => {
@@ -387,8 +388,8 @@ impl<B: Backend> Core<B> {
             }
             _ => Err(StorageError::Said {
                 code: ErrorCode::Forbidden,
-                en: "the registry of residents, households and buildings is read by centre staff and administrators; a department's handler sees its cases".into(),
-                zh: "人口、户和房屋信息仅供中心工作人员和管理员查看;职能部门只能查看本部门的事件".into(),
+                en: "residents, households and buildings, their conflicts, patrols and visits are reviewed by centre staff and administrators; a department's handler sees its cases".into(),
+                zh: "人口、户和房屋信息及其冲突、巡查走访记录仅供中心工作人员和管理员查看;职能部门只能查看本部门的事件".into(),
             }),
         }
     }
@@ -896,10 +897,16 @@ impl<B: Backend> Storage for Core<B> {
             return Err(StorageError::Invalid(ValidationError::UnknownField { kind: kind.as_str(), field }));
         };
         let name = def.name;
+        let not_found = || StorageError::NotFound(format!("{} {id}", kind.as_str()));
         self.backend.write(|w| {
-            let record = w
-                .export(kind, id)?
-                .ok_or_else(|| StorageError::NotFound(format!("{} {id}", kind.as_str())))?;
+            // Within the grids the caller reviews, as the inbox lists them.
+            if let Some(grids) = self.reviewed_grids(w, who)? {
+                let grid = w.grid_of(kind, id)?;
+                if grid.is_none_or(|g| grids.binary_search(&g).is_err()) {
+                    return Err(not_found());
+                }
+            }
+            let record = w.export(kind, id)?.ok_or_else(not_found)?;
             let in_conflict =
                 record.fields.iter().any(|f| f.field == name && f.register.versions().len() > 1);
             if !in_conflict {
@@ -1105,7 +1112,7 @@ impl<B: Backend> Storage for Core<B> {
     fn records(&self, who: &Principal, filter: RecordFilter) -> Result<RecordPage> {
         let checked = crate::registry::check(&filter)?;
         self.backend.read(|r| {
-            let visible = self.registry_grids(r, who)?;
+            let visible = self.reviewed_grids(r, who)?;
             let grids = match &checked.grid {
                 None => match visible {
                     Some(visible) => visible,
@@ -1143,7 +1150,7 @@ impl<B: Backend> Storage for Core<B> {
     fn record(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<RecordView> {
         let not_found = || StorageError::NotFound(format!("record {id}"));
         let view = self.backend.read(|r| {
-            let visible = self.registry_grids(r, who)?;
+            let visible = self.reviewed_grids(r, who)?;
             let kind = r.kind_of(id)?.filter(|k| REGISTRY_KINDS.contains(k)).ok_or_else(not_found)?;
             let grid = r.grid_of(kind, id)?;
             if let Some(visible) = visible
@@ -1170,7 +1177,7 @@ impl<B: Backend> Storage for Core<B> {
             .date_naive();
         let checked = crate::registry::check_activity(&filter, today)?;
         self.backend.read(|r| {
-            let visible = self.registry_grids(r, who)?;
+            let visible = self.reviewed_grids(r, who)?;
             let grids = match (&checked.grid, visible) {
                 (None, Some(visible)) => visible,
                 (None, None) => r.live_grids()?,
@@ -1992,8 +1999,11 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
-    fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>> {
-        self.backend.read(|r| Ok(r.conflicts(limit)?))
+    fn conflicts(&self, who: &Principal, limit: usize) -> Result<Vec<Conflict>> {
+        self.backend.read(|r| {
+            let grids = self.reviewed_grids(r, who)?;
+            Ok(r.conflicts(grids.as_deref(), limit)?)
+        })
     }
 
     fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {

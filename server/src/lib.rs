@@ -267,9 +267,8 @@ pub struct AdminCaller(pub Principal);
 #[derive(Debug)]
 pub struct StaffCaller(pub Principal);
 
-/// An admin or city-wide staff: who reviews what every grid's devices sent
-/// (the conflict inbox, parked refusals) until those lists are scoped to
-/// part of the tree.
+/// An admin or city-wide staff: who reviews the refusals parked from every
+/// grid's devices (parked refusals are not scoped to part of the tree).
 #[derive(Debug)]
 pub struct ReviewerCaller(pub Principal);
 
@@ -283,8 +282,8 @@ impl FromRequestParts<AppState> for ReviewerCaller {
             Ok(ReviewerCaller(who))
         } else {
             Err(AppError::forbidden(
-                "the conflict inbox and parked refusals are reviewed by city-wide staff",
-                "冲突和被拒修改由市级中心工作人员审核",
+                "parked refusals are reviewed by city-wide staff",
+                "被拒修改由市级中心工作人员审核",
             ))
         }
     }
@@ -827,7 +826,7 @@ async fn revoke_integration_key(
 
 /// The conflict inbox: fields with concurrent values kept for review.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: centre staff (their part of the grid tree's records) or an administrator.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/conflicts",
@@ -839,16 +838,16 @@ async fn revoke_integration_key(
 )]
 async fn conflicts(
     State(state): State<AppState>,
-    _staff: ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
 ) -> Result<Json<Vec<Conflict>>, AppError> {
     let storage = state.storage.clone();
-    let conflicts = blocking(move || storage.conflicts(10_000)).await?;
+    let conflicts = blocking(move || storage.conflicts(&staff, 10_000)).await?;
     Ok(Json(conflicts))
 }
 
 /// Settles a conflict: the server writes the value kept.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: centre staff (a record in their part of the grid tree) or an administrator.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/conflicts/settle",
@@ -864,7 +863,7 @@ async fn conflicts(
 )]
 async fn settle_conflict(
     State(state): State<AppState>,
-    ReviewerCaller(staff): ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
     Body(settle): Body<gridwork_protocol::console::SettleConflict>,
 ) -> Result<Json<gridwork_protocol::console::Settled>, AppError> {
     let storage = state.storage.clone();

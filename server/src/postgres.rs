@@ -1756,11 +1756,19 @@ impl Reads for PgTx<'_> {
         Ok(changes_page(page.finish(head, after, moves)))
     }
 
-    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>> {
-        let rows = self.query(
-            "SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT $1",
-            &[&(limit as i64)],
-        )?;
+    fn conflicts(&mut self, grids: Option<&[String]>, limit: usize) -> Result<Vec<Conflict>> {
+        let rows = match grids {
+            None => self.query(
+                "SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT $1",
+                &[&(limit as i64)],
+            )?,
+            // `records.grid` is the scope field's winning value.
+            Some(grids) => self.query(
+                "SELECT c.record, c.tag, c.kind FROM conflicts c JOIN records r ON r.id = c.record
+                 WHERE r.grid = ANY($2) ORDER BY c.record, c.tag LIMIT $1",
+                &[&(limit as i64), &grids],
+            )?,
+        };
         let mut conflicts = Vec::with_capacity(rows.len());
         for row in rows {
             let (id, tag, kind) = (record_id(row.get(0))?, row.get::<_, i16>(1), kind(row.get(2))?);

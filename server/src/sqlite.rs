@@ -1039,8 +1039,8 @@ impl Reads for Tx<'_> {
         })
     }
 
-    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>> {
-        Ok(self.store.conflicts(limit)?)
+    fn conflicts(&mut self, grids: Option<&[String]>, limit: usize) -> Result<Vec<Conflict>> {
+        Ok(self.store.conflicts_in(grids, limit)?)
     }
 
     fn attachment_stored(&mut self, sha256: &str) -> Result<Option<u64>> {

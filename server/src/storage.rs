@@ -283,7 +283,8 @@ pub trait Storage: Send + Sync + 'static {
     /// after `since_ms`.
     fn case_stats(&self, who: &Principal, since_ms: u64, now_ms: u64) -> Result<CaseStats>;
     /// Keeps one value for a field in conflict, written as the server's
-    /// (it has seen every version), so every device takes it.
+    /// (it has seen every version), so every device takes it; a record
+    /// outside the grids `who` reviews is not found.
     fn settle_conflict(&self, who: &Principal, settle: SettleConflict, now_ms: u64) -> Result<Settled>;
     /// Every case category with its deadlines.
     fn categories(&self) -> Result<Vec<Category>>;
@@ -389,8 +390,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Pushed>;
     fn pull(&self, device: &Principal, request: PullRequest, now_ms: u64) -> Result<PullResponse>;
 
-    /// Fields with concurrent versions waiting for review.
-    fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>>;
+    /// Fields with concurrent versions waiting for review, of the records
+    /// `who` may review (as for [`Self::records`]: admins and city-wide
+    /// staff every record's, staff given grids those and below); anyone
+    /// else is refused.
+    fn conflicts(&self, who: &Principal, limit: usize) -> Result<Vec<Conflict>>;
     /// Changes refused at push time, newest first, a page of summaries
     /// below the id `after`.
     fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;

@@ -202,11 +202,45 @@ impl Store {
 
     /// Every field in conflict, at most `limit`.
     pub fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>, Error> {
-        let fields: Vec<([u8; 16], u8, u8)> = self
-            .conn
-            .prepare_cached("SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT ?1")?
-            .query_map([limit as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-            .collect::<Result<_, _>>()?;
+        self.conflicts_in(None, limit)
+    }
+
+    /// The fields in conflict of the records whose scope field (a record's
+    /// grid, a grid's code) is one of `grids` (every record's with
+    /// `None`), at most `limit`, in the order of (record, field).
+    pub fn conflicts_in(&mut self, grids: Option<&[String]>, limit: usize) -> Result<Vec<Conflict>, Error> {
+        let fields: Vec<([u8; 16], u8, u8)> = match grids {
+            None => self
+                .conn
+                .prepare_cached("SELECT record, tag, kind FROM conflicts ORDER BY record, tag LIMIT ?1")?
+                .query_map([limit as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect::<Result<_, _>>()?,
+            Some(grids) => {
+                // Each kind's conflicts joined to its table by id, kept
+                // when the record's scope field is one of the grids.
+                let scoped = Kind::ALL
+                    .iter()
+                    .map(|kind| {
+                        let def = kind.def();
+                        format!(
+                            "SELECT c.record, c.tag, c.kind FROM conflicts c JOIN {table} t ON t.id = c.record
+                             WHERE c.kind = {number} AND t.{scope} IN (SELECT value FROM json_each(?1))",
+                            table = def.table,
+                            number = kind.number(),
+                            scope = def.scope_field,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                let grids = serde_json::to_string(grids).expect("strings serialise");
+                self.conn
+                    .prepare_cached(&format!("SELECT * FROM ({scoped}) ORDER BY record, tag LIMIT ?2"))?
+                    .query_map(rusqlite::params![grids, limit as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?
+            }
+        };
         let mut conflicts = Vec::with_capacity(fields.len());
         for (id, tag, kind_number) in fields {
             let id = RecordId::from_bytes(id);
