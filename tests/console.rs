@@ -163,7 +163,7 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     let ids_of = |conflicts: Value| -> Vec<String> {
         conflicts.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(ids_of(street.get("/admin/conflicts")), [west_resident.clone()]);
+    assert_eq!(ids_of(street.get("/admin/conflicts")), std::slice::from_ref(&west_resident));
     let mut everyone = ids_of(centre.get("/admin/conflicts"));
     everyone.sort();
     let mut expected = vec![resident.clone(), west_resident.clone()];
