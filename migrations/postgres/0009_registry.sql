@@ -3,7 +3,7 @@
 -- household and building, beside the record's body (which holds its
 -- registers as one blob). Written with the record, in the same statement
 -- batch (`save` in server/src/postgres.rs); a deleted record has no row.
--- Filled from the bodies when this migration runs (`backfill_registry`).
+-- Filled from the bodies when this migration runs (`backfill` in server/src/postgres.rs).
 CREATE TABLE registry (
     id bytea PRIMARY KEY,
     kind smallint NOT NULL,

@@ -4,7 +4,7 @@
 -- the worker it names, beside the record's body. Written with the record
 -- (`save` in server/src/postgres.rs); a deleted one, or one without a grid
 -- or a time, has no row. Filled from the bodies when this migration runs
--- (`backfill_activity`).
+-- (`backfill` in server/src/postgres.rs).
 CREATE TABLE activity (
     id bytea PRIMARY KEY,
     kind smallint NOT NULL,

@@ -64,9 +64,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("../../migrations/postgres/0010_activity.sql")),
 ];
 
-/// The migration that makes `registry`, which [`backfill_registry`] fills.
+/// The migration that makes `registry`, which [`backfill`] fills.
 const REGISTRY_MIGRATION: i32 = 9;
-/// The migration that makes `activity`, which [`backfill_activity`] fills.
+/// The migration that makes `activity`, which [`backfill`] fills.
 const ACTIVITY_MIGRATION: i32 = 10;
 
 /// The advisory lock every write holds until it commits.
@@ -392,41 +392,21 @@ fn activity_statements(records: Vec<(Vec<u8>, Kind, Option<ActivityEntry>)>) -> 
     statements
 }
 
-/// Fills `activity` from the bodies of the patrols and visits stored
-/// before it existed, a batch at a time, inside the migration's
-/// transaction.
-async fn backfill_activity(client: &Object) -> Result<()> {
-    let kinds: Vec<i16> = ACTIVITY_KINDS.iter().map(|k| i16::from(k.number())).collect();
-    let mut after: Vec<u8> = Vec::new();
-    loop {
-        let rows = client
-            .query(
-                "SELECT id, kind, body FROM records WHERE kind = ANY($1) AND NOT deleted AND id > $2
-                 ORDER BY id LIMIT 5000",
-                &[&kinds, &after],
-            )
-            .await?;
-        let Some(last) = rows.last() else { return Ok(()) };
-        after = last.get::<_, Vec<u8>>(0);
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let kind = kind(row.get(1))?;
-            let slots = decode(kind, row.get(2))?;
-            records.push((row.get::<_, Vec<u8>>(0), kind, activity_row(kind, &slots)));
-        }
-        for (sql, params) in activity_statements(records) {
-            let params: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-            client.execute(sql, &params).await?;
-        }
-    }
-}
+/// A side table's rows of records, as `save` writes them: what each
+/// record keeps there, and the statements that write a batch of them.
+type RowOf<R> = fn(Kind, &Slots) -> Option<R>;
+type StatementsOf<R> = fn(Vec<(Vec<u8>, Kind, Option<R>)>) -> Vec<Statement>;
 
-/// Fills `registry` from the bodies of the records stored before it
-/// existed, a batch at a time, inside the migration's transaction.
-async fn backfill_registry(client: &Object) -> Result<()> {
-    let kinds: Vec<i16> =
-        gridwork_protocol::registry::REGISTRY_KINDS.iter().map(|k| i16::from(k.number())).collect();
+/// Fills a side table (`registry`, `activity`) from the bodies of the
+/// live records of `kinds` stored before it existed, a batch at a time,
+/// inside the migration's transaction.
+async fn backfill<R>(
+    client: &Object,
+    kinds: &[Kind],
+    row_of: RowOf<R>,
+    statements: StatementsOf<R>,
+) -> Result<()> {
+    let kinds: Vec<i16> = kinds.iter().map(|k| i16::from(k.number())).collect();
     let mut after: Vec<u8> = Vec::new();
     loop {
         let rows = client
@@ -442,9 +422,9 @@ async fn backfill_registry(client: &Object) -> Result<()> {
         for row in &rows {
             let kind = kind(row.get(1))?;
             let slots = decode(kind, row.get(2))?;
-            records.push((row.get::<_, Vec<u8>>(0), kind, registry_row(kind, &slots)));
+            records.push((row.get::<_, Vec<u8>>(0), kind, row_of(kind, &slots)));
         }
-        for (sql, params) in registry_statements(records) {
+        for (sql, params) in statements(records) {
             let params: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
             client.execute(sql, &params).await?;
@@ -565,10 +545,11 @@ impl PgBackend {
                     let applied = async {
                         client.batch_execute(sql).await?;
                         if *version == REGISTRY_MIGRATION {
-                            backfill_registry(&client).await?;
+                            let kinds = gridwork_protocol::registry::REGISTRY_KINDS;
+                            backfill(&client, &kinds, registry_row, registry_statements).await?;
                         }
                         if *version == ACTIVITY_MIGRATION {
-                            backfill_activity(&client).await?;
+                            backfill(&client, &ACTIVITY_KINDS, activity_row, activity_statements).await?;
                         }
                         client.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await?;
                         client.batch_execute("COMMIT").await?;
