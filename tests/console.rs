@@ -183,6 +183,12 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     assert_eq!(street.get("/admin/conflicts"), json!([]));
     west.sync();
     assert_eq!(west.get("resident", &west_resident)["phone"], west_loser.as_str());
+    // A correction keeps a record within the street: moving it into
+    // another is refused before anything is written.
+    let moved = json!({"kind": "resident", "id": west_resident, "field": "grid", "value": "C1-01"});
+    let (status, answer) = street.call(reqwest::Method::POST, "/admin/conflicts/settle", Some(moved));
+    assert_eq!(status, 403, "into another street: {answer}");
+    assert_eq!(centre.get(&format!("/records/{west_resident}"))["grid"], "C2-01");
 
     // Bad settles change nothing.
     let (status, answer) = centre.call(

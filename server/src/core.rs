@@ -899,12 +899,30 @@ impl<B: Backend> Storage for Core<B> {
         let name = def.name;
         let not_found = || StorageError::NotFound(format!("{} {id}", kind.as_str()));
         self.backend.write(|w| {
-            // Within the grids the caller reviews, as the inbox lists them.
+            // Within the grids the caller reviews, as the inbox lists them;
+            // a record moved by a correction stays within them too.
             if let Some(grids) = self.reviewed_grids(w, who)? {
                 let grid = w.grid_of(kind, id)?;
                 if grid.is_none_or(|g| grids.binary_search(&g).is_err()) {
                     return Err(not_found());
                 }
+                if name == kind.def().scope_field
+                    && value.as_text().is_none_or(|g| grids.binary_search(&g.to_owned()).is_err())
+                {
+                    return Err(StorageError::Said {
+                        code: ErrorCode::Forbidden,
+                        en: format!("`{name}` may only be kept as one of your grids"),
+                        zh: format!("字段 {name} 只能保留为您负责的网格"),
+                    });
+                }
+            }
+            // The grid tree is the administrators' (as every edit of it is).
+            if kind == Kind::Grid && who.role != Role::Admin {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Forbidden,
+                    en: "a grid's conflicts are settled by an administrator, who keeps the grid tree".into(),
+                    zh: "网格本身的冲突由管理员处理".into(),
+                });
             }
             let record = w.export(kind, id)?.ok_or_else(not_found)?;
             let in_conflict =
