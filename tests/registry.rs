@@ -402,6 +402,13 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", "started_at=2026-11-19T23:59:00+08:00"]);
     let gone =
         a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", "started_at=2026-11-20T12:00:00+08:00"]);
+    // The farthest offsets RFC 3339 allows: 20:00 at -20:00 on the 18th is
+    // midnight starting the 20th in the city; 02:30 UTC is 10:30 there,
+    // after 08:30 at +08:00 although its text sorts first.
+    let far_offset =
+        a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", "started_at=2026-11-18T20:00:00-20:00"]);
+    let late_utc =
+        a.put("patrol", None, &["grid=C1-02", "worker=网格员甲", "started_at=2026-11-20T02:30:00Z"]);
     let household = a.put("household", None, &["grid=C1-01", "address=东苑小区1幢101室"]);
     let visit = a.put(
         "visit",
@@ -437,14 +444,14 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     assert_eq!(day["day"], "2026-11-20");
     assert_eq!(
         day_ids(&day, "patrols"),
-        [south_patrol.clone(), morning.clone(), west_patrol.clone()],
+        [far_offset.clone(), south_patrol.clone(), morning.clone(), west_patrol.clone(), late_utc.clone()],
         "earliest first"
     );
     assert_eq!(day_ids(&day, "visits"), std::slice::from_ref(&visit));
     assert_eq!(day["truncated"], false);
-    let first = &day["patrols"][1];
-    assert_eq!((first["grid"].as_str(), first["title"].as_str()), (Some("C1-01"), Some("网格员甲")));
-    assert!(first["fields"]["route"].as_str().is_some_and(|r| r.contains("LineString")), "{first}");
+    let shown = &day["patrols"][2];
+    assert_eq!((shown["grid"].as_str(), shown["title"].as_str()), (Some("C1-01"), Some("网格员甲")));
+    assert!(shown["fields"]["route"].as_str().is_some_and(|r| r.contains("LineString")), "{shown}");
     let tally: Vec<(String, u64, u64, u64)> = day["workers"]
         .as_array()
         .unwrap()
@@ -461,7 +468,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     assert_eq!(
         tally,
         [
-            ("网格员甲".to_owned(), 1, 1, 90),
+            ("网格员甲".to_owned(), 3, 1, 90),
             ("网格员丙".to_owned(), 1, 0, 45),
             ("网格员丁".to_owned(), 1, 0, 0),
         ]
@@ -470,7 +477,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     assert_eq!(day_ids(&centre.get("/activity?day=2026-11-19"), "patrols"), [day_before]);
     assert_eq!(
         day_ids(&centre.get("/activity?day=2026-11-20&grid=C1"), "patrols"),
-        std::slice::from_ref(&morning)
+        [far_offset.clone(), morning.clone(), late_utc.clone()]
     );
     let one = centre.get("/activity?day=2026-11-20&worker=%E7%BD%91%E6%A0%BC%E5%91%98%E4%B8%99");
     assert_eq!(day_ids(&one, "patrols"), std::slice::from_ref(&west_patrol));
@@ -486,7 +493,10 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
 
     // A street's staff see their street; a handler has no registry.
     let street = Console::login(&server, "城东街道员", "correct horse");
-    assert_eq!(day_ids(&street.get("/activity?day=2026-11-20"), "patrols"), [morning.clone(), west_patrol]);
+    assert_eq!(
+        day_ids(&street.get("/activity?day=2026-11-20"), "patrols"),
+        [far_offset, morning.clone(), west_patrol, late_utc]
+    );
     assert_eq!(day_ids(&street.get("/activity?day=2026-11-20&grid=C3"), "patrols"), Vec::<String>::new());
     let handler = Console::login(&server, "民政员", "correct horse");
     assert_eq!(refused(&handler, "/activity?day=2026-11-20").0, 403);
@@ -500,7 +510,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     ] {
         if named.is_empty() {
             // An empty parameter is not given.
-            assert_eq!(day_ids(&centre.get(&format!("/activity?{query}")), "patrols").len(), 3);
+            assert_eq!(day_ids(&centre.get(&format!("/activity?{query}")), "patrols").len(), 5);
             continue;
         }
         let (status, message) = refused(&centre, &format!("/activity?{query}"));
@@ -519,7 +529,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         server.serve();
         let centre = Console::login(&server, "值班员", "correct horse");
         let day = centre.get("/activity?day=2026-11-20&grid=330702001");
-        assert_eq!(day_ids(&day, "patrols").len(), 2);
+        assert_eq!(day_ids(&day, "patrols").len(), 4);
         assert_eq!(day_ids(&day, "visits"), [visit]);
     }
 }

@@ -393,14 +393,16 @@ pub trait Reads {
     /// and id, at most `query.limit`.
     fn record_page(&mut self, query: &RecordQuery) -> Result<Vec<(String, RecordId)>>;
     /// The live patrols or visits (`kind`) of `grids` whose
-    /// [`activity_time`] as written sorts in [`from`, `to`), at most
-    /// `limit`, in no particular order.
+    /// [`activity_time`] as written sorts in [`from`, `to`) (naming
+    /// `worker`, trimmed, when one is given), at most `limit`, in the order
+    /// of that time as written.
     fn activity_rows(
         &mut self,
         kind: Kind,
         grids: &[String],
         from: &str,
         to: &str,
+        worker: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ActivityRow>>;
     /// The device numbered `number`, with its worker.

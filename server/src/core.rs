@@ -1214,16 +1214,29 @@ impl<B: Backend> Storage for Core<B> {
                 if grids.is_empty() {
                     continue;
                 }
-                // The rows of three days as written, for those that fall on
+                // The rows of four days as written (the worker's only, when
+                // one is asked for), earliest first, for those that fall on
                 // the day in the city's zone: read at most a bound more.
-                let rows = r.activity_rows(kind, &grids, &from, &to, 4 * crate::registry::ACTIVITY_MAX)?;
-                let read_all = rows.len() < 4 * crate::registry::ACTIVITY_MAX;
-                let mut kept: Vec<_> = rows.into_iter().filter(|row| checked.keeps(row, zone)).collect();
-                kept.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+                let bound = 4 * crate::registry::ACTIVITY_MAX;
+                let rows = r.activity_rows(kind, &grids, &from, &to, checked.worker.as_deref(), bound)?;
+                let read_all = rows.len() < bound;
+                let mut kept: Vec<_> = rows
+                    .into_iter()
+                    .filter(|row| checked.keeps(row, zone))
+                    .map(|row| (crate::registry::ActivityChecked::instant(&row), row.id))
+                    .collect();
+                kept.sort();
                 truncated |= !read_all || kept.len() > crate::registry::ACTIVITY_MAX;
-                for row in kept.iter().take(crate::registry::ACTIVITY_MAX) {
-                    if let Some(record) = r.export(kind, row.id)? {
-                        list.push(crate::registry::item(&record));
+                let mut route_bytes = 0;
+                for (_, id) in kept.iter().take(crate::registry::ACTIVITY_MAX) {
+                    if let Some(record) = r.export(kind, *id)? {
+                        let item = crate::registry::item(&record);
+                        route_bytes += item.fields.get("route").and_then(Value::as_text).map_or(0, str::len);
+                        if route_bytes > crate::registry::ROUTE_BYTES_MAX {
+                            truncated = true;
+                            break;
+                        }
+                        list.push(item);
                     }
                 }
             }

@@ -1442,12 +1442,14 @@ impl Reads for PgTx<'_> {
         grids: &[String],
         from: &str,
         to: &str,
+        worker: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ActivityRow>> {
         let rows = self.query(
             "SELECT id, at, worker FROM activity WHERE kind = $1 AND grid = ANY($2)
-             AND at COLLATE \"C\" >= $3 AND at COLLATE \"C\" < $4 LIMIT $5",
-            &[&i16::from(kind.number()), &grids, &from, &to, &(limit as i64)],
+             AND at COLLATE \"C\" >= $3 AND at COLLATE \"C\" < $4 AND ($6::text IS NULL OR btrim(worker) = $6)
+             ORDER BY at COLLATE \"C\", id LIMIT $5",
+            &[&i16::from(kind.number()), &grids, &from, &to, &(limit as i64), &worker],
         )?;
         rows.iter()
             .map(|row| Ok(ActivityRow { id: record_id(row.get(0))?, at: row.get(1), worker: row.get(2) }))

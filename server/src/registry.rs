@@ -262,6 +262,10 @@ pub fn view(
 /// The most patrols, and the most visits, a day's answer carries; more
 /// is `truncated` (narrow by grid or worker).
 pub const ACTIVITY_MAX: usize = 2_000;
+/// The most route text a day's answer carries (a route may be 100,000
+/// characters); the patrols after it are left out and the answer is
+/// `truncated`.
+pub const ROUTE_BYTES_MAX: usize = 8 << 20;
 /// The longest worker name a day's query takes (a name field's limit).
 const MAX_WORKER: usize = 50;
 
@@ -275,13 +279,20 @@ pub struct ActivityChecked {
 
 impl ActivityChecked {
     /// The range of times as written that can fall on `day` in the city's
-    /// zone, whatever offset a tablet wrote: from the day before to the
-    /// day after (offsets are within ±14 hours). [`on_the_day`] keeps the
-    /// ones that do.
+    /// zone, whatever offset a tablet wrote: RFC 3339 allows offsets up to
+    /// ±23:59, so from two days before to the day after (the end
+    /// excluded). [`Self::keeps`] keeps the ones that do.
     pub fn written_range(&self) -> (String, String) {
-        let before = self.day.pred_opt().unwrap_or(self.day);
-        let after = self.day.succ_opt().and_then(|d| d.succ_opt()).unwrap_or(self.day);
-        (before.format("%Y-%m-%d").to_string(), after.format("%Y-%m-%d").to_string())
+        let from = self.day.pred_opt().and_then(|d| d.pred_opt()).map_or_else(String::new, |d| d.to_string());
+        // After the last date there is nothing: `~` sorts after any digit.
+        let to =
+            self.day.succ_opt().and_then(|d| d.succ_opt()).map_or_else(|| "~".to_owned(), |d| d.to_string());
+        (from, to)
+    }
+
+    /// When a time as written happened, for ordering a day's list.
+    pub fn instant(row: &ActivityRow) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        gridwork_domain::formats::parse_date_time(&row.at).ok().map(|(at, _)| at)
     }
 
     /// Whether a time as written falls on the day in `zone`, and (when

@@ -775,19 +775,21 @@ impl Reads for Tx<'_> {
         grids: &[String],
         from: &str,
         to: &str,
+        worker: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ActivityRow>> {
         // Along (grid, time): each grid's day is a range of the index.
         let (table, at) = (kind.def().table, activity_time(kind));
         let sql = format!(
             "SELECT id, {at}, worker FROM {table} WHERE grid IN (SELECT value FROM json_each(?1))
-             AND {at} >= ?2 AND {at} < ?3 AND deleted IS NOT 1 LIMIT ?4"
+             AND {at} >= ?2 AND {at} < ?3 AND deleted IS NOT 1 AND (?5 IS NULL OR trim(worker) = ?5)
+             ORDER BY {at}, id LIMIT ?4"
         );
         let grids = serde_json::to_string(grids).expect("strings serialise");
         let rows = self
             .conn()
             .prepare_cached(&sql)?
-            .query_map(params![grids, from, to, limit as i64], |row| {
+            .query_map(params![grids, from, to, limit as i64, worker], |row| {
                 Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
