@@ -360,8 +360,9 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
     let (mut patrols, mut visits) = (0, 0);
     let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
         .unwrap_or_default()
-        .with_timezone(&crate::flow::CITY_ZONE)
-        .date_naive();
+        .with_timezone(&crate::flow::CITY_ZONE);
+    let seconds_today = chrono::Timelike::num_seconds_from_midnight(&today);
+    let today = today.date_naive();
     storage.backend().write(|w| -> Result<()> {
         draw_boundaries(w, &units)?;
         let put = |w: &mut dyn crate::backend::Writes,
@@ -458,8 +459,32 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
             // streets, and visits to households in the afternoon.
             let worker = workers[u].name.as_str();
             for (d, day) in today.iter_days().rev().take(7).enumerate() {
-                let at = |hour: u32, minute: u32| {
-                    format!("{}T{hour:02}:{minute:02}:00+08:00", day.format("%Y-%m-%d"))
+                // Seconds into the day, as a tablet in the city writes it.
+                let at_second = |second: u32| {
+                    let (h, m, s) = (second / 3600, second / 60 % 60, second % 60);
+                    format!("{}T{h:02}:{m:02}:{s:02}+08:00", day.format("%Y-%m-%d"))
+                };
+                // Earlier days: a morning patrol and afternoon visits.
+                // Today: the same, done in the three hours before the demo
+                // is loaded, so nothing is in the future.
+                let times: [u32; 4] = if d == 0 {
+                    let base = seconds_today.saturating_sub(3 * 3600);
+                    let span = seconds_today - base;
+                    [
+                        base,
+                        base + span * 2 / 5 + (u as u32 % 5) * span / 50,
+                        base + span * 3 / 5,
+                        base + span * 4 / 5,
+                    ]
+                } else {
+                    let started = (8 + d as u32 % 2) * 3600 + 30 * 60;
+                    let ended = started + 35 * 60 + (d as u32 * 3 + u as u32 * 11) % 50 * 60;
+                    [
+                        started,
+                        ended,
+                        14 * 3600 + (10 + d as u32 * 5) * 60,
+                        16 * 3600 + (10 + d as u32 * 5) * 60,
+                    ]
                 };
                 let (x, y) = unit_corner(u);
                 let route: Vec<[f64; 2]> = (0..9)
@@ -474,15 +499,14 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         [(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6]
                     })
                     .collect();
-                let started = 8 + (d as u32 % 2);
                 put(
                     w,
                     Kind::Patrol,
                     vec![
                         ("grid", unit.as_str().into()),
                         ("worker", worker.into()),
-                        ("started_at", at(started, 30).into()),
-                        ("ended_at", at(started + 1, 5 + (d as u32 * 3 + u as u32 * 11) % 50).into()),
+                        ("started_at", at_second(times[0]).into()),
+                        ("ended_at", at_second(times[1]).into()),
                         (
                             "route",
                             serde_json::json!({"type": "LineString", "coordinates": route})
@@ -508,7 +532,7 @@ pub fn load<B: Backend>(storage: &Core<B>, admin: &Principal, now_ms: u64) -> Re
                         vec![
                             ("grid", unit.as_str().into()),
                             ("household", household.to_string().into()),
-                            ("visited_at", at(14 + v as u32 * 2, 10 + d as u32 * 5).into()),
+                            ("visited_at", at_second(times[2 + v]).into()),
                             ("purpose", ["routine", "care", "survey"][(d + v) % 3].into()),
                             ("worker", worker.into()),
                             (
