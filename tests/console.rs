@@ -522,6 +522,17 @@ fn the_console_end_to_end_in_chromium() {
         .and_then(|c| c["losers"][0]["value"].as_str())
         .unwrap_or_else(|| panic!("a conflict on the phone: {conflicts}"))
         .to_owned();
+    // A resident moved to the next grid from B while A, offline, typed her
+    // phone: A's edit is refused and parked for the centre.
+    let next_grid = demo["workers"][1]["grid"].as_str().unwrap();
+    assert_ne!(next_grid, grid, "the demo's first two workers keep different grids");
+    let moved = a.put("resident", None, &[&grid_field, "name=李四", "phone=13700000001"]);
+    a.sync();
+    b.sync();
+    b.put("resident", Some(&moved), &[&format!("grid={next_grid}")]);
+    b.sync();
+    a.put("resident", Some(&moved), &["phone=13700000002"]);
+    assert_eq!(a.sync()["rejected"][0]["code"], "out_of_scope");
     let b_number = session_number(&b);
     let total: u64 = demo["cases"].as_u64().unwrap() + 3;
 
@@ -541,6 +552,7 @@ fn the_console_end_to_end_in_chromium() {
         "hostile": hostile,
         "conflict": {"loser": loser},
         "resident": "张三",
+        "parked": {"field": "联系电话", "sent": "13700000002", "correction": "13700000009"},
         "revoke": b_number,
     });
     let script = workspace_root().join("server/console/e2e/console.mjs");
@@ -596,6 +608,16 @@ fn the_console_end_to_end_in_chromium() {
     // the centre.
     let phone = seen["registryPhone"].as_str().unwrap_or_default();
     assert!(phone.starts_with("当前值") && phone.contains(&loser) && phone.contains("中心"), "{seen}");
+    // The refused phone, corrected at the desk and applied: the record in
+    // its new grid holds the correction, and nothing is parked any more.
+    assert_eq!(seen["parkedSent"], "13700000002", "the reviewer saw what was typed: {seen}");
+    let centre = Console::login(&server, demo["staff"]["name"].as_str().unwrap(), "gridwork-demo");
+    let record = centre.get(&format!("/records/{moved}"));
+    assert_eq!(
+        (record["grid"].as_str(), &record["fields"]["phone"]),
+        (Some(next_grid), &json!("13700000009"))
+    );
+    assert_eq!(server.admin(&["parked", "list"])["total"], 0);
 
     // The export, read back: every case the staff sees.
     let rows = xlsx_rows(Path::new(seen["xlsx"].as_str().unwrap()));
@@ -626,7 +648,6 @@ fn the_console_end_to_end_in_chromium() {
     );
 
     // The trail on the server names everyone.
-    let centre = Console::login(&server, demo["staff"]["name"].as_str().unwrap(), "gridwork-demo");
     let trail = centre.get(&format!("/cases/{case}"))["steps"].clone();
     let steps: Vec<(&str, &str)> = trail
         .as_array()
@@ -643,7 +664,9 @@ fn the_console_end_to_end_in_chromium() {
         steps,
         [("report", worker), ("accept", staff), ("dispatch", staff), ("handle", handler), ("close", staff)]
     );
-    for page in ["dashboard", "cases", "case", "map", "activity", "conflicts", "registry", "devices"] {
+    for page in
+        ["dashboard", "cases", "case", "map", "activity", "conflicts", "registry", "parked", "devices"]
+    {
         let file = screenshots.join(format!("console-{page}.png"));
         assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 10_000), "{} was taken", file.display());
     }

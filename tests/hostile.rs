@@ -377,6 +377,31 @@ fn parked_refusals_are_capped_paged_and_dismissable(backend: Backend) {
     let page = server.admin(&["parked", "list"]);
     assert_eq!(page["total"].as_u64().unwrap(), total - 1);
     assert!(page["items"].as_array().unwrap().iter().all(|i| i["id"].as_u64().unwrap().to_string() != id));
+
+    // A row kept without its values (past the bytes) keeps its field
+    // names: the centre types the values, of those fields only.
+    let bare = items[1..]
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap().to_string())
+        .find(|id| server.admin(&["parked", "show", "--id", id])["values"].is_null())
+        .expect("rows past the bytes keep no values");
+    let said = server.admin_refused(&["parked", "apply", "--id", &bare]);
+    assert!(said.contains("`values`"), "nothing to apply: {said}");
+    let said = server.admin_refused(&["parked", "apply", "--id", &bare, "--set", "result=已处理"]);
+    assert!(said.contains("not part of the refused change"), "{said}");
+    let typed = [
+        "--set",
+        "grid=C2-01",
+        "--set",
+        "category=public_facilities",
+        "--set",
+        "description=核实后的描述",
+        "--set",
+        "status=reported",
+    ];
+    let applied = server.admin(&[&["parked", "apply", "--id", &bare][..], &typed].concat());
+    assert_eq!(applied["fields"], json!(["category", "description", "grid", "status"]), "{applied}");
+    assert_eq!(server.admin(&["parked", "list"])["total"].as_u64().unwrap(), total - 2);
 }
 on_both_backends!(parked_refusals_are_capped_paged_and_dismissable);
 

@@ -320,10 +320,36 @@ impl Server {
         }
     }
 
-    /// Runs SQL on the PostgreSQL database, returning psql's unaligned
-    /// rows.
+    /// Runs SQL on the database, returning its rows as psql prints them
+    /// unaligned (`|` between columns, a line a row); the embedded
+    /// database is read through its own file, read-only.
     pub fn sql(&self, query: &str) -> String {
-        let database = self.database.as_deref().expect("SQL is for the PostgreSQL backend");
+        let Some(database) = self.database.as_deref() else {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+            let db = rusqlite::Connection::open_with_flags(self.data.path().join("gridwork.db"), flags)
+                .expect("the embedded database opens");
+            let mut statement = db.prepare(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            let columns = statement.column_count();
+            let rows = statement
+                .query_map([], |row| {
+                    (0..columns)
+                        .map(|i| {
+                            Ok(match row.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => String::new(),
+                                rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                                rusqlite::types::ValueRef::Real(x) => x.to_string(),
+                                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                            })
+                        })
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map(|columns| columns.join("|"))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            return rows.join("\n");
+        };
         let output = Command::new("psql").arg(database).args(["-qAtc", query]).output().expect("psql runs");
         assert!(output.status.success(), "{query}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).expect("UTF-8").trim().to_owned()

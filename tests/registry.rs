@@ -133,7 +133,13 @@ fn the_registry_lists_filters_pages_and_shows_each_fields_history(backend: Backe
     let street: Vec<String> = c1.iter().chain(&c2).cloned().collect();
     assert_eq!(set(ids(&centre.get("/records?kind=resident&grid=330702001&limit=200"))), set(street.clone()));
     assert_eq!(ids(&centre.get("/records?kind=resident&grid=C1-02&limit=200")).len(), 4);
-    assert_eq!(centre.get("/records?kind=resident&grid=NOSUCH")["items"], serde_json::json!([]));
+    let (status, body) = centre.call(reqwest::Method::GET, "/records?kind=resident&grid=NOSUCH", None);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "an unknown grid is said: {body}"
+    );
+    assert!(refused(&centre, "/records?kind=resident&grid=NOSUCH").1.contains("NOSUCH"), "{body}");
 
     // An item: its title, grid and values.
     let first = centre.get("/records?kind=resident&grid=C3");
@@ -244,7 +250,10 @@ fn the_registry_lists_filters_pages_and_shows_each_fields_history(backend: Backe
     // records are neither listed nor read (404, as for no record at all).
     assert_eq!(set(ids(&east.get("/records?kind=resident&limit=200"))), set(street.clone()));
     assert_eq!(ids(&southern.get("/records?kind=resident&limit=200")), vec![far.clone()]);
-    assert_eq!(southern.get("/records?kind=resident&grid=C1")["items"], serde_json::json!([]));
+    // Another street's grid is as unknown as one that does not exist.
+    let (status, other) = refused(&southern, "/records?kind=resident&grid=C1");
+    assert_eq!(status, 404, "{other}");
+    assert_eq!(other.replace("C1", "C9"), refused(&southern, "/records?kind=resident&grid=C9").1);
     assert_eq!(southern.get("/records?kind=resident&q=张三")["items"], serde_json::json!([]));
     assert_eq!(
         southern.get("/records?kind=resident&tag=elderly_alone"),
@@ -497,7 +506,10 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         day_ids(&street.get("/activity?day=2026-11-20"), "patrols"),
         [far_offset, morning.clone(), west_patrol, late_utc]
     );
-    assert_eq!(day_ids(&street.get("/activity?day=2026-11-20&grid=C3"), "patrols"), Vec::<String>::new());
+    // Another street's grid is not found, as an unknown one is.
+    let (status, message) = refused(&street, "/activity?day=2026-11-20&grid=C3");
+    assert_eq!(status, 404, "{message}");
+    assert_eq!(message.replace("C3", "C9"), refused(&street, "/activity?day=2026-11-20&grid=C9").1);
     let handler = Console::login(&server, "民政员", "correct horse");
     assert_eq!(refused(&handler, "/activity?day=2026-11-20").0, 403);
 

@@ -450,6 +450,12 @@ fn an_interrupted_upload_resumes_and_the_stored_file_has_the_right_hash(backend:
         ("forbidden", Some("attachments"))
     );
     assert_eq!(download(&b).0, 404);
+    // Nor through the centre applying the refused change as it was sent.
+    let parked = server.admin(&["parked", "list"]);
+    let item = parked["items"].as_array().unwrap().iter().find(|p| p["field"] == "attachments").unwrap();
+    let said = server.admin_refused(&["parked", "apply", "--id", &item["id"].to_string()]);
+    assert!(said.contains(&format!("attachment {sha} is not one device")), "{said}");
+    assert_eq!(download(&b).0, 404);
     // Nor learn from an upload that the server has it: its own upload starts
     // from nothing, whatever size it claims.
     let (b_token, _) = session_of(b.path());
@@ -768,6 +774,110 @@ fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked(backend:
     assert_eq!(parked["values"]["phone"], "13700000007", "the centre sees what was typed: {parked}");
 }
 on_both_backends!(a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked);
+
+fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backend) {
+    let runtime = runtime();
+    let server = Server::start_on(backend);
+    server.city();
+    gridwork_tests::person(&server, "值班员", "staff", &[]);
+    gridwork_tests::person(&server, "西山街道", "staff", &["--grid", "C2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
+    let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
+    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
+    a.sync();
+    b.sync();
+    // B moves her to C2 while A, offline, types her phone: parked.
+    b.put("resident", Some(&id), &["grid=C2-01"]);
+    b.sync();
+    a.put("resident", Some(&id), &["phone=13700000007"]);
+    assert_eq!(a.sync()["rejected"][0]["code"], "out_of_scope");
+    let parked = server.admin(&["parked", "list"])["items"][0]["id"].to_string();
+
+    // Only the change's own fields, with values the record takes; a
+    // refused apply changes nothing and the change stays parked.
+    let said = server.admin_refused(&["parked", "apply", "--id", &parked, "--set", "name=改名"]);
+    assert!(said.contains("not part of the refused change"), "{said}");
+    let said = server.admin_refused(&["parked", "apply", "--id", &parked, "--set", "phone=12"]);
+    assert!(said.contains("phone"), "a bad correction names the field: {said}");
+    let said = server.admin_refused(&["parked", "apply", "--id", &parked, "--skip", "phone"]);
+    assert!(said.contains("values"), "nothing to apply is said: {said}");
+    assert_eq!(server.admin(&["parked", "list"])["total"], 1);
+    b.sync();
+    assert!(b.get("resident", &id).get("phone").is_none());
+    // Street staff do not apply (nor read) refusals; city-wide staff do.
+    let street = gridwork_tests::Console::login(&server, "西山街道", "correct horse");
+    let (status, body) = street.call(
+        reqwest::Method::POST,
+        &format!("/admin/parked/{parked}/apply"),
+        Some(serde_json::json!({"values": {"phone": "13700000007"}})),
+    );
+    assert_eq!(status, 403, "{body}");
+
+    // Applied as typed: B, whose grid she is now in, takes the phone.
+    let applied = server.admin(&["parked", "apply", "--id", &parked]);
+    assert_eq!(applied["fields"], serde_json::json!(["phone"]), "{applied}");
+    assert_eq!(applied["record"], id.as_str());
+    assert_eq!(server.admin(&["parked", "list"])["total"], 0);
+    b.sync();
+    let record = b.get("resident", &id);
+    assert_eq!(field(&record, "phone"), "13700000007", "{record}");
+    assert_eq!(field(&record, "grid"), "C2-01");
+    let said = server.admin_refused(&["parked", "apply", "--id", &parked]);
+    assert!(said.contains(&format!("no parked change {parked}")), "applied once only: {said}");
+    let trail = server.sql("SELECT detail FROM audit WHERE action = 'parked_apply'");
+    assert!(trail.contains("\"phone\"") && !trail.contains("13700000007"), "names, not values: {trail}");
+
+    // A case A reported in a grid it does not keep: parked, then applied
+    // by the centre with its photo left out; it takes its place in the
+    // flow from when the server first got it, and reaches C2's tablet.
+    let (_, a_number) = session_of(&a.db);
+    let case = RecordId::from_parts(SystemClock.now_ms(), [9; 10]);
+    let photo = "ab".repeat(32);
+    let mut change = RecordChanges {
+        kind: Kind::Case,
+        ..resident_changes(
+            case,
+            a_number,
+            &[
+                ("grid", "C2-01"),
+                ("category", "sanitation"),
+                ("description", "<script>alert(1)</script>"),
+                ("status", "reported"),
+            ],
+        )
+    };
+    change.fields.push(FieldState {
+        field: "attachments".into(),
+        register: Register::first_write(
+            Value::List(vec![photo.clone()]),
+            a_number,
+            Hlc::new(SystemClock.now_ms(), 0),
+        ),
+    });
+    let answer = push_as(&runtime, &server, &a.db, vec![change]);
+    assert_eq!(answer.rejected.len(), 1, "{answer:?}");
+    let page = server.admin(&["parked", "list"]);
+    let parked = page["items"][0]["id"].to_string();
+    let at_ms = page["items"][0]["at_ms"].as_u64().unwrap();
+    let staff = gridwork_tests::Console::login(&server, "值班员", "correct horse");
+    let (status, _) = staff.call(reqwest::Method::GET, &format!("/cases/{case}"), None);
+    assert_eq!(status, 404, "not a case until applied");
+    let applied = server.admin(&["parked", "apply", "--id", &parked, "--skip", "attachments"]);
+    assert_eq!(applied["kind"], "case", "{applied}");
+    let view = staff.get(&format!("/cases/{case}"));
+    assert_eq!(view["summary"]["status"], "reported", "{view}");
+    assert_eq!(view["summary"]["grid"], "C2-01");
+    let report = &view["steps"][0];
+    assert_eq!(report["step"], "report", "{view}");
+    assert_eq!(report["at_ms"].as_u64(), Some(at_ms), "received when the server first got it: {view}");
+    b.sync();
+    let on_tablet = b.get("case", &case.to_string());
+    assert_eq!(on_tablet["description"], "<script>alert(1)</script>");
+    assert!(on_tablet["deadline"].is_string(), "the flow's deadline reaches the grid's tablet: {on_tablet}");
+    assert!(on_tablet.get("attachments").is_none_or(|a| a.is_null()), "{on_tablet}");
+}
+on_both_backends!(the_centre_applies_a_parked_change_by_hand_and_devices_take_it);
 
 fn edits_stamped_by_a_clock_running_ahead_are_refused_then_stamped_again(backend: Backend) {
     let server = Server::start_on(backend);

@@ -28,8 +28,8 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    ActivityDay, ActivityFilter, CaseStats, GridChange, GridInfo, Me, RecordFilter, RecordPage, RecordView,
-    SettleConflict, Settled,
+    ActivityDay, ActivityFilter, AppliedParked, CaseStats, GridChange, GridInfo, Me, RecordFilter,
+    RecordPage, RecordView, SettleConflict, Settled,
 };
 use crate::storage::{
     AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseReport, CaseView, Category, Conflict,
@@ -392,6 +392,32 @@ impl<B: Backend> Core<B> {
                 zh: "人口、户和房屋信息及其冲突、巡查走访记录仅供中心工作人员和管理员查看;职能部门只能查看本部门的事件".into(),
             }),
         }
+    }
+
+    /// The grids a registry or activity question covers: those the caller
+    /// reviews, or the asked grid and those below it within them. A grid
+    /// that does not exist, or lies outside the caller's part of the tree,
+    /// is not found, alike (so its existence is not told).
+    fn grids_asked(&self, r: &mut dyn Reads, who: &Principal, grid: Option<&str>) -> Result<Vec<String>> {
+        let visible = self.reviewed_grids(r, who)?;
+        let Some(grid) = grid else {
+            return match visible {
+                Some(visible) => Ok(visible),
+                None => Ok(r.live_grids()?),
+            };
+        };
+        let mut below = r.grids_below(&[grid.to_owned()])?;
+        if let Some(visible) = visible {
+            below.retain(|g| visible.binary_search(g).is_ok());
+        }
+        if below.is_empty() {
+            return Err(StorageError::Said {
+                code: ErrorCode::NotFound,
+                en: format!("there is no grid `{grid}` among the grids you review"),
+                zh: format!("您负责的网格中没有编码为“{grid}”的网格"),
+            });
+        }
+        Ok(below)
     }
 
     /// Whether the server can vouch, now, for writes devices relay: not for
@@ -800,6 +826,23 @@ fn park(
     Ok(())
 }
 
+/// The field names a parked change carried: from the change itself, or
+/// from the summary kept when it was too large to park whole.
+fn parked_fields(payload: &str) -> Vec<String> {
+    if let Ok(change) = serde_json::from_str::<RecordChanges>(payload) {
+        return change.fields.into_iter().map(|f| f.field).collect();
+    }
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|summary| {
+            summary
+                .get("fields")?
+                .as_array()
+                .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+        })
+        .unwrap_or_default()
+}
+
 /// What is kept of a refused change too large to park whole: its size and
 /// field names.
 fn payload_summary(bytes: usize, fields: &[&str]) -> String {
@@ -1130,22 +1173,7 @@ impl<B: Backend> Storage for Core<B> {
     fn records(&self, who: &Principal, filter: RecordFilter) -> Result<RecordPage> {
         let checked = crate::registry::check(&filter)?;
         self.backend.read(|r| {
-            let visible = self.reviewed_grids(r, who)?;
-            let grids = match &checked.grid {
-                None => match visible {
-                    Some(visible) => visible,
-                    None => r.live_grids()?,
-                },
-                Some(grid) => {
-                    let below = r.grids_below(std::slice::from_ref(grid))?;
-                    match visible {
-                        None => below,
-                        Some(visible) => {
-                            below.into_iter().filter(|g| visible.binary_search(g).is_ok()).collect()
-                        }
-                    }
-                }
-            };
+            let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
             if grids.is_empty() {
                 return Ok(RecordPage { items: Vec::new(), next: None });
             }
@@ -1195,18 +1223,7 @@ impl<B: Backend> Storage for Core<B> {
             .date_naive();
         let checked = crate::registry::check_activity(&filter, today)?;
         self.backend.read(|r| {
-            let visible = self.reviewed_grids(r, who)?;
-            let grids = match (&checked.grid, visible) {
-                (None, Some(visible)) => visible,
-                (None, None) => r.live_grids()?,
-                (Some(grid), visible) => {
-                    let mut below = r.grids_below(std::slice::from_ref(grid))?;
-                    if let Some(visible) = visible {
-                        below.retain(|g| visible.binary_search(g).is_ok());
-                    }
-                    below
-                }
-            };
+            let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
             let (from, to) = checked.written_range();
             let mut truncated = false;
             let mut lists = [Vec::new(), Vec::new()];
@@ -2083,6 +2100,132 @@ impl<B: Backend> Storage for Core<B> {
                 serde_json::json!({"parked": id, "device": row.device_id, "code": row.code}),
             )?;
             Ok(true)
+        })
+    }
+
+    fn apply_parked(
+        &self,
+        actor: &Principal,
+        id: u64,
+        values: std::collections::BTreeMap<String, Value>,
+        now_ms: u64,
+    ) -> Result<Option<AppliedParked>> {
+        if values.is_empty() {
+            return Err(ValidationError::invalid("values", Reason::Empty).into());
+        }
+        self.backend.write(|w| {
+            let Some(parked) = w.parked(id)? else { return Ok(None) };
+            let row = parked.row;
+            let (kind, record) = (row.kind, row.record);
+            if kind == Kind::Grid {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Forbidden,
+                    en: "grids are drawn in the grid tree by an administrator, not applied from a tablet"
+                        .into(),
+                    zh: "网格由管理员在网格树中维护,不能从平板的修改中应用".into(),
+                });
+            }
+            // Only what the refused change carried (its field names are
+            // kept even when its values were too large to park).
+            let carried = parked_fields(&row.payload);
+            for name in values.keys() {
+                if !kind.def().fields.iter().any(|f| f.name == name) {
+                    return Err(
+                        ValidationError::UnknownField { kind: kind.as_str(), field: name.clone() }.into()
+                    );
+                }
+                if !carried.contains(name) {
+                    return Err(StorageError::Said {
+                        code: ErrorCode::Invalid,
+                        en: format!(
+                            "`{name}` was not part of the refused change: only its own fields are applied"
+                        ),
+                        zh: format!("被拒修改中没有字段 {name},只能应用该修改本身的字段"),
+                    });
+                }
+            }
+            let current = w.export(kind, record)?;
+            let value_of = |name: &str| {
+                current
+                    .as_ref()
+                    .and_then(|c| c.fields.iter().find(|f| f.field == name))
+                    .map(|f| f.register.value())
+            };
+            if value_of("deleted") == Some(&Value::Bool(true)) {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!(
+                        "{} {record} has been deleted since; restore it before applying a change to it",
+                        kind.as_str()
+                    ),
+                    zh: "该记录已被删除,恢复后才能应用修改".into(),
+                });
+            }
+            let scope_field = kind.def().scope_field;
+            if let Some(grid) = values.get(scope_field)
+                && let Some(code) = grid.as_text()
+                && w.grid_level(code)?.is_none()
+            {
+                return Err(ValidationError::invalid(
+                    scope_field,
+                    Reason::NoSuchGrid { code: code.to_owned() },
+                )
+                .into());
+            }
+            // A photo listed on a case becomes readable to its grid: only
+            // those already listed, not yet stored, or uploaded by the
+            // device that sent the change (the rule a push is held to).
+            if let Some(Value::List(listed)) = values.get("attachments") {
+                let before = value_of("attachments").and_then(Value::as_list).unwrap_or_default().to_vec();
+                for sha256 in listed.iter().filter(|s| !before.contains(s)) {
+                    if w.attachment_stored(sha256)?.is_some() && !w.attachment_held(sha256, &row.device_id)? {
+                        return Err(StorageError::Said {
+                            code: ErrorCode::Forbidden,
+                            en: format!("attachment {sha256} is not one device {} uploaded", row.device_id),
+                            zh: format!("附件{sha256}不是该设备上传的"),
+                        });
+                    }
+                }
+            }
+            let fields: Vec<(&str, Value)> = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            w.put_record(kind, Some(record), &fields)?;
+            if kind == Kind::Case {
+                // As the push would have: a reported case takes its place
+                // in the flow (its deadline from when the server first got
+                // it), and the flow's fields are written back as it has them.
+                let owner = match w.device_number(&row.device_id)? {
+                    Some(number) => w.device_owner(number.0)?,
+                    None => None,
+                };
+                let user = owner.map_or_else(|| actor.user_id.clone(), |o| o.user_id);
+                if w.case_flow(record)?.is_none() {
+                    crate::flow::receive(
+                        w,
+                        record,
+                        row.at_ms.min(now_ms),
+                        Some(&user),
+                        Some(&row.device_id),
+                    )?;
+                }
+                crate::flow::after_push(w, record, now_ms, &user, &row.device_id)?;
+            }
+            w.dismiss_parked(id)?;
+            let names: Vec<String> = values.keys().cloned().collect();
+            // Field names, not values: values may be personal.
+            audit(
+                w,
+                now_ms,
+                Some(actor),
+                "parked_apply",
+                Some((kind, record)),
+                serde_json::json!({"parked": id, "device": row.device_id, "code": row.code, "fields": names}),
+            )?;
+            Ok(Some(AppliedParked {
+                applied: id,
+                kind: kind.as_str().to_owned(),
+                record: record.to_string(),
+                fields: names,
+            }))
         })
     }
 

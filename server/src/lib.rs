@@ -60,8 +60,9 @@ use crate::storage::{
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
 use gridwork_protocol::admin::{
-    Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, IntegrationKey, IssuedIntegrationKey,
-    LoggedOut, Login, NewEnrollmentCode, NewIntegrationKey, ParkedChange, ParkedPage, Revoked, UserInfo,
+    AppliedParked, ApplyParked, Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, IntegrationKey,
+    IssuedIntegrationKey, LoggedOut, Login, NewEnrollmentCode, NewIntegrationKey, ParkedChange, ParkedPage,
+    Revoked, UserInfo,
 };
 
 /// How long one request may take before it is answered with a timeout.
@@ -1596,6 +1597,37 @@ async fn dismiss_parked(
     Ok(Json(Dismissed { dismissed: id }))
 }
 
+/// Applies a parked change by hand: the fields kept (the device's values
+/// or corrections) are written to its record as the server, as the push
+/// would have, and the parked change is removed, in one transaction.
+///
+/// Who: city-wide centre staff or an administrator.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/parked/{id}/apply",
+    tag = "console",
+    params(("id" = u64, Path, description = "the parked change's number")),
+    request_body = ApplyParked,
+    responses(
+        (status = 200, description = "the change is applied and no longer parked", body = AppliedParked),
+        (status = 404, description = "no such parked change", body = gridwork_protocol::sync::ErrorBody),
+        (status = 409, description = "the record has been deleted since", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a field the change did not carry, or a value the record refuses", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn apply_parked(
+    State(state): State<AppState>,
+    ReviewerCaller(staff): ReviewerCaller,
+    NumericId(id): NumericId,
+    Body(apply): Body<ApplyParked>,
+) -> Result<Json<AppliedParked>, AppError> {
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let applied = blocking(move || storage.apply_parked(&staff, id, apply.values, now)).await?;
+    Ok(Json(applied.ok_or_else(|| no_parked(id))?))
+}
+
 /// Lists the users.
 ///
 /// Who: an administrator (a session token, not a device's).
@@ -1642,6 +1674,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/parked", get(parked))
         .route("/admin/parked/{id}", get(parked_one))
         .route("/admin/parked/{id}/dismiss", post(dismiss_parked))
+        .route("/admin/parked/{id}/apply", post(apply_parked))
         .route("/admin/departments", post(add_department))
         .route("/departments", get(departments))
         .route("/categories", get(categories))

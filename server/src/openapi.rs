@@ -76,6 +76,7 @@ use crate::storage::StorageError;
         crate::parked,
         crate::parked_one,
         crate::dismiss_parked,
+        crate::apply_parked,
         crate::add_department,
         crate::departments,
         crate::categories,

@@ -12,6 +12,7 @@ use gridwork_domain::{DeviceId, RecordId};
 use serde::Serialize;
 
 use crate::backend::BackendError;
+pub use gridwork_protocol::admin::AppliedParked;
 pub use gridwork_protocol::admin::{
     AttachmentStatus, Conflict, ConsoleSession, DeviceInfo, EnrollmentCode, IntegrationKey,
     IssuedIntegrationKey, NewGrid, NewIntegrationKey, NewUser, ParkedChange, ParkedOverflow, ParkedPage,
@@ -403,6 +404,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes a parked refusal the centre has reviewed; false if there is
     /// none with this id.
     fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool>;
+    /// Applies a parked refusal by hand: writes `values` (fields the
+    /// refused change carried, the device's values or corrections) to its
+    /// record as the server, as the push would have (a case takes its
+    /// place in the flow), and removes the parked row, in one transaction.
+    /// `None` if there is no parked change with this id.
+    fn apply_parked(
+        &self,
+        actor: &Principal,
+        id: u64,
+        values: std::collections::BTreeMap<String, gridwork_domain::Value>,
+        now_ms: u64,
+    ) -> Result<Option<AppliedParked>>;
     /// Everyone with an account.
     fn users(&self) -> Result<Vec<UserInfo>>;
 

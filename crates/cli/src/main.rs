@@ -4,6 +4,7 @@
 
 mod demo;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gridwork_client::{Admin, ClientError, Device, Progress};
 use gridwork_domain::{Kind, RecordId, Value};
-use gridwork_protocol::admin::{NewEnrollmentCode, NewGrid, NewUser, Role};
+use gridwork_protocol::admin::{ApplyParked, NewEnrollmentCode, NewGrid, NewUser, Role};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -323,6 +324,21 @@ enum ParkedCommand {
         #[arg(long)]
         id: u64,
     },
+    /// Applies a parked change by hand: writes the values it would have
+    /// set (with any corrections) to its record as the server, and removes
+    /// it (the trail keeps who did and which fields).
+    Apply {
+        /// The parked change's id, as `parked list` prints it.
+        #[arg(long)]
+        id: u64,
+        /// A correction, `FIELD=VALUE` (VALUE as JSON, or else as text);
+        /// repeatable. Only fields the change carried.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// A field of the change to leave as the server has it; repeatable.
+        #[arg(long = "skip", value_name = "FIELD")]
+        skip: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -495,6 +511,30 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
         AdminCommand::Parked { command: ParkedCommand::Show { id } } => json!(admin.parked_one(id).await?),
         AdminCommand::Parked { command: ParkedCommand::Dismiss { id } } => {
             json!(admin.dismiss_parked(id).await?)
+        }
+        AdminCommand::Parked { command: ParkedCommand::Apply { id, set, skip } } => {
+            let parked = admin.parked_one(id).await?;
+            let mut values: BTreeMap<String, Value> = match parked.values {
+                Some(serde_json::Value::Object(values)) => values
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, serde_json::from_value(v)?)))
+                    .collect::<Result<_, serde_json::Error>>()?,
+                _ => BTreeMap::new(),
+            };
+            for correction in &set {
+                let Some((field, text)) = correction.split_once('=') else {
+                    return Err(said(
+                        format!("--set takes FIELD=VALUE, not `{correction}`"),
+                        format!("--set 的格式是 字段=值,而不是“{correction}”"),
+                    ));
+                };
+                let value = serde_json::from_str(text).unwrap_or_else(|_| Value::Text(text.to_owned()));
+                values.insert(field.trim().to_owned(), value);
+            }
+            for field in &skip {
+                values.remove(field);
+            }
+            json!(admin.apply_parked(id, &ApplyParked { values }).await?)
         }
         AdminCommand::User { command: UserCommand::List } => json!(admin.users().await?),
         AdminCommand::Grid { command: GridCommand::List } => json!(admin.grids().await?),

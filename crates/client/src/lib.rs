@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use gridwork_domain::Kind;
 use gridwork_protocol::Encoding;
 use gridwork_protocol::admin::{
-    AttachmentStatus, Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode, NewEnrollmentCode, NewGrid,
-    NewUser, OffsetMismatch, ParkedChange, ParkedPage, Revoked, UserInfo,
+    AppliedParked, ApplyParked, AttachmentStatus, Conflict, Created, DeviceInfo, Dismissed, EnrollmentCode,
+    NewEnrollmentCode, NewGrid, NewUser, OffsetMismatch, ParkedChange, ParkedPage, Revoked, UserInfo,
 };
 use gridwork_protocol::codes::ErrorCode;
 use gridwork_protocol::sync::PUSH_PAGE_BYTES;
@@ -759,6 +759,12 @@ impl Admin {
 
     pub async fn dismiss_parked(&self, id: u64) -> Result<Dismissed, ClientError> {
         self.post(&format!("/admin/parked/{id}/dismiss"), &serde_json::json!({})).await
+    }
+
+    /// Applies a parked change by hand with these values (see
+    /// [`ApplyParked`]).
+    pub async fn apply_parked(&self, id: u64, apply: &ApplyParked) -> Result<AppliedParked, ClientError> {
+        self.post(&format!("/admin/parked/{id}/apply"), apply).await
     }
 
     pub async fn departments(&self) -> Result<Vec<gridwork_protocol::cases::Department>, ClientError> {

@@ -289,6 +289,29 @@ pub struct Dismissed {
     pub dismissed: u64,
 }
 
+/// `POST /api/v1/admin/parked/{id}/apply`: what the centre applies of a
+/// refused change, by hand: the fields of the change it keeps, each with
+/// the device's value or a correction typed at the console. Fields the
+/// change did not carry are not accepted: applying is not a general edit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApplyParked {
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::openapi::FieldValue>))]
+    pub values: std::collections::BTreeMap<String, Value>,
+}
+
+/// The answer to an apply: the record written and the fields applied; the
+/// parked change is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppliedParked {
+    pub applied: u64,
+    pub kind: String,
+    pub record: String,
+    pub fields: Vec<String>,
+}
+
 /// How far an attachment has been received
 /// (`GET /api/v1/attachments/{sha256}/status`, and each chunk's answer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

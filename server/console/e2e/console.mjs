@@ -13,6 +13,7 @@
 //   hostile: the description of a case whose text is markup and a script,
 //   conflict: {loser: the losing value to keep},
 //   resident: the name of the resident whose phone is in conflict,
+//   parked: {field: the label of the refused field, sent, correction},
 //   revoke: the number of the device to revoke.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -191,6 +192,18 @@ try {
   seen.registryPhone = (await phone.locator('tbody tr').first().innerText()).replace(/\s+/g, ' ').trim()
   await shot('registry')
   await page.keyboard.press('Escape')
+
+  // A refused change: reviewed, the phone corrected, applied.
+  await page.goto(`${config.base}/parked`)
+  await page.getByTestId('parked-review').first().click()
+  const line = page.getByTestId('parked-fields').locator('tr', { hasText: config.parked.field })
+  const value = line.locator('textarea')
+  seen.parkedSent = await value.inputValue()
+  await value.fill(config.parked.correction)
+  await shot('parked')
+  await page.getByTestId('parked-apply').click()
+  await page.locator('.el-message-box').getByRole('button', { name: '应用' }).click()
+  await page.getByTestId('parked-review').first().waitFor({ state: 'detached' })
   await logout()
 
   // The administrator revokes a device.

@@ -458,6 +458,8 @@ export const api = {
   parked: (after?: number | null) => call<ParkedPage>('GET', `/api/v1/admin/parked${query({ after, limit: 50 })}`),
   parkedOne: (id: number) => call<ParkedChange>('GET', `/api/v1/admin/parked/${id}`),
   dismissParked: (id: number) => call<{ dismissed: number }>('POST', `/api/v1/admin/parked/${id}/dismiss`),
+  applyParked: (id: number, values: Record<string, Value>) =>
+    call<{ applied: number; kind: string; record: string; fields: string[] }>('POST', `/api/v1/admin/parked/${id}/apply`, { values }),
   devices: () => call<DeviceInfo[]>('GET', '/api/v1/admin/devices'),
   revoke: (id: string) => call<{ revoked: string }>('POST', `/api/v1/admin/devices/${encodeURIComponent(id)}/revoke`),
   enrollmentCode: (userId: string, ttlMinutes: number) =>

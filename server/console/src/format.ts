@@ -51,6 +51,28 @@ export function named(item: { name_zh: string; name_en: string } | undefined, la
 }
 
 /** A value of a record's field as text (lists joined). */
+/**
+ * A value typed at the console as text, read as the same kind of value as
+ * `sample` (the field's current or proposed value): a list from words
+ * separated by commas or spaces (sorted, as lists are kept), a number, a
+ * yes/no, or text; empty is null.
+ */
+export function parseTyped(sample: unknown, text: string): string | number | boolean | string[] | null {
+  const trimmed = text.trim()
+  if (!trimmed) return null
+  if (Array.isArray(sample)) return [...new Set(trimmed.split(/[,、,\s]+/).filter(Boolean))].sort()
+  if (typeof sample === 'number') return Number(trimmed)
+  if (typeof sample === 'boolean') return ['true', '是', '1', 'yes', '✓'].includes(trimmed.toLowerCase())
+  return trimmed
+}
+
+/** The text a value is edited as: the inverse of {@link parseTyped}. */
+export function editText(value: unknown): string {
+  if (value === null || value === undefined) return ''
+  if (Array.isArray(value)) return value.join(', ')
+  return String(value)
+}
+
 export function valueText(value: unknown): string {
   if (value === null || value === undefined) return '—'
   if (Array.isArray(value)) return value.join('、')

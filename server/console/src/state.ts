@@ -65,3 +65,13 @@ export function valueLabel(kind: string, name: string, value: Value | undefined)
   if (typeof value === 'boolean') return value ? (english ? 'Yes' : '是') : english ? 'No' : '否'
   return one(String(value))
 }
+
+/** A value of a field's kind (what typed text is read as), from the schema. */
+export function sampleOf(kind: string, name: string): unknown {
+  switch (field(kind, name)?.type) {
+    case 'list': return []
+    case 'integer': case 'number': return 0
+    case 'boolean': return false
+    default: return ''
+  }
+}

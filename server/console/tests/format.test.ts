@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clock, duration, named, percent, time, valueText } from '../src/format'
+import { clock, duration, editText, named, parseTyped, percent, time, valueText } from '../src/format'
 import { parseRoute } from '../src/geo'
 
 describe('format', () => {
@@ -47,5 +47,17 @@ describe('format', () => {
     expect(parseRoute('{"type":"Point","coordinates":[119.64,29.08]}')).toEqual([])
     expect(parseRoute('<script>alert(1)</script>')).toEqual([])
     expect(parseRoute(undefined)).toEqual([])
+  })
+
+  it('reads typed text as the kind of value the field holds, and back', () => {
+    expect(parseTyped(['a'], 'elderly、disabled, elderly  low_income')).toEqual(['disabled', 'elderly', 'low_income'])
+    expect(parseTyped(0, ' 42 ')).toBe(42)
+    expect(parseTyped(false, '是')).toBe(true)
+    expect(parseTyped(true, 'no')).toBe(false)
+    expect(parseTyped('x', '  <b>王</b> ')).toBe('<b>王</b>')
+    expect(parseTyped('x', '   ')).toBeNull()
+    expect(editText(['a', 'b'])).toBe('a, b')
+    expect(editText(null)).toBe('')
+    for (const value of [['a', 'b'], 3.5, 'text']) expect(parseTyped(value, editText(value))).toEqual(value)
   })
 })
