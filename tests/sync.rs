@@ -781,6 +781,7 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
     server.city();
     gridwork_tests::person(&server, "值班员", "staff", &[]);
     gridwork_tests::person(&server, "西山街道", "staff", &["--grid", "C2"]);
+    gridwork_tests::person(&server, "东苑社区", "staff", &["--grid", "C1"]);
     let dir = tempfile::tempdir().unwrap();
     let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
     let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
@@ -805,14 +806,28 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
     assert_eq!(server.admin(&["parked", "list"])["total"], 1);
     b.sync();
     assert!(b.get("resident", &id).get("phone").is_none());
-    // Street staff do not apply (nor read) refusals; city-wide staff do.
-    let street = gridwork_tests::Console::login(&server, "西山街道", "correct horse");
-    let (status, body) = street.call(
-        reqwest::Method::POST,
-        &format!("/admin/parked/{parked}/apply"),
-        Some(serde_json::json!({"values": {"phone": "13700000007"}})),
+    // The refusal is the street's where she now lives: C2's staff list it,
+    // C1's neither see nor apply nor dismiss it.
+    let west = gridwork_tests::Console::login(&server, "西山街道", "correct horse");
+    let east = gridwork_tests::Console::login(&server, "东苑社区", "correct horse");
+    let listed = west.get("/admin/parked");
+    assert_eq!(
+        (&listed["total"], &listed["items"][0]["grid"]),
+        (&serde_json::json!(1), &serde_json::json!("C2-01"))
     );
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(east.get("/admin/parked")["total"], 0);
+    for (method, path, body) in [
+        (reqwest::Method::GET, format!("/admin/parked/{parked}"), None),
+        (reqwest::Method::POST, format!("/admin/parked/{parked}/dismiss"), Some(serde_json::json!({}))),
+        (
+            reqwest::Method::POST,
+            format!("/admin/parked/{parked}/apply"),
+            Some(serde_json::json!({"values": {"phone": "13700000007"}})),
+        ),
+    ] {
+        let (status, answer) = east.call(method, &path, body);
+        assert_eq!(status, 404, "{path}: {answer}");
+    }
 
     // Applied as typed: B, whose grid she is now in, takes the phone.
     let applied = server.admin(&["parked", "apply", "--id", &parked]);
@@ -863,6 +878,12 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
     let staff = gridwork_tests::Console::login(&server, "值班员", "correct horse");
     let (status, _) = staff.call(reqwest::Method::GET, &format!("/cases/{case}"), None);
     assert_eq!(status, 404, "not a case until applied");
+    // C2's staff may not apply it into another street's grid.
+    let values = serde_json::json!({"values": {"grid": "C1-01", "category": "sanitation", "description": "改到东苑", "status": "reported"}});
+    let (status, answer) =
+        west.call(reqwest::Method::POST, &format!("/admin/parked/{parked}/apply"), Some(values));
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(server.admin(&["parked", "list"])["total"], 1, "nothing applied");
     let applied = server.admin(&["parked", "apply", "--id", &parked, "--skip", "attachments"]);
     assert_eq!(applied["kind"], "case", "{applied}");
     let view = staff.get(&format!("/cases/{case}"));

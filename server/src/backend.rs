@@ -312,6 +312,9 @@ pub struct ParkedRow {
     pub message: String,
     /// The refused change as JSON, or a summary of it.
     pub payload: String,
+    /// The grid it belongs to: the record's on the server when refused, or
+    /// else the one the change names (`None` for rows from before).
+    pub grid: Option<String>,
 }
 
 /// One parked refusal with its payload.
@@ -527,7 +530,15 @@ pub trait Reads {
     }
 
     /// A page of parked refusals, newest first, below the id `after`.
-    fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
+    /// A page of parked refusals below `after`, newest first: of `grids`
+    /// only when given (then without the per-device overflow counts, which
+    /// belong to no grid).
+    fn parked_page(
+        &mut self,
+        after: Option<u64>,
+        limit: usize,
+        grids: Option<&[String]>,
+    ) -> Result<ParkedPage>;
     fn parked(&mut self, id: u64) -> Result<Option<ParkedFull>>;
     /// What a device has parked: rows and payload bytes.
     fn parked_usage(&mut self, device_id: &str) -> Result<(u64, u64)>;

@@ -776,8 +776,9 @@ fn spend(
     Ok(())
 }
 
-/// A refused change to park: record, kind, code, field, message, payload.
-type ToPark = (RecordId, Kind, RefusalCode, Option<String>, String, String);
+/// A refused change to park: record, kind, code, field, message, payload,
+/// grid.
+type ToPark = (RecordId, Kind, RefusalCode, Option<String>, String, String, Option<String>);
 
 /// Parks refused changes for the centre, within what one device may park:
 /// one row per device and record (the latest refusal), at most
@@ -795,7 +796,7 @@ fn park(
         return Ok(());
     }
     let (mut rows, mut bytes) = w.parked_usage(device_id)?;
-    for (id, kind, code, field, message, payload) in items {
+    for (id, kind, code, field, message, payload, grid) in items {
         let existing = w.parked_bytes(device_id, id)?;
         if existing.is_none() && rows >= limits.rows_per_device {
             w.count_overflow(device_id, code.as_str(), now_ms)?;
@@ -821,9 +822,16 @@ fn park(
             field,
             message,
             payload,
+            grid,
         })?;
     }
     Ok(())
+}
+
+/// Whether a parked refusal is one of those a reviewer of `grids` sees
+/// (`None`: the whole city, rows of no grid included).
+fn reviews_parked(grids: Option<&[String]>, row: &ParkedRow) -> bool {
+    grids.is_none_or(|grids| row.grid.as_ref().is_some_and(|g| grids.binary_search(g).is_ok()))
 }
 
 /// The field names a parked change carried: from the change itself, or
@@ -852,10 +860,6 @@ fn payload_summary(bytes: usize, fields: &[&str]) -> String {
 impl<B: Backend> Storage for Core<B> {
     fn epoch(&self) -> String {
         self.epoch.clone()
-    }
-
-    fn citywide(&self, who: &Principal) -> Result<bool> {
-        self.backend.read(|r| citywide(r, who))
     }
 
     fn me(&self, who: &Principal) -> Result<Me> {
@@ -1939,7 +1943,8 @@ impl<B: Backend> Storage for Core<B> {
                 };
                 // What the server holds goes back only if the device may see
                 // it: whatever the refusal, never a record of another grid.
-                let visible = in_scope(&scope, w.grid_of(change.kind, change.id)?.as_deref());
+                let held_in = w.grid_of(change.kind, change.id)?;
+                let visible = in_scope(&scope, held_in.as_deref());
                 let server_state = if visible { w.export(change.kind, change.id)? } else { None };
                 // The answer carries each refused record the device may see
                 // whole: a push of many small changes to large records could
@@ -1956,7 +1961,28 @@ impl<B: Backend> Storage for Core<B> {
                     let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
                     payload = payload_summary(payload.len(), &fields);
                 }
-                parked.push((change.id, change.kind, code.clone(), field.clone(), message.clone(), payload));
+                // Reviewed by the staff of the grid the record is in, or else
+                // of the grid the change names, if there is such a grid.
+                let grid = match held_in {
+                    Some(grid) => Some(grid),
+                    None => {
+                        let scope_field = change.kind.def().scope_field;
+                        let named = change.fields.iter().find(|f| f.field == scope_field);
+                        match named.and_then(|f| f.register.value().as_text()) {
+                            Some(code) if w.grid_level(code)?.is_some() => Some(code.to_owned()),
+                            _ => None,
+                        }
+                    }
+                };
+                parked.push((
+                    change.id,
+                    change.kind,
+                    code.clone(),
+                    field.clone(),
+                    message.clone(),
+                    payload,
+                    grid,
+                ));
                 rejected.push(Rejection {
                     id: change.id,
                     kind: change.kind,
@@ -2054,12 +2080,19 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
-    fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
-        self.backend.read(|r| Ok(r.parked_page(after, limit)?))
+    fn parked(&self, who: &Principal, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
+        self.backend.read(|r| {
+            let grids = self.reviewed_grids(r, who)?;
+            Ok(r.parked_page(after, limit, grids.as_deref())?)
+        })
     }
 
-    fn parked_one(&self, id: u64) -> Result<Option<ParkedChange>> {
-        let Some(parked) = self.backend.read(|r| Ok(r.parked(id)?))? else { return Ok(None) };
+    fn parked_one(&self, who: &Principal, id: u64) -> Result<Option<ParkedChange>> {
+        let found = self.backend.read(|r| {
+            let grids = self.reviewed_grids(r, who)?;
+            Ok(r.parked(id)?.filter(|p| reviews_parked(grids.as_deref(), &p.row)))
+        })?;
+        let Some(parked) = found else { return Ok(None) };
         let row = parked.row;
         let (values, truncated) = match serde_json::from_str::<RecordChanges>(&row.payload) {
             Ok(change) => {
@@ -2083,6 +2116,7 @@ impl<B: Backend> Storage for Core<B> {
             code: RefusalCode::parse(&row.code),
             field: row.field,
             message: row.message,
+            grid: row.grid,
             values,
             truncated,
         }))
@@ -2090,6 +2124,10 @@ impl<B: Backend> Storage for Core<B> {
 
     fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool> {
         self.backend.write(|w| {
+            let grids = self.reviewed_grids(w, actor)?;
+            if !w.parked(id)?.is_some_and(|p| reviews_parked(grids.as_deref(), &p.row)) {
+                return Ok(false);
+            }
             let Some(row) = w.dismiss_parked(id)? else { return Ok(false) };
             audit(
                 w,
@@ -2114,7 +2152,10 @@ impl<B: Backend> Storage for Core<B> {
             return Err(ValidationError::invalid("values", Reason::Empty).into());
         }
         self.backend.write(|w| {
-            let Some(parked) = w.parked(id)? else { return Ok(None) };
+            let grids = self.reviewed_grids(w, actor)?;
+            let Some(parked) = w.parked(id)?.filter(|p| reviews_parked(grids.as_deref(), &p.row)) else {
+                return Ok(None);
+            };
             let row = parked.row;
             let (kind, record) = (row.kind, row.record);
             if kind == Kind::Grid {
@@ -2171,6 +2212,23 @@ impl<B: Backend> Storage for Core<B> {
                     Reason::NoSuchGrid { code: code.to_owned() },
                 )
                 .into());
+            }
+            // Staff given part of the tree write within it: the record as
+            // it is now, and where the change would put it.
+            if let Some(grids) = &grids {
+                let mine = |g: Option<&str>| g.is_some_and(|g| grids.iter().any(|x| x == g));
+                if current.is_some() && !mine(w.grid_of(kind, record)?.as_deref()) {
+                    return Ok(None);
+                }
+                if let Some(grid) = values.get(scope_field)
+                    && !mine(grid.as_text())
+                {
+                    return Err(StorageError::Said {
+                        code: ErrorCode::Forbidden,
+                        en: format!("`{scope_field}` may only be one of your grids"),
+                        zh: format!("字段 {scope_field} 只能是您负责的网格"),
+                    });
+                }
             }
             // A photo listed on a case becomes readable to its grid: only
             // those already listed, not yet stored, or uploaded by the

@@ -268,28 +268,6 @@ pub struct AdminCaller(pub Principal);
 #[derive(Debug)]
 pub struct StaffCaller(pub Principal);
 
-/// An admin or city-wide staff: who reviews the refusals parked from every
-/// grid's devices (parked refusals are not scoped to part of the tree).
-#[derive(Debug)]
-pub struct ReviewerCaller(pub Principal);
-
-impl FromRequestParts<AppState> for ReviewerCaller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let who = Authed::from_request_parts(parts, state).await?.staff()?;
-        let (storage, asking) = (state.storage.clone(), who.clone());
-        if blocking(move || storage.citywide(&asking)).await? {
-            Ok(ReviewerCaller(who))
-        } else {
-            Err(AppError::forbidden(
-                "parked refusals are reviewed by city-wide staff",
-                "被拒修改由市级中心工作人员审核",
-            ))
-        }
-    }
-}
-
 /// Anyone working at the console (staff, handlers, admins), checked before
 /// any body is read; what each may see is the storage's to decide.
 #[derive(Debug)]
@@ -1133,7 +1111,8 @@ fn query<T: DeserializeOwned>(
 
 /// Refused changes parked for review, a page at a time.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: an administrator, or centre staff (those given part of the grid
+/// tree: the refusals of their grids).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/parked",
@@ -1146,12 +1125,12 @@ fn query<T: DeserializeOwned>(
 )]
 async fn parked(
     State(state): State<AppState>,
-    _staff: ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
     page: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ParkedPage>, AppError> {
     let page = query(page)?;
     let storage = state.storage.clone();
-    let parked = blocking(move || storage.parked(page.after, page.limit())).await?;
+    let parked = blocking(move || storage.parked(&staff, page.after, page.limit())).await?;
     Ok(Json(parked))
 }
 
@@ -1548,7 +1527,8 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
 
 /// One parked change, with its values.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: an administrator, or centre staff (those given part of the grid
+/// tree: the refusals of their grids).
 #[utoipa::path(
     get,
     path = "/api/v1/admin/parked/{id}",
@@ -1562,17 +1542,18 @@ impl<S: Send + Sync> FromRequestParts<S> for NumericId {
 )]
 async fn parked_one(
     State(state): State<AppState>,
-    _staff: ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
     NumericId(id): NumericId,
 ) -> Result<Json<ParkedChange>, AppError> {
     let storage = state.storage.clone();
-    let parked = blocking(move || storage.parked_one(id)).await?.ok_or_else(|| no_parked(id))?;
+    let parked = blocking(move || storage.parked_one(&staff, id)).await?.ok_or_else(|| no_parked(id))?;
     Ok(Json(parked))
 }
 
 /// Dismisses a parked change once reviewed.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: an administrator, or centre staff (those given part of the grid
+/// tree: the refusals of their grids).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/parked/{id}/dismiss",
@@ -1586,7 +1567,7 @@ async fn parked_one(
 )]
 async fn dismiss_parked(
     State(state): State<AppState>,
-    ReviewerCaller(staff): ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
     NumericId(id): NumericId,
 ) -> Result<Json<Dismissed>, AppError> {
     let storage = state.storage.clone();
@@ -1601,7 +1582,8 @@ async fn dismiss_parked(
 /// or corrections) are written to its record as the server, as the push
 /// would have, and the parked change is removed, in one transaction.
 ///
-/// Who: city-wide centre staff or an administrator.
+/// Who: an administrator, or centre staff (those given part of the grid
+/// tree: the refusals of their grids).
 #[utoipa::path(
     post,
     path = "/api/v1/admin/parked/{id}/apply",
@@ -1618,7 +1600,7 @@ async fn dismiss_parked(
 )]
 async fn apply_parked(
     State(state): State<AppState>,
-    ReviewerCaller(staff): ReviewerCaller,
+    StaffCaller(staff): StaffCaller,
     NumericId(id): NumericId,
     Body(apply): Body<ApplyParked>,
 ) -> Result<Json<AppliedParked>, AppError> {

@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("../../migrations/postgres/0008_integration_keys.sql")),
     (9, include_str!("../../migrations/postgres/0009_registry.sql")),
     (10, include_str!("../../migrations/postgres/0010_activity.sql")),
+    (11, include_str!("../../migrations/postgres/0011_parked_grid.sql")),
 ];
 
 /// The migration that makes `registry`, which [`backfill`] fills.
@@ -826,6 +827,7 @@ impl PgTx<'_> {
             field: row.get("field"),
             message: row.get("message"),
             payload: row.get("payload"),
+            grid: row.get("grid"),
         })
     }
 }
@@ -1845,13 +1847,19 @@ impl Reads for PgTx<'_> {
             .map_or((0, None), |r| (r.get::<_, i64>(0) as u64, r.get::<_, Option<i64>>(1).map(|t| t as u64))))
     }
 
-    fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
+    fn parked_page(
+        &mut self,
+        after: Option<u64>,
+        limit: usize,
+        grids: Option<&[String]>,
+    ) -> Result<ParkedPage> {
         let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
+        let grids: Option<Vec<String>> = grids.map(<[String]>::to_vec);
         let mut items = self
             .query(
-                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes FROM parked
-                 WHERE id < $1 ORDER BY id DESC LIMIT $2",
-                &[&after, &(limit as i64 + 1)],
+                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes, grid FROM parked
+                 WHERE id < $1 AND ($3::text[] IS NULL OR grid = ANY($3)) ORDER BY id DESC LIMIT $2",
+                &[&after, &(limit as i64 + 1), &grids],
             )?
             .iter()
             .map(|row| {
@@ -1865,6 +1873,7 @@ impl Reads for PgTx<'_> {
                     field: row.get(6),
                     message: row.get(7),
                     bytes: row.get::<_, i64>(8) as u64,
+                    grid: row.get(9),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -1872,8 +1881,13 @@ impl Reads for PgTx<'_> {
             items.truncate(limit);
             items.last().map_or(0, |i| i.id)
         });
-        let total =
-            self.query("SELECT count(*) FROM parked", &[])?.first().map_or(0, |r| r.get::<_, i64>(0) as u64);
+        let total = self
+            .query("SELECT count(*) FROM parked WHERE $1::text[] IS NULL OR grid = ANY($1)", &[&grids])?
+            .first()
+            .map_or(0, |r| r.get::<_, i64>(0) as u64);
+        if grids.is_some() {
+            return Ok(ParkedPage { items, next, total, overflow: Vec::new() });
+        }
         let overflow = self
             .query("SELECT device_id, code, count, first_at_ms, last_at_ms FROM parked_overflow ORDER BY last_at_ms DESC", &[])?
             .iter()
@@ -1890,7 +1904,7 @@ impl Reads for PgTx<'_> {
 
     fn parked(&mut self, id: u64) -> Result<Option<ParkedFull>> {
         let Some(row) = self.query_opt(
-            "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked WHERE id = $1",
+            "SELECT at_ms, device_id, record, kind, code, field, message, payload, grid FROM parked WHERE id = $1",
             &[&(id as i64)],
         )?
         else {
@@ -2418,8 +2432,8 @@ impl Writes for PgTx<'_> {
         let record = row.record.as_bytes().as_slice();
         self.execute("DELETE FROM parked WHERE device_id = $1 AND record = $2", &[&row.device_id, &record])?;
         self.execute(
-            "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes, grid)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &(row.at_ms as i64),
                 &row.device_id,
@@ -2430,6 +2444,7 @@ impl Writes for PgTx<'_> {
                 &row.message,
                 &row.payload,
                 &(row.payload.len() as i64),
+                &row.grid,
             ],
         )?;
         Ok(())
@@ -2446,7 +2461,7 @@ impl Writes for PgTx<'_> {
 
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>> {
         let Some(row) = self.query_opt(
-            "DELETE FROM parked WHERE id = $1 RETURNING at_ms, device_id, record, kind, code, field, message, payload",
+            "DELETE FROM parked WHERE id = $1 RETURNING at_ms, device_id, record, kind, code, field, message, payload, grid",
             &[&(id as i64)],
         )?
         else {

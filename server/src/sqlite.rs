@@ -1117,15 +1117,22 @@ impl Reads for Tx<'_> {
         )?)
     }
 
-    fn parked_page(&mut self, after: Option<u64>, limit: usize) -> Result<ParkedPage> {
+    fn parked_page(
+        &mut self,
+        after: Option<u64>,
+        limit: usize,
+        grids: Option<&[String]>,
+    ) -> Result<ParkedPage> {
         let conn = self.conn();
         let after = after.map_or(i64::MAX, |a| a.min(i64::MAX as u64) as i64);
+        let grids = grids.map(|g| serde_json::to_string(g).expect("strings serialise"));
         let mut items: Vec<ParkedSummary> = conn
             .prepare_cached(
-                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes FROM parked
-                 WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                "SELECT id, at_ms, device_id, record, kind, code, field, message, bytes, grid FROM parked
+                 WHERE id < ?1 AND (?3 IS NULL OR grid IN (SELECT value FROM json_each(?3)))
+                 ORDER BY id DESC LIMIT ?2",
             )?
-            .query_map(params![after, limit as i64 + 1], |row| {
+            .query_map(params![after, limit as i64 + 1, grids], |row| {
                 Ok(ParkedSummary {
                     id: row.get::<_, i64>(0)? as u64,
                     at_ms: row.get::<_, i64>(1)? as u64,
@@ -1136,6 +1143,7 @@ impl Reads for Tx<'_> {
                     field: row.get(6)?,
                     message: row.get(7)?,
                     bytes: row.get::<_, i64>(8)? as u64,
+                    grid: row.get(9)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -1143,7 +1151,14 @@ impl Reads for Tx<'_> {
             items.truncate(limit);
             items.last().map_or(0, |i| i.id)
         });
-        let total = conn.query_row("SELECT count(*) FROM parked", [], |row| row.get::<_, i64>(0))? as u64;
+        let total = conn.query_row(
+            "SELECT count(*) FROM parked WHERE ?1 IS NULL OR grid IN (SELECT value FROM json_each(?1))",
+            [&grids],
+            |row| row.get::<_, i64>(0),
+        )? as u64;
+        if grids.is_some() {
+            return Ok(ParkedPage { items, next, total, overflow: Vec::new() });
+        }
         let overflow = conn
             .prepare_cached(
                 "SELECT device_id, code, count, first_at_ms, last_at_ms FROM parked_overflow ORDER BY last_at_ms DESC",
@@ -1165,7 +1180,7 @@ impl Reads for Tx<'_> {
         let found = self
             .conn()
             .query_row(
-                "SELECT at_ms, device_id, record, kind, code, field, message, payload FROM parked WHERE id = ?1",
+                "SELECT at_ms, device_id, record, kind, code, field, message, payload, grid FROM parked WHERE id = ?1",
                 [id as i64],
                 |row| {
                     Ok((
@@ -1177,11 +1192,12 @@ impl Reads for Tx<'_> {
                         row.get::<_, Option<String>>(5)?,
                         row.get::<_, String>(6)?,
                         row.get::<_, String>(7)?,
+                        row.get::<_, Option<String>>(8)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((at_ms, device_id, record, kind_number, code, field, message, payload)) = found else {
+        let Some((at_ms, device_id, record, kind_number, code, field, message, payload, grid)) = found else {
             return Ok(None);
         };
         Ok(Some(ParkedFull {
@@ -1195,6 +1211,7 @@ impl Reads for Tx<'_> {
                 field,
                 message,
                 payload,
+                grid,
             },
         }))
     }
@@ -1595,8 +1612,8 @@ impl Writes for Tx<'_> {
             .execute(params![row.device_id, record])?;
         self.conn()
             .prepare_cached(
-                "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO parked (at_ms, device_id, record, kind, code, field, message, payload, bytes, grid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 row.at_ms as i64,
@@ -1607,7 +1624,8 @@ impl Writes for Tx<'_> {
                 row.field,
                 row.message,
                 row.payload,
-                row.payload.len() as i64
+                row.payload.len() as i64,
+                row.grid
             ])?;
         Ok(())
     }

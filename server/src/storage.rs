@@ -272,9 +272,6 @@ pub trait Storage: Send + Sync + 'static {
     /// The epoch: a new one after every restore from a backup.
     fn epoch(&self) -> String;
 
-    /// Whether `who` sees the whole city: admins, and staff assigned no
-    /// part of the grid tree.
-    fn citywide(&self, who: &Principal) -> Result<bool>;
     /// The account behind a console session and the grids it sees.
     fn me(&self, who: &Principal) -> Result<Me>;
     /// The grids `who` sees, with their boundaries (handlers: every grid's
@@ -398,9 +395,12 @@ pub trait Storage: Send + Sync + 'static {
     fn conflicts(&self, who: &Principal, limit: usize) -> Result<Vec<Conflict>>;
     /// Changes refused at push time, newest first, a page of summaries
     /// below the id `after`.
-    fn parked(&self, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
+    /// Those of the grids `who` reviews (city-wide staff and admins: all,
+    /// with the per-device overflow counts).
+    fn parked(&self, who: &Principal, after: Option<u64>, limit: usize) -> Result<ParkedPage>;
     /// One parked refusal with its values.
-    fn parked_one(&self, id: u64) -> Result<Option<ParkedChange>>;
+    /// `None` also when it is not of a grid `who` reviews.
+    fn parked_one(&self, who: &Principal, id: u64) -> Result<Option<ParkedChange>>;
     /// Removes a parked refusal the centre has reviewed; false if there is
     /// none with this id.
     fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool>;

@@ -237,6 +237,10 @@ pub struct ParkedSummary {
     pub message: String,
     /// The size of the refused values as parked.
     pub bytes: u64,
+    /// The grid the refusal belongs to (the record's, or the one the change
+    /// names); `null` for refusals parked before grids were kept.
+    #[serde(default)]
+    pub grid: Option<String>,
 }
 
 /// Refusals one device made beyond what it may park, counted per code.
@@ -274,6 +278,8 @@ pub struct ParkedChange {
     pub code: RefusalCode,
     pub field: Option<String>,
     pub message: String,
+    #[serde(default)]
+    pub grid: Option<String>,
     /// The values the refused change would have set, field by field (the
     /// winning value of each pushed register), so the centre can act on
     /// them; `null` when the change was too large to park whole.

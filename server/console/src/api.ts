@@ -260,6 +260,7 @@ export interface ParkedSummary {
   field: string | null
   message: string
   bytes: number
+  grid: string | null
 }
 
 export interface ParkedPage {

@@ -15,7 +15,6 @@ export const state = reactive({
 export const role = computed(() => state.me?.user.role ?? null)
 export const isAdmin = computed(() => role.value === 'admin')
 /** Admins and city-wide staff review conflicts and refused changes. */
-export const isReviewer = computed(() => isAdmin.value || (role.value === 'staff' && !!state.me?.citywide))
 export const isCentre = computed(() => isAdmin.value || role.value === 'staff')
 
 export async function loadSession(): Promise<boolean> {
