@@ -829,19 +829,33 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
         assert_eq!(status, 404, "{path}: {answer}");
     }
 
-    // Applied as typed: B, whose grid she is now in, takes the phone.
-    let applied = server.admin(&["parked", "apply", "--id", &parked]);
+    // Applied with the phone corrected (read as the field's type, text,
+    // digits and all): B, whose grid she is now in, takes it.
+    let applied = server.admin(&["parked", "apply", "--id", &parked, "--set", "phone=13700000008"]);
     assert_eq!(applied["fields"], serde_json::json!(["phone"]), "{applied}");
     assert_eq!(applied["record"], id.as_str());
     assert_eq!(server.admin(&["parked", "list"])["total"], 0);
     b.sync();
     let record = b.get("resident", &id);
-    assert_eq!(field(&record, "phone"), "13700000007", "{record}");
+    assert_eq!(field(&record, "phone"), "13700000008", "{record}");
     assert_eq!(field(&record, "grid"), "C2-01");
     let said = server.admin_refused(&["parked", "apply", "--id", &parked]);
     assert!(said.contains(&format!("no parked change {parked}")), "applied once only: {said}");
     let trail = server.sql("SELECT detail FROM audit WHERE action = 'parked_apply'");
-    assert!(trail.contains("\"phone\"") && !trail.contains("13700000007"), "names, not values: {trail}");
+    assert!(trail.contains("\"phone\"") && !trail.contains("1370000000"), "names, not values: {trail}");
+
+    // A change sent as a case for the resident's id: refused, parked, and
+    // not applicable (the id is a resident's).
+    let as_case = RecordChanges {
+        kind: Kind::Case,
+        ..resident_changes(id.parse().unwrap(), session_of(&a.db).1, &[("description", "串号")])
+    };
+    assert_eq!(push_as(&runtime, &server, &a.db, vec![as_case]).rejected.len(), 1);
+    let wrong_kind = server.admin(&["parked", "list"])["items"][0]["id"].to_string();
+    assert_ne!(wrong_kind, parked, "a parked change's number is never given again");
+    let said = server.admin_refused(&["parked", "apply", "--id", &wrong_kind]);
+    assert!(said.contains("is a resident, not a case"), "{said}");
+    server.admin(&["parked", "dismiss", "--id", &wrong_kind]);
 
     // A case A reported in a grid it does not keep: parked, then applied
     // by the centre with its photo left out; it takes its place in the
@@ -884,6 +898,19 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
         west.call(reqwest::Method::POST, &format!("/admin/parked/{parked}/apply"), Some(values));
     assert_eq!(status, 403, "{answer}");
     assert_eq!(server.admin(&["parked", "list"])["total"], 1, "nothing applied");
+    // What the flow decides is applied only as sent: closing it here
+    // would be a step nobody took.
+    let said = server.admin_refused(&[
+        "parked",
+        "apply",
+        "--id",
+        &parked,
+        "--skip",
+        "attachments",
+        "--set",
+        "status=closed",
+    ]);
+    assert!(said.contains("`status` is applied only as the tablet sent it"), "{said}");
     let applied = server.admin(&["parked", "apply", "--id", &parked, "--skip", "attachments"]);
     assert_eq!(applied["kind"], "case", "{applied}");
     let view = staff.get(&format!("/cases/{case}"));

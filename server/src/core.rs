@@ -828,6 +828,14 @@ fn park(
     Ok(())
 }
 
+/// The values a parked change would have set, by field (none when only
+/// its summary was kept).
+fn parked_values(payload: &str) -> std::collections::BTreeMap<String, Value> {
+    serde_json::from_str::<RecordChanges>(payload)
+        .map(|change| change.fields.into_iter().map(|f| (f.field, f.register.value().clone())).collect())
+        .unwrap_or_default()
+}
+
 /// Whether a parked refusal is one of those a reviewer of `grids` sees
 /// (`None`: the whole city, rows of no grid included).
 fn reviews_parked(grids: Option<&[String]>, row: &ParkedRow) -> bool {
@@ -2166,6 +2174,24 @@ impl<B: Backend> Storage for Core<B> {
                     zh: "网格由管理员在网格树中维护,不能从平板的修改中应用".into(),
                 });
             }
+            // A row older than the horizon may name a record deleted and
+            // forgotten since: applying it would bring that back.
+            if self.limits.horizon.after_ms.is_some_and(|h| now_ms.saturating_sub(row.at_ms) > h) {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: "this refusal is older than the server keeps deleted records: its record may have been deleted and forgotten since; dismiss it and enter the change again".into(),
+                    zh: "该被拒修改早于服务器保留已删除记录的期限,其记录可能已被删除并清理;请忽略它并重新录入".into(),
+                });
+            }
+            if let Some(stored) = w.kind_of(record)?
+                && stored != kind
+            {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Conflict,
+                    en: format!("record {record} is a {}, not a {}: the change cannot be applied", stored.as_str(), kind.as_str()),
+                    zh: format!("记录{record}是其他类型的记录,不能应用该修改"),
+                });
+            }
             // Only what the refused change carried (its field names are
             // kept even when its values were too large to park).
             let carried = parked_fields(&row.payload);
@@ -2204,7 +2230,7 @@ impl<B: Backend> Storage for Core<B> {
             }
             let scope_field = kind.def().scope_field;
             if let Some(grid) = values.get(scope_field)
-                && let Some(code) = grid.as_text()
+                && let Some(code) = grid.as_text().map(str::trim)
                 && w.grid_level(code)?.is_none()
             {
                 return Err(ValidationError::invalid(
@@ -2216,7 +2242,7 @@ impl<B: Backend> Storage for Core<B> {
             // Staff given part of the tree write within it: the record as
             // it is now, and where the change would put it.
             if let Some(grids) = &grids {
-                let mine = |g: Option<&str>| g.is_some_and(|g| grids.iter().any(|x| x == g));
+                let mine = |g: Option<&str>| g.is_some_and(|g| grids.iter().any(|x| x == g.trim()));
                 if current.is_some() && !mine(w.grid_of(kind, record)?.as_deref()) {
                     return Ok(None);
                 }
@@ -2228,6 +2254,29 @@ impl<B: Backend> Storage for Core<B> {
                         en: format!("`{scope_field}` may only be one of your grids"),
                         zh: format!("字段 {scope_field} 只能是您负责的网格"),
                     });
+                }
+            }
+            // The fields a case's flow decides are applied only as the
+            // tablet sent them: a step they make is the worker's, taken
+            // late; anything else is a step taken on the case. A case new
+            // to the flow may be given its grid and be reported.
+            if kind == Kind::Case {
+                let sent = parked_values(&row.payload);
+                let new = w.case_flow(record)?.is_none();
+                for (name, value) in &values {
+                    let free = new
+                        && match name.as_str() {
+                            "grid" => true,
+                            "status" => value.as_text() == Some(crate::cases::Status::Reported.as_str()),
+                            _ => false,
+                        };
+                    if crate::flow::OWNED.contains(&name.as_str()) && sent.get(name) != Some(value) && !free {
+                        return Err(StorageError::Said {
+                            code: ErrorCode::Invalid,
+                            en: format!("a case's `{name}` is applied only as the tablet sent it; to change it, take a step on the case"),
+                            zh: format!("事件的字段 {name} 只能按平板提交的值应用;如需改变请在事件上办理"),
+                        });
+                    }
                 }
             }
             // A photo listed on a case becomes readable to its grid: only
@@ -2248,24 +2297,17 @@ impl<B: Backend> Storage for Core<B> {
             let fields: Vec<(&str, Value)> = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             w.put_record(kind, Some(record), &fields)?;
             if kind == Kind::Case {
-                // As the push would have: a reported case takes its place
-                // in the flow (its deadline from when the server first got
-                // it), and the flow's fields are written back as it has them.
+                // As the push would have, for the worker who sent it: a
+                // case new to the flow is received (and its steps taken) as
+                // of when the server first got it; the flow's fields are
+                // written back as it has them.
                 let owner = match w.device_number(&row.device_id)? {
                     Some(number) => w.device_owner(number.0)?,
                     None => None,
                 };
                 let user = owner.map_or_else(|| actor.user_id.clone(), |o| o.user_id);
-                if w.case_flow(record)?.is_none() {
-                    crate::flow::receive(
-                        w,
-                        record,
-                        row.at_ms.min(now_ms),
-                        Some(&user),
-                        Some(&row.device_id),
-                    )?;
-                }
-                crate::flow::after_push(w, record, now_ms, &user, &row.device_id)?;
+                let when = if w.case_flow(record)?.is_none() { row.at_ms.min(now_ms) } else { now_ms };
+                crate::flow::after_push(w, record, when, &user, &row.device_id)?;
             }
             w.dismiss_parked(id)?;
             let names: Vec<String> = values.keys().cloned().collect();

@@ -342,6 +342,10 @@ pub fn disagrees(flow: &CaseFlowRow, field: &str, value: &Value) -> Option<Value
     (!same).then_some(owned)
 }
 
+/// The case fields the flow owns: what a tablet writes of them is written
+/// back as the flow has it.
+pub const OWNED: [&str; 5] = ["status", "department", "deadline", "handled_in_grid", "grid"];
+
 fn owned_value(flow: &CaseFlowRow, field: &str) -> Option<Value> {
     Some(match field {
         "status" => Value::Text(flow.status.clone()),
@@ -615,5 +619,13 @@ mod tests {
         assert_eq!(disagrees(&flow, "handled_in_grid", &Value::Null), None, "nothing written yet is false");
         assert_eq!(disagrees(&flow, "handled_in_grid", &Value::Bool(true)), Some(Value::Bool(false)));
         assert_eq!(disagrees(&flow, "description", &Value::Text("anything".into())), None);
+        for field in Kind::Case.def().fields {
+            assert_eq!(
+                owned_value(&flow, field.name).is_some(),
+                OWNED.contains(&field.name),
+                "{}",
+                field.name
+            );
+        }
     }
 }

@@ -18,7 +18,7 @@ use gridwork_domain::formats::make_id_number;
 use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_merge::{Hlc, Register};
 use gridwork_protocol::cases::CaseFilter;
-use gridwork_protocol::registry::RecordFilter;
+use gridwork_protocol::registry::{ActivityFilter, RecordFilter};
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_server::backend::{Backend, CaseFlowRow, UserRow};
 use gridwork_server::sqlite::SqliteStorage;
@@ -177,6 +177,7 @@ fn fill(storage: &SqliteStorage, residents: usize, cases: usize) -> Result<Vec<S
             Ok(())
         })?;
     }
+    fill_activity(storage, &units, &mut rng)?;
     // A street's staff member: 32 unit grids of 2,048.
     storage.backend().write(|w| {
         w.insert_user(
@@ -193,6 +194,65 @@ fn fill(storage: &SqliteStorage, residents: usize, cases: usize) -> Result<Vec<S
         Ok(())
     })?;
     Ok(units)
+}
+
+/// The days of patrols and visits filled: a week from 2025-06-16.
+const ACTIVITY_DAYS: usize = 7;
+
+/// A week of patrols and visits: each unit grid's worker patrols once a day
+/// (an hour, a route point every 15 s: 240 points, about 6 KB) and makes
+/// two visits.
+fn fill_activity(storage: &SqliteStorage, units: &[String], rng: &mut Rng) -> Result<()> {
+    let mut n = 0;
+    for day in 0..ACTIVITY_DAYS {
+        let date = format!("2025-06-{}", 16 + day);
+        let mut batch = Vec::with_capacity(units.len() * 3);
+        for (u, unit) in units.iter().enumerate() {
+            let worker = format!("网格员{unit}");
+            let hour = 8 + u % 3;
+            let (x, y) = (119.6 + (u % 64) as f64 * 0.01, 29.0 + (u / 64) as f64 * 0.01);
+            let route: Vec<[f64; 2]> = (0..240)
+                .map(|i| {
+                    let t = i as f64 / 240.0;
+                    let wobble = (rng.below(100) as f64 - 50.0) * 1e-6;
+                    [((x + t * 0.004) * 1e6).round() / 1e6, ((y + wobble) * 1e6).round() / 1e6]
+                })
+                .collect();
+            let route = serde_json::json!({"type": "LineString", "coordinates": route}).to_string();
+            let hlc = Hlc::new(T0 + n as u64, 0);
+            batch.push(changes(
+                Kind::Patrol,
+                id(7, n),
+                vec![
+                    ("grid", unit.as_str().into()),
+                    ("worker", worker.as_str().into()),
+                    ("started_at", format!("{date}T{hour:02}:30:00+08:00").into()),
+                    ("ended_at", format!("{date}T{:02}:30:00+08:00", hour + 1).into()),
+                    ("route", route.into()),
+                    ("items", Value::List(vec!["fire_safety".into(), "sanitation".into()])),
+                    ("findings", "未发现异常".into()),
+                ],
+                hlc,
+            ));
+            for v in 0..2 {
+                batch.push(changes(
+                    Kind::Visit,
+                    id(8, n * 2 + v),
+                    vec![
+                        ("grid", unit.as_str().into()),
+                        ("visited_at", format!("{date}T{}:10:00+08:00", 14 + v).into()),
+                        ("purpose", ["routine", "care"][v].into()),
+                        ("worker", worker.as_str().into()),
+                        ("notes", "了解家庭近况,无特殊需求".into()),
+                    ],
+                    hlc,
+                ));
+            }
+            n += 1;
+        }
+        storage.backend().write(|w| Ok(w.apply(batch)?))?;
+    }
+    Ok(())
 }
 
 fn filter(pairs: &[(&str, &str)]) -> RecordFilter {
@@ -392,5 +452,70 @@ pub fn run(dir: &Path, residents: usize, cases: usize) -> Result<()> {
     let (p50, p99, page) =
         time(runs, |_| Ok(storage.cases(&street, cases_filter(None, false, None), now)?))?;
     row("cases: first page, a street's staff", page.items.len(), (p50, p99), c50);
+
+    // A day's patrols and visits (GET /api/v1/activity). The bare SQL reads
+    // the same day's rows whole, both kinds, for the same grids.
+    let street_units: Vec<String> = units.iter().filter(|u| u.starts_with("X3-5-")).cloned().collect();
+    let day = |i: usize| format!("2025-06-{}", 16 + i % ACTIVITY_DAYS);
+    let bare_day = |grids: &[String], day: &str, worker: Option<&str>| -> Result<usize> {
+        let grids = serde_json::to_string(grids)?;
+        let (from, to) = (format!("{day}T00:00"), format!("{day}T24:00"));
+        let mut rows = 0;
+        for (table, at) in [("patrols", "started_at"), ("visits", "visited_at")] {
+            let sql = format!(
+                "SELECT * FROM {table} WHERE grid IN (SELECT value FROM json_each(?1)) AND {at} >= ?2 AND {at} < ?3
+                 AND (?4 IS NULL OR worker = ?4) ORDER BY {at}"
+            );
+            let mut statement = raw.prepare_cached(&sql)?;
+            let columns = statement.column_count();
+            let mut cursor = statement.query(params![grids, from, to, worker])?;
+            while let Some(row) = cursor.next()? {
+                for c in 0..columns {
+                    std::hint::black_box(row.get_ref(c)?);
+                }
+                rows += 1;
+            }
+        }
+        Ok(rows)
+    };
+    let activity = |grid: Option<&str>, day: String, worker: Option<String>| ActivityFilter {
+        day: Some(day),
+        grid: grid.map(str::to_owned),
+        worker,
+    };
+    let now = T0 + 30 * 86_400_000;
+    let runs = 50;
+    let (c50, _, _) =
+        time(runs, |i| bare_day(std::slice::from_ref(&units[(i * 37) % units.len()]), &day(i), None))?;
+    let (p50, p99, answer) = time(runs, |i| {
+        Ok(storage.activity(&admin, activity(Some(&units[(i * 37) % units.len()]), day(i), None), now)?)
+    })?;
+    row(
+        "a day's patrols and visits, one unit grid",
+        answer.patrols.len() + answer.visits.len(),
+        (p50, p99),
+        c50,
+    );
+    let (c50, _, _) = time(runs, |i| bare_day(&street_units, &day(i), None))?;
+    let (p50, p99, answer) =
+        time(runs, |i| Ok(storage.activity(&street, activity(None, day(i), None), now)?))?;
+    row("… a street's staff (32 unit grids)", answer.patrols.len() + answer.visits.len(), (p50, p99), c50);
+    let worker = |i: usize| format!("网格员{}", units[(i * 37) % units.len()]);
+    let (c50, _, _) = time(runs, |i| bare_day(&units, &day(i), Some(&worker(i))))?;
+    let (p50, p99, answer) =
+        time(runs, |i| Ok(storage.activity(&admin, activity(None, day(i), Some(worker(i))), now)?))?;
+    row("… one worker, whole city", answer.patrols.len() + answer.visits.len(), (p50, p99), c50);
+    let (c50, _, rows) = time(runs, |i| bare_day(&units, &day(i), None))?;
+    let (p50, p99, answer) =
+        time(runs, |i| Ok(storage.activity(&admin, activity(None, day(i), None), now)?))?;
+    row(
+        &format!(
+            "… whole city ({rows} rows; the answer stops at its bounds, truncated: {})",
+            answer.truncated
+        ),
+        answer.patrols.len() + answer.visits.len(),
+        (p50, p99),
+        c50,
+    );
     Ok(())
 }

@@ -331,8 +331,8 @@ enum ParkedCommand {
         /// The parked change's id, as `parked list` prints it.
         #[arg(long)]
         id: u64,
-        /// A correction, `FIELD=VALUE` (VALUE as JSON, or else as text);
-        /// repeatable. Only fields the change carried.
+        /// A correction, `FIELD=VALUE` (VALUE read as the field's type, as
+        /// `device put` reads it); repeatable. Only fields the change carried.
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
         /// A field of the change to leave as the server has it; repeatable.
@@ -521,15 +521,17 @@ async fn admin(server: &str, token: &str, command: AdminCommand) -> Result<()> {
                     .collect::<Result<_, serde_json::Error>>()?,
                 _ => BTreeMap::new(),
             };
+            // Read as the field's type, as `device put` reads them.
+            let def = kind(&parked.kind)?.def();
             for correction in &set {
-                let Some((field, text)) = correction.split_once('=') else {
+                let Some((name, text)) = correction.split_once('=') else {
                     return Err(said(
                         format!("--set takes FIELD=VALUE, not `{correction}`"),
                         format!("--set 的格式是 字段=值,而不是“{correction}”"),
                     ));
                 };
-                let value = serde_json::from_str(text).unwrap_or_else(|_| Value::Text(text.to_owned()));
-                values.insert(field.trim().to_owned(), value);
+                let field = def.field(name.trim())?;
+                values.insert(field.name.to_owned(), field.ty.parse_text(field.name, text)?);
             }
             for field in &skip {
                 values.remove(field);

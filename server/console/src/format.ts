@@ -55,14 +55,24 @@ export function named(item: { name_zh: string; name_en: string } | undefined, la
  * A value typed at the console as text, read as the same kind of value as
  * `sample` (the field's current or proposed value): a list from words
  * separated by commas or spaces (sorted, as lists are kept), a number, a
- * yes/no, or text; empty is null.
+ * yes/no, or text; empty is null. `undefined` when the text is not that
+ * kind of value (a number with a typo), so that nothing is cleared by
+ * mistake.
  */
-export function parseTyped(sample: unknown, text: string): string | number | boolean | string[] | null {
+export function parseTyped(sample: unknown, text: string): string | number | boolean | string[] | null | undefined {
   const trimmed = text.trim()
   if (!trimmed) return null
   if (Array.isArray(sample)) return [...new Set(trimmed.split(/[,、,\s]+/).filter(Boolean))].sort()
-  if (typeof sample === 'number') return Number(trimmed)
-  if (typeof sample === 'boolean') return ['true', '是', '1', 'yes', '✓'].includes(trimmed.toLowerCase())
+  if (typeof sample === 'number') {
+    const number = Number(trimmed)
+    return Number.isFinite(number) ? number : undefined
+  }
+  if (typeof sample === 'boolean') {
+    const word = trimmed.toLowerCase()
+    if (['true', '是', '1', 'yes', '✓'].includes(word)) return true
+    if (['false', '否', '0', 'no', '✗'].includes(word)) return false
+    return undefined
+  }
   return trimmed
 }
 

@@ -54,6 +54,8 @@ describe('format', () => {
     expect(parseTyped(0, ' 42 ')).toBe(42)
     expect(parseTyped(false, '是')).toBe(true)
     expect(parseTyped(true, 'no')).toBe(false)
+    expect(parseTyped(true, 'maybe')).toBeUndefined()
+    expect(parseTyped(0, '29,1')).toBeUndefined()
     expect(parseTyped('x', '  <b>王</b> ')).toBe('<b>王</b>')
     expect(parseTyped('x', '   ')).toBeNull()
     expect(editText(['a', 'b'])).toBe('a, b')
