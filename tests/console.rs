@@ -575,6 +575,7 @@ fn the_console_end_to_end_in_chromium() {
     // What the person at the desk saw.
     assert!(seen["wrongPassword"].as_str().is_some_and(|m| m.contains("密码")), "{seen}");
     assert_eq!(seen["total"], total, "the dashboard counts every case");
+    assert_eq!(seen["dashboardActivity"], true, "the dashboard charts today's patrols and visits");
     assert_eq!(seen["reported"], "已上报");
     assert_eq!(seen["steps"], json!(["已受理", "已派遣", "已处置", "已结案"]));
     assert_eq!(seen["dispatchedTo"], "城市管理局");

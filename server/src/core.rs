@@ -806,9 +806,10 @@ fn park(
         let payload = if payload.len() as u64 <= room {
             payload
         } else {
-            let change = serde_json::from_str::<RecordChanges>(&payload).ok();
-            let fields: Vec<&str> =
-                change.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
+            // The field names stay, whether the payload is the change or
+            // already a summary of it.
+            let fields = parked_fields(&payload);
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             payload_summary(payload.len(), &fields)
         };
         bytes = bytes - existing.unwrap_or(0) + payload.len() as u64;

@@ -108,6 +108,9 @@ try {
   await login(config.staff)
   await page.getByTestId('figure-total').waitFor()
   seen.total = Number((await page.getByTestId('figure-total').locator('.gw-figure-value').innerText()).trim())
+  // Today's patrols and visits per worker, drawn.
+  await page.getByTestId('dashboard-activity').locator('svg').first().waitFor()
+  seen.dashboardActivity = true
   await shot('dashboard')
 
   await page.goto(`${config.base}/cases`)

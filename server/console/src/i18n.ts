@@ -31,7 +31,7 @@ const zh = {
     total: '事件总数', open: '在办', overdue: '超期', dueSoon: '临期(24小时内)', closureRate: '结案率', onTimeRate: '按期办结率',
     inGridRate: '小事不出格', hoursToHandle: '平均处置用时', hoursToClose: '平均结案用时', hours: '小时',
     byStatus: '按状态', byCategory: '按类别', byDepartment: '按部门', redList: '红榜(按期办结率最高)', blackList: '黑榜(超期最多)',
-    workers: '网格员上报', reported: '上报数', closed: '结案数', inGrid: '格内解决', range: '统计范围',
+    workers: '网格员上报', todayActivity: '今日巡查走访(按网格员)', patrols: '巡查', visits: '走访', reported: '上报数', closed: '结案数', inGrid: '格内解决', range: '统计范围',
     all: '全部', days30: '近30天', days7: '近7天', calendarMissing: '{year} 年节假日未录入:跨入该年的办理时限只按周一至周五计算。请在“节假日”中录入。',
   },
   cases: {
@@ -113,7 +113,7 @@ const en: Messages = {
     total: 'Cases', open: 'Open', overdue: 'Overdue', dueSoon: 'Due within a day', closureRate: 'Closure rate', onTimeRate: 'Closed on time',
     inGridRate: 'Solved in the grid', hoursToHandle: 'Average time to handle', hoursToClose: 'Average time to close', hours: 'h',
     byStatus: 'By status', byCategory: 'By category', byDepartment: 'By department', redList: 'Red list (best on time)', blackList: 'Black list (most overdue)',
-    workers: 'Reports by worker', reported: 'Reported', closed: 'Closed', inGrid: 'Solved in grid', range: 'Range',
+    workers: 'Reports by worker', todayActivity: 'Patrols and visits today, by worker', patrols: 'Patrols', visits: 'Visits', reported: 'Reported', closed: 'Closed', inGrid: 'Solved in grid', range: 'Range',
     all: 'All', days30: 'Last 30 days', days7: 'Last 7 days', calendarMissing: 'The holidays of {year} are not entered: deadlines into that year count Monday to Friday only. Enter them under “Holidays”.',
   },
   cases: {
