@@ -40,17 +40,7 @@ fn conflict_in(server: &Server, a: &CliDevice, b: &CliDevice, grid: &str) -> (St
 }
 
 fn export(console: &Console, query: &str) -> (u16, Vec<u8>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/cases/export?{query}", console.url))
-            .header("x-gridwork-protocol", "1")
-            .bearer_auth(&console.token)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
-    })
+    console.download(&format!("/cases/export?{query}"))
 }
 
 fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_only(backend: Backend) {
@@ -456,13 +446,7 @@ fn the_server_serves_the_console() {
 /// The XLSX the console downloaded: its rows as text, after checking that
 /// no cell is a formula and every cell of text is a string.
 fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
-    use calamine::Reader;
-    let mut book = calamine::open_workbook_auto(path).expect("an XLSX file");
-    let name = book.sheet_names()[0].clone();
-    let formulas = book.worksheet_formula(&name).expect("readable");
-    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "an exported cell is a formula");
-    let sheet = book.worksheet_range_at(0).expect("a sheet").expect("readable");
-    sheet.rows().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect()
+    gridwork_tests::xlsx_rows(&std::fs::read(path).expect("the export was saved"))
 }
 
 /// In headless Chromium on the demo city, as centre staff, a department's
@@ -619,6 +603,12 @@ fn the_console_end_to_end_in_chromium() {
         (Some(next_grid), &json!("13700000009"))
     );
     assert_eq!(server.admin(&["parked", "list"])["total"], 0);
+
+    // The registry as searched, exported: the resident by name.
+    let registry = xlsx_rows(Path::new(seen["registryXlsx"].as_str().unwrap()));
+    assert_eq!(registry[0][..3], ["编号", "网格", "姓名"]);
+    assert!(registry[1..].iter().any(|r| r[0] == resident && r[2] == "张三"), "{registry:?}");
+    assert!(registry[1..].iter().all(|r| r[2].starts_with('张')), "only the search's matches: {registry:?}");
 
     // The export, read back: every case the staff sees.
     let rows = xlsx_rows(Path::new(seen["xlsx"].as_str().unwrap()));

@@ -623,6 +623,21 @@ impl Console {
         })
     }
 
+    /// A file the API answers (an export): the status and the bytes.
+    pub fn download(&self, path: &str) -> (u16, Vec<u8>) {
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .get(format!("{}/api/v1{path}", self.url))
+                .header("x-gridwork-protocol", "1")
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+        })
+    }
+
     pub fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, path, None);
         assert_eq!(status, 200, "GET {path}: {body}");
@@ -651,4 +666,15 @@ pub fn person(server: &Server, name: &str, role: &str, extra: &[&str]) {
     let mut args = vec!["user", "add", "--name", name, "--role", role, "--password", "correct horse"];
     args.extend(extra);
     server.admin(&args);
+}
+
+/// The first sheet of an XLSX export, as text; no cell may be a formula.
+pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an XLSX file");
+    let name = book.sheet_names()[0].clone();
+    let formulas = book.worksheet_formula(&name).expect("readable");
+    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "an exported cell is a formula");
+    let sheet = book.worksheet_range(&name).expect("readable");
+    sheet.rows().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect()
 }

@@ -280,6 +280,35 @@ fn the_registry_lists_filters_pages_and_shows_each_fields_history(backend: Backe
     let device = Console::with_token(&server, &a.token());
     assert_eq!(refused(&device, "/records?kind=resident").0, 403);
 
+    // The list as filtered, exported whole: ids, grids and labels as people
+    // read them; a street's staff export their street's only; each export
+    // leaves an audit line with the filter, not the values.
+    let (status, bytes) = centre.download("/records/export?format=xlsx&kind=resident&tag=elderly_alone");
+    assert_eq!(status, 200);
+    let rows = gridwork_tests::xlsx_rows(&bytes);
+    assert_eq!(rows[0][..5], ["编号", "网格", "姓名", "身份证号", "性别"]);
+    let exported: BTreeSet<String> = rows[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(exported, set(vec![zhang.clone(), c1[5].clone(), far.clone()]));
+    let row = rows.iter().find(|r| r[0] == zhang).unwrap();
+    let column = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    assert_eq!(row[1], "东苑社区第一网格 (C1-01)");
+    assert_eq!((row[column("姓名")].as_str(), row[column("人口类型")].as_str()), ("张三", "户籍人口"));
+    assert_eq!(row[column("特殊人群")], "独居老人");
+    let (status, csv) = southern.download("/records/export?format=csv&kind=resident&lang=en");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("\u{feff}Id,Grid,Name,"), "{csv}");
+    assert_eq!(csv.lines().count(), 2, "the header and the street's one resident: {csv}");
+    assert!(csv.contains(&far) && csv.contains("Elderly living alone"), "{csv}");
+    assert_eq!(refused(&handler, "/records/export?format=xlsx&kind=resident").0, 403);
+    assert_eq!(refused(&southern, "/records/export?format=xlsx&kind=resident&grid=C1").0, 404);
+    assert_eq!(refused(&centre, "/records/export?format=pdf&kind=resident").0, 400);
+    let (status, message) = refused(&centre, "/records/export?format=xlsx&kind=case");
+    assert!(status == 422 && message.contains("`kind`"), "{status} {message}");
+    let lines = server.sql("SELECT detail FROM audit WHERE action = 'records_export'");
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.contains("\"rows\":3") && !lines.contains("张"), "{lines}");
+
     // Bad parameters: 422 naming the parameter; nothing listed, nothing
     // changed.
     for (query, named) in [
@@ -355,6 +384,7 @@ fn postgres_fills_the_registry_from_records_stored_before_it() {
     // Back to migration 8: no registry tables (nor those after).
     server.sql(
         "DROP TABLE registry; DROP TABLE registry_tags; DROP TABLE activity;
+         DROP INDEX parked_grid; ALTER TABLE parked DROP COLUMN grid;
          DELETE FROM schema_migrations WHERE version >= 9",
     );
     server.serve();
@@ -513,6 +543,23 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
     let handler = Console::login(&server, "民政员", "correct horse");
     assert_eq!(refused(&handler, "/activity?day=2026-11-20").0, 403);
 
+    // A day's lists exported as shown (routes left out), audited.
+    let shown = day_ids(&centre.get("/activity?day=2026-11-20&grid=C1"), "patrols");
+    let (status, bytes) = centre.download("/activity/export?format=xlsx&kind=patrol&day=2026-11-20&grid=C1");
+    assert_eq!(status, 200);
+    let rows = gridwork_tests::xlsx_rows(&bytes);
+    assert_eq!(rows[0][..4], ["编号", "网格", "网格员", "开始时间"]);
+    assert!(!rows[0].iter().any(|h| h == "巡查路线"), "{:?}", rows[0]);
+    assert_eq!(rows[1..].iter().map(|r| r[0].clone()).collect::<Vec<_>>(), shown, "the same rows, in order");
+    let (status, csv) = street.download("/activity/export?format=csv&kind=visit&day=2026-11-20&lang=en");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("\u{feff}Id,Grid,Household,"), "{csv}");
+    assert_eq!(refused(&handler, "/activity/export?format=csv&kind=visit").0, 403);
+    let (status, message) = refused(&centre, "/activity/export?format=csv&kind=route");
+    assert!(status == 422 && message.contains("`kind`"), "{status} {message}");
+    assert_eq!(server.sql("SELECT count(*) FROM audit WHERE action = 'activity_export'"), "2");
+
     for (query, named) in [
         ("day=2026-13-01", "day"),
         ("day=20261120", "day"),
@@ -537,7 +584,11 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         // A database from before the day's table: the migration fills it.
         let mut server = server;
         server.stop();
-        server.sql("DROP TABLE activity; DELETE FROM schema_migrations WHERE version = 10");
+        // (And from before parked refusals kept their grid.)
+        server.sql(
+            "DROP TABLE activity; DROP INDEX parked_grid; ALTER TABLE parked DROP COLUMN grid;
+             DELETE FROM schema_migrations WHERE version >= 10",
+        );
         server.serve();
         let centre = Console::login(&server, "值班员", "correct horse");
         let day = centre.get("/activity?day=2026-11-20&grid=330702001");

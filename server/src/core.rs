@@ -2150,6 +2150,16 @@ impl<B: Backend> Storage for Core<B> {
         })
     }
 
+    fn note_export(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        detail: serde_json::Value,
+        now_ms: u64,
+    ) -> Result<()> {
+        self.backend.write(|w| audit(w, now_ms, Some(who), action, None, detail))
+    }
+
     fn apply_parked(
         &self,
         actor: &Principal,

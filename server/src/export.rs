@@ -8,14 +8,18 @@
 //! XLSX as a string cell with Excel's quote prefix (shown as typed, kept as
 //! text when edited). XLSX cells are strings or numbers, never formulas.
 //!
-//! Which cases go in is the caller's (the storage checks scope); this
-//! module lays out their table ([`case_table`]) and writes it.
+//! Which rows go in is the caller's (the storage checks scope); this
+//! module lays out their tables (the case list: [`case_table`]; the
+//! registry's and a day's patrols or visits: [`record_table`]) and writes
+//! them.
 
 use std::collections::HashMap;
 
 use chrono::TimeZone;
 use gridwork_domain::kinds::CASE_STATUSES;
+use gridwork_domain::{FieldType, Kind, Value};
 use gridwork_protocol::cases::{CaseSummary, Category, Department};
+use gridwork_protocol::registry::RecordItem;
 use rust_xlsxwriter::{Format, Workbook};
 
 use crate::flow::CITY_ZONE;
@@ -125,6 +129,16 @@ pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> 
     }
 }
 
+/// A yes or a no, in one language.
+fn yes_no(yes: bool, english: bool) -> &'static str {
+    match (yes, english) {
+        (true, true) => "yes",
+        (false, true) => "no",
+        (true, false) => "是",
+        (false, false) => "否",
+    }
+}
+
 /// Names to show instead of codes, in one language.
 #[derive(Debug, Default)]
 pub struct Names {
@@ -171,12 +185,7 @@ pub fn case_table(cases: &[CaseSummary], names: &Names) -> (Vec<&'static str>, V
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default()
     };
-    let yes_no = |b: bool| match (b, names.english) {
-        (true, true) => "yes",
-        (false, true) => "no",
-        (true, false) => "是",
-        (false, false) => "否",
-    };
+    let yes_no = |b: bool| yes_no(b, names.english);
     let status = |code: &str| {
         CASE_STATUSES
             .iter()
@@ -220,6 +229,49 @@ pub fn case_table(cases: &[CaseSummary], names: &Names) -> (Vec<&'static str>, V
                 yes_no(case.overdue).into(),
                 yes_no(case.handled_in_grid).into(),
             ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Fields a list's export leaves out: the record's own bookkeeping, and
+/// what does not read as a cell (photos' digests, a route's points).
+const NOT_EXPORTED: [&str; 4] = ["deleted", "grid", "attachments", "route"];
+
+/// A list of records of one kind: their id and grid (by name), then every
+/// field of the kind in the schema's order, labelled in one language,
+/// choices and tags by their labels, numbers as numbers.
+pub fn record_table(kind: Kind, items: &[RecordItem], names: &Names) -> (Vec<String>, Vec<Vec<Cell>>) {
+    let fields: Vec<_> = kind.def().fields.iter().filter(|f| !NOT_EXPORTED.contains(&f.name)).collect();
+    let (id, grid) = if names.english { ("Id", "Grid") } else { ("编号", "网格") };
+    let mut header = vec![id.to_owned(), grid.to_owned()];
+    header.extend(fields.iter().map(|f| if names.english { f.label.en } else { f.label.zh }.to_owned()));
+    let label = |choices: &[gridwork_domain::Choice], code: &str| {
+        choices
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(code, |c| if names.english { c.en } else { c.zh })
+            .to_owned()
+    };
+    let rows = items
+        .iter()
+        .map(|item| {
+            let grid = item.grid.as_deref().unwrap_or_default();
+            let grid = names.grids.get(grid).map_or(grid.to_owned(), |name| format!("{name} ({grid})"));
+            let mut row: Vec<Cell> = vec![item.id.to_string().into(), grid.into()];
+            row.extend(fields.iter().map(|field| match (item.fields.get(field.name), &field.ty) {
+                (None | Some(Value::Null), _) => Cell::Text(String::new()),
+                (Some(Value::Text(code)), FieldType::Choice { choices }) => label(choices, code).into(),
+                (Some(Value::List(codes)), FieldType::Tags { choices }) => {
+                    codes.iter().map(|c| label(choices, c)).collect::<Vec<_>>().join("、").into()
+                }
+                (Some(Value::List(items)), _) => items.join("、").into(),
+                (Some(Value::Int(n)), _) => Cell::Number(*n as f64),
+                (Some(Value::Float(x)), _) => Cell::Number(*x),
+                (Some(Value::Bool(b)), _) => yes_no(*b, names.english).into(),
+                (Some(Value::Text(text)), _) => text.clone().into(),
+            }));
+            row
         })
         .collect();
     (header, rows)

@@ -869,8 +869,8 @@ struct CaseExport {
     overdue: bool,
 }
 
-/// The most cases one export holds: a file of some tens of MB at most.
-const EXPORT_MAX_CASES: usize = 20_000;
+/// The most rows one export holds: a file of some tens of MB at most.
+const EXPORT_MAX_ROWS: usize = 20_000;
 /// Exports written at once; more wait their turn or are told to.
 const EXPORTS_AT_ONCE: usize = 2;
 
@@ -898,33 +898,10 @@ async fn export_cases(
     wanted: Result<axum::extract::Query<CaseExport>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let wanted = query(wanted)?;
-    let sheet = export::Sheet::parse(&wanted.format).ok_or_else(|| {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::Invalid,
-            format!(
-                "format `{}` is not one this server exports: write format=xlsx or format=csv",
-                wanted.format
-            ),
-            "导出格式只能是 xlsx 或 csv",
-        )
-    })?;
-    // Each export holds its cases and its file in memory: a few at a time.
-    let Ok(turn) = state.exports.clone().try_acquire_owned() else {
-        return Err(AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Busy,
-            format!("{EXPORTS_AT_ONCE} exports are being written: try again in a few seconds"),
-            "正在生成其他导出文件,请稍后再试",
-        )
-        .retry_after(5));
-    };
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
-    let bytes = blocking(move || {
-        // Held until the file is written, even if the request times out.
-        let _turn = turn;
+    download(&state, &wanted.format, "cases", move |sheet| {
         let mut filter = gridwork_protocol::cases::CaseFilter {
             status: wanted.status,
             category: wanted.category,
@@ -937,13 +914,13 @@ async fn export_cases(
         loop {
             let page = storage.cases(&who, filter.clone(), now)?;
             cases.extend(page.items);
-            if cases.len() > EXPORT_MAX_CASES {
+            if cases.len() > EXPORT_MAX_ROWS {
                 return Err(StorageError::Said {
                     code: ErrorCode::Invalid,
                     en: format!(
-                        "more than {EXPORT_MAX_CASES} cases match: narrow the list (status, category, department) and export again"
+                        "more than {EXPORT_MAX_ROWS} cases match: narrow the list (status, category, department) and export again"
                     ),
-                    zh: format!("符合条件的事件超过 {EXPORT_MAX_CASES} 件,请缩小筛选范围后再导出"),
+                    zh: format!("符合条件的事件超过 {EXPORT_MAX_ROWS} 件,请缩小筛选范围后再导出"),
                 });
             }
             match page.next {
@@ -959,10 +936,45 @@ async fn export_cases(
         };
         let (header, rows) = export::case_table(&cases, &names);
         let title = if english { "Cases" } else { "事件" };
-        export::write(sheet, title, &header, &rows).map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        export::write(sheet, title, &header, &rows)
+            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await
+}
+
+/// Writes an export off the async threads, at most [`EXPORTS_AT_ONCE`] at
+/// a time (each holds its rows and its file in memory), and answers it as
+/// the download `gridwork-NAME.xlsx` or `.csv`.
+async fn download(
+    state: &AppState,
+    format: &str,
+    name: &'static str,
+    make: impl FnOnce(export::Sheet) -> Result<Vec<u8>, StorageError> + Send + 'static,
+) -> Result<Response, AppError> {
+    let sheet = export::Sheet::parse(format).ok_or_else(|| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Invalid,
+            format!("format `{format}` is not one this server exports: write format=xlsx or format=csv"),
+            "导出格式只能是 xlsx 或 csv",
+        )
+    })?;
+    let Ok(turn) = state.exports.clone().try_acquire_owned() else {
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Busy,
+            format!("{EXPORTS_AT_ONCE} exports are being written: try again in a few seconds"),
+            "正在生成其他导出文件,请稍后再试",
+        )
+        .retry_after(5));
+    };
+    let bytes = blocking(move || {
+        // Held until the file is written, even if the request times out.
+        let _turn = turn;
+        make(sheet)
     })
     .await?;
-    let file = format!("gridwork-cases.{}", sheet.extension());
+    let file = format!("gridwork-{name}.{}", sheet.extension());
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, sheet.content_type().to_owned()),
@@ -971,6 +983,201 @@ async fn export_cases(
         bytes,
     )
         .into_response())
+}
+
+/// What `GET /api/v1/records/export` takes: the list's filter (as
+/// `/records` takes it, without paging), the format and the language.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RecordExport {
+    /// `xlsx` or `csv`.
+    format: String,
+    /// `en` for English headers and labels; Chinese otherwise.
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    grid: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    residence: Option<String>,
+}
+
+/// The registry list, filtered as the list is, as an XLSX or CSV file.
+/// Exporting leaves an audit line (the filter and how many rows, not the
+/// search text nor the values).
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/export",
+    tag = "registry",
+    params(RecordExport),
+    responses(
+        (status = 200, description = "the list as a spreadsheet (`Content-Disposition: attachment`)", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a parameter is wrong, or more than 20,000 records match: narrow the list", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn export_records(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    wanted: Result<axum::extract::Query<RecordExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "registry", move |sheet| {
+        let mut filter = RecordFilter {
+            kind: wanted.kind,
+            grid: wanted.grid,
+            q: wanted.q,
+            tag: wanted.tag,
+            residence: wanted.residence,
+            after: None,
+            limit: Some("200".into()),
+        };
+        let mut items = Vec::new();
+        loop {
+            let page = storage.records(&who, filter.clone())?;
+            items.extend(page.items);
+            if items.len() > EXPORT_MAX_ROWS {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!(
+                        "more than {EXPORT_MAX_ROWS} records match: narrow the list (grid, search, tag) and export again"
+                    ),
+                    zh: format!("符合条件的记录超过 {EXPORT_MAX_ROWS} 条,请缩小筛选范围后再导出"),
+                });
+            }
+            match page.next {
+                Some(next) => filter.after = Some(next),
+                None => break,
+            }
+        }
+        let kind = gridwork_domain::Kind::parse(filter.kind.as_deref().unwrap_or_default())
+            .expect("the list checked the kind");
+        let detail = serde_json::json!({
+            "kind": kind.as_str(), "grid": filter.grid, "tag": filter.tag,
+            "residence": filter.residence, "searched": filter.q.is_some(), "rows": items.len(),
+        });
+        storage.note_export(&who, "records_export", detail, now)?;
+        let names = export::Names {
+            english,
+            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
+            ..export::Names::default()
+        };
+        let (header, rows) = export::record_table(kind, &items, &names);
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let title = if english { kind.def().label.en } else { kind.def().label.zh };
+        export::write(sheet, title, &header, &rows)
+            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await
+}
+
+/// What `GET /api/v1/activity/export` takes: the day's filter (as
+/// `/activity` takes it), which list, the format and the language.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ActivityExport {
+    /// `xlsx` or `csv`.
+    format: String,
+    /// `patrol` or `visit`.
+    kind: String,
+    /// `en` for English headers and labels; Chinese otherwise.
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    day: Option<String>,
+    #[serde(default)]
+    grid: Option<String>,
+    #[serde(default)]
+    worker: Option<String>,
+}
+
+/// A day's patrols or visits, filtered as the page is, as an XLSX or CSV
+/// file (routes left out). Exporting leaves an audit line.
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity/export",
+    tag = "registry",
+    params(ActivityExport),
+    responses(
+        (status = 200, description = "the list as a spreadsheet (`Content-Disposition: attachment`)", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a parameter is wrong, or the day holds more than one answer does: narrow it by grid or worker", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn export_activity(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    wanted: Result<axum::extract::Query<ActivityExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let kind = match wanted.kind.as_str() {
+        "patrol" => gridwork_domain::Kind::Patrol,
+        "visit" => gridwork_domain::Kind::Visit,
+        other => {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Invalid,
+                format!("`kind` is `{other}`: write kind=patrol or kind=visit"),
+                "“kind”只能是 patrol(巡查)或 visit(走访)",
+            ));
+        }
+    };
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, kind.def().table, move |sheet| {
+        let filter = ActivityFilter { day: wanted.day, grid: wanted.grid, worker: wanted.worker };
+        let day = storage.activity(&who, filter.clone(), now)?;
+        if day.truncated {
+            return Err(StorageError::Said {
+                code: ErrorCode::Invalid,
+                en: format!(
+                    "{} holds more than one answer carries: narrow it by grid or worker and export again",
+                    day.day
+                ),
+                zh: format!("{} 的记录过多,请按网格或网格员缩小范围后再导出", day.day),
+            });
+        }
+        let items = if kind == gridwork_domain::Kind::Patrol { day.patrols } else { day.visits };
+        let detail = serde_json::json!({
+            "kind": kind.as_str(), "day": day.day, "grid": filter.grid,
+            "worker": filter.worker.is_some(), "rows": items.len(),
+        });
+        storage.note_export(&who, "activity_export", detail, now)?;
+        let names = export::Names {
+            english,
+            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
+            ..export::Names::default()
+        };
+        let (header, rows) = export::record_table(kind, &items, &names);
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let title = if english { kind.def().label.en } else { kind.def().label.zh };
+        export::write(sheet, title, &header, &rows)
+            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await
 }
 
 /// The record kinds, their fields' labels and choices, for the console's
@@ -1667,6 +1874,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/export", get(export_cases))
         .route("/cases/{id}", get(case))
         .route("/records", get(records))
+        .route("/records/export", get(export_records))
+        .route("/activity/export", get(export_activity))
         .route("/records/{id}", get(record))
         .route("/activity", get(activity))
         .route("/cases/{id}/steps", post(case_step))

@@ -77,6 +77,8 @@ use crate::storage::StorageError;
         crate::parked_one,
         crate::dismiss_parked,
         crate::apply_parked,
+        crate::export_records,
+        crate::export_activity,
         crate::add_department,
         crate::departments,
         crate::categories,

@@ -404,6 +404,15 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes a parked refusal the centre has reviewed; false if there is
     /// none with this id.
     fn dismiss_parked(&self, actor: &Principal, id: u64, now_ms: u64) -> Result<bool>;
+    /// Leaves the audit line of an export by `who` (`action`: what was
+    /// exported; `detail`: the filter and how many rows, never values).
+    fn note_export(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        detail: serde_json::Value,
+        now_ms: u64,
+    ) -> Result<()>;
     /// Applies a parked refusal by hand: writes `values` (fields the
     /// refused change carried, the device's values or corrections) to its
     /// record as the server, as the push would have (a case takes its

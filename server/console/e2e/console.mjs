@@ -189,6 +189,11 @@ try {
   await page.goto(`${config.base}/registry`)
   await page.getByTestId('registry-q').fill(config.resident)
   await page.getByTestId('registry-q').press('Enter')
+  await page.getByTestId('registry-table').getByText(config.resident, { exact: true }).waitFor()
+  // The list as searched, exported.
+  const [registryFile] = await Promise.all([page.waitForEvent('download'), page.getByTestId('registry-export-xlsx').click()])
+  seen.registryXlsx = join(config.out, 'registry.xlsx')
+  await registryFile.saveAs(seen.registryXlsx)
   await page.getByTestId('registry-table').getByText(config.resident, { exact: true }).click()
   const phone = page.getByTestId('history-phone')
   await phone.waitFor()

@@ -446,6 +446,10 @@ export const api = {
     call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),
   record: (id: string) => call<RecordView>('GET', `/api/v1/records/${encodeURIComponent(id)}`),
   activity: (filter: ActivityFilter) => call<ActivityDay>('GET', `/api/v1/activity${query({ ...filter })}`),
+  exportRecords: async (filter: RecordFilter, format: 'xlsx' | 'csv', lang: string) =>
+    (await raw('GET', `/api/v1/records/export${query({ ...filter, format, lang })}`)).blob(),
+  exportActivity: async (filter: ActivityFilter, kind: 'patrol' | 'visit', format: 'xlsx' | 'csv', lang: string) =>
+    (await raw('GET', `/api/v1/activity/export${query({ ...filter, kind, format, lang })}`)).blob(),
   departments: () => call<Department[]>('GET', '/api/v1/departments'),
   addDepartment: (d: Department) => call<{ code: string }>('POST', '/api/v1/admin/departments', d),
   categories: () => call<Category[]>('GET', '/api/v1/categories'),

@@ -68,9 +68,9 @@ export function valueLabel(kind: string, name: string, value: Value | undefined)
 /** A value of a field's kind (what typed text is read as), from the schema. */
 export function sampleOf(kind: string, name: string): unknown {
   switch (field(kind, name)?.type) {
-    case 'list': return []
-    case 'integer': case 'number': return 0
-    case 'boolean': return false
+    case 'tags': case 'attachments': return []
+    case 'int': case 'float': return 0
+    case 'bool': return false
     default: return ''
   }
 }
