@@ -589,6 +589,7 @@ fn the_console_end_to_end_in_chromium() {
         (&json!(workers), &json!(workers), &json!(2 * workers)),
         "{seen}"
     );
+    assert_eq!(seen["periodWorkers"], workers, "each worker over the week: {seen}");
     // The registry's history of the phone: the kept value first, written by
     // the centre.
     let phone = seen["registryPhone"].as_str().unwrap_or_default();

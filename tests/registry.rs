@@ -512,6 +512,55 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
             ("网格员丁".to_owned(), 1, 0, 0),
         ]
     );
+    // Over a span of days: each worker's patrols, visits and days worked,
+    // the days counted in the city's zone (so the far offsets fall inside).
+    let period = |console: &Console, query: &str| -> Vec<(String, u64, u64, u64)> {
+        let answer = console.get(&format!("/activity/period?{query}"));
+        answer["workers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|w| {
+                let n = |k: &str| w[k].as_u64().unwrap();
+                (w["worker"].as_str().unwrap().to_owned(), n("patrols"), n("visits"), n("days"))
+            })
+            .collect()
+    };
+    let who = |name: &str, p, v, d| (name.to_owned(), p, v, d);
+    assert_eq!(
+        period(&centre, "from=2026-11-19&to=2026-11-21"),
+        [who("网格员甲", 5, 1, 3), who("网格员丁", 1, 0, 1), who("网格员丙", 1, 0, 1)],
+        "most patrols first, then by name"
+    );
+    assert_eq!(
+        period(&centre, "from=2026-11-20&to=2026-11-20"),
+        [who("网格员甲", 3, 1, 1), who("网格员丁", 1, 0, 1), who("网格员丙", 1, 0, 1)],
+        "one day's span counts as the day's tally"
+    );
+    assert_eq!(period(&centre, "from=2026-11-21&to=2026-11-22&grid=C1"), [who("网格员甲", 1, 0, 1)]);
+    let whole = centre.get("/activity/period?from=2026-11-19&to=2026-11-21");
+    assert_eq!(
+        (&whole["patrols"], &whole["visits"], &whole["truncated"]),
+        (&7.into(), &1.into(), &false.into())
+    );
+    for (query, named) in [
+        ("from=2026-11-21&to=2026-11-19", "`to`"),
+        ("from=2026-10-01&to=2026-11-20", "`from`"),
+        ("from=2026-11-31", "`from`"),
+        ("to=yesterday", "`to`"),
+        ("from=2026-11-19&grid=no%20such", "`grid`"),
+    ] {
+        let (status, message) = refused(&centre, &format!("/activity/period?{query}"));
+        assert_eq!(status, 422, "{query}: {message}");
+        assert!(message.contains(named), "{query}: {message}");
+    }
+    let (status, bytes) =
+        centre.download("/activity/period/export?format=xlsx&from=2026-11-19&to=2026-11-21");
+    assert_eq!(status, 200);
+    let rows = gridwork_tests::xlsx_rows(&bytes);
+    assert_eq!(rows[0][..4], ["网格员", "巡查次数", "走访次数", "在岗天数"]);
+    assert_eq!(rows[1][..4], ["网格员甲", "5", "1", "3"]);
+    assert_eq!(rows.len(), 4);
     assert_eq!(day_ids(&centre.get("/activity?day=2026-11-21"), "patrols"), [next_day]);
     assert_eq!(day_ids(&centre.get("/activity?day=2026-11-19"), "patrols"), [day_before]);
     assert_eq!(

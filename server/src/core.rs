@@ -7,7 +7,7 @@
 //! It does not talk SQL nor HTTP, and reads no clock: every method is given
 //! the time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -28,8 +28,8 @@ use crate::backend::{
 };
 use crate::scopes::{Scope, ScopeCache};
 use crate::storage::{
-    ActivityDay, ActivityFilter, AppliedParked, CaseStats, GridChange, GridInfo, Me, RecordFilter,
-    RecordPage, RecordView, SettleConflict, Settled,
+    ActivityDay, ActivityFilter, ActivityPeriod, ActivityPeriodFilter, AppliedParked, CaseStats, GridChange,
+    GridInfo, Me, RecordFilter, RecordPage, RecordView, SettleConflict, Settled, WorkerPeriod,
 };
 use crate::storage::{
     AttachmentStatus, CalendarYear, CaseFilter, CasePage, CaseReport, CaseView, Category, Conflict,
@@ -831,7 +831,7 @@ fn park(
 
 /// The values a parked change would have set, by field (none when only
 /// its summary was kept).
-fn parked_values(payload: &str) -> std::collections::BTreeMap<String, Value> {
+fn parked_values(payload: &str) -> BTreeMap<String, Value> {
     serde_json::from_str::<RecordChanges>(payload)
         .map(|change| change.fields.into_iter().map(|f| (f.field, f.register.value().clone())).collect())
         .unwrap_or_default()
@@ -1273,7 +1273,72 @@ impl<B: Backend> Storage for Core<B> {
             let [patrols, visits] = lists;
             let workers = crate::registry::tally(&patrols, &visits);
             Ok(ActivityDay {
-                day: checked.day.format("%Y-%m-%d").to_string(),
+                day: checked.from.format("%Y-%m-%d").to_string(),
+                patrols,
+                visits,
+                workers,
+                truncated,
+            })
+        })
+    }
+
+    fn activity_period(
+        &self,
+        who: &Principal,
+        filter: ActivityPeriodFilter,
+        now_ms: u64,
+    ) -> Result<ActivityPeriod> {
+        let zone = crate::flow::CITY_ZONE;
+        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+            .date_naive();
+        let checked = crate::registry::check_activity_period(&filter, today)?;
+        self.backend.read(|r| {
+            let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
+            let (from, to) = checked.written_range();
+            let bound = crate::registry::PERIOD_ROWS_MAX;
+            let mut truncated = false;
+            // Each worker's patrols, visits and the days they worked on.
+            let mut by_worker: BTreeMap<String, (u32, u32, BTreeSet<chrono::NaiveDate>)> = BTreeMap::new();
+            let (mut patrols, mut visits) = (0, 0);
+            for kind in [Kind::Patrol, Kind::Visit] {
+                if grids.is_empty() {
+                    continue;
+                }
+                let rows = r.activity_rows(kind, &grids, &from, &to, None, bound)?;
+                truncated |= rows.len() >= bound;
+                for row in &rows {
+                    let Some(day) = checked.day_of(row, zone) else { continue };
+                    let worker = row.worker.as_deref().map_or("", str::trim).to_owned();
+                    let entry = by_worker.entry(worker).or_default();
+                    if kind == Kind::Patrol {
+                        entry.0 += 1;
+                        patrols += 1;
+                    } else {
+                        entry.1 += 1;
+                        visits += 1;
+                    }
+                    entry.2.insert(day);
+                }
+            }
+            let mut workers: Vec<WorkerPeriod> = by_worker
+                .into_iter()
+                .map(|(worker, (patrols, visits, days))| WorkerPeriod {
+                    worker,
+                    patrols,
+                    visits,
+                    days: days.len() as u32,
+                })
+                .collect();
+            workers.sort_by(|a, b| {
+                (b.patrols, b.visits, b.days)
+                    .cmp(&(a.patrols, a.visits, a.days))
+                    .then(a.worker.cmp(&b.worker))
+            });
+            Ok(ActivityPeriod {
+                from: checked.from.to_string(),
+                to: checked.to.to_string(),
                 patrols,
                 visits,
                 workers,
@@ -2164,7 +2229,7 @@ impl<B: Backend> Storage for Core<B> {
         &self,
         actor: &Principal,
         id: u64,
-        values: std::collections::BTreeMap<String, Value>,
+        values: BTreeMap<String, Value>,
         now_ms: u64,
     ) -> Result<Option<AppliedParked>> {
         if values.is_empty() {

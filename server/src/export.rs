@@ -19,7 +19,7 @@ use chrono::TimeZone;
 use gridwork_domain::kinds::CASE_STATUSES;
 use gridwork_domain::{FieldType, Kind, Value};
 use gridwork_protocol::cases::{CaseSummary, Category, Department};
-use gridwork_protocol::registry::RecordItem;
+use gridwork_protocol::registry::{ActivityPeriod, RecordItem};
 use rust_xlsxwriter::{Format, Workbook};
 
 use crate::flow::CITY_ZONE;
@@ -127,6 +127,30 @@ pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> 
             book.save_to_buffer().map_err(|e| e.to_string())
         }
     }
+}
+
+/// Each worker's span of days: name, patrols, visits, days worked.
+pub fn period_table(period: &ActivityPeriod, english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if english {
+        vec!["Grid worker", "Patrols", "Visits", "Days worked", "From", "To"]
+    } else {
+        vec!["网格员", "巡查次数", "走访次数", "在岗天数", "开始日期", "结束日期"]
+    };
+    let rows = period
+        .workers
+        .iter()
+        .map(|w| {
+            vec![
+                w.worker.clone().into(),
+                Cell::Number(f64::from(w.patrols)),
+                Cell::Number(f64::from(w.visits)),
+                Cell::Number(f64::from(w.days)),
+                period.from.clone().into(),
+                period.to.clone().into(),
+            ]
+        })
+        .collect();
+    (header, rows)
 }
 
 /// A yes or a no, in one language.

@@ -54,8 +54,8 @@ use crate::error::AppError;
 use crate::guesses::Guesses;
 use crate::limits::Limits;
 use crate::storage::{
-    ActivityDay, ActivityFilter, NewGrid, NewUser, Principal, RecordFilter, RecordPage, RecordView, Role,
-    Storage, StorageError,
+    ActivityDay, ActivityFilter, ActivityPeriod, ActivityPeriodFilter, NewGrid, NewUser, Principal,
+    RecordFilter, RecordPage, RecordView, Role, Storage, StorageError,
 };
 use crate::turns::Turns;
 use crate::wire::{BodyBudget, Wire};
@@ -1086,6 +1086,101 @@ async fn export_records(
     .await
 }
 
+/// Each worker's patrols and visits over a span of days (a week by
+/// default, at most 31 days), in the caller's grids.
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity/period",
+    tag = "registry",
+    params(gridwork_protocol::registry::ActivityPeriodFilter),
+    responses(
+        (status = 200, description = "each worker's tally over the days, most patrols first", body = gridwork_protocol::registry::ActivityPeriod),
+        (status = 422, description = "a parameter is wrong (named in the message)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn activity_period(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    filter: Result<axum::extract::Query<ActivityPeriodFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ActivityPeriod>, AppError> {
+    let filter = query(filter)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    Ok(Json(blocking(move || storage.activity_period(&who, filter, now)).await?))
+}
+
+/// What `GET /api/v1/activity/period/export` takes: the span's filter, the
+/// format and the language.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PeriodExport {
+    /// `xlsx` or `csv`.
+    format: String,
+    /// `en` for English headers; Chinese otherwise.
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    grid: Option<String>,
+}
+
+/// Each worker's tally over a span of days as an XLSX or CSV file.
+///
+/// Who: centre staff and administrators, each in its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity/period/export",
+    tag = "registry",
+    params(PeriodExport),
+    responses(
+        (status = 200, description = "the tally as a spreadsheet (`Content-Disposition: attachment`)", content(
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+        (status = 422, description = "a parameter is wrong, or the span holds more than one answer reads: narrow it", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn export_activity_period(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    wanted: Result<axum::extract::Query<PeriodExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "workers", move |sheet| {
+        let filter = ActivityPeriodFilter { from: wanted.from, to: wanted.to, grid: wanted.grid };
+        let period = storage.activity_period(&who, filter.clone(), now)?;
+        if period.truncated {
+            return Err(StorageError::Said {
+                code: ErrorCode::Invalid,
+                en: "the span holds more than one answer reads: narrow it by grid or days and export again"
+                    .into(),
+                zh: "该时段的记录过多,请按网格或缩短时段后再导出".into(),
+            });
+        }
+        let detail = serde_json::json!({
+            "from": period.from, "to": period.to, "grid": filter.grid, "rows": period.workers.len(),
+        });
+        storage.note_export(&who, "activity_period_export", detail, now)?;
+        let (header, rows) = export::period_table(&period, english);
+        let title = if english { "Workers" } else { "网格员" };
+        export::write(sheet, title, &header, &rows)
+            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await
+}
+
 /// What `GET /api/v1/activity/export` takes: the day's filter (as
 /// `/activity` takes it), which list, the format and the language.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -1876,6 +1971,8 @@ pub fn router(state: AppState) -> Router {
         .route("/records", get(records))
         .route("/records/export", get(export_records))
         .route("/activity/export", get(export_activity))
+        .route("/activity/period", get(activity_period))
+        .route("/activity/period/export", get(export_activity_period))
         .route("/records/{id}", get(record))
         .route("/activity", get(activity))
         .route("/cases/{id}/steps", post(case_step))

@@ -79,6 +79,8 @@ use crate::storage::StorageError;
         crate::apply_parked,
         crate::export_records,
         crate::export_activity,
+        crate::activity_period,
+        crate::export_activity_period,
         crate::add_department,
         crate::departments,
         crate::categories,

@@ -22,7 +22,7 @@ use gridwork_protocol::registry::{
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use gridwork_protocol::registry::{ActivityFilter, WorkerDay};
+use gridwork_protocol::registry::{ActivityFilter, ActivityPeriodFilter, WorkerDay};
 
 use crate::backend::{ActivityRow, DeviceOwner, RecordQuery};
 
@@ -269,25 +269,42 @@ pub const ROUTE_BYTES_MAX: usize = 8 << 20;
 /// The longest worker name a day's query takes (a name field's limit).
 const MAX_WORKER: usize = 50;
 
-/// A day's query, checked: everything but the grids to read.
+/// A day's (or a span of days') query, checked: everything but the grids
+/// to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityChecked {
-    pub day: NaiveDate,
+    /// The first day and the last (the same for a day's query).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
     pub grid: Option<String>,
     pub worker: Option<String>,
 }
 
+/// The longest span of days a period's tally covers.
+pub const PERIOD_DAYS_MAX: i64 = 31;
+/// The most patrols, and the most visits, a period's tally reads; more is
+/// `truncated` (narrow it by grid or days).
+pub const PERIOD_ROWS_MAX: usize = 250_000;
+
 impl ActivityChecked {
-    /// The range of times as written that can fall on `day` in the city's
-    /// zone, whatever offset a tablet wrote: RFC 3339 allows offsets up to
-    /// ±23:59, so from two days before to the day after (the end
-    /// excluded). [`Self::keeps`] keeps the ones that do.
+    /// The range of times as written that can fall on the days in the
+    /// city's zone, whatever offset a tablet wrote: RFC 3339 allows offsets
+    /// up to ±23:59, so from two days before the first to the day after
+    /// the last (the end excluded). [`Self::keeps`] keeps the ones that do.
     pub fn written_range(&self) -> (String, String) {
-        let from = self.day.pred_opt().and_then(|d| d.pred_opt()).map_or_else(String::new, |d| d.to_string());
+        let from =
+            self.from.pred_opt().and_then(|d| d.pred_opt()).map_or_else(String::new, |d| d.to_string());
         // After the last date there is nothing: `~` sorts after any digit.
         let to =
-            self.day.succ_opt().and_then(|d| d.succ_opt()).map_or_else(|| "~".to_owned(), |d| d.to_string());
+            self.to.succ_opt().and_then(|d| d.succ_opt()).map_or_else(|| "~".to_owned(), |d| d.to_string());
         (from, to)
+    }
+
+    /// The day in `zone` a time as written falls on, if one of the days.
+    pub fn day_of(&self, row: &ActivityRow, zone: Tz) -> Option<NaiveDate> {
+        let (at, _) = gridwork_domain::formats::parse_date_time(&row.at).ok()?;
+        let day = at.with_timezone(&zone).date_naive();
+        (self.from..=self.to).contains(&day).then_some(day)
     }
 
     /// When a time as written happened, for ordering a day's list.
@@ -295,12 +312,10 @@ impl ActivityChecked {
         gridwork_domain::formats::parse_date_time(&row.at).ok().map(|(at, _)| at)
     }
 
-    /// Whether a time as written falls on the day in `zone`, and (when
-    /// one is asked for) names the worker.
+    /// Whether a time as written falls on one of the days in `zone`, and
+    /// (when one is asked for) names the worker.
     pub fn keeps(&self, row: &ActivityRow, zone: Tz) -> bool {
-        let on_the_day = gridwork_domain::formats::parse_date_time(&row.at)
-            .is_ok_and(|(at, _)| at.with_timezone(&zone).date_naive() == self.day);
-        on_the_day
+        self.day_of(row, zone).is_some()
             && self.worker.as_ref().is_none_or(|w| row.worker.as_deref().map(str::trim) == Some(w.as_str()))
     }
 }
@@ -308,13 +323,7 @@ impl ActivityChecked {
 /// Checks a day's query, naming the first parameter that is wrong; the
 /// day is `today` when none is given.
 pub fn check_activity(filter: &ActivityFilter, today: NaiveDate) -> Result<ActivityChecked, ValidationError> {
-    let day = match given(&filter.day) {
-        None => today,
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .filter(|_| text.len() == 10)
-            .ok_or_else(|| invalid("day", Reason::Date))?,
-    };
+    let day = given(&filter.day).map(|t| date("day", t)).transpose()?.unwrap_or(today);
     let grid = match given(&filter.grid) {
         None => None,
         Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
@@ -326,7 +335,52 @@ pub fn check_activity(filter: &ActivityFilter, today: NaiveDate) -> Result<Activ
         }
         Some(text) => Some(text.to_owned()),
     };
-    Ok(ActivityChecked { day, grid, worker })
+    Ok(ActivityChecked { from: day, to: day, grid, worker })
+}
+
+/// A date parameter, `YYYY-MM-DD`, naming `name` when it is not one.
+fn date(name: &'static str, text: &str) -> Result<NaiveDate, ValidationError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| invalid(name, Reason::Date))
+}
+
+/// Checks a period's query, naming the first parameter that is wrong:
+/// `to` is today by default, `from` six days before it; `from` may not be
+/// after `to`, nor more than [`PERIOD_DAYS_MAX`] days before it.
+pub fn check_activity_period(
+    filter: &ActivityPeriodFilter,
+    today: NaiveDate,
+) -> Result<ActivityChecked, crate::storage::StorageError> {
+    use crate::storage::StorageError;
+    use gridwork_protocol::codes::ErrorCode;
+    let to = given(&filter.to).map(|t| date("to", t)).transpose()?.unwrap_or(today);
+    let from = match given(&filter.from) {
+        Some(text) => date("from", text)?,
+        None => to - chrono::Days::new(6),
+    };
+    if from > to {
+        return Err(StorageError::Said {
+            code: ErrorCode::Invalid,
+            en: format!("`to` ({to}) is before `from` ({from})"),
+            zh: format!("结束日期({to})早于开始日期({from})"),
+        });
+    }
+    if (to - from).num_days() >= PERIOD_DAYS_MAX {
+        return Err(StorageError::Said {
+            code: ErrorCode::Invalid,
+            en: format!(
+                "`from` ({from}) is more than {PERIOD_DAYS_MAX} days before `to` ({to}): ask for a shorter span"
+            ),
+            zh: format!("统计时段最长 {PERIOD_DAYS_MAX} 天,请缩短"),
+        });
+    }
+    let grid = match given(&filter.grid) {
+        None => None,
+        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
+    };
+    Ok(ActivityChecked { from, to, grid, worker: None })
 }
 
 /// Each worker's tally of a day's patrols and visits, most patrols first

@@ -23,7 +23,10 @@ pub use gridwork_protocol::cases::{
 };
 use gridwork_protocol::codes::ErrorCode;
 pub use gridwork_protocol::console::{CaseStats, GridChange, GridInfo, Me, SettleConflict, Settled};
-pub use gridwork_protocol::registry::{ActivityDay, ActivityFilter, RecordFilter, RecordPage, RecordView};
+pub use gridwork_protocol::registry::{
+    ActivityDay, ActivityFilter, ActivityPeriod, ActivityPeriodFilter, RecordFilter, RecordPage, RecordView,
+    WorkerPeriod,
+};
 use gridwork_protocol::sync::{EnrollResponse, PullRequest, PullResponse, PushRequest, PushResponse};
 
 /// What storage can fail with, in terms the HTTP layer maps to answers.
@@ -312,6 +315,14 @@ pub trait Storage: Send + Sync + 'static {
     /// is asked for) in the grids `who` may review, as for [`Self::records`];
     /// anyone else is refused.
     fn activity(&self, who: &Principal, filter: ActivityFilter, now_ms: u64) -> Result<ActivityDay>;
+    /// Each worker's patrols and visits over a span of days (at most 31),
+    /// within the caller's grids, the days counted in the city's zone.
+    fn activity_period(
+        &self,
+        who: &Principal,
+        filter: ActivityPeriodFilter,
+        now_ms: u64,
+    ) -> Result<ActivityPeriod>;
     /// One case whole, if `who` may see it.
     fn case(&self, who: &Principal, id: RecordId, now_ms: u64) -> Result<CaseView>;
     /// Takes a step of the flow on a case `who` may see.

@@ -18,7 +18,7 @@ use gridwork_domain::formats::make_id_number;
 use gridwork_domain::{DeviceId, Kind, RecordId, Value};
 use gridwork_merge::{Hlc, Register};
 use gridwork_protocol::cases::CaseFilter;
-use gridwork_protocol::registry::{ActivityFilter, RecordFilter};
+use gridwork_protocol::registry::{ActivityFilter, ActivityPeriodFilter, RecordFilter};
 use gridwork_protocol::{FieldState, RecordChanges};
 use gridwork_server::backend::{Backend, CaseFlowRow, UserRow};
 use gridwork_server::sqlite::SqliteStorage;
@@ -517,5 +517,42 @@ pub fn run(dir: &Path, residents: usize, cases: usize) -> Result<()> {
         (p50, p99),
         c50,
     );
+    // Each worker over the week (GET /api/v1/activity/period): the bare
+    // SQL reads the week's (grid, time, worker) of both tables.
+    let week = ActivityPeriodFilter {
+        from: Some("2025-06-16".into()),
+        to: Some(format!("2025-06-{}", 15 + ACTIVITY_DAYS)),
+        grid: None,
+    };
+    let runs = 20;
+    let bare_week = |grids: &[String]| -> Result<usize> {
+        let grids = serde_json::to_string(grids)?;
+        let mut rows = 0;
+        for (table, at) in [("patrols", "started_at"), ("visits", "visited_at")] {
+            let sql = format!(
+                "SELECT id, {at}, worker FROM {table} WHERE grid IN (SELECT value FROM json_each(?1)) AND {at} >= ?2 AND {at} < ?3"
+            );
+            let mut statement = raw.prepare_cached(&sql)?;
+            let mut cursor = statement.query(params![grids, "2025-06-14", "2025-06-25"])?;
+            while let Some(row) = cursor.next()? {
+                std::hint::black_box(row.get_ref(1)?);
+                rows += 1;
+            }
+        }
+        Ok(rows)
+    };
+    let (c50, _, _) = time(runs, |_| bare_week(&units))?;
+    let (p50, p99, answer) = time(runs, |_| Ok(storage.activity_period(&admin, week.clone(), now)?))?;
+    row(
+        "each worker over the week, whole city (GET /activity/period)",
+        answer.workers.len(),
+        (p50, p99),
+        c50,
+    );
+    let street_week = ActivityPeriodFilter { grid: Some("X3-5".into()), ..week.clone() };
+    let (c50, _, _) = time(runs, |_| bare_week(&street_units))?;
+    let (p50, p99, answer) =
+        time(runs, |_| Ok(storage.activity_period(&admin, street_week.clone(), now)?))?;
+    row("… a street (32 unit grids)", answer.workers.len(), (p50, p99), c50);
     Ok(())
 }

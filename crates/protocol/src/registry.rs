@@ -149,6 +149,51 @@ pub struct ActivityFilter {
     pub worker: Option<String>,
 }
 
+/// The query of `GET /api/v1/activity/period`: each worker's patrols and
+/// visits over a span of days (at most 31), as text like the day's query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ActivityPeriodFilter {
+    /// The first day, `YYYY-MM-DD` in the city's time zone (six days
+    /// before `to` by default: a week).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The last day, included (today by default).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// This grid and every grid below it.
+    #[serde(default)]
+    pub grid: Option<String>,
+}
+
+/// One worker's span of days: patrols, visits, and on how many of the
+/// days they patrolled or visited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkerPeriod {
+    /// The name the tablet wrote; empty for visits that name none.
+    pub worker: String,
+    pub patrols: u32,
+    pub visits: u32,
+    pub days: u32,
+}
+
+/// `GET /api/v1/activity/period`: each worker's tally over the span, in
+/// the caller's grids, most patrols first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityPeriod {
+    pub from: String,
+    pub to: String,
+    pub patrols: u32,
+    pub visits: u32,
+    pub workers: Vec<WorkerPeriod>,
+    /// More rows matched than one answer reads: narrow it by grid or days.
+    pub truncated: bool,
+}
+
 /// One worker's day: how many patrols and visits, and how long the
 /// patrols that ended took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

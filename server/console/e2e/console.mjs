@@ -156,6 +156,10 @@ try {
   seen.activityWorkers = await page.getByTestId('activity-workers').locator('tbody tr').count()
   seen.activityPatrols = await page.getByTestId('activity-patrols').locator('tbody tr').count()
   seen.activityVisits = await page.getByTestId('activity-visits').locator('tbody tr').count()
+  // Each worker over the week up to today.
+  await page.getByTestId('activity-period-workers').locator('tbody tr').first().waitFor()
+  seen.periodWorkers = await page.getByTestId('activity-period-workers').locator('tbody tr').count()
+  await page.getByTestId('activity-period').screenshot({ path: join(shots, 'console-activity-period.png') })
   await shot('activity')
   await logout()
 

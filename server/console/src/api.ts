@@ -173,6 +173,16 @@ export interface ActivityDay {
   truncated: boolean
 }
 
+/** Each worker's patrols and visits over a span of days. */
+export interface ActivityPeriod {
+  from: string
+  to: string
+  patrols: number
+  visits: number
+  workers: { worker: string; patrols: number; visits: number; days: number }[]
+  truncated: boolean
+}
+
 export interface ActivityFilter {
   day?: string | null
   grid?: string | null
@@ -446,6 +456,10 @@ export const api = {
     call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),
   record: (id: string) => call<RecordView>('GET', `/api/v1/records/${encodeURIComponent(id)}`),
   activity: (filter: ActivityFilter) => call<ActivityDay>('GET', `/api/v1/activity${query({ ...filter })}`),
+  activityPeriod: (filter: { from?: string; to?: string; grid?: string | null }) =>
+    call<ActivityPeriod>('GET', `/api/v1/activity/period${query({ ...filter })}`),
+  exportActivityPeriod: async (filter: { from?: string; to?: string; grid?: string | null }, format: 'xlsx' | 'csv', lang: string) =>
+    (await raw('GET', `/api/v1/activity/period/export${query({ ...filter, format, lang })}`)).blob(),
   exportRecords: async (filter: RecordFilter, format: 'xlsx' | 'csv', lang: string) =>
     (await raw('GET', `/api/v1/records/export${query({ ...filter, format, lang })}`)).blob(),
   exportActivity: async (filter: ActivityFilter, kind: 'patrol' | 'visit', format: 'xlsx' | 'csv', lang: string) =>

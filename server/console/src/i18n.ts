@@ -54,7 +54,7 @@ const zh = {
   activity: {
     title: '巡查走访', day: '日期', worker: '网格员', workers: '网格员当日工作', patrols: '巡查', visits: '走访', minutes: '巡查时长',
     started: '开始', ended: '结束', items: '巡查事项', findings: '发现情况', points: '轨迹点', purpose: '走访目的', notes: '走访情况',
-    at: '时间', onMap: '在地图上查看路线', truncated: '当天记录较多,只显示前 2000 条,请按网格或网格员缩小范围', none: '当天没有巡查或走访记录',
+    at: '时间', period: '时段统计', periodTotals: '巡查 {patrols} 次,走访 {visits} 次', periodTruncated: '该时段记录过多,统计不完整,请按网格或缩短时段', days: '在岗天数', onMap: '在地图上查看路线', truncated: '当天记录较多,只显示前 2000 条,请按网格或网格员缩小范围', none: '当天没有巡查或走访记录',
   },
   map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', routes: '巡查路线', routesOf: '{day} 巡查路线 {n} 条', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
   conflicts: {
@@ -136,7 +136,7 @@ const en: Messages = {
   activity: {
     title: 'Patrols & visits', day: 'Day', worker: 'Grid worker', workers: 'Each worker’s day', patrols: 'Patrols', visits: 'Visits', minutes: 'Time on patrol',
     started: 'Started', ended: 'Ended', items: 'Items checked', findings: 'Findings', points: 'Route points', purpose: 'Purpose', notes: 'Notes',
-    at: 'When', onMap: 'Routes on the map', truncated: 'Many records that day: the first 2,000 are shown; narrow by grid or worker', none: 'No patrols or visits that day',
+    at: 'When', period: 'Over a span of days', periodTotals: '{patrols} patrols, {visits} visits', periodTruncated: 'Too many records in this span: the tally is incomplete; narrow it by grid or days', days: 'Days worked', onMap: 'Routes on the map', truncated: 'Many records that day: the first 2,000 are shown; narrow by grid or worker', none: 'No patrols or visits that day',
   },
   map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', routes: 'Patrol routes', routesOf: '{n} patrol routes on {day}', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
   conflicts: {
