@@ -74,7 +74,16 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     west.put(
         "case",
         None,
-        &["grid=C2-01", "category=sanitation", "status=reported", "description=西山垃圾满溢"],
+        &[
+            "grid=C2-01",
+            "category=sanitation",
+            "status=reported",
+            "description=西山垃圾满溢",
+            "latitude=29.0805",
+            "longitude=119.6412",
+            "reporter=王大爷",
+            "reporter_phone=13900000001",
+        ],
     );
     west.sync();
     let (resident, loser) = conflict(&server, &a, &b);
@@ -147,6 +156,26 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     assert!(String::from_utf8_lossy(&answer).contains("format=xlsx"));
     let (status, _) = export(&handler, "format=xlsx");
     assert_eq!(status, 200, "handlers export their department's list");
+    // GeoJSON of the cases: a point where the tablet had a position, the
+    // street's only, nobody's name or phone.
+    let (status, geojson) = export(&street, "format=geojson");
+    assert_eq!(status, 200);
+    let text = String::from_utf8(geojson).unwrap();
+    let collection: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(collection["type"], "FeatureCollection");
+    let features = collection["features"].as_array().unwrap();
+    assert_eq!(features.len(), 1, "{collection}");
+    assert_eq!(features[0]["geometry"], json!({"type": "Point", "coordinates": [119.6412, 29.0805]}));
+    assert_eq!(features[0]["properties"]["description"], "西山垃圾满溢");
+    assert!(!text.contains("王大爷") && !text.contains("13900000001"), "{text}");
+    let all: Value = serde_json::from_slice(&export(&centre, "format=geojson").1).unwrap();
+    assert!(
+        all["features"].as_array().unwrap().iter().any(|f| f["geometry"].is_null()),
+        "no position, no point"
+    );
+    // Registry lists have no map.
+    let (status, _) = street.download("/records/export?format=geojson&kind=resident");
+    assert_eq!(status, 400);
 
     // Street staff read and settle their street's conflicts only; the
     // centre sees every street's; a handler none.
@@ -292,6 +321,20 @@ fn grids_are_imported_drawn_renamed_and_moved(backend: Backend) {
         .map(|g| g["code"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes, ["C2", "C2-01", "C2-02"]);
+    // The grids as GeoJSON, as the street sees them, each with its own
+    // boundary (or none).
+    let (status, geojson) = street.download("/grids/export?format=geojson");
+    assert_eq!(status, 200);
+    let collection: Value = serde_json::from_slice(&geojson).unwrap();
+    let features = collection["features"].as_array().unwrap();
+    let ids: Vec<&str> = features.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["C2", "C2-01", "C2-02"]);
+    let c2_01 = &features[1];
+    assert_eq!(c2_01["geometry"]["type"], "Polygon", "{c2_01}");
+    assert_eq!(c2_01["properties"]["parent"], "C2");
+    let (status, csv) = street.download("/grids/export?format=csv");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(csv).unwrap().contains("C2-02"));
 
     // Wrong boundaries, loops and unknown grids are refused, naming the
     // field, and change nothing.

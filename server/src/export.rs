@@ -1,5 +1,6 @@
 //! Exports of the console's lists as a spreadsheet: CSV (UTF-8 with a byte
-//! order mark, so Excel reads Chinese) or XLSX (`rust_xlsxwriter`).
+//! order mark, so Excel reads Chinese) or XLSX (`rust_xlsxwriter`); and of
+//! the cases and the grids as GeoJSON, for GIS software.
 //!
 //! Everything devices send is untrusted: a cell whose text a spreadsheet
 //! would run as a formula (starting, after any blanks or byte order mark,
@@ -19,38 +20,43 @@ use chrono::TimeZone;
 use gridwork_domain::kinds::CASE_STATUSES;
 use gridwork_domain::{FieldType, Kind, Value};
 use gridwork_protocol::cases::{CaseSummary, Category, Department};
+use gridwork_protocol::console::GridInfo;
 use gridwork_protocol::registry::{ActivityPeriod, RecordItem};
-use rust_xlsxwriter::{Format, Workbook};
+use rust_xlsxwriter::Workbook;
 
 use crate::flow::CITY_ZONE;
 
-/// A spreadsheet format.
+/// A file format: a spreadsheet, or GeoJSON (grids and cases only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sheet {
+pub enum Format {
     Csv,
     Xlsx,
+    GeoJson,
 }
 
-impl Sheet {
-    pub fn parse(text: &str) -> Option<Sheet> {
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
         match text {
-            "csv" => Some(Sheet::Csv),
-            "xlsx" => Some(Sheet::Xlsx),
+            "csv" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            "geojson" => Some(Format::GeoJson),
             _ => None,
         }
     }
 
     pub fn content_type(self) -> &'static str {
         match self {
-            Sheet::Csv => "text/csv; charset=utf-8",
-            Sheet::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::GeoJson => "application/geo+json",
         }
     }
 
     pub fn extension(self) -> &'static str {
         match self {
-            Sheet::Csv => "csv",
-            Sheet::Xlsx => "xlsx",
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::GeoJson => "geojson",
         }
     }
 }
@@ -87,9 +93,10 @@ pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The table as a file of `sheet`'s format.
-pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
+pub fn write(sheet: Format, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
     match sheet {
-        Sheet::Csv => {
+        Format::GeoJson => Err("a table is written as a spreadsheet, not GeoJSON".into()),
+        Format::Csv => {
             let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
             out.write_record(header).map_err(|e| e.to_string())?;
             for row in rows {
@@ -101,12 +108,12 @@ pub fn write(sheet: Sheet, title: &str, header: &[&str], rows: &[Vec<Cell>]) -> 
             }
             out.into_inner().map_err(|e| e.to_string())
         }
-        Sheet::Xlsx => {
+        Format::Xlsx => {
             let mut book = Workbook::new();
             let page = book.add_worksheet();
             page.set_name(title).map_err(|e| e.to_string())?;
-            let bold = Format::new().set_bold();
-            let as_text = Format::new().set_quote_prefix();
+            let bold = rust_xlsxwriter::Format::new().set_bold();
+            let as_text = rust_xlsxwriter::Format::new().set_quote_prefix();
             for (col, name) in header.iter().enumerate() {
                 page.write_string_with_format(0, col as u16, *name, &bold).map_err(|e| e.to_string())?;
             }
@@ -147,6 +154,94 @@ pub fn period_table(period: &ActivityPeriod, english: bool) -> (Vec<&'static str
                 Cell::Number(f64::from(w.days)),
                 period.from.clone().into(),
                 period.to.clone().into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The cases as a GeoJSON FeatureCollection: a Point where the tablet had
+/// a position (WGS-84), no geometry where it had none; the properties are
+/// the list's columns (no reporter, no phone), names in one language.
+pub fn cases_geojson(cases: &[CaseSummary], names: &Names) -> Vec<u8> {
+    let (header, rows) = case_table(cases, names);
+    let keys = [
+        "id",
+        "grid",
+        "category",
+        "status",
+        "department",
+        "description",
+        "received",
+        "due",
+        "overdue",
+        "handled_in_grid",
+    ];
+    debug_assert_eq!(header.len(), keys.len());
+    let features: Vec<serde_json::Value> = cases
+        .iter()
+        .zip(rows)
+        .map(|(case, row)| {
+            let mut properties = serde_json::Map::new();
+            for (key, cell) in keys.iter().zip(row) {
+                let value = match cell {
+                    Cell::Text(text) => serde_json::Value::String(text),
+                    Cell::Number(n) => serde_json::json!(n),
+                };
+                properties.insert((*key).to_owned(), value);
+            }
+            properties.insert("grid_code".into(), case.grid.clone().into());
+            let geometry = match (case.longitude, case.latitude) {
+                (Some(lon), Some(lat)) => serde_json::json!({"type": "Point", "coordinates": [lon, lat]}),
+                _ => serde_json::Value::Null,
+            };
+            serde_json::json!({"type": "Feature", "id": case.id.to_string(), "geometry": geometry, "properties": properties})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"type": "FeatureCollection", "features": features}))
+        .expect("JSON serialises")
+}
+
+/// The grids as a GeoJSON FeatureCollection: each grid's own boundary
+/// (the geometry of a Feature kept as one), none where it has none.
+pub fn grids_geojson(grids: &[GridInfo]) -> Vec<u8> {
+    let features: Vec<serde_json::Value> = grids
+        .iter()
+        .map(|grid| {
+            let geometry = grid
+                .boundary
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                .map(|shape| if shape["type"] == "Feature" { shape["geometry"].clone() } else { shape })
+                .unwrap_or(serde_json::Value::Null);
+            serde_json::json!({
+                "type": "Feature",
+                "id": grid.code,
+                "geometry": geometry,
+                "properties": {"code": grid.code, "name": grid.name, "parent": grid.parent, "level": grid.level},
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"type": "FeatureCollection", "features": features}))
+        .expect("JSON serialises")
+}
+
+/// The grids as a table: code, name, parent, level, whether drawn.
+pub fn grid_table(grids: &[GridInfo], english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if english {
+        vec!["Code", "Name", "Parent", "Level", "Boundary drawn"]
+    } else {
+        vec!["编码", "名称", "上级网格", "层级", "已绘制边界"]
+    };
+    let rows = grids
+        .iter()
+        .map(|g| {
+            vec![
+                g.code.clone().into(),
+                g.name.clone().into(),
+                g.parent.clone().unwrap_or_default().into(),
+                g.level.clone().into(),
+                yes_no(g.boundary.is_some(), english).into(),
             ]
         })
         .collect();
@@ -319,7 +414,7 @@ mod tests {
     #[test]
     fn csv_quotes_and_neutralises() {
         let bytes = write(
-            Sheet::Csv,
+            Format::Csv,
             "cases",
             &["a", "b"],
             &[vec!["=HYPERLINK(\"x\")".into(), "一,二".into()], vec![Cell::Number(3.0), "x".into()]],
@@ -331,7 +426,7 @@ mod tests {
 
     #[test]
     fn xlsx_is_a_zip() {
-        let bytes = write(Sheet::Xlsx, "cases", &["a"], &[vec!["=1".into()]]).unwrap();
+        let bytes = write(Format::Xlsx, "cases", &["a"], &[vec!["=1".into()]]).unwrap();
         assert_eq!(&bytes[..2], b"PK");
     }
 }

@@ -901,7 +901,7 @@ async fn export_cases(
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
-    download(&state, &wanted.format, "cases", move |sheet| {
+    download(&state, &wanted.format, "cases", true, move |sheet| {
         let mut filter = gridwork_protocol::cases::CaseFilter {
             status: wanted.status,
             category: wanted.category,
@@ -934,6 +934,9 @@ async fn export_cases(
             categories: storage.categories()?,
             departments: storage.departments()?,
         };
+        if sheet == export::Format::GeoJson {
+            return Ok(export::cases_geojson(&cases, &names));
+        }
         let (header, rows) = export::case_table(&cases, &names);
         let title = if english { "Cases" } else { "事件" };
         export::write(sheet, title, &header, &rows)
@@ -944,21 +947,30 @@ async fn export_cases(
 
 /// Writes an export off the async threads, at most [`EXPORTS_AT_ONCE`] at
 /// a time (each holds its rows and its file in memory), and answers it as
-/// the download `gridwork-NAME.xlsx` or `.csv`.
+/// the download `gridwork-NAME.xlsx`, `.csv` (or `.geojson`, for the lists
+/// that have a map: `geojson`).
 async fn download(
     state: &AppState,
     format: &str,
     name: &'static str,
-    make: impl FnOnce(export::Sheet) -> Result<Vec<u8>, StorageError> + Send + 'static,
+    geojson: bool,
+    make: impl FnOnce(export::Format) -> Result<Vec<u8>, StorageError> + Send + 'static,
 ) -> Result<Response, AppError> {
-    let sheet = export::Sheet::parse(format).ok_or_else(|| {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::Invalid,
-            format!("format `{format}` is not one this server exports: write format=xlsx or format=csv"),
-            "导出格式只能是 xlsx 或 csv",
-        )
-    })?;
+    let sheet = export::Format::parse(format)
+        .filter(|f| geojson || *f != export::Format::GeoJson)
+        .ok_or_else(|| {
+            let (en, zh) = if geojson {
+                ("write format=xlsx, format=csv or format=geojson", "导出格式只能是 xlsx、csv 或 geojson")
+            } else {
+                ("write format=xlsx or format=csv", "导出格式只能是 xlsx 或 csv")
+            };
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::Invalid,
+                format!("format `{format}` is not one this list exports: {en}"),
+                zh,
+            )
+        })?;
     let Ok(turn) = state.exports.clone().try_acquire_owned() else {
         return Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1037,7 +1049,7 @@ async fn export_records(
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
-    download(&state, &wanted.format, "registry", move |sheet| {
+    download(&state, &wanted.format, "registry", false, move |sheet| {
         let mut filter = RecordFilter {
             kind: wanted.kind,
             grid: wanted.grid,
@@ -1158,7 +1170,7 @@ async fn export_activity_period(
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
-    download(&state, &wanted.format, "workers", move |sheet| {
+    download(&state, &wanted.format, "workers", false, move |sheet| {
         let filter = ActivityPeriodFilter { from: wanted.from, to: wanted.to, grid: wanted.grid };
         let period = storage.activity_period(&who, filter.clone(), now)?;
         if period.truncated {
@@ -1242,7 +1254,7 @@ async fn export_activity(
     let storage = state.storage.clone();
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
-    download(&state, &wanted.format, kind.def().table, move |sheet| {
+    download(&state, &wanted.format, kind.def().table, false, move |sheet| {
         let filter = ActivityFilter { day: wanted.day, grid: wanted.grid, worker: wanted.worker };
         let day = storage.activity(&who, filter.clone(), now)?;
         if day.truncated {
@@ -1353,6 +1365,58 @@ async fn grids(
 ) -> Result<Json<Vec<gridwork_protocol::console::GridInfo>>, AppError> {
     let storage = state.storage.clone();
     Ok(Json(blocking(move || storage.grids(&who)).await?))
+}
+
+/// What `GET /api/v1/grids/export` takes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct GridExport {
+    /// `geojson`, `xlsx` or `csv`.
+    format: String,
+    /// `en` for English headers; Chinese otherwise.
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// The grids the caller sees: GeoJSON with their boundaries (WGS-84), or
+/// a table.
+///
+/// Who: any console login; each sees only its part of the grid tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/grids/export",
+    tag = "console",
+    params(GridExport),
+    responses(
+        (status = 200, description = "the grids as a file (`Content-Disposition: attachment`)", content(
+            (String = "application/geo+json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        (status = 503, description = "two exports are being written: try again (`Retry-After`)", body = gridwork_protocol::sync::ErrorBody),
+    ),
+    security(("session" = [])),
+)]
+async fn export_grids(
+    State(state): State<AppState>,
+    ConsoleCaller(who): ConsoleCaller,
+    wanted: Result<axum::extract::Query<GridExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "grids", true, move |format| {
+        let grids = storage.grids(&who)?;
+        if format == export::Format::GeoJson {
+            return Ok(export::grids_geojson(&grids));
+        }
+        let (header, rows) = export::grid_table(&grids, english);
+        let title = if english { "Grids" } else { "网格" };
+        export::write(format, title, &header, &rows)
+            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+    })
+    .await
 }
 
 /// `GET /api/v1/stats`'s question.
@@ -1967,6 +2031,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/calendar/{year}", axum::routing::put(replace_calendar_year))
         .route("/cases", get(cases).post(add_case))
         .route("/cases/export", get(export_cases))
+        .route("/grids/export", get(export_grids))
         .route("/cases/{id}", get(case))
         .route("/records", get(records))
         .route("/records/export", get(export_records))

@@ -78,6 +78,7 @@ use crate::storage::StorageError;
         crate::dismiss_parked,
         crate::apply_parked,
         crate::export_records,
+        crate::export_grids,
         crate::export_activity,
         crate::activity_period,
         crate::export_activity_period,

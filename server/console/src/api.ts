@@ -450,7 +450,9 @@ export const api = {
     call<CaseView>('POST', `/api/v1/cases/${encodeURIComponent(id)}/steps`, request),
   addCase: (body: NewCase) => call<{ id: string }>('POST', '/api/v1/cases', body),
   /** The list as filtered, as a file. */
-  exportCases: async (filter: CaseFilter, format: 'xlsx' | 'csv', lang: string) =>
+  exportGrids: async (format: 'geojson' | 'xlsx' | 'csv', lang: string) =>
+    (await raw('GET', `/api/v1/grids/export${query({ format, lang })}`)).blob(),
+  exportCases: async (filter: CaseFilter, format: 'xlsx' | 'csv' | 'geojson', lang: string) =>
     (await raw('GET', `/api/v1/cases/export${query({ ...filter, format, lang })}`)).blob(),
   records: (filter: RecordFilter, after?: string | null) =>
     call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),

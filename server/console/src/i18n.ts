@@ -16,7 +16,7 @@ const zh = {
   common: {
     save: '保存', cancel: '取消', confirm: '确定', add: '新增', edit: '编辑', refresh: '刷新', more: '加载更多', none: '暂无数据',
     all: '全部', search: '查询', reset: '重置', yes: '是', no: '否', actions: '操作', detail: '详情', saved: '已保存', done: '已完成',
-    exportXlsx: '导出 Excel', exportCsv: '导出 CSV', exported: '已导出', noMore: '已全部加载', grid: '网格', name: '名称', code: '编码',
+    exportXlsx: '导出 Excel', exportCsv: '导出 CSV', exportGeojson: '导出 GeoJSON', exported: '已导出', noMore: '已全部加载', grid: '网格', name: '名称', code: '编码',
   },
   status: {
     draft: '草稿', reported: '已上报', accepted: '已受理', dispatched: '已派遣', handling: '处置中', handled: '已处置',
@@ -56,7 +56,7 @@ const zh = {
     started: '开始', ended: '结束', items: '巡查事项', findings: '发现情况', points: '轨迹点', purpose: '走访目的', notes: '走访情况',
     at: '时间', period: '时段统计', periodTotals: '巡查 {patrols} 次,走访 {visits} 次', periodTruncated: '该时段记录过多,统计不完整,请按网格或缩短时段', days: '在岗天数', onMap: '在地图上查看路线', truncated: '当天记录较多,只显示前 2000 条,请按网格或网格员缩小范围', none: '当天没有巡查或走访记录',
   },
-  map: { title: '网格地图', cases: '事件', openOnly: '只显示在办事件', routes: '巡查路线', routesOf: '{day} 巡查路线 {n} 条', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
+  map: { title: '网格地图', exportGrids: '导出网格 GeoJSON', cases: '事件', openOnly: '只显示在办事件', routes: '巡查路线', routesOf: '{day} 巡查路线 {n} 条', noBoundary: '以下网格未绘制边界:{grids}', legend: '图例' },
   conflicts: {
     title: '冲突处理', intro: '两台设备在互不知情时修改了同一字段。当前值按规则胜出,落选值保留待审。选择保留的值或填写更正,结果将同步到所有设备。',
     record: '记录', field: '字段', winner: '当前值', losers: '落选值', writer: '设备', at: '时间', keep: '保留此值', correct: '填写更正',
@@ -98,7 +98,7 @@ const en: Messages = {
   common: {
     save: 'Save', cancel: 'Cancel', confirm: 'OK', add: 'Add', edit: 'Edit', refresh: 'Refresh', more: 'Load more', none: 'Nothing here',
     all: 'All', search: 'Search', reset: 'Reset', yes: 'Yes', no: 'No', actions: 'Actions', detail: 'Details', saved: 'Saved', done: 'Done',
-    exportXlsx: 'Export Excel', exportCsv: 'Export CSV', exported: 'Exported', noMore: 'All loaded', grid: 'Grid', name: 'Name', code: 'Code',
+    exportXlsx: 'Export Excel', exportCsv: 'Export CSV', exportGeojson: 'Export GeoJSON', exported: 'Exported', noMore: 'All loaded', grid: 'Grid', name: 'Name', code: 'Code',
   },
   status: {
     draft: 'Draft', reported: 'Reported', accepted: 'Accepted', dispatched: 'Dispatched', handling: 'Being handled', handled: 'Handled',
@@ -138,7 +138,7 @@ const en: Messages = {
     started: 'Started', ended: 'Ended', items: 'Items checked', findings: 'Findings', points: 'Route points', purpose: 'Purpose', notes: 'Notes',
     at: 'When', period: 'Over a span of days', periodTotals: '{patrols} patrols, {visits} visits', periodTruncated: 'Too many records in this span: the tally is incomplete; narrow it by grid or days', days: 'Days worked', onMap: 'Routes on the map', truncated: 'Many records that day: the first 2,000 are shown; narrow by grid or worker', none: 'No patrols or visits that day',
   },
-  map: { title: 'Map', cases: 'Cases', openOnly: 'Open cases only', routes: 'Patrol routes', routesOf: '{n} patrol routes on {day}', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
+  map: { title: 'Map', exportGrids: 'Export grids (GeoJSON)', cases: 'Cases', openOnly: 'Open cases only', routes: 'Patrol routes', routesOf: '{n} patrol routes on {day}', noBoundary: 'Grids without a boundary: {grids}', legend: 'Legend' },
   conflicts: {
     title: 'Conflicts', intro: 'Two devices changed the same field without seeing each other’s edit. One value wins by the rules; the others are kept for review. Keep one or type a correction: every device takes it.',
     record: 'Record', field: 'Field', winner: 'Current value', losers: 'Losing values', writer: 'Device', at: 'When', keep: 'Keep this', correct: 'Correct',
