@@ -176,6 +176,26 @@ fn settling_a_conflict_reaches_the_devices_and_street_staff_see_their_street_onl
     // Registry lists have no map.
     let (status, _) = street.download("/records/export?format=geojson&kind=resident");
     assert_eq!(status, 400);
+    // The administration lists: conflicts and refused changes within the
+    // caller's grids; devices and accounts for administrators only.
+    let (status, csv) = street.download("/admin/conflicts/export?format=csv");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains(&west_resident) && !csv.contains(&resident), "the street's conflicts only: {csv}");
+    assert_eq!(server.sql("SELECT count(*) FROM audit WHERE action = 'conflicts_export'"), "1");
+    assert_eq!(street.download("/admin/parked/export?format=xlsx").0, 200);
+    assert_eq!(street.download("/admin/devices/export?format=csv").0, 403);
+    assert_eq!(street.download("/admin/users/export?format=csv").0, 403);
+    let admin = Console::with_token(&server, &server.admin_token);
+    let (status, xlsx) = admin.download("/admin/devices/export?format=xlsx");
+    assert_eq!(status, 200);
+    let rows = gridwork_tests::xlsx_rows(&xlsx);
+    assert_eq!(rows[0][..3], ["编号", "设备", "使用人"]);
+    assert_eq!(rows.len(), 5, "a header and the four tablets: {rows:?}");
+    let (status, csv) = admin.download("/admin/users/export?format=csv&lang=en");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains("西山街道员,centre staff,C2,"), "{csv}");
 
     // Street staff read and settle their street's conflicts only; the
     // centre sees every street's; a handler none.

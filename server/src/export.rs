@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use chrono::TimeZone;
 use gridwork_domain::kinds::CASE_STATUSES;
 use gridwork_domain::{FieldType, Kind, Value};
+use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedSummary, Role, UserInfo};
 use gridwork_protocol::cases::{CaseSummary, Category, Department};
 use gridwork_protocol::console::GridInfo;
 use gridwork_protocol::registry::{ActivityPeriod, RecordItem};
@@ -242,6 +243,134 @@ pub fn grid_table(grids: &[GridInfo], english: bool) -> (Vec<&'static str>, Vec<
                 g.parent.clone().unwrap_or_default().into(),
                 g.level.clone().into(),
                 yes_no(g.boundary.is_some(), english).into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A time in the city's zone, to the minute; empty for none.
+fn minute(ms: Option<u64>) -> String {
+    ms.and_then(|ms| CITY_ZONE.timestamp_millis_opt(ms as i64).single())
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The enrolled devices: number, id, user, app version, enrolled, last
+/// sync, changes still on the device, revoked.
+pub fn device_table(devices: &[DeviceInfo], english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if english {
+        vec!["Number", "Device", "User", "App version", "Enrolled", "Last sync", "Pending changes", "Revoked"]
+    } else {
+        vec!["编号", "设备", "使用人", "应用版本", "注册时间", "最后同步", "待上传修改", "已停用"]
+    };
+    let rows = devices
+        .iter()
+        .map(|d| {
+            vec![
+                Cell::Number(f64::from(d.number)),
+                d.id.clone().into(),
+                d.user_name.clone().into(),
+                d.app_version.clone().into(),
+                minute(Some(d.enrolled_at_ms)).into(),
+                minute(d.last_sync_ms).into(),
+                Cell::Number(d.pending as f64),
+                yes_no(d.revoked, english).into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The accounts: name, role, grids, department, created.
+pub fn user_table(users: &[UserInfo], english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if english {
+        vec!["Name", "Role", "Grids", "Department", "Created"]
+    } else {
+        vec!["账号", "角色", "负责网格", "所属部门", "创建时间"]
+    };
+    let role = |r: Role| match (r, english) {
+        (Role::Admin, true) => "admin",
+        (Role::Staff, true) => "centre staff",
+        (Role::Worker, true) => "grid worker",
+        (Role::Handler, true) => "department handler",
+        (Role::Admin, false) => "系统管理员",
+        (Role::Staff, false) => "中心工作人员",
+        (Role::Worker, false) => "网格员",
+        (Role::Handler, false) => "处置人员",
+    };
+    let rows = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.name.clone().into(),
+                role(u.role).into(),
+                u.grids.join("、").into(),
+                u.department.clone().unwrap_or_default().into(),
+                minute(Some(u.created_at_ms)).into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The conflict inbox: one row per field, the value shown and the others.
+pub fn conflict_table(conflicts: &[Conflict], english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if english {
+        vec!["Kind", "Record", "Field", "Current value", "Other values", "Writers", "Latest write"]
+    } else {
+        vec!["类型", "记录", "字段", "当前值", "其他值", "写入设备", "最近写入"]
+    };
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::Text(t) => t.clone(),
+        Value::List(items) => items.join("、"),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    let rows = conflicts
+        .iter()
+        .map(|c| {
+            let def = c.kind.def();
+            let field = def.fields.iter().find(|f| f.name == c.field);
+            let label = field.map_or(c.field.as_str(), |f| if english { f.label.en } else { f.label.zh });
+            let versions = std::iter::once(&c.winner).chain(&c.losers);
+            vec![
+                (if english { def.label.en } else { def.label.zh }).into(),
+                c.id.to_string().into(),
+                label.into(),
+                text(&c.winner.value).into(),
+                c.losers.iter().map(|l| text(&l.value)).collect::<Vec<_>>().join(" | ").into(),
+                versions.clone().map(|v| format!("#{}", v.writer.0)).collect::<Vec<_>>().join(", ").into(),
+                minute(versions.map(|v| v.at_ms).max()).into(),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The parked refusals (without the values they carried).
+pub fn parked_table(parked: &[ParkedSummary], names: &Names) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
+    let header = if names.english {
+        vec!["Number", "When", "Device", "Kind", "Record", "Grid", "Refusal", "Field", "Message"]
+    } else {
+        vec!["编号", "时间", "设备", "类型", "记录", "网格", "拒绝代码", "字段", "原因"]
+    };
+    let rows = parked
+        .iter()
+        .map(|p| {
+            let kind = Kind::parse(&p.kind).ok().map(|k| k.def().label);
+            let grid = p.grid.as_deref().unwrap_or_default();
+            let grid = names.grids.get(grid).map_or(grid.to_owned(), |name| format!("{name} ({grid})"));
+            vec![
+                Cell::Number(p.id as f64),
+                minute(Some(p.at_ms)).into(),
+                p.device_id.clone().into(),
+                kind.map_or(p.kind.clone(), |l| (if names.english { l.en } else { l.zh }).to_owned()).into(),
+                p.record.clone().into(),
+                grid.into(),
+                p.code.as_str().into(),
+                p.field.clone().unwrap_or_default().into(),
+                p.message.clone().into(),
             ]
         })
         .collect();

@@ -1367,6 +1367,136 @@ async fn grids(
     Ok(Json(blocking(move || storage.grids(&who)).await?))
 }
 
+/// What the exports of the administration lists take.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ListExport {
+    /// `xlsx` or `csv`.
+    format: String,
+    /// `en` for English headers; Chinese otherwise.
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Writes a table export of an administration list.
+fn table_file(
+    format: export::Format,
+    english: bool,
+    (en, zh): (&str, &str),
+    (header, rows): (Vec<&'static str>, Vec<Vec<export::Cell>>),
+) -> Result<Vec<u8>, StorageError> {
+    export::write(format, if english { en } else { zh }, &header, &rows)
+        .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+}
+
+/// The enrolled devices as a spreadsheet.
+///
+/// Who: an administrator.
+#[utoipa::path(get, path = "/api/v1/admin/devices/export", tag = "admin", params(ListExport),
+    responses((status = 200, description = "the list as a spreadsheet", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))),
+    security(("session" = [])))]
+async fn export_devices(
+    State(state): State<AppState>,
+    AdminCaller(_admin): AdminCaller,
+    wanted: Result<axum::extract::Query<ListExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "devices", false, move |format| {
+        table_file(format, english, ("Devices", "设备"), export::device_table(&storage.devices()?, english))
+    })
+    .await
+}
+
+/// The accounts as a spreadsheet (no passwords, no sessions).
+///
+/// Who: an administrator.
+#[utoipa::path(get, path = "/api/v1/admin/users/export", tag = "admin", params(ListExport),
+    responses((status = 200, description = "the list as a spreadsheet", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))),
+    security(("session" = [])))]
+async fn export_users(
+    State(state): State<AppState>,
+    AdminCaller(_admin): AdminCaller,
+    wanted: Result<axum::extract::Query<ListExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "accounts", false, move |format| {
+        table_file(format, english, ("Accounts", "账号"), export::user_table(&storage.users()?, english))
+    })
+    .await
+}
+
+/// The conflict inbox as a spreadsheet, within the caller's grids;
+/// audited (the values are residents' data).
+///
+/// Who: an administrator, or centre staff (their part of the tree).
+#[utoipa::path(get, path = "/api/v1/admin/conflicts/export", tag = "console", params(ListExport),
+    responses((status = 200, description = "the list as a spreadsheet", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))),
+    security(("session" = [])))]
+async fn export_conflicts(
+    State(state): State<AppState>,
+    StaffCaller(staff): StaffCaller,
+    wanted: Result<axum::extract::Query<ListExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let now = state.now_ms();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "conflicts", false, move |format| {
+        let conflicts = storage.conflicts(&staff, EXPORT_MAX_ROWS)?;
+        storage.note_export(&staff, "conflicts_export", serde_json::json!({"rows": conflicts.len()}), now)?;
+        table_file(format, english, ("Conflicts", "冲突"), export::conflict_table(&conflicts, english))
+    })
+    .await
+}
+
+/// The parked refusals as a spreadsheet (without their values), within
+/// the caller's grids.
+///
+/// Who: an administrator, or centre staff (their part of the tree).
+#[utoipa::path(get, path = "/api/v1/admin/parked/export", tag = "console", params(ListExport),
+    responses((status = 200, description = "the list as a spreadsheet", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))),
+    security(("session" = [])))]
+async fn export_parked(
+    State(state): State<AppState>,
+    StaffCaller(staff): StaffCaller,
+    wanted: Result<axum::extract::Query<ListExport>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let wanted = query(wanted)?;
+    let storage = state.storage.clone();
+    let english = wanted.lang.as_deref() == Some("en");
+    download(&state, &wanted.format, "refused", false, move |format| {
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let page = storage.parked(&staff, after, 1000)?;
+            items.extend(page.items);
+            if items.len() > EXPORT_MAX_ROWS {
+                return Err(StorageError::Said {
+                    code: ErrorCode::Invalid,
+                    en: format!("more than {EXPORT_MAX_ROWS} refused changes are parked: dismiss the reviewed ones and export again"),
+                    zh: format!("被拒修改超过 {EXPORT_MAX_ROWS} 条,请先处理已审核的再导出"),
+                });
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let names = export::Names {
+            english,
+            grids: storage.grids(&staff)?.into_iter().map(|g| (g.code, g.name)).collect(),
+            ..export::Names::default()
+        };
+        table_file(format, english, ("Refused changes", "被拒修改"), export::parked_table(&items, &names))
+    })
+    .await
+}
+
 /// What `GET /api/v1/grids/export` takes.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -2009,6 +2139,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users", post(add_user).get(users))
         .route("/admin/enrollment-codes", post(enrollment_code))
         .route("/admin/devices", get(devices))
+        .route("/admin/devices/export", get(export_devices))
+        .route("/admin/users/export", get(export_users))
+        .route("/admin/conflicts/export", get(export_conflicts))
+        .route("/admin/parked/export", get(export_parked))
         .route("/admin/devices/{id}/revoke", post(revoke))
         .route("/admin/integration-keys", post(issue_integration_key).get(integration_keys))
         .route("/admin/integration-keys/{id}/revoke", post(revoke_integration_key))

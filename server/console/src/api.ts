@@ -450,6 +450,8 @@ export const api = {
     call<CaseView>('POST', `/api/v1/cases/${encodeURIComponent(id)}/steps`, request),
   addCase: (body: NewCase) => call<{ id: string }>('POST', '/api/v1/cases', body),
   /** The list as filtered, as a file. */
+  exportAdmin: async (list: 'devices' | 'users' | 'conflicts' | 'parked', format: 'xlsx' | 'csv', lang: string) =>
+    (await raw('GET', `/api/v1/admin/${list}/export${query({ format, lang })}`)).blob(),
   exportGrids: async (format: 'geojson' | 'xlsx' | 'csv', lang: string) =>
     (await raw('GET', `/api/v1/grids/export${query({ format, lang })}`)).blob(),
   exportCases: async (filter: CaseFilter, format: 'xlsx' | 'csv' | 'geojson', lang: string) =>
