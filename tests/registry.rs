@@ -384,7 +384,7 @@ fn postgres_fills_the_registry_from_records_stored_before_it() {
     // Back to migration 8: no registry tables (nor those after).
     server.sql(
         "DROP TABLE registry; DROP TABLE registry_tags; DROP TABLE activity;
-         DROP INDEX parked_grid; ALTER TABLE parked DROP COLUMN grid;
+         DROP INDEX parked_grid; DROP INDEX parked_record; ALTER TABLE parked DROP COLUMN grid;
          DELETE FROM schema_migrations WHERE version >= 9",
     );
     server.serve();
@@ -635,7 +635,7 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
         server.stop();
         // (And from before parked refusals kept their grid.)
         server.sql(
-            "DROP TABLE activity; DROP INDEX parked_grid; ALTER TABLE parked DROP COLUMN grid;
+            "DROP TABLE activity; DROP INDEX parked_grid; DROP INDEX parked_record; ALTER TABLE parked DROP COLUMN grid;
              DELETE FROM schema_migrations WHERE version >= 10",
         );
         server.serve();

@@ -828,6 +828,19 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
         let (status, answer) = east.call(method, &path, body);
         assert_eq!(status, 404, "{path}: {answer}");
     }
+    // Moved back to C1 and again to C2: the refusal follows her each time.
+    b.put("resident", Some(&id), &["grid=C1-02"]);
+    b.sync();
+    assert_eq!(
+        (east.get("/admin/parked")["total"].as_u64(), west.get("/admin/parked")["total"].as_u64()),
+        (Some(1), Some(0))
+    );
+    b.put("resident", Some(&id), &["grid=C2-01"]);
+    b.sync();
+    assert_eq!(
+        (east.get("/admin/parked")["total"].as_u64(), west.get("/admin/parked")["total"].as_u64()),
+        (Some(0), Some(1))
+    );
 
     // Applied with the phone corrected (read as the field's type, text,
     // digits and all): B, whose grid she is now in, takes it.

@@ -4,3 +4,5 @@
 -- names. Rows parked before this have none and are reviewed city-wide.
 ALTER TABLE parked ADD COLUMN grid text;
 CREATE INDEX parked_grid ON parked (grid, id);
+-- A record's refusals follow it when it moves to another grid.
+CREATE INDEX parked_record ON parked (record);

@@ -28,3 +28,5 @@ DROP TABLE parked;
 ALTER TABLE parked_new RENAME TO parked;
 CREATE UNIQUE INDEX parked_device_record ON parked(device_id, record);
 CREATE INDEX parked_grid ON parked(grid, id);
+-- A record's refusals follow it when it moves to another grid.
+CREATE INDEX parked_record ON parked(record);

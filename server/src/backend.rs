@@ -640,6 +640,8 @@ pub trait Writes: Reads {
     fn count_overflow(&mut self, device_id: &str, code: &str, now_ms: u64) -> Result<()>;
     /// Removes a parked refusal; it as it was, if there was one.
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>>;
+    /// The record moved to `grid`: its parked refusals belong there now.
+    fn repark(&mut self, record: RecordId, grid: Option<&str>) -> Result<()>;
 
     /// Notes a failed guess of `address` at `at_ms`, and forgets its
     /// guesses before `forget_before_ms`; the new row's id.

@@ -38,7 +38,7 @@ use crate::storage::{
     ParkedChange, ParkedPage, ParkingLimits, Principal, Purged, Pushed, ReportQuery, Result, Role,
     SESSION_MS, StepRequest, Storage, StorageError, StorageLimits, Supervision, UserInfo,
 };
-use gridwork_protocol::registry::REGISTRY_KINDS;
+use gridwork_protocol::registry::{REGISTRY_KINDS, RecordItem};
 
 /// The digest tokens and codes are stored as.
 pub fn digest(text: &str) -> [u8; 32] {
@@ -829,6 +829,54 @@ fn park(
     Ok(())
 }
 
+/// A day's patrols or visits in `grids`, earliest first, at most `max`
+/// (the worker's only, when the query names one); with their routes up to
+/// [`crate::registry::ROUTE_BYTES_MAX`] of them, or without routes. True
+/// when more matched than were read or kept.
+fn day_list(
+    r: &mut dyn Reads,
+    checked: &crate::registry::ActivityChecked,
+    grids: &[String],
+    kind: Kind,
+    max: usize,
+    routes: bool,
+) -> Result<(Vec<RecordItem>, bool)> {
+    if grids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let zone = crate::flow::CITY_ZONE;
+    let (from, to) = checked.written_range();
+    // The rows of four days as written, earliest first, for those that
+    // fall on the day in the city's zone: read at most a bound more.
+    let bound = 4 * max;
+    let rows = r.activity_rows(kind, grids, &from, &to, checked.worker.as_deref(), bound)?;
+    let read_all = rows.len() < bound;
+    let mut kept: Vec<_> = rows
+        .into_iter()
+        .filter(|row| checked.keeps(row, zone))
+        .map(|row| (crate::registry::ActivityChecked::instant(&row), row.id))
+        .collect();
+    kept.sort();
+    let mut truncated = !read_all || kept.len() > max;
+    let mut list = Vec::with_capacity(kept.len().min(max));
+    let mut route_bytes = 0;
+    for (_, id) in kept.iter().take(max) {
+        if let Some(record) = r.export(kind, *id)? {
+            let mut item = crate::registry::item(&record);
+            if !routes {
+                item.fields.remove("route");
+            }
+            route_bytes += item.fields.get("route").and_then(Value::as_text).map_or(0, str::len);
+            if route_bytes > crate::registry::ROUTE_BYTES_MAX {
+                truncated = true;
+                break;
+            }
+            list.push(item);
+        }
+    }
+    Ok((list, truncated))
+}
+
 /// The values a parked change would have set, by field (none when only
 /// its summary was kept).
 fn parked_values(payload: &str) -> BTreeMap<String, Value> {
@@ -1018,6 +1066,10 @@ impl<B: Backend> Storage for Core<B> {
                 });
             }
             w.put_record(kind, Some(id), &[(name, value.clone())])?;
+            if name == kind.def().scope_field {
+                let grid = w.grid_of(kind, id)?;
+                w.repark(id, grid.as_deref())?;
+            }
             // The field, not its value: values may be personal (an ID
             // number, a phone), and the audit trail outlives the record.
             let detail = serde_json::json!({"field": name, "value_bytes": serde_json::to_string(&value).map_or(0, |v| v.len())});
@@ -1237,40 +1289,11 @@ impl<B: Backend> Storage for Core<B> {
         let checked = crate::registry::check_activity(&filter, today)?;
         self.backend.read(|r| {
             let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
-            let (from, to) = checked.written_range();
-            let mut truncated = false;
-            let mut lists = [Vec::new(), Vec::new()];
-            for (list, kind) in lists.iter_mut().zip([Kind::Patrol, Kind::Visit]) {
-                if grids.is_empty() {
-                    continue;
-                }
-                // The rows of four days as written (the worker's only, when
-                // one is asked for), earliest first, for those that fall on
-                // the day in the city's zone: read at most a bound more.
-                let bound = 4 * crate::registry::ACTIVITY_MAX;
-                let rows = r.activity_rows(kind, &grids, &from, &to, checked.worker.as_deref(), bound)?;
-                let read_all = rows.len() < bound;
-                let mut kept: Vec<_> = rows
-                    .into_iter()
-                    .filter(|row| checked.keeps(row, zone))
-                    .map(|row| (crate::registry::ActivityChecked::instant(&row), row.id))
-                    .collect();
-                kept.sort();
-                truncated |= !read_all || kept.len() > crate::registry::ACTIVITY_MAX;
-                let mut route_bytes = 0;
-                for (_, id) in kept.iter().take(crate::registry::ACTIVITY_MAX) {
-                    if let Some(record) = r.export(kind, *id)? {
-                        let item = crate::registry::item(&record);
-                        route_bytes += item.fields.get("route").and_then(Value::as_text).map_or(0, str::len);
-                        if route_bytes > crate::registry::ROUTE_BYTES_MAX {
-                            truncated = true;
-                            break;
-                        }
-                        list.push(item);
-                    }
-                }
-            }
-            let [patrols, visits] = lists;
+            let (patrols, cut_patrols) =
+                day_list(r, &checked, &grids, Kind::Patrol, crate::registry::ACTIVITY_MAX, true)?;
+            let (visits, cut_visits) =
+                day_list(r, &checked, &grids, Kind::Visit, crate::registry::ACTIVITY_MAX, true)?;
+            let truncated = cut_patrols || cut_visits;
             let workers = crate::registry::tally(&patrols, &visits);
             Ok(ActivityDay {
                 day: checked.from.format("%Y-%m-%d").to_string(),
@@ -1279,6 +1302,27 @@ impl<B: Backend> Storage for Core<B> {
                 workers,
                 truncated,
             })
+        })
+    }
+
+    fn activity_list(
+        &self,
+        who: &Principal,
+        filter: ActivityFilter,
+        kind: Kind,
+        max: usize,
+        now_ms: u64,
+    ) -> Result<(String, Vec<RecordItem>, bool)> {
+        let zone = crate::flow::CITY_ZONE;
+        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+            .date_naive();
+        let checked = crate::registry::check_activity(&filter, today)?;
+        self.backend.read(|r| {
+            let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
+            let (items, truncated) = day_list(r, &checked, &grids, kind, max, false)?;
+            Ok((checked.from.to_string(), items, truncated))
         })
     }
 
@@ -2008,10 +2052,20 @@ impl<B: Backend> Storage for Core<B> {
             let mut accepted = Vec::with_capacity(records);
             let mut rejected = Vec::new();
             let mut parked = Vec::new();
+            // Records the push moves to another grid: their parked
+            // refusals follow them to the staff of their new grid.
+            let mut moved = Vec::new();
             for (change, preview) in changes.into_iter().zip(previews) {
+                let moves_to = match &preview {
+                    Ok(p) if p.exists && p.scope_now != p.scope_after => Some(p.scope_after.clone()),
+                    _ => None,
+                };
                 let verdict =
                     refusal(w, principal, &change, preview, &scope, vouch_for_others, &mut photos, now_ms)?;
                 let Some(Refusal { code, field, message, message_zh }) = verdict else {
+                    if let Some(grid) = moves_to {
+                        moved.push((change.id, grid));
+                    }
                     accepted.push(change);
                     continue;
                 };
@@ -2074,6 +2128,9 @@ impl<B: Backend> Storage for Core<B> {
             let cases: Vec<RecordId> =
                 accepted.iter().filter(|c| c.kind == Kind::Case).map(|c| c.id).collect();
             let applied = w.apply(accepted)?;
+            for (id, grid) in &moved {
+                w.repark(*id, grid.as_deref())?;
+            }
             // Cases reported are received now, by the server's clock.
             for id in cases {
                 crate::flow::after_push(w, id, now_ms, &principal.user_id, &device.id)?;
@@ -2372,6 +2429,10 @@ impl<B: Backend> Storage for Core<B> {
             }
             let fields: Vec<(&str, Value)> = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             w.put_record(kind, Some(record), &fields)?;
+            if values.contains_key(scope_field) {
+                let grid = w.grid_of(kind, record)?;
+                w.repark(record, grid.as_deref())?;
+            }
             if kind == Kind::Case {
                 // As the push would have, for the worker who sent it: a
                 // case new to the flow is received (and its steps taken) as

@@ -1077,8 +1077,9 @@ async fn export_records(
                 None => break,
             }
         }
-        let kind = gridwork_domain::Kind::parse(filter.kind.as_deref().unwrap_or_default())
-            .expect("the list checked the kind");
+        // The list checked the kind (trimmed, as it reads it).
+        let kind = gridwork_domain::Kind::parse(filter.kind.as_deref().unwrap_or_default().trim())
+            .map_err(|_| StorageError::Internal("a kind the list took is not a kind".into()))?;
         let detail = serde_json::json!({
             "kind": kind.as_str(), "grid": filter.grid, "tag": filter.tag,
             "residence": filter.residence, "searched": filter.q.is_some(), "rows": items.len(),
@@ -1256,20 +1257,18 @@ async fn export_activity(
     let english = wanted.lang.as_deref() == Some("en");
     download(&state, &wanted.format, kind.def().table, false, move |sheet| {
         let filter = ActivityFilter { day: wanted.day, grid: wanted.grid, worker: wanted.worker };
-        let day = storage.activity(&who, filter.clone(), now)?;
-        if day.truncated {
+        let (day, items, truncated) = storage.activity_list(&who, filter.clone(), kind, EXPORT_MAX_ROWS, now)?;
+        if truncated {
             return Err(StorageError::Said {
                 code: ErrorCode::Invalid,
                 en: format!(
-                    "{} holds more than one answer carries: narrow it by grid or worker and export again",
-                    day.day
+                    "{day} holds more than {EXPORT_MAX_ROWS} of them: narrow it by grid or worker and export again"
                 ),
-                zh: format!("{} 的记录过多,请按网格或网格员缩小范围后再导出", day.day),
+                zh: format!("{day} 的记录超过 {EXPORT_MAX_ROWS} 条,请按网格或网格员缩小范围后再导出"),
             });
         }
-        let items = if kind == gridwork_domain::Kind::Patrol { day.patrols } else { day.visits };
         let detail = serde_json::json!({
-            "kind": kind.as_str(), "day": day.day, "grid": filter.grid,
+            "kind": kind.as_str(), "day": day, "grid": filter.grid,
             "worker": filter.worker.is_some(), "rows": items.len(),
         });
         storage.note_export(&who, "activity_export", detail, now)?;

@@ -2459,6 +2459,14 @@ impl Writes for PgTx<'_> {
         Ok(())
     }
 
+    fn repark(&mut self, record: RecordId, grid: Option<&str>) -> Result<()> {
+        self.execute(
+            "UPDATE parked SET grid = $1 WHERE record = $2 AND grid IS DISTINCT FROM $1",
+            &[&grid, &record.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>> {
         let Some(row) = self.query_opt(
             "DELETE FROM parked WHERE id = $1 RETURNING at_ms, device_id, record, kind, code, field, message, payload, grid",

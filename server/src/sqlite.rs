@@ -1640,6 +1640,13 @@ impl Writes for Tx<'_> {
         Ok(())
     }
 
+    fn repark(&mut self, record: RecordId, grid: Option<&str>) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE parked SET grid = ?1 WHERE record = ?2 AND grid IS NOT ?1")?
+            .execute(params![grid, record.as_bytes().to_vec()])?;
+        Ok(())
+    }
+
     fn dismiss_parked(&mut self, id: u64) -> Result<Option<ParkedRow>> {
         let Some(parked) = self.parked(id)? else { return Ok(None) };
         self.conn().execute("DELETE FROM parked WHERE id = ?1", [id as i64])?;

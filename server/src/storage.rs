@@ -315,6 +315,17 @@ pub trait Storage: Send + Sync + 'static {
     /// is asked for) in the grids `who` may review, as for [`Self::records`];
     /// anyone else is refused.
     fn activity(&self, who: &Principal, filter: ActivityFilter, now_ms: u64) -> Result<ActivityDay>;
+    /// One of a day's lists (patrols or visits), as the day's query reads
+    /// it, without routes and at most `max`: its day, the items, and
+    /// whether more matched.
+    fn activity_list(
+        &self,
+        who: &Principal,
+        filter: ActivityFilter,
+        kind: gridwork_domain::Kind,
+        max: usize,
+        now_ms: u64,
+    ) -> Result<(String, Vec<gridwork_protocol::registry::RecordItem>, bool)>;
     /// Each worker's patrols and visits over a span of days (at most 31),
     /// within the caller's grids, the days counted in the city's zone.
     fn activity_period(
