@@ -336,6 +336,9 @@ fn parked_refusals_are_capped_paged_and_dismissable(backend: Backend) {
     assert!(items.iter().all(|i| i.get("values").is_none()), "summaries carry no values");
     let total = page["total"].as_u64().unwrap();
     assert!(total <= 1000, "at most 1,000 rows per device: {total}");
+    // The device list counts every refusal, parked or only counted.
+    let devices = server.admin(&["device", "list"]);
+    assert_eq!(devices[0]["refused"], 2400, "{devices}");
     let overflow = &page["overflow"][0];
     assert_eq!(overflow["device_id"], a_device_id(&a));
     assert_eq!(

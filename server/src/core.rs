@@ -829,6 +829,14 @@ fn park(
     Ok(())
 }
 
+/// The day it is at `now_ms` in the city's zone.
+fn city_day(now_ms: u64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now_ms as i64)
+        .unwrap_or_default()
+        .with_timezone(&crate::flow::CITY_ZONE)
+        .date_naive()
+}
+
 /// A day's patrols or visits in `grids`, earliest first, at most `max`
 /// (the worker's only, when the query names one); with their routes up to
 /// [`crate::registry::ROUTE_BYTES_MAX`] of them, or without routes. True
@@ -1281,11 +1289,7 @@ impl<B: Backend> Storage for Core<B> {
     }
 
     fn activity(&self, who: &Principal, filter: ActivityFilter, now_ms: u64) -> Result<ActivityDay> {
-        let zone = crate::flow::CITY_ZONE;
-        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
-            .unwrap_or_default()
-            .with_timezone(&zone)
-            .date_naive();
+        let today = city_day(now_ms);
         let checked = crate::registry::check_activity(&filter, today)?;
         self.backend.read(|r| {
             let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
@@ -1313,11 +1317,7 @@ impl<B: Backend> Storage for Core<B> {
         max: usize,
         now_ms: u64,
     ) -> Result<(String, Vec<RecordItem>, bool)> {
-        let zone = crate::flow::CITY_ZONE;
-        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
-            .unwrap_or_default()
-            .with_timezone(&zone)
-            .date_naive();
+        let today = city_day(now_ms);
         let checked = crate::registry::check_activity(&filter, today)?;
         self.backend.read(|r| {
             let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
@@ -1332,11 +1332,7 @@ impl<B: Backend> Storage for Core<B> {
         filter: ActivityPeriodFilter,
         now_ms: u64,
     ) -> Result<ActivityPeriod> {
-        let zone = crate::flow::CITY_ZONE;
-        let today = chrono::DateTime::from_timestamp_millis(now_ms as i64)
-            .unwrap_or_default()
-            .with_timezone(&zone)
-            .date_naive();
+        let today = city_day(now_ms);
         let checked = crate::registry::check_activity_period(&filter, today)?;
         self.backend.read(|r| {
             let grids = self.grids_asked(r, who, checked.grid.as_deref())?;
@@ -1353,7 +1349,7 @@ impl<B: Backend> Storage for Core<B> {
                 let rows = r.activity_rows(kind, &grids, &from, &to, None, bound)?;
                 truncated |= rows.len() >= bound;
                 for row in &rows {
-                    let Some(day) = checked.day_of(row, zone) else { continue };
+                    let Some(day) = checked.day_of(row, crate::flow::CITY_ZONE) else { continue };
                     let worker = row.worker.as_deref().map_or("", str::trim).to_owned();
                     let entry = by_worker.entry(worker).or_default();
                     if kind == Kind::Patrol {

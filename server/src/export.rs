@@ -260,9 +260,19 @@ fn minute(ms: Option<u64>) -> String {
 /// sync, changes still on the device, revoked.
 pub fn device_table(devices: &[DeviceInfo], english: bool) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let header = if english {
-        vec!["Number", "Device", "User", "App version", "Enrolled", "Last sync", "Pending changes", "Revoked"]
+        vec![
+            "Number",
+            "Device",
+            "User",
+            "App version",
+            "Enrolled",
+            "Last sync",
+            "Pending changes",
+            "Refused changes",
+            "Revoked",
+        ]
     } else {
-        vec!["编号", "设备", "使用人", "应用版本", "注册时间", "最后同步", "待上传修改", "已停用"]
+        vec!["编号", "设备", "使用人", "应用版本", "注册时间", "最后同步", "待上传修改", "被拒修改", "已停用"]
     };
     let rows = devices
         .iter()
@@ -275,6 +285,7 @@ pub fn device_table(devices: &[DeviceInfo], english: bool) -> (Vec<&'static str>
                 minute(Some(d.enrolled_at_ms)).into(),
                 minute(d.last_sync_ms).into(),
                 Cell::Number(d.pending as f64),
+                Cell::Number(d.refused as f64),
                 yes_no(d.revoked, english).into(),
             ]
         })

@@ -1565,7 +1565,9 @@ impl Reads for PgTx<'_> {
         Ok(self
             .query(
                 "SELECT d.id, d.number, d.user_id, u.name, d.app_version, d.enrolled_at_ms, d.last_seen_ms, d.last_sync_ms,
-                        d.pending, d.acked_counter, d.revoked_at_ms
+                        d.pending, d.acked_counter, d.revoked_at_ms,
+                    ((SELECT count(*) FROM parked p WHERE p.device_id = d.id)
+                     + coalesce((SELECT sum(o.count) FROM parked_overflow o WHERE o.device_id = d.id), 0))::bigint
                  FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.number",
                 &[],
             )?
@@ -1585,6 +1587,7 @@ impl Reads for PgTx<'_> {
                     acked_counter: row.get::<_, i64>(9) as u64,
                     revoked: revoked_at_ms.is_some(),
                     revoked_at_ms,
+                    refused: row.get::<_, i64>(11) as u64,
                 }
             })
             .collect())

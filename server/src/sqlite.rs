@@ -921,7 +921,9 @@ impl Reads for Tx<'_> {
     fn devices(&mut self) -> Result<Vec<DeviceInfo>> {
         let mut statement = self.conn().prepare(
             "SELECT d.id, d.number, d.user_id, u.name, d.app_version, d.enrolled_at_ms, d.last_seen_ms, d.last_sync_ms,
-                    d.pending, d.acked_counter, d.revoked_at_ms
+                    d.pending, d.acked_counter, d.revoked_at_ms,
+                    ((SELECT count(*) FROM parked p WHERE p.device_id = d.id)
+                     + coalesce((SELECT sum(o.count) FROM parked_overflow o WHERE o.device_id = d.id), 0))
              FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.number",
         )?;
         let devices = statement
@@ -940,6 +942,7 @@ impl Reads for Tx<'_> {
                     acked_counter: row.get::<_, i64>(9)? as u64,
                     revoked: revoked_at_ms.is_some(),
                     revoked_at_ms,
+                    refused: row.get::<_, i64>(11)? as u64,
                 })
             })?
             .collect::<Result<_, _>>()?;

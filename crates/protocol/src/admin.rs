@@ -135,6 +135,10 @@ pub struct DeviceInfo {
     pub acked_counter: u64,
     pub revoked: bool,
     pub revoked_at_ms: Option<u64>,
+    /// Its changes the server refused: parked for review, and those past
+    /// what a device may park (counted only).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// `POST /api/v1/admin/devices/{id}/revoke`'s answer.

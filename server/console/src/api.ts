@@ -295,6 +295,7 @@ export interface DeviceInfo {
   last_seen_ms: number | null
   last_sync_ms: number | null
   pending: number
+  refused: number
   acked_counter: number
   revoked: boolean
   revoked_at_ms: number | null

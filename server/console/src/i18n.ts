@@ -68,7 +68,7 @@ const zh = {
   },
   parked: { title: '被拒修改', intro: '设备提交但被服务器拒绝的修改,附原因。审核后可按原样或更正后应用,也可忽略。', device: '设备', record: '记录', reason: '原因', values: '提交的内容', value: '值(可更正)', review: '审核', apply: '应用', applied: '已应用,将同步到设备', applyConfirm: '将以中心的名义写入以下字段:{fields}。确定应用?', applyHint: '勾选要应用的字段,可先更正其值;被拒原因所指的字段标为红色。', truncated: '该修改过大,服务器只保存了字段名:请手工填写要应用的值。', badValue: '“{field}”的值“{text}”格式不对,请检查', dismiss: '忽略', dismissed: '已忽略', overflow: '超出保存上限的拒绝(只计数)', none: '没有被拒修改' },
   devices: {
-    title: '设备管理', user: '使用人', version: '应用版本', lastSync: '最近同步', pending: '待同步', enrolled: '注册时间', revoked: '已停用', active: '正常',
+    title: '设备管理', user: '使用人', version: '应用版本', lastSync: '最近同步', pending: '待同步', refused: '被拒修改', enrolled: '注册时间', revoked: '已停用', active: '正常',
     revoke: '停用', revokeConfirm: '停用设备 {name} 后,它将无法再同步,需清除本机数据。确定停用?', enroll: '注册新设备', forUser: '为网格员',
     code: '注册码', expires: '有效至', scan: '在平板的“注册设备”页面扫描二维码,或输入服务器地址和注册码。', ttl: '有效时长(分钟)', didRevoke: '设备已停用',
   },
@@ -150,7 +150,7 @@ const en: Messages = {
   },
   parked: { title: 'Refused changes', intro: 'Changes devices sent that the server refused, with the reason. Once reviewed, apply one as sent or corrected, or dismiss it.', device: 'Device', record: 'Record', reason: 'Reason', values: 'What was sent', value: 'Value (may be corrected)', review: 'Review', apply: 'Apply', applied: 'Applied; devices take it at their next sync', applyConfirm: 'These fields will be written as the centre’s: {fields}. Apply?', applyHint: 'Tick the fields to apply and correct their values first if needed; the field the refusal names is in red.', truncated: 'This change was too large: the server kept its field names only. Type the values to apply.', badValue: '“{text}” is not a valid value for {field}', dismiss: 'Dismiss', dismissed: 'Dismissed', overflow: 'Refusals past the parking limit (counted only)', none: 'No refused changes' },
   devices: {
-    title: 'Devices', user: 'User', version: 'App version', lastSync: 'Last sync', pending: 'Pending', enrolled: 'Enrolled', revoked: 'Revoked', active: 'Active',
+    title: 'Devices', user: 'User', version: 'App version', lastSync: 'Last sync', pending: 'Pending', refused: 'Refused', enrolled: 'Enrolled', revoked: 'Revoked', active: 'Active',
     revoke: 'Revoke', revokeConfirm: 'After revoking {name} it can no longer sync and must wipe its data. Revoke?', enroll: 'Enroll a device', forUser: 'For worker',
     code: 'Enrollment code', expires: 'Valid until', scan: 'Scan the QR code on the tablet’s enrollment screen, or type the server address and the code.', ttl: 'Valid for (minutes)', didRevoke: 'Device revoked',
   },
