@@ -647,3 +647,43 @@ fn a_days_patrols_and_visits_by_grid_and_worker(backend: Backend) {
 }
 
 on_both_backends!(a_days_patrols_and_visits_by_grid_and_worker);
+
+/// Long routes cut a day's page (8 MiB of routes at most), not its
+/// exports, which leave routes out: each list exports whole.
+fn a_days_exports_are_not_cut_by_routes(backend: Backend) {
+    let server = Server::start_on(backend);
+    server.city();
+    person(&server, "值班员", "staff", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = server.enrolled(dir.path(), "a", "网格员甲", &["C1"]);
+    // 90 patrols of a 99,000-character route: 8.9 MB, past the page's bound.
+    let points: Vec<String> = (0..5_200).map(|i| format!("[119.{:05},29.08]", i % 100_000)).collect();
+    let route = format!(r#"route={{"type":"LineString","coordinates":[{}]}}"#, points.join(","));
+    assert!(route.len() < 100_000, "{}", route.len());
+    for i in 0..90 {
+        let start = format!("started_at=2026-11-20T{:02}:{:02}:00+08:00", 6 + i / 60, i % 60);
+        a.put("patrol", None, &["grid=C1-01", "worker=网格员甲", &start, &route]);
+    }
+    let household = a.put("household", None, &["grid=C1-01", "address=东苑小区1幢101室"]);
+    let visited = format!("household={household}");
+    a.put(
+        "visit",
+        None,
+        &["grid=C1-01", &visited, "visited_at=2026-11-20T15:00:00+08:00", "purpose=care", "worker=网格员甲"],
+    );
+    a.sync();
+    let centre = Console::login(&server, "值班员", "correct horse");
+    let day = centre.get("/activity?day=2026-11-20");
+    assert_eq!(day["truncated"], true, "the page stops at its routes' bound");
+    assert!(day["patrols"].as_array().unwrap().len() < 90);
+    for (kind, rows) in [("patrol", 90), ("visit", 1)] {
+        let (status, csv) =
+            centre.download(&format!("/activity/export?format=csv&kind={kind}&day=2026-11-20"));
+        let csv = String::from_utf8(csv).unwrap();
+        assert_eq!(status, 200, "{kind}: {csv}");
+        assert_eq!(csv.lines().count(), rows + 1, "{kind}: every row and a header");
+        assert!(!csv.contains("LineString"), "no routes in the export");
+    }
+}
+
+on_both_backends!(a_days_exports_are_not_cut_by_routes);
