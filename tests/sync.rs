@@ -732,19 +732,26 @@ fn after_a_restore_from_backup_devices_send_again_what_the_server_lost(backend: 
 }
 on_both_backends!(after_a_restore_from_backup_devices_send_again_what_the_server_lost);
 
+/// A resident of C1-01 whom B (keeping C1 and C2) moves to C2-01 while A
+/// (keeping C1-01), offline, types her phone 13700000007: A's edit is
+/// waiting to be pushed. A, B and her id.
+fn moved_away_while_offline(server: &Server, dir: &Path) -> (CliDevice, CliDevice, String) {
+    let a = server.enrolled(dir, "a", "第一网格员", &["C1-01"]);
+    let b = server.enrolled(dir, "b", "社区网格长", &["C1", "C2"]);
+    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
+    a.sync();
+    b.sync();
+    b.put("resident", Some(&id), &["grid=C2-01"]);
+    b.sync();
+    a.put("resident", Some(&id), &["phone=13700000007"]);
+    (a, b, id)
+}
+
 fn a_late_edit_to_a_record_moved_away_is_refused_rolled_back_and_parked(backend: Backend) {
     let server = Server::start_on(backend);
     server.city();
     let dir = tempfile::tempdir().unwrap();
-    let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
-    let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
-    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
-    a.sync();
-    b.sync();
-    // B moves the resident to C2 while A, offline, edits her.
-    b.put("resident", Some(&id), &["grid=C2-01"]);
-    b.sync();
-    a.put("resident", Some(&id), &["phone=13700000007"]);
+    let (a, b, id) = moved_away_while_offline(&server, dir.path());
     let report = a.sync();
     let rejected = report["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{report}");
@@ -783,15 +790,8 @@ fn the_centre_applies_a_parked_change_by_hand_and_devices_take_it(backend: Backe
     gridwork_tests::person(&server, "西山街道", "staff", &["--grid", "C2"]);
     gridwork_tests::person(&server, "东苑社区", "staff", &["--grid", "C1"]);
     let dir = tempfile::tempdir().unwrap();
-    let a = server.enrolled(dir.path(), "a", "第一网格员", &["C1-01"]);
-    let b = server.enrolled(dir.path(), "b", "社区网格长", &["C1", "C2"]);
-    let id = a.put("resident", None, &["grid=C1-01", "name=迁出居民"]);
-    a.sync();
-    b.sync();
     // B moves her to C2 while A, offline, types her phone: parked.
-    b.put("resident", Some(&id), &["grid=C2-01"]);
-    b.sync();
-    a.put("resident", Some(&id), &["phone=13700000007"]);
+    let (a, b, id) = moved_away_while_offline(&server, dir.path());
     assert_eq!(a.sync()["rejected"][0]["code"], "out_of_scope");
     let parked = server.admin(&["parked", "list"])["items"][0]["id"].to_string();
 

@@ -885,6 +885,18 @@ fn day_list(
     Ok((list, truncated))
 }
 
+/// An edit by the centre (a settle, a refusal applied): written as the
+/// server's; when it moves the record to another grid, the record's parked
+/// refusals follow it there.
+fn put_by_centre(w: &mut dyn Writes, kind: Kind, id: RecordId, fields: &[(&str, Value)]) -> Result<()> {
+    w.put_record(kind, Some(id), fields)?;
+    if fields.iter().any(|(name, _)| *name == kind.def().scope_field) {
+        let grid = w.grid_of(kind, id)?;
+        w.repark(id, grid.as_deref())?;
+    }
+    Ok(())
+}
+
 /// The values a parked change would have set, by field (none when only
 /// its summary was kept).
 fn parked_values(payload: &str) -> BTreeMap<String, Value> {
@@ -1073,11 +1085,7 @@ impl<B: Backend> Storage for Core<B> {
                     zh: format!("事件的字段 {name} 由办理流程决定,只能保留流程中的值;如需改变请在事件上办理"),
                 });
             }
-            w.put_record(kind, Some(id), &[(name, value.clone())])?;
-            if name == kind.def().scope_field {
-                let grid = w.grid_of(kind, id)?;
-                w.repark(id, grid.as_deref())?;
-            }
+            put_by_centre(w, kind, id, &[(name, value.clone())])?;
             // The field, not its value: values may be personal (an ID
             // number, a phone), and the audit trail outlives the record.
             let detail = serde_json::json!({"field": name, "value_bytes": serde_json::to_string(&value).map_or(0, |v| v.len())});
@@ -2389,11 +2397,11 @@ impl<B: Backend> Storage for Core<B> {
             // tablet sent them: a step they make is the worker's, taken
             // late; anything else is a step taken on the case. A case new
             // to the flow may be given its grid and be reported.
+            let new_case = kind == Kind::Case && w.case_flow(record)?.is_none();
             if kind == Kind::Case {
                 let sent = parked_values(&row.payload);
-                let new = w.case_flow(record)?.is_none();
                 for (name, value) in &values {
-                    let free = new
+                    let free = new_case
                         && match name.as_str() {
                             "grid" => true,
                             "status" => value.as_text() == Some(crate::cases::Status::Reported.as_str()),
@@ -2424,11 +2432,7 @@ impl<B: Backend> Storage for Core<B> {
                 }
             }
             let fields: Vec<(&str, Value)> = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            w.put_record(kind, Some(record), &fields)?;
-            if values.contains_key(scope_field) {
-                let grid = w.grid_of(kind, record)?;
-                w.repark(record, grid.as_deref())?;
-            }
+            put_by_centre(w, kind, record, &fields)?;
             if kind == Kind::Case {
                 // As the push would have, for the worker who sent it: a
                 // case new to the flow is received (and its steps taken) as
@@ -2439,7 +2443,7 @@ impl<B: Backend> Storage for Core<B> {
                     None => None,
                 };
                 let user = owner.map_or_else(|| actor.user_id.clone(), |o| o.user_id);
-                let when = if w.case_flow(record)?.is_none() { row.at_ms.min(now_ms) } else { now_ms };
+                let when = if new_case { row.at_ms.min(now_ms) } else { now_ms };
                 crate::flow::after_push(w, record, when, &user, &row.device_id)?;
             }
             w.dismiss_parked(id)?;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use chrono::TimeZone;
 use gridwork_domain::kinds::CASE_STATUSES;
-use gridwork_domain::{FieldType, Kind, Value};
+use gridwork_domain::{Choice, FieldType, Kind, Value};
 use gridwork_protocol::admin::{Conflict, DeviceInfo, ParkedSummary, Role, UserInfo};
 use gridwork_protocol::cases::{CaseSummary, Category, Department};
 use gridwork_protocol::console::GridInfo;
@@ -213,7 +213,7 @@ pub fn grids_geojson(grids: &[GridInfo]) -> Vec<u8> {
                 .boundary
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-                .map(|shape| if shape["type"] == "Feature" { shape["geometry"].clone() } else { shape })
+                .and_then(|shape| gridwork_domain::formats::boundary_geometry(&shape).cloned())
                 .unwrap_or(serde_json::Value::Null);
             serde_json::json!({
                 "type": "Feature",
@@ -370,8 +370,7 @@ pub fn parked_table(parked: &[ParkedSummary], names: &Names) -> (Vec<&'static st
         .iter()
         .map(|p| {
             let kind = Kind::parse(&p.kind).ok().map(|k| k.def().label);
-            let grid = p.grid.as_deref().unwrap_or_default();
-            let grid = names.grids.get(grid).map_or(grid.to_owned(), |name| format!("{name} ({grid})"));
+            let grid = names.grid(p.grid.as_deref().unwrap_or_default());
             vec![
                 Cell::Number(p.id as f64),
                 minute(Some(p.at_ms)).into(),
@@ -386,6 +385,11 @@ pub fn parked_table(parked: &[ParkedSummary], names: &Names) -> (Vec<&'static st
         })
         .collect();
     (header, rows)
+}
+
+/// A choice's label in one language (its code if it is not one).
+fn choice(choices: &[Choice], code: &str, english: bool) -> String {
+    choices.iter().find(|c| c.code == code).map_or(code, |c| if english { c.en } else { c.zh }).to_owned()
 }
 
 /// A yes or a no, in one language.
@@ -405,6 +409,14 @@ pub struct Names {
     pub grids: HashMap<String, String>,
     pub categories: Vec<Category>,
     pub departments: Vec<Department>,
+}
+
+impl Names {
+    /// A grid as a cell shows it: its name and code (the code alone when
+    /// the name is unknown).
+    pub fn grid(&self, code: &str) -> String {
+        self.grids.get(code).map_or_else(|| code.to_owned(), |name| format!("{name} ({code})"))
+    }
 }
 
 /// The case list's header and rows: times in the city's zone, statuses,
@@ -437,21 +449,7 @@ pub fn case_table(cases: &[CaseSummary], names: &Names) -> (Vec<&'static str>, V
             "网格内解决",
         ]
     };
-    let time = |ms: u64| {
-        CITY_ZONE
-            .timestamp_millis_opt(ms as i64)
-            .single()
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
     let yes_no = |b: bool| yes_no(b, names.english);
-    let status = |code: &str| {
-        CASE_STATUSES
-            .iter()
-            .find(|c| c.code == code)
-            .map_or(code, |c| if names.english { c.en } else { c.zh })
-            .to_owned()
-    };
     let category = |code: &str| {
         names
             .categories
@@ -472,19 +470,15 @@ pub fn case_table(cases: &[CaseSummary], names: &Names) -> (Vec<&'static str>, V
     let rows = cases
         .iter()
         .map(|case| {
-            let grid = names
-                .grids
-                .get(&case.grid)
-                .map_or(case.grid.clone(), |name| format!("{name} ({})", case.grid));
             vec![
                 case.id.to_string().into(),
-                grid.into(),
+                names.grid(&case.grid).into(),
                 category(&case.category).into(),
-                status(&case.status).into(),
+                choice(CASE_STATUSES, &case.status, names.english).into(),
                 department(&case.department).into(),
                 case.description.clone().into(),
-                time(case.received_at_ms).into(),
-                time(case.due_at_ms).into(),
+                minute(Some(case.received_at_ms)).into(),
+                minute(Some(case.due_at_ms)).into(),
                 yes_no(case.overdue).into(),
                 yes_no(case.handled_in_grid).into(),
             ]
@@ -505,18 +499,11 @@ pub fn record_table(kind: Kind, items: &[RecordItem], names: &Names) -> (Vec<Str
     let (id, grid) = if names.english { ("Id", "Grid") } else { ("编号", "网格") };
     let mut header = vec![id.to_owned(), grid.to_owned()];
     header.extend(fields.iter().map(|f| if names.english { f.label.en } else { f.label.zh }.to_owned()));
-    let label = |choices: &[gridwork_domain::Choice], code: &str| {
-        choices
-            .iter()
-            .find(|c| c.code == code)
-            .map_or(code, |c| if names.english { c.en } else { c.zh })
-            .to_owned()
-    };
+    let label = |choices: &[Choice], code: &str| choice(choices, code, names.english);
     let rows = items
         .iter()
         .map(|item| {
-            let grid = item.grid.as_deref().unwrap_or_default();
-            let grid = names.grids.get(grid).map_or(grid.to_owned(), |name| format!("{name} ({grid})"));
+            let grid = names.grid(item.grid.as_deref().unwrap_or_default());
             let mut row: Vec<Cell> = vec![item.id.to_string().into(), grid.into()];
             row.extend(fields.iter().map(|field| match (item.fields.get(field.name), &field.ty) {
                 (None | Some(Value::Null), _) => Cell::Text(String::new()),

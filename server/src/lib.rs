@@ -902,7 +902,7 @@ async fn export_cases(
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
     download(&state, &wanted.format, "cases", true, move |sheet| {
-        let mut filter = gridwork_protocol::cases::CaseFilter {
+        let filter = gridwork_protocol::cases::CaseFilter {
             status: wanted.status,
             category: wanted.category,
             department: wanted.department,
@@ -910,37 +910,28 @@ async fn export_cases(
             after: None,
             limit: Some(200),
         };
-        let mut cases = Vec::new();
-        loop {
-            let page = storage.cases(&who, filter.clone(), now)?;
-            cases.extend(page.items);
-            if cases.len() > EXPORT_MAX_ROWS {
-                return Err(StorageError::Said {
-                    code: ErrorCode::Invalid,
-                    en: format!(
-                        "more than {EXPORT_MAX_ROWS} cases match: narrow the list (status, category, department) and export again"
-                    ),
-                    zh: format!("符合条件的事件超过 {EXPORT_MAX_ROWS} 件,请缩小筛选范围后再导出"),
-                });
-            }
-            match page.next {
-                Some(next) => filter.after = Some(next),
-                None => break,
-            }
-        }
+        let cases = all_pages(
+            |after| {
+                let page = storage.cases(&who, gridwork_protocol::cases::CaseFilter { after, ..filter.clone() }, now)?;
+                Ok((page.items, page.next))
+            },
+            || StorageError::Said {
+                code: ErrorCode::Invalid,
+                en: format!(
+                    "more than {EXPORT_MAX_ROWS} cases match: narrow the list (status, category, department) and export again"
+                ),
+                zh: format!("符合条件的事件超过 {EXPORT_MAX_ROWS} 件,请缩小筛选范围后再导出"),
+            },
+        )?;
         let names = export::Names {
-            english,
-            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
             categories: storage.categories()?,
             departments: storage.departments()?,
+            ..grid_names(storage.as_ref(), &who, english)?
         };
         if sheet == export::Format::GeoJson {
             return Ok(export::cases_geojson(&cases, &names));
         }
-        let (header, rows) = export::case_table(&cases, &names);
-        let title = if english { "Cases" } else { "事件" };
-        export::write(sheet, title, &header, &rows)
-            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        table_file(sheet, english, ("Cases", "事件"), export::case_table(&cases, &names))
     })
     .await
 }
@@ -997,6 +988,49 @@ async fn download(
         .into_response())
 }
 
+/// A list's table as a spreadsheet, its sheet titled in one language.
+fn table_file<S: AsRef<str>>(
+    format: export::Format,
+    english: bool,
+    (en, zh): (&str, &str),
+    (header, rows): (Vec<S>, Vec<Vec<export::Cell>>),
+) -> Result<Vec<u8>, StorageError> {
+    let header: Vec<&str> = header.iter().map(AsRef::as_ref).collect();
+    export::write(format, if english { en } else { zh }, &header, &rows)
+        .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+}
+
+/// Every page of a list, read page after page from the start, up to
+/// [`EXPORT_MAX_ROWS`] rows; past them, `too_many`.
+fn all_pages<T, C>(
+    mut page: impl FnMut(Option<C>) -> Result<(Vec<T>, Option<C>), StorageError>,
+    too_many: impl Fn() -> StorageError,
+) -> Result<Vec<T>, StorageError> {
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let (items, next) = page(after)?;
+        rows.extend(items);
+        if rows.len() > EXPORT_MAX_ROWS {
+            return Err(too_many());
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// The names of the grids `who` sees, by code, and the language: what an
+/// export shows instead of codes.
+fn grid_names(storage: &dyn Storage, who: &Principal, english: bool) -> Result<export::Names, StorageError> {
+    Ok(export::Names {
+        english,
+        grids: storage.grids(who)?.into_iter().map(|g| (g.code, g.name)).collect(),
+        ..export::Names::default()
+    })
+}
+
 /// What `GET /api/v1/records/export` takes: the list's filter (as
 /// `/records` takes it, without paging), the format and the language.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -1050,7 +1084,7 @@ async fn export_records(
     let now = state.now_ms();
     let english = wanted.lang.as_deref() == Some("en");
     download(&state, &wanted.format, "registry", false, move |sheet| {
-        let mut filter = RecordFilter {
+        let filter = RecordFilter {
             kind: wanted.kind,
             grid: wanted.grid,
             q: wanted.q,
@@ -1059,24 +1093,19 @@ async fn export_records(
             after: None,
             limit: Some("200".into()),
         };
-        let mut items = Vec::new();
-        loop {
-            let page = storage.records(&who, filter.clone())?;
-            items.extend(page.items);
-            if items.len() > EXPORT_MAX_ROWS {
-                return Err(StorageError::Said {
-                    code: ErrorCode::Invalid,
-                    en: format!(
-                        "more than {EXPORT_MAX_ROWS} records match: narrow the list (grid, search, tag) and export again"
-                    ),
-                    zh: format!("符合条件的记录超过 {EXPORT_MAX_ROWS} 条,请缩小筛选范围后再导出"),
-                });
-            }
-            match page.next {
-                Some(next) => filter.after = Some(next),
-                None => break,
-            }
-        }
+        let items = all_pages(
+            |after| {
+                let page = storage.records(&who, RecordFilter { after, ..filter.clone() })?;
+                Ok((page.items, page.next))
+            },
+            || StorageError::Said {
+                code: ErrorCode::Invalid,
+                en: format!(
+                    "more than {EXPORT_MAX_ROWS} records match: narrow the list (grid, search, tag) and export again"
+                ),
+                zh: format!("符合条件的记录超过 {EXPORT_MAX_ROWS} 条,请缩小筛选范围后再导出"),
+            },
+        )?;
         // The list checked the kind (trimmed, as it reads it).
         let kind = gridwork_domain::Kind::parse(filter.kind.as_deref().unwrap_or_default().trim())
             .map_err(|_| StorageError::Internal("a kind the list took is not a kind".into()))?;
@@ -1085,16 +1114,9 @@ async fn export_records(
             "residence": filter.residence, "searched": filter.q.is_some(), "rows": items.len(),
         });
         storage.note_export(&who, "records_export", detail, now)?;
-        let names = export::Names {
-            english,
-            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
-            ..export::Names::default()
-        };
-        let (header, rows) = export::record_table(kind, &items, &names);
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        let title = if english { kind.def().label.en } else { kind.def().label.zh };
-        export::write(sheet, title, &header, &rows)
-            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        let names = grid_names(storage.as_ref(), &who, english)?;
+        let label = kind.def().label;
+        table_file(sheet, english, (label.en, label.zh), export::record_table(kind, &items, &names))
     })
     .await
 }
@@ -1186,10 +1208,7 @@ async fn export_activity_period(
             "from": period.from, "to": period.to, "grid": filter.grid, "rows": period.workers.len(),
         });
         storage.note_export(&who, "activity_period_export", detail, now)?;
-        let (header, rows) = export::period_table(&period, english);
-        let title = if english { "Workers" } else { "网格员" };
-        export::write(sheet, title, &header, &rows)
-            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        table_file(sheet, english, ("Workers", "网格员"), export::period_table(&period, english))
     })
     .await
 }
@@ -1272,16 +1291,9 @@ async fn export_activity(
             "worker": filter.worker.is_some(), "rows": items.len(),
         });
         storage.note_export(&who, "activity_export", detail, now)?;
-        let names = export::Names {
-            english,
-            grids: storage.grids(&who)?.into_iter().map(|g| (g.code, g.name)).collect(),
-            ..export::Names::default()
-        };
-        let (header, rows) = export::record_table(kind, &items, &names);
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        let title = if english { kind.def().label.en } else { kind.def().label.zh };
-        export::write(sheet, title, &header, &rows)
-            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        let names = grid_names(storage.as_ref(), &who, english)?;
+        let label = kind.def().label;
+        table_file(sheet, english, (label.en, label.zh), export::record_table(kind, &items, &names))
     })
     .await
 }
@@ -1366,27 +1378,16 @@ async fn grids(
     Ok(Json(blocking(move || storage.grids(&who)).await?))
 }
 
-/// What the exports of the administration lists take.
+/// What the exports of the administration lists and of the grids take.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListExport {
-    /// `xlsx` or `csv`.
+    /// `xlsx` or `csv` (or `geojson`, for the grids).
     format: String,
     /// `en` for English headers; Chinese otherwise.
     #[serde(default)]
     lang: Option<String>,
-}
-
-/// Writes a table export of an administration list.
-fn table_file(
-    format: export::Format,
-    english: bool,
-    (en, zh): (&str, &str),
-    (header, rows): (Vec<&'static str>, Vec<Vec<export::Cell>>),
-) -> Result<Vec<u8>, StorageError> {
-    export::write(format, if english { en } else { zh }, &header, &rows)
-        .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
 }
 
 /// The enrolled devices as a spreadsheet.
@@ -1469,43 +1470,23 @@ async fn export_parked(
     let storage = state.storage.clone();
     let english = wanted.lang.as_deref() == Some("en");
     download(&state, &wanted.format, "refused", false, move |format| {
-        let mut items = Vec::new();
-        let mut after = None;
-        loop {
-            let page = storage.parked(&staff, after, 1000)?;
-            items.extend(page.items);
-            if items.len() > EXPORT_MAX_ROWS {
-                return Err(StorageError::Said {
-                    code: ErrorCode::Invalid,
-                    en: format!("more than {EXPORT_MAX_ROWS} refused changes are parked: dismiss the reviewed ones and export again"),
-                    zh: format!("被拒修改超过 {EXPORT_MAX_ROWS} 条,请先处理已审核的再导出"),
-                });
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        let names = export::Names {
-            english,
-            grids: storage.grids(&staff)?.into_iter().map(|g| (g.code, g.name)).collect(),
-            ..export::Names::default()
-        };
+        let items = all_pages(
+            |after| {
+                let page = storage.parked(&staff, after, 1000)?;
+                Ok((page.items, page.next))
+            },
+            || StorageError::Said {
+                code: ErrorCode::Invalid,
+                en: format!(
+                    "more than {EXPORT_MAX_ROWS} refused changes are parked: dismiss the reviewed ones and export again"
+                ),
+                zh: format!("被拒修改超过 {EXPORT_MAX_ROWS} 条,请先处理已审核的再导出"),
+            },
+        )?;
+        let names = grid_names(storage.as_ref(), &staff, english)?;
         table_file(format, english, ("Refused changes", "被拒修改"), export::parked_table(&items, &names))
     })
     .await
-}
-
-/// What `GET /api/v1/grids/export` takes.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct GridExport {
-    /// `geojson`, `xlsx` or `csv`.
-    format: String,
-    /// `en` for English headers; Chinese otherwise.
-    #[serde(default)]
-    lang: Option<String>,
 }
 
 /// The grids the caller sees: GeoJSON with their boundaries (WGS-84), or
@@ -1516,7 +1497,7 @@ struct GridExport {
     get,
     path = "/api/v1/grids/export",
     tag = "console",
-    params(GridExport),
+    params(ListExport),
     responses(
         (status = 200, description = "the grids as a file (`Content-Disposition: attachment`)", content(
             (String = "application/geo+json"),
@@ -1530,7 +1511,7 @@ struct GridExport {
 async fn export_grids(
     State(state): State<AppState>,
     ConsoleCaller(who): ConsoleCaller,
-    wanted: Result<axum::extract::Query<GridExport>, axum::extract::rejection::QueryRejection>,
+    wanted: Result<axum::extract::Query<ListExport>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let wanted = query(wanted)?;
     let storage = state.storage.clone();
@@ -1540,10 +1521,7 @@ async fn export_grids(
         if format == export::Format::GeoJson {
             return Ok(export::grids_geojson(&grids));
         }
-        let (header, rows) = export::grid_table(&grids, english);
-        let title = if english { "Grids" } else { "网格" };
-        export::write(format, title, &header, &rows)
-            .map_err(|e| StorageError::Internal(format!("writing the export: {e}")))
+        table_file(format, english, ("Grids", "网格"), export::grid_table(&grids, english))
     })
     .await
 }

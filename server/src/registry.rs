@@ -115,10 +115,7 @@ pub fn check(filter: &RecordFilter) -> Result<Checked, ValidationError> {
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| invalid("limit", Reason::OutOfRange { min: 1, max: MAX_LIMIT as i64 }))?,
     };
-    let grid = match given(&filter.grid) {
-        None => None,
-        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
-    };
+    let grid = grid_param(&filter.grid)?;
     let search = match given(&filter.q) {
         None => None,
         Some(text) if text.chars().count() > MAX_SEARCH => {
@@ -324,10 +321,7 @@ impl ActivityChecked {
 /// day is `today` when none is given.
 pub fn check_activity(filter: &ActivityFilter, today: NaiveDate) -> Result<ActivityChecked, ValidationError> {
     let day = given(&filter.day).map(|t| date("day", t)).transpose()?.unwrap_or(today);
-    let grid = match given(&filter.grid) {
-        None => None,
-        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
-    };
+    let grid = grid_param(&filter.grid)?;
     let worker = match given(&filter.worker) {
         None => None,
         Some(text) if text.chars().count() > MAX_WORKER => {
@@ -336,6 +330,15 @@ pub fn check_activity(filter: &ActivityFilter, today: NaiveDate) -> Result<Activ
         Some(text) => Some(text.to_owned()),
     };
     Ok(ActivityChecked { from: day, to: day, grid, worker })
+}
+
+/// The `grid` parameter: a grid code, if one is given.
+fn grid_param(grid: &Option<String>) -> Result<Option<String>, ValidationError> {
+    given(grid)
+        .map(|text| {
+            GridCode::parse(text).map(|code| code.as_str().to_owned()).map_err(|r| invalid("grid", r))
+        })
+        .transpose()
 }
 
 /// A date parameter, `YYYY-MM-DD`, naming `name` when it is not one.
@@ -376,10 +379,7 @@ pub fn check_activity_period(
             zh: format!("统计时段最长 {PERIOD_DAYS_MAX} 天,请缩短"),
         });
     }
-    let grid = match given(&filter.grid) {
-        None => None,
-        Some(text) => Some(GridCode::parse(text).map_err(|r| invalid("grid", r))?.as_str().to_owned()),
-    };
+    let grid = grid_param(&filter.grid)?;
     Ok(ActivityChecked { from, to, grid, worker: None })
 }
 

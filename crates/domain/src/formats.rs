@@ -144,16 +144,22 @@ pub fn make_id_number(region: u32, birth: NaiveDate, sequence: u32) -> String {
     format!("{first17}{}", id_check_char(bytes))
 }
 
+/// The geometry of a boundary as kept: the `geometry` of a GeoJSON
+/// `Feature`, or the value itself (`None` for a Feature without one).
+pub fn boundary_geometry(json: &serde_json::Value) -> Option<&serde_json::Value> {
+    match json.get("type").and_then(serde_json::Value::as_str) {
+        Some("Feature") => json.get("geometry"),
+        _ => Some(json),
+    }
+}
+
 /// Checks a grid's boundary: a GeoJSON `Polygon` or `MultiPolygon`, or a
 /// `Feature` whose geometry is one, each ring closed and of at least four
 /// positions, each position `[longitude, latitude]` in WGS-84 degrees.
 pub fn check_boundary(text: &str) -> Result<(), Reason> {
     use serde_json::Value as Json;
     let json: Json = serde_json::from_str(text).map_err(|_| Reason::NotABoundary)?;
-    let geometry = match json.get("type").and_then(Json::as_str) {
-        Some("Feature") => json.get("geometry").ok_or(Reason::NotABoundary)?,
-        _ => &json,
-    };
+    let geometry = boundary_geometry(&json).ok_or(Reason::NotABoundary)?;
     let ring = |ring: &Json| -> Option<()> {
         let positions = ring.as_array()?;
         let mut points = Vec::with_capacity(positions.len());

@@ -95,6 +95,9 @@ export interface CaseStep {
 
 export type Value = null | boolean | number | string | string[]
 
+/** What a list exports as: spreadsheets, and GeoJSON where the list has a map. */
+export type ExportFormat = 'xlsx' | 'csv' | 'geojson'
+
 export interface CaseView {
   summary: CaseSummary
   fields: Record<string, Value>
@@ -451,11 +454,11 @@ export const api = {
     call<CaseView>('POST', `/api/v1/cases/${encodeURIComponent(id)}/steps`, request),
   addCase: (body: NewCase) => call<{ id: string }>('POST', '/api/v1/cases', body),
   /** The list as filtered, as a file. */
-  exportAdmin: async (list: 'devices' | 'users' | 'conflicts' | 'parked', format: 'xlsx' | 'csv', lang: string) =>
+  exportAdmin: async (list: 'devices' | 'users' | 'conflicts' | 'parked', format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/admin/${list}/export${query({ format, lang })}`)).blob(),
-  exportGrids: async (format: 'geojson' | 'xlsx' | 'csv', lang: string) =>
+  exportGrids: async (format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/grids/export${query({ format, lang })}`)).blob(),
-  exportCases: async (filter: CaseFilter, format: 'xlsx' | 'csv' | 'geojson', lang: string) =>
+  exportCases: async (filter: CaseFilter, format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/cases/export${query({ ...filter, format, lang })}`)).blob(),
   records: (filter: RecordFilter, after?: string | null) =>
     call<RecordPage>('GET', `/api/v1/records${query({ ...filter, after, limit: 50 })}`),
@@ -463,11 +466,11 @@ export const api = {
   activity: (filter: ActivityFilter) => call<ActivityDay>('GET', `/api/v1/activity${query({ ...filter })}`),
   activityPeriod: (filter: { from?: string; to?: string; grid?: string | null }) =>
     call<ActivityPeriod>('GET', `/api/v1/activity/period${query({ ...filter })}`),
-  exportActivityPeriod: async (filter: { from?: string; to?: string; grid?: string | null }, format: 'xlsx' | 'csv', lang: string) =>
+  exportActivityPeriod: async (filter: { from?: string; to?: string; grid?: string | null }, format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/activity/period/export${query({ ...filter, format, lang })}`)).blob(),
-  exportRecords: async (filter: RecordFilter, format: 'xlsx' | 'csv', lang: string) =>
+  exportRecords: async (filter: RecordFilter, format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/records/export${query({ ...filter, format, lang })}`)).blob(),
-  exportActivity: async (filter: ActivityFilter, kind: 'patrol' | 'visit', format: 'xlsx' | 'csv', lang: string) =>
+  exportActivity: async (filter: ActivityFilter, kind: 'patrol' | 'visit', format: ExportFormat, lang: string) =>
     (await raw('GET', `/api/v1/activity/export${query({ ...filter, kind, format, lang })}`)).blob(),
   departments: () => call<Department[]>('GET', '/api/v1/departments'),
   addDepartment: (d: Department) => call<{ code: string }>('POST', '/api/v1/admin/departments', d),
